@@ -1,0 +1,250 @@
+"""Typed configuration: dataclass defaults < YAML preset < command-line overrides.
+
+Every job (GAN training, detector training, search, ...) describes its settings as a tree of
+dataclasses. `load_config` builds that tree from a preset file and `key=value` overrides and
+checks every key and type on the way, so a typo fails loudly with the key's dotted name instead
+of being ignored.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import types
+import typing
+from pathlib import Path
+from typing import Any, Literal, TypeVar, Union, get_args, get_origin, get_type_hints
+
+import yaml
+
+T = TypeVar("T")
+
+CONFIG_DIR = Path(__file__).resolve().parents[2] / "configs"
+
+
+class ConfigError(ValueError):
+    """A preset or override does not fit the config's schema; the message names the key."""
+
+
+@dataclasses.dataclass
+class AugmentConfig:
+    """Train-time augmentations, applied after the deterministic preprocessing."""
+
+    hflip: bool = False
+    color_jitter: float = 0.0  # strength for brightness, contrast and saturation; 0 turns it off
+    jpeg_prob: float = 0.0  # probability of re-compressing an image as JPEG
+    jpeg_quality: tuple[int, int] = (30, 95)
+    blur_prob: float = 0.0  # probability of a Gaussian blur
+    blur_sigma: tuple[float, float] = (0.1, 2.0)
+    random_resized_crop: float = 1.0  # smallest area fraction kept; 1.0 turns it off
+
+
+@dataclasses.dataclass
+class DataConfig:
+    """Where the images are, how they are laid out, split, limited and preprocessed."""
+
+    path: str = ""
+    layout: str = "auto"
+    image_size: int | None = None  # None: the model's own input size
+    resize: Literal["short_side_crop", "resize"] = "short_side_crop"
+    # "model" takes the mean/std from the model's own input spec.
+    normalize: Literal["model", "minus_one_one", "imagenet"] = "model"
+    split_fractions: tuple[float, float, float] = (0.8, 0.1, 0.1)
+    limit_per_class: int | None = None
+    limit_fraction: float | None = None  # keep this share of each class and split (search subsets)
+    face_crop: bool = False
+    face_margin: float = 0.25
+    cache: bool = True
+    cache_dir: str = ".fakescope_cache"
+    num_workers: int = 0
+    augment: AugmentConfig = dataclasses.field(default_factory=AugmentConfig)
+
+
+@dataclasses.dataclass
+class RunConfig:
+    """Where a job writes, and how it seeds and places its work."""
+
+    name: str = "run"
+    root: str = "runs"
+    seed: int = 0
+    deterministic: bool = False
+    device: str = "auto"  # auto | cpu | cuda | cuda:N
+
+
+def _type_name(tp: Any) -> str:
+    return getattr(tp, "__name__", None) or str(tp).replace("typing.", "")
+
+
+def _coerce(value: Any, tp: Any, key: str) -> Any:
+    """Return `value` converted to type `tp`, or raise ConfigError naming `key`."""
+    origin = get_origin(tp)
+    if tp is Any:
+        return value
+    if origin in (Union, types.UnionType):
+        options = get_args(tp)
+        if value is None and type(None) in options:
+            return None
+        errors = []
+        for option in options:
+            if option is type(None):
+                continue
+            try:
+                return _coerce(value, option, key)
+            except ConfigError as err:
+                errors.append(str(err))
+        raise ConfigError(f"{key}: expected {_type_name(tp)}, got {value!r}")
+    if origin is Literal:
+        if value in get_args(tp):
+            return value
+        choices = ", ".join(repr(c) for c in get_args(tp))
+        raise ConfigError(f"{key}: expected one of {choices}, got {value!r}")
+    if dataclasses.is_dataclass(tp) and isinstance(tp, type):
+        if isinstance(value, tp):
+            return value
+        if not isinstance(value, dict):
+            raise ConfigError(f"{key}: expected a mapping, got {value!r}")
+        return from_dict(tp, value, prefix=f"{key}.")
+    if origin in (tuple, list):
+        if not isinstance(value, (list, tuple)):
+            raise ConfigError(f"{key}: expected a list, got {value!r}")
+        args = get_args(tp)
+        if origin is tuple and args and args[-1] is not Ellipsis:
+            if len(value) != len(args):
+                raise ConfigError(f"{key}: expected {len(args)} values, got {len(value)}")
+            return tuple(_coerce(v, a, f"{key}[{i}]") for i, (v, a) in enumerate(zip(value, args)))
+        item = args[0] if args else Any
+        items = [_coerce(v, item, f"{key}[{i}]") for i, v in enumerate(value)]
+        return tuple(items) if origin is tuple else items
+    if origin is dict:
+        if not isinstance(value, dict):
+            raise ConfigError(f"{key}: expected a mapping, got {value!r}")
+        return dict(value)
+    if tp is bool:
+        if isinstance(value, bool):
+            return value
+        raise ConfigError(f"{key}: expected true or false, got {value!r}")
+    if tp is float:
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return float(value)
+        raise ConfigError(f"{key}: expected a number, got {value!r}")
+    if tp is int:
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+        raise ConfigError(f"{key}: expected an integer, got {value!r}")
+    if tp is str:
+        if isinstance(value, str):
+            return value
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return str(value)
+        raise ConfigError(f"{key}: expected a string, got {value!r}")
+    raise ConfigError(f"{key}: unsupported config type {_type_name(tp)}")
+
+
+def from_dict(cls: type[T], data: dict[str, Any], prefix: str = "") -> T:
+    """Build dataclass `cls` from a mapping, rejecting unknown keys and wrong types."""
+    if not isinstance(data, dict):
+        raise ConfigError(f"{prefix.rstrip('.') or 'config'}: expected a mapping, got {data!r}")
+    hints = get_type_hints(cls)
+    fields = {f.name: f for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
+    unknown = sorted(set(data) - set(fields))
+    if unknown:
+        known = ", ".join(sorted(fields))
+        raise ConfigError(f"unknown config key '{prefix}{unknown[0]}' (known here: {known})")
+    kwargs = {name: _coerce(value, hints[name], prefix + name) for name, value in data.items()}
+    return cls(**kwargs)
+
+
+def to_dict(config: Any) -> dict[str, Any]:
+    """A plain, YAML-safe dict of a config tree (tuples become lists)."""
+
+    def plain(value: Any) -> Any:
+        if isinstance(value, (list, tuple)):
+            return [plain(v) for v in value]
+        if isinstance(value, dict):
+            return {k: plain(v) for k, v in value.items()}
+        return value
+
+    return typing.cast(dict[str, Any], plain(dataclasses.asdict(config)))
+
+
+def _set_dotted(tree: dict[str, Any], dotted: str, value: Any) -> None:
+    parts = dotted.split(".")
+    node = tree
+    for part in parts[:-1]:
+        child = node.setdefault(part, {})
+        if not isinstance(child, dict):
+            raise ConfigError(f"override '{dotted}': '{part}' is not a section")
+        node = child
+    node[parts[-1]] = value
+
+
+def parse_override(text: str) -> tuple[str, Any]:
+    """Split `key.sub=value`; the value is read as YAML so `0.1`, `true`, `[1, 2]` keep their type."""
+    if "=" not in text:
+        raise ConfigError(f"override '{text}' must look like key=value")
+    key, raw = text.split("=", 1)
+    key = key.strip()
+    if not key:
+        raise ConfigError(f"override '{text}' has no key")
+    try:
+        value = yaml.safe_load(raw) if raw.strip() else ""
+    except yaml.YAMLError:
+        value = raw
+    return key, value
+
+
+def resolve_preset(preset: str | Path) -> Path:
+    """A preset is a YAML path, or the name of a file in the repository's `configs/` folder."""
+    path = Path(preset)
+    if path.is_file():
+        return path
+    named = CONFIG_DIR / f"{preset}.yaml"
+    if named.is_file():
+        return named
+    raise ConfigError(f"config preset '{preset}' not found (no such file, and no {named})")
+
+
+def read_preset(preset: str | Path) -> dict[str, Any]:
+    path = resolve_preset(preset)
+    try:
+        data = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as err:
+        raise ConfigError(f"{path}: not valid YAML ({err})") from err
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: a preset must be a mapping of keys to values")
+    return data
+
+
+def load_config(
+    cls: type[T],
+    preset: str | Path | None = None,
+    overrides: dict[str, Any] | list[str] | None = None,
+) -> T:
+    """Defaults of `cls`, then the preset's values, then the overrides, checked at every step.
+
+    `overrides` is either a list of `key.sub=value` strings (from `--set`) or a dict of dotted
+    keys to already-typed values (from dedicated command-line flags); `None` values are skipped.
+    """
+    tree: dict[str, Any] = read_preset(preset) if preset is not None else {}
+    items: list[tuple[str, Any]]
+    if overrides is None:
+        items = []
+    elif isinstance(overrides, dict):
+        items = [(k, v) for k, v in overrides.items() if v is not None]
+    else:
+        items = [parse_override(o) for o in overrides]
+    for key, value in items:
+        _set_dotted(tree, key, value)
+    return from_dict(cls, tree)
+
+
+def save_config(config: Any, path: Path) -> None:
+    path.write_text(yaml.safe_dump(to_dict(config), sort_keys=False))
+
+
+@dataclasses.dataclass
+class JobConfig:
+    """Fields every job shares; each stage's job config extends it with its own sections."""
+
+    paper: str = ""  # the paper and table a preset reproduces, for people and reports
+    run: RunConfig = dataclasses.field(default_factory=RunConfig)
+    data: DataConfig = dataclasses.field(default_factory=DataConfig)

@@ -1,0 +1,330 @@
+"""From a data config to batches: read layout, split, limit, decode (once), augment, normalise.
+
+    prepared = prepare_data(config.data, spec, seed=config.run.seed)
+    for images, labels in prepared.loader("train", 64, shuffle=True, augment=True, epoch=e):
+        ...
+
+Batch order depends only on (seed, epoch), and augmentation randomness only on (seed, epoch,
+batch number), so a run resumed at epoch e, batch k sees exactly the batches an uninterrupted run
+would have seen from there on.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import statistics
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from fakescope.config import DataConfig
+from fakescope.data.cache import CacheEntry, load_or_build_cache
+from fakescope.data.decode import DecodeResult
+from fakescope.data.images import BadImageError, load_image
+from fakescope.data.layouts import FAKE, REAL, SPLITS, Sample, read_layout
+from fakescope.data.splits import apply_limits, assign_splits
+from fakescope.data.transforms import Augmenter, InputSpec, Normalizer, preprocess, to_chw_tensor
+
+CLASS_NAMES = {REAL: "real", FAKE: "fake"}
+
+
+@dataclass
+class DataReport:
+    """What the data layer found; JSON-safe through `to_dict` for the run folder and reports."""
+
+    root: str
+    layout: str
+    counts: dict[str, dict[str, int]] = field(default_factory=dict)  # split -> class -> n
+    bad_files: list[tuple[str, str]] = field(default_factory=list)  # (path, reason)
+    image_sizes: dict[str, Any] = field(default_factory=dict)
+    faces: dict[str, int] | None = None
+    cache: str | None = None
+    cache_rebuilt: bool | None = None
+    seconds: float = 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "root": self.root,
+            "layout": self.layout,
+            "counts": self.counts,
+            "bad_files": [{"path": p, "reason": r} for p, r in self.bad_files],
+            "image_sizes": self.image_sizes,
+            "faces": self.faces,
+            "cache": self.cache,
+            "cache_rebuilt": self.cache_rebuilt,
+            "seconds": round(self.seconds, 3),
+        }
+
+
+def count_by_split(samples: Sequence[Sample]) -> dict[str, dict[str, int]]:
+    counter = Counter((s.split or "none", CLASS_NAMES[s.label]) for s in samples)
+    counts: dict[str, dict[str, int]] = {}
+    for (split, name), n in sorted(counter.items()):
+        counts.setdefault(split, {"real": 0, "fake": 0})[name] = n
+    return counts
+
+
+def size_statistics(sizes: Sequence[tuple[int, int]]) -> dict[str, Any]:
+    if not sizes:
+        return {}
+    widths = [w for w, _ in sizes]
+    heights = [h for _, h in sizes]
+    common = Counter(f"{w}x{h}" for w, h in sizes).most_common(3)
+    return {
+        "count": len(sizes),
+        "width": {"min": min(widths), "median": statistics.median(widths), "max": max(widths)},
+        "height": {"min": min(heights), "median": statistics.median(heights), "max": max(heights)},
+        "most_common": [{"size": s, "count": n} for s, n in common],
+    }
+
+
+def tqdm_progress(description: str) -> Callable[[Iterator[DecodeResult], int], Iterator[DecodeResult]]:
+    def wrap(results: Iterator[DecodeResult], total: int) -> Iterator[DecodeResult]:
+        return iter(tqdm(results, total=total, desc=description, unit="chunk", leave=False))
+
+    return wrap
+
+
+def _seed_for(*keys: object) -> int:
+    return int.from_bytes(hashlib.sha256(repr(keys).encode()).digest()[:8], "little") % 2**63
+
+
+class ImageSource:
+    """Where a batch's uint8 pixels come from: the cache, or decoding files on the fly."""
+
+    def get(self, rows: np.ndarray) -> tuple[torch.Tensor, np.ndarray]:
+        """uint8 NCHW images of `rows` and a mask of which rows decoded."""
+        raise NotImplementedError
+
+
+class CachedSource(ImageSource):
+    def __init__(self, entry: CacheEntry) -> None:
+        self.images = entry.images
+
+    def get(self, rows: np.ndarray) -> tuple[torch.Tensor, np.ndarray]:
+        batch = torch.from_numpy(np.ascontiguousarray(self.images[rows]))
+        return batch.permute(0, 3, 1, 2), np.ones(len(rows), dtype=bool)
+
+
+class DecodingSource(ImageSource):
+    """Decode each file when its batch is asked for; bad files are dropped and remembered."""
+
+    def __init__(self, samples: list[Sample], spec: InputSpec, face_crop: Callable | None) -> None:  # type: ignore[type-arg]
+        self.samples = samples
+        self.spec = spec
+        self.face_crop = face_crop
+        self.bad: dict[str, str] = {}
+
+    def get(self, rows: np.ndarray) -> tuple[torch.Tensor, np.ndarray]:
+        images, ok = [], np.zeros(len(rows), dtype=bool)
+        for i, row in enumerate(rows):
+            sample = self.samples[int(row)]
+            try:
+                array = preprocess(load_image(sample.path), self.spec, self.face_crop)
+            except BadImageError as err:
+                self.bad[str(sample.path)] = str(err)
+                continue
+            images.append(to_chw_tensor(array))
+            ok[i] = True
+        size = self.spec.size
+        stacked = torch.stack(images) if images else torch.empty((0, 3, size, size), dtype=torch.uint8)
+        return stacked, ok
+
+
+class BatchLoader:
+    """Batches of (normalised float NCHW images, int64 labels) over some rows of a source."""
+
+    def __init__(
+        self,
+        source: ImageSource,
+        rows: np.ndarray,
+        labels: np.ndarray,
+        batch_size: int,
+        normalizer: Normalizer,
+        augmenter: Augmenter | None,
+        shuffle: bool,
+        seed: int,
+        epoch: int,
+        start_batch: int = 0,
+        drop_last: bool = False,
+        shard: tuple[int, int] = (0, 1),
+    ) -> None:
+        if batch_size < 1:
+            raise ValueError(f"batch_size must be at least 1, got {batch_size}")
+        order = np.arange(len(rows))
+        if shuffle:
+            gen = np.random.default_rng(_seed_for("order", seed, epoch))
+            order = gen.permutation(len(rows))
+        rank, world = shard
+        if world > 1:
+            # Like DistributedSampler: pad by wrapping so every rank gets the same count.
+            padded = int(np.ceil(len(order) / world)) * world
+            order = np.resize(order, padded)[rank::world]
+        batches = [order[i : i + batch_size] for i in range(0, len(order), batch_size)]
+        if drop_last and batches and len(batches[-1]) < batch_size:
+            batches.pop()
+        self.batches = batches
+        self.start_batch = start_batch
+        self.source, self.rows, self.labels = source, rows, labels
+        self.normalizer, self.augmenter = normalizer, augmenter
+        self.seed, self.epoch = seed, epoch
+
+    def __len__(self) -> int:
+        return max(0, len(self.batches) - self.start_batch)
+
+    def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        for number in range(self.start_batch, len(self.batches)):
+            # Sorted rows read the memmap front to back; order inside a batch does not matter.
+            picked = np.sort(self.batches[number])
+            images, ok = self.source.get(self.rows[picked])
+            labels = torch.from_numpy(self.labels[picked][ok].astype(np.int64))
+            if len(labels) == 0:
+                continue
+            if self.augmenter is not None:
+                gen = torch.Generator().manual_seed(_seed_for("augment", self.seed, self.epoch, number))
+                images = torch.stack([self.augmenter(img, gen) for img in images])
+            yield self.normalizer(images), labels
+
+
+class PreparedData:
+    """A dataset read, split, checked and (optionally) cached; hands out batch loaders."""
+
+    def __init__(
+        self,
+        spec: InputSpec,
+        report: DataReport,
+        samples: list[Sample],
+        source: ImageSource,
+        augmenter: Augmenter,
+    ) -> None:
+        self.spec = spec
+        self.report = report
+        self._all = samples
+        self._source = source
+        self._augmenter = augmenter
+        self._normalizer = Normalizer(spec)
+        self._rows: dict[str, list[int]] = {}
+        for row, s in enumerate(samples):
+            self._rows.setdefault(s.split or "train", []).append(row)
+
+    def split_names(self) -> list[str]:
+        return [s for s in SPLITS if self._rows.get(s)]
+
+    def size(self, split: str) -> int:
+        return len(self._rows.get(split, []))
+
+    def samples(self, split: str) -> list[Sample]:
+        return [self._all[i] for i in self._rows.get(split, [])]
+
+    def loader(
+        self,
+        split: str,
+        batch_size: int,
+        shuffle: bool = False,
+        augment: bool = False,
+        seed: int = 0,
+        epoch: int = 0,
+        start_batch: int = 0,
+        drop_last: bool = False,
+        shard: tuple[int, int] = (0, 1),
+    ) -> BatchLoader:
+        if split not in self._rows:
+            raise ValueError(f"no '{split}' split in this dataset (have: {', '.join(self.split_names())})")
+        rows = np.asarray(self._rows[split], dtype=np.int64)
+        labels = np.asarray([self._all[i].label for i in rows], dtype=np.int64)
+        augmenter = self._augmenter if augment and self._augmenter.active else None
+        return BatchLoader(
+            self._source, rows, labels, batch_size, self._normalizer, augmenter,
+            shuffle, seed, epoch, start_batch, drop_last, shard,
+        )
+
+    @property
+    def normalizer(self) -> Normalizer:
+        return self._normalizer
+
+    def refresh_report(self) -> DataReport:
+        """Fold bad files met while decoding on the fly into the report."""
+        if isinstance(self._source, DecodingSource):
+            known = {p for p, _ in self.report.bad_files}
+            self.report.bad_files.extend((p, r) for p, r in self._source.bad.items() if p not in known)
+        return self.report
+
+
+def _face_cropper(config: DataConfig) -> Callable | None:  # type: ignore[type-arg]
+    if not config.face_crop:
+        return None
+    from fakescope.data.faces import FaceCropper
+
+    return FaceCropper(margin=config.face_margin)
+
+
+def prepare_data(
+    config: DataConfig,
+    spec: InputSpec,
+    seed: int = 0,
+    labelled: bool = True,
+    progress: bool = False,
+) -> PreparedData:
+    """Read, split, limit and (if `config.cache`) decode once the dataset `config.path` names.
+
+    `labelled=False` is for GAN training: only real images are kept (a real/fake dataset gives
+    its real half) and, where the layout has no splits, they all go to `train`.
+    """
+    started = time.perf_counter()
+    if not config.path:
+        raise ValueError("no dataset path given (set data.path or pass --data PATH)")
+    layout, samples = read_layout(config.path, config.layout)
+    if labelled:
+        if {s.label for s in samples} != {REAL, FAKE}:
+            raise ValueError(
+                f"{config.path}: a detector needs real and fake images, but the {layout} layout "
+                "gave only one class"
+            )
+        samples = assign_splits(samples, config.split_fractions, seed)
+    else:
+        samples = [s for s in samples if s.label == REAL]
+        if all(s.split is None for s in samples):
+            samples = [Sample(s.path, s.label, "train") for s in samples]
+    samples = apply_limits(samples, config.limit_per_class, config.limit_fraction, seed)
+    samples.sort(key=lambda s: (SPLITS.index(s.split) if s.split in SPLITS else 9, str(s.path)))
+    report = DataReport(root=str(config.path), layout=layout)
+    augmenter = Augmenter(config.augment)
+    source: ImageSource
+    if config.cache:
+        face_margin = config.face_margin if config.face_crop else None
+        entry = load_or_build_cache(
+            samples, spec, config.cache_dir, config.path, face_margin,
+            workers=None, progress=tqdm_progress("decoding into cache") if progress else None,
+        )
+        row_of = entry.row_of()
+        rows = [row_of[s.path] for s in samples]
+        report.bad_files = [(str(entry.paths[i]), r) for i, r in sorted(entry.bad.items())]
+        report.image_sizes = size_statistics(entry.sizes)
+        if config.face_crop:
+            report.faces = {"found": entry.faces_found, "missing": entry.faces_missing}
+        report.cache, report.cache_rebuilt = str(entry.folder), entry.rebuilt
+        good = [i for i, row in enumerate(rows) if row not in entry.bad]
+        samples = [samples[i] for i in good]
+        # PreparedData numbers the good samples 0..n-1; this maps them onto their cache rows.
+        source = _RowSubset(CachedSource(entry), np.asarray([rows[i] for i in good], dtype=np.int64))
+    else:
+        source = DecodingSource(samples, spec, _face_cropper(config))
+    report.counts = count_by_split(samples)
+    report.seconds = time.perf_counter() - started
+    return PreparedData(spec, report, samples, source, augmenter)
+
+
+class _RowSubset(ImageSource):
+    """Maps row numbers of the good samples onto their rows in the cache."""
+
+    def __init__(self, inner: ImageSource, rows: np.ndarray) -> None:
+        self.inner, self.map = inner, rows
+
+    def get(self, rows: np.ndarray) -> tuple[torch.Tensor, np.ndarray]:
+        return self.inner.get(self.map[rows])

@@ -1,0 +1,166 @@
+"""One registry and one factory for every detector, and the detector checkpoint format.
+
+Every detector honours the `Detector` contract, so one trainer, one evaluator and one server
+serve them all without asking for a model's name:
+
+    forward(x) -> logits of shape (N, num_logits); num_logits is 1 (sigmoid, BCE) or 2 (softmax, CE)
+    features(x) -> pooled features (N, F), the input of the classifier head
+    head_parameters() / backbone_parameters() -> for separate learning rates and freezing
+    input_spec -> size, mean/std and resize mode the model expects
+
+A detector checkpoint stores the registry name and constructor arguments next to the weights,
+so `load_detector` rebuilds any registered model from the file alone.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from fakescope.data.transforms import InputSpec
+from fakescope.runs import CheckpointError, load_checkpoint, save_checkpoint
+
+# Modules whose import registers detectors; imported on first use of the registry.
+_DETECTOR_MODULES = ("fakescope.models.dcgan", "fakescope.models.detectors")
+
+
+class Detector(nn.Module):
+    """Base class of every real-vs-fake detector (label 0 = real, 1 = fake)."""
+
+    num_logits: int = 1
+    input_spec: InputSpec = InputSpec(size=224)
+
+    def features(self, x: torch.Tensor) -> torch.Tensor:
+        raise NotImplementedError
+
+    def head_parameters(self) -> Iterator[nn.Parameter]:
+        raise NotImplementedError
+
+    def backbone_parameters(self) -> Iterator[nn.Parameter]:
+        head = {id(p) for p in self.head_parameters()}
+        return (p for p in self.parameters() if id(p) not in head)
+
+    def gradcam_layer(self) -> nn.Module:
+        """The last convolutional block, whose activations Grad-CAM explains."""
+        raise NotImplementedError
+
+
+def fake_probability(logits: torch.Tensor) -> torch.Tensor:
+    """P(fake) from a detector's logits, whichever head it has."""
+    if logits.shape[-1] == 1:
+        return torch.sigmoid(logits[..., 0])
+    return torch.softmax(logits, dim=-1)[..., 1]
+
+
+def detector_loss(logits: torch.Tensor, labels: torch.Tensor, class_weights: torch.Tensor | None = None) -> torch.Tensor:
+    """BCE for a 1-logit head, cross-entropy for a 2-logit head; optional per-class weights."""
+    if logits.shape[-1] == 1:
+        target = labels.float()
+        weight = class_weights[labels] if class_weights is not None else None
+        return F.binary_cross_entropy_with_logits(logits[..., 0], target, weight=weight)
+    return F.cross_entropy(logits, labels, weight=class_weights)
+
+
+DetectorFactory = Callable[..., Detector]
+_REGISTRY: dict[str, DetectorFactory] = {}
+_DESCRIPTIONS: dict[str, str] = {}
+
+
+def register_detector(name: str, description: str = "") -> Callable[[DetectorFactory], DetectorFactory]:
+    """Decorator: register a factory `f(pretrained: str, **kwargs) -> Detector` under `name`."""
+
+    def decorator(factory: DetectorFactory) -> DetectorFactory:
+        if name in _REGISTRY:
+            raise ValueError(f"detector '{name}' is registered twice")
+        _REGISTRY[name] = factory
+        _DESCRIPTIONS[name] = description or (factory.__doc__ or "").strip().split("\n")[0]
+        return factory
+
+    return decorator
+
+
+def _populate() -> None:
+    for module in _DETECTOR_MODULES:
+        importlib.import_module(module)
+
+
+def list_detectors() -> dict[str, str]:
+    """Registered detector names and one-line descriptions."""
+    _populate()
+    return dict(sorted(_DESCRIPTIONS.items()))
+
+
+def build_detector(name: str, pretrained: str = "none", **kwargs: Any) -> Detector:
+    """Build a registered detector. `pretrained` is `none`, `imagenet` or a weights file path."""
+    _populate()
+    if name not in _REGISTRY:
+        known = ", ".join(sorted(_REGISTRY))
+        raise KeyError(f"unknown detector '{name}' (registered: {known})")
+    return _REGISTRY[name](pretrained=pretrained, **kwargs)
+
+
+@dataclass
+class LoadedDetector:
+    """A detector rebuilt from its checkpoint, with what serving and evaluation need to know."""
+
+    model: Detector
+    name: str
+    input_spec: InputSpec
+    threshold: float = 0.5
+    metrics: dict[str, Any] = field(default_factory=dict)
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def save_detector(
+    path: Path,
+    model: Detector,
+    name: str,
+    model_kwargs: dict[str, Any],
+    input_spec: InputSpec,
+    threshold: float = 0.5,
+    metrics: dict[str, Any] | None = None,
+    extra: dict[str, Any] | None = None,
+) -> None:
+    """Write a detector checkpoint that `load_detector` can rebuild from the file alone."""
+    save_checkpoint(
+        path,
+        {
+            "kind": "detector",
+            "detector": {"name": name, "kwargs": model_kwargs},
+            "input_spec": input_spec.to_dict(),
+            "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()},
+            "threshold": float(threshold),
+            "metrics": metrics or {},
+            **(extra or {}),
+        },
+    )
+
+
+def load_detector(path: str | Path, device: str | torch.device = "cpu") -> LoadedDetector:
+    """Rebuild a detector from a checkpoint written by `save_detector`, in eval mode."""
+    payload = load_checkpoint(path)
+    if payload.get("kind") != "detector":
+        raise CheckpointError(
+            f"{path} is a '{payload.get('kind', 'unknown')}' checkpoint, not a detector "
+            "(export a GAN's discriminator with `fakescope gan export-detector`)"
+        )
+    info = payload["detector"]
+    model = build_detector(info["name"], pretrained="none", **info["kwargs"])
+    model.load_state_dict(payload["state_dict"])
+    model.to(device).eval()
+    reserved = {"kind", "detector", "input_spec", "state_dict", "threshold", "metrics"}
+    return LoadedDetector(
+        model=model,
+        name=info["name"],
+        input_spec=InputSpec.from_dict(payload["input_spec"]),
+        threshold=float(payload.get("threshold", 0.5)),
+        metrics=dict(payload.get("metrics", {})),
+        extra={k: v for k, v in payload.items() if k not in reserved},
+    )

@@ -1,0 +1,214 @@
+"""Run folders and checkpoints.
+
+A run folder `runs/<name>/` holds everything one job produced::
+
+    config.yaml        the resolved config
+    metrics.csv        one row per step or epoch
+    checkpoints/       ckpt-<step>.pt, plus best.pt / last.pt where the job keeps them
+    samples/           images the job drew
+    report/            plots and the HTML report
+    data_report.json   what the data layer found (layout, counts, bad files)
+
+Checkpoints are written to a temporary file and renamed into place, so a crash mid-write never
+leaves a truncated checkpoint behind, and they load with `weights_only=True` so opening one
+never runs pickled code.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import re
+import tempfile
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from fakescope.config import save_config
+
+CHECKPOINT_FORMAT_VERSION = 1
+_STEP_CHECKPOINT = re.compile(r"^ckpt-(\d+)\.pt$")
+
+
+class CheckpointError(RuntimeError):
+    """A checkpoint is missing, unreadable, or of a format this version cannot read."""
+
+
+@dataclass(frozen=True)
+class RunDir:
+    path: Path
+
+    @property
+    def config(self) -> Path:
+        return self.path / "config.yaml"
+
+    @property
+    def metrics(self) -> Path:
+        return self.path / "metrics.csv"
+
+    @property
+    def checkpoints(self) -> Path:
+        return self.path / "checkpoints"
+
+    @property
+    def samples(self) -> Path:
+        return self.path / "samples"
+
+    @property
+    def report(self) -> Path:
+        return self.path / "report"
+
+    @property
+    def data_report(self) -> Path:
+        return self.path / "data_report.json"
+
+    def step_checkpoint(self, step: int) -> Path:
+        return self.checkpoints / f"ckpt-{step:08d}.pt"
+
+    def latest_checkpoint(self) -> Path | None:
+        """The step checkpoint with the highest step, or `last.pt`, or None."""
+        if not self.checkpoints.is_dir():
+            return None
+        steps = []
+        for p in self.checkpoints.iterdir():
+            match = _STEP_CHECKPOINT.match(p.name)
+            if match:
+                steps.append((int(match.group(1)), p))
+        if steps:
+            return max(steps)[1]
+        last = self.checkpoints / "last.pt"
+        return last if last.is_file() else None
+
+
+def open_run(root: str | Path, name: str, config: Any, resume: bool = False) -> RunDir:
+    """Create (or, with `resume`, reopen) `root/name` and write the resolved config into it.
+
+    Starting a fresh run over a folder that already has checkpoints is refused, so a second
+    `train` without `--resume` cannot silently overwrite earlier work.
+    """
+    run = RunDir(Path(root) / name)
+    if run.path.exists() and not resume and run.latest_checkpoint() is not None:
+        raise FileExistsError(
+            f"run folder {run.path} already has checkpoints: pass --resume to continue it, "
+            "or choose another --name"
+        )
+    for folder in (run.path, run.checkpoints, run.samples, run.report):
+        folder.mkdir(parents=True, exist_ok=True)
+    save_config(config, run.config)
+    return run
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    """Write `data` to `path` via a temporary file in the same folder and an atomic rename."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def save_checkpoint(path: Path, payload: Mapping[str, Any]) -> None:
+    """Save a checkpoint dict atomically, stamped with the format version."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    try:
+        torch.save({**payload, "format_version": CHECKPOINT_FORMAT_VERSION}, tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") -> dict[str, Any]:
+    """Load a checkpoint without running pickled code; check its format version."""
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"checkpoint not found: {path}")
+    try:
+        payload = torch.load(path, map_location=map_location, weights_only=True)
+    except Exception as err:  # torch raises several types for corrupt or foreign files
+        raise CheckpointError(f"cannot read checkpoint {path}: {err}") from err
+    if not isinstance(payload, dict) or "format_version" not in payload:
+        raise CheckpointError(f"{path} is not a fakescope checkpoint (no format_version)")
+    if payload["format_version"] > CHECKPOINT_FORMAT_VERSION:
+        raise CheckpointError(
+            f"{path} has checkpoint format {payload['format_version']}, newer than this "
+            f"fakescope reads ({CHECKPOINT_FORMAT_VERSION}); upgrade fakescope"
+        )
+    return payload
+
+
+def prune_step_checkpoints(run: RunDir, keep: int) -> None:
+    """Delete all but the newest `keep` step checkpoints."""
+    steps = sorted(p for p in run.checkpoints.glob("ckpt-*.pt") if _STEP_CHECKPOINT.match(p.name))
+    for old in steps[:-keep] if keep > 0 else []:
+        old.unlink(missing_ok=True)
+
+
+class MetricsLog:
+    """Append-only CSV of metric rows; the header grows when a row brings a new column."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def read(self) -> list[dict[str, str]]:
+        if not self.path.is_file():
+            return []
+        with self.path.open(newline="") as handle:
+            return list(csv.DictReader(handle))
+
+    def append(self, row: Mapping[str, Any]) -> None:
+        rows = self.read()
+        columns = list(rows[0].keys()) if rows else []
+        new_columns = [k for k in row if k not in columns]
+        if new_columns and rows:
+            # Rare (a metric that appears later): rewrite the file with the wider header.
+            columns += new_columns
+            body = [*rows, {k: _fmt(v) for k, v in row.items()}]
+            atomic_write_bytes(self.path, _csv_bytes(columns, body))
+            return
+        columns = columns or list(row.keys())
+        with self.path.open("a", newline="") as handle:
+            writer = csv.DictWriter(handle, fieldnames=columns)
+            if handle.tell() == 0:
+                writer.writeheader()
+            writer.writerow({k: _fmt(v) for k, v in row.items()})
+
+    def truncate_after(self, column: str, last_value: float) -> None:
+        """Drop rows logged after a checkpoint, so a resumed run does not duplicate them."""
+        rows = self.read()
+        kept = [r for r in rows if r.get(column, "") != "" and float(r[column]) <= last_value]
+        if len(kept) != len(rows):
+            atomic_write_bytes(self.path, _csv_bytes(list(rows[0].keys()), kept))
+
+
+def _fmt(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:.6g}"
+    return str(value)
+
+
+def _csv_bytes(columns: list[str], rows: list[dict[str, Any]]) -> bytes:
+    import io
+
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=columns)
+    writer.writeheader()
+    for r in rows:
+        writer.writerow(r)
+    return buffer.getvalue().encode()
+
+
+def write_json(path: Path, data: Any) -> None:
+    atomic_write_bytes(path, json.dumps(data, indent=2, default=str).encode())

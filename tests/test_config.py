@@ -1,0 +1,82 @@
+"""Config precedence (defaults < preset < overrides) and errors that name the key."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import pytest
+import yaml
+
+from fakescope.config import ConfigError, JobConfig, load_config, save_config, to_dict
+
+
+@dataclasses.dataclass
+class TrainSection:
+    lr: float = 1e-3
+    epochs: int = 5
+    betas: tuple[float, float] = (0.9, 0.999)
+    schedule: str = "none"
+
+
+@dataclasses.dataclass
+class ToyJob(JobConfig):
+    train: TrainSection = dataclasses.field(default_factory=TrainSection)
+
+
+def test_defaults_then_preset_then_overrides(tmp_path: Path) -> None:
+    preset = tmp_path / "p.yaml"
+    preset.write_text("paper: 'Paper 002, Table 1'\ntrain: {lr: 0.01, epochs: 7}\ndata: {image_size: 64}\n")
+    config = load_config(ToyJob, preset, ["train.epochs=9", "run.seed=3", "data.augment.hflip=true"])
+    assert config.train.lr == 0.01  # preset beats default
+    assert config.train.epochs == 9  # override beats preset
+    assert config.train.betas == (0.9, 0.999)  # default kept
+    assert config.data.image_size == 64 and config.run.seed == 3 and config.data.augment.hflip
+    assert config.paper == "Paper 002, Table 1"
+
+
+def test_dict_overrides_skip_none() -> None:
+    config = load_config(ToyJob, None, {"train.lr": 0.5, "train.epochs": None})
+    assert config.train.lr == 0.5 and config.train.epochs == 5
+
+
+@pytest.mark.parametrize(
+    ("override", "message"),
+    [
+        ("train.lrr=1", "unknown config key 'train.lrr'"),
+        ("train.epochs=abc", "train.epochs: expected an integer"),
+        ("train.epochs=2.5", "train.epochs: expected an integer"),
+        ("data.resize=stretch", "data.resize: expected one of"),
+        ("train.betas=[0.5]", "train.betas: expected 2 values"),
+        ("data.augment.hflip=3", "data.augment.hflip: expected true or false"),
+        ("train=3", "train: expected a mapping"),
+        ("nonsense", "must look like key=value"),
+    ],
+)
+def test_errors_name_the_key(override: str, message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        load_config(ToyJob, None, [override])
+
+
+def test_unknown_key_in_preset(tmp_path: Path) -> None:
+    preset = tmp_path / "p.yaml"
+    preset.write_text("data: {pth: x}\n")
+    with pytest.raises(ConfigError, match="unknown config key 'data.pth'"):
+        load_config(ToyJob, preset)
+
+
+def test_missing_preset_and_bad_yaml(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="not found"):
+        load_config(ToyJob, tmp_path / "nope.yaml")
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("train: [unclosed\n")
+    with pytest.raises(ConfigError, match="not valid YAML"):
+        load_config(ToyJob, bad)
+
+
+def test_saved_config_round_trips(tmp_path: Path) -> None:
+    config = load_config(ToyJob, None, ["train.lr=0.2", "data.split_fractions=[0.7, 0.2, 0.1]"])
+    save_config(config, tmp_path / "config.yaml")
+    again = load_config(ToyJob, tmp_path / "config.yaml")
+    assert again == config
+    assert yaml.safe_load((tmp_path / "config.yaml").read_text()) == to_dict(config)

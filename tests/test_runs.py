@@ -1,0 +1,128 @@
+"""Run folders, atomic checkpoints, format versions, resume and seeding."""
+
+from __future__ import annotations
+
+import random
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from fakescope.config import JobConfig
+from fakescope.reproducibility import rng_state, seed_everything, set_rng_state
+from fakescope.runs import (
+    CHECKPOINT_FORMAT_VERSION,
+    CheckpointError,
+    MetricsLog,
+    load_checkpoint,
+    open_run,
+    prune_step_checkpoints,
+    save_checkpoint,
+)
+
+
+def test_run_folder_layout_and_config(tmp_path: Path) -> None:
+    run = open_run(tmp_path, "exp", JobConfig())
+    for folder in (run.checkpoints, run.samples, run.report):
+        assert folder.is_dir()
+    assert "seed: 0" in run.config.read_text()
+
+
+def test_fresh_run_refuses_to_overwrite_checkpoints(tmp_path: Path) -> None:
+    run = open_run(tmp_path, "exp", JobConfig())
+    save_checkpoint(run.step_checkpoint(10), {"step": 10})
+    with pytest.raises(FileExistsError, match="--resume"):
+        open_run(tmp_path, "exp", JobConfig())
+    assert open_run(tmp_path, "exp", JobConfig(), resume=True).latest_checkpoint() == run.step_checkpoint(10)
+
+
+def test_checkpoint_round_trip_and_latest(tmp_path: Path) -> None:
+    run = open_run(tmp_path, "exp", JobConfig())
+    model = torch.nn.Linear(3, 2)
+    optimizer = torch.optim.Adam(model.parameters())
+    model(torch.ones(1, 3)).sum().backward()
+    optimizer.step()
+    for step in (5, 20, 100):
+        save_checkpoint(run.step_checkpoint(step), {
+            "step": step, "model": model.state_dict(), "optimizer": optimizer.state_dict(),
+            "rng": rng_state(),
+        })
+    latest = run.latest_checkpoint()
+    assert latest == run.step_checkpoint(100)
+    payload = load_checkpoint(latest)
+    assert payload["format_version"] == CHECKPOINT_FORMAT_VERSION and payload["step"] == 100
+    torch.testing.assert_close(payload["model"]["weight"], model.weight.detach())
+    fresh = torch.optim.Adam(model.parameters())
+    fresh.load_state_dict(payload["optimizer"])
+    prune_step_checkpoints(run, keep=1)
+    assert sorted(p.name for p in run.checkpoints.iterdir()) == [run.step_checkpoint(100).name]
+
+
+def test_atomic_save_leaves_old_file_when_writing_fails(tmp_path: Path) -> None:
+    path = tmp_path / "ckpt.pt"
+    save_checkpoint(path, {"step": 1})
+
+    class Unpicklable:
+        def __reduce__(self) -> tuple:  # type: ignore[type-arg]
+            raise RuntimeError("disk full")
+
+    with pytest.raises(RuntimeError, match="disk full"):
+        save_checkpoint(path, {"step": 2, "bad": Unpicklable()})
+    assert load_checkpoint(path)["step"] == 1
+    assert [p.name for p in tmp_path.iterdir()] == ["ckpt.pt"]  # no temp file left behind
+
+
+def test_bad_checkpoints_are_clear(tmp_path: Path) -> None:
+    with pytest.raises(CheckpointError, match="not found"):
+        load_checkpoint(tmp_path / "nope.pt")
+    (tmp_path / "junk.pt").write_bytes(b"junk")
+    with pytest.raises(CheckpointError, match="cannot read"):
+        load_checkpoint(tmp_path / "junk.pt")
+    torch.save({"weights": torch.ones(1)}, tmp_path / "foreign.pt")
+    with pytest.raises(CheckpointError, match="not a fakescope checkpoint"):
+        load_checkpoint(tmp_path / "foreign.pt")
+    torch.save({"format_version": CHECKPOINT_FORMAT_VERSION + 1}, tmp_path / "future.pt")
+    with pytest.raises(CheckpointError, match="upgrade fakescope"):
+        load_checkpoint(tmp_path / "future.pt")
+
+
+def test_checkpoints_never_unpickle_code(tmp_path: Path) -> None:
+    import pickle
+
+    class Evil:
+        def __reduce__(self) -> tuple:  # type: ignore[type-arg]
+            return (print, ("pwned",))
+
+    (tmp_path / "evil.pt").write_bytes(pickle.dumps({"format_version": 1, "x": Evil()}))
+    with pytest.raises(CheckpointError):
+        load_checkpoint(tmp_path / "evil.pt")
+
+
+def test_rng_state_round_trip_through_a_checkpoint(tmp_path: Path) -> None:
+    seed_everything(123)
+    save_checkpoint(tmp_path / "rng.pt", {"rng": rng_state()})
+    expected = (random.random(), np.random.rand(), torch.rand(2))
+    random.random(), np.random.rand(), torch.rand(5)  # move every generator on
+    set_rng_state(load_checkpoint(tmp_path / "rng.pt")["rng"])
+    again = (random.random(), np.random.rand(), torch.rand(2))
+    assert again[:2] == expected[:2] and torch.equal(again[2], expected[2])
+
+
+def test_one_seed_controls_every_generator() -> None:
+    def draw() -> tuple:  # type: ignore[type-arg]
+        seed_everything(7, deterministic=False)
+        return random.random(), float(np.random.rand()), float(torch.rand(()))
+
+    assert draw() == draw()
+
+
+def test_metrics_log_appends_grows_and_truncates(tmp_path: Path) -> None:
+    log = MetricsLog(tmp_path / "m.csv")
+    log.append({"epoch": 1, "loss": 0.5})
+    log.append({"epoch": 2, "loss": 0.25, "auc": 0.9})
+    log.append({"epoch": 3, "loss": 0.125, "auc": 0.95})
+    rows = log.read()
+    assert [r["epoch"] for r in rows] == ["1", "2", "3"] and rows[0]["auc"] == ""
+    log.truncate_after("epoch", 2)
+    assert [r["epoch"] for r in log.read()] == ["1", "2"]

@@ -126,3 +126,19 @@ def test_metrics_log_appends_grows_and_truncates(tmp_path: Path) -> None:
     assert [r["epoch"] for r in rows] == ["1", "2", "3"] and rows[0]["auc"] == ""
     log.truncate_after("epoch", 2)
     assert [r["epoch"] for r in log.read()] == ["1", "2"]
+
+
+def test_written_files_are_readable_by_others(tmp_path: Path) -> None:
+    import os
+    import stat
+
+    from fakescope.runs import atomic_write_bytes
+
+    umask = os.umask(0o022)
+    try:
+        atomic_write_bytes(tmp_path / "a.json", b"{}")
+        save_checkpoint(tmp_path / "b.pt", {"step": 1})
+    finally:
+        os.umask(umask)
+    for name in ("a.json", "b.pt"):
+        assert stat.S_IMODE((tmp_path / name).stat().st_mode) == 0o644

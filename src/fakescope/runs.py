@@ -34,6 +34,13 @@ CHECKPOINT_FORMAT_VERSION = 1
 _STEP_CHECKPOINT = re.compile(r"^ckpt-(\d+)\.pt$")
 
 
+def _public_mode(path: str | Path) -> None:
+    """mkstemp makes 0600 files; give the final file the mode a plain open() would have."""
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(path, 0o666 & ~umask)
+
+
 class CheckpointError(RuntimeError):
     """A checkpoint is missing, unreadable, or of a format this version cannot read."""
 
@@ -111,6 +118,7 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
             handle.write(data)
             handle.flush()
             os.fsync(handle.fileno())
+        _public_mode(tmp)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
@@ -124,6 +132,7 @@ def save_checkpoint(path: Path, payload: Mapping[str, Any]) -> None:
     os.close(fd)
     try:
         torch.save({**payload, "format_version": CHECKPOINT_FORMAT_VERSION}, tmp)
+        _public_mode(tmp)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

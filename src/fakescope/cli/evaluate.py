@@ -1,0 +1,319 @@
+"""`fakescope eval|compare|robustness|predict|report`."""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import io
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from fakescope.config import DataConfig
+
+SUMMARY_METRICS = (
+    "accuracy", "precision", "recall", "f1", "roc_auc", "average_precision", "eer",
+    "sensitivity", "specificity", "paper002_sensitivity", "paper002_specificity",
+    "log_loss", "brier", "ece",
+)  # fmt: skip
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    evaluate = subparsers.add_parser(
+        "eval", help="evaluate a detector checkpoint: metrics, curves, calibration, threshold"
+    )
+    evaluate.add_argument("--checkpoint", required=True, help="detector checkpoint (.pt)")
+    _add_data(evaluate)
+    evaluate.add_argument(
+        "--calibrate-threshold", metavar="RULE",
+        help="choose the threshold on --threshold-split: eer, f1, fpr:RATE or a number",
+    )
+    evaluate.add_argument("--threshold-split", default="val",
+                          help="split the threshold is chosen on (default val)")
+    evaluate.add_argument("--no-store", action="store_true",
+                          help="use the calibrated threshold without storing it in the checkpoint")
+    evaluate.add_argument("--explain", type=int, default=0, metavar="N",
+                          help="Grad-CAM overlays of the N images per class scored most wrongly")
+    evaluate.add_argument("--out", help="output folder (default <run>/evaluation/<name>-<split>)")
+    evaluate.add_argument("--json", action="store_true", help="print the metrics as JSON")
+    evaluate.set_defaults(handler=_evaluate)
+
+    compare = subparsers.add_parser(
+        "compare", help="evaluate every checkpoint of a folder, one table"
+    )
+    compare.add_argument("--models", required=True, nargs="+",
+                         help="folder(s) searched for detector checkpoints, or checkpoint files")
+    compare.add_argument("--glob", default="*.pt",
+                         help="checkpoint file pattern inside folders, e.g. best.pt (default *.pt)")
+    _add_data(compare)
+    compare.add_argument("--out", help="output folder (default <first folder>/comparison)")
+    compare.set_defaults(handler=_compare)
+
+    robust = subparsers.add_parser(
+        "robustness", help="re-evaluate under JPEG, blur, downscale and noise of rising strength"
+    )
+    robust.add_argument("--models", required=True, nargs="+",
+                        help="detector checkpoint files, or folders searched for them")
+    robust.add_argument("--glob", default="*.pt", help="checkpoint file pattern inside folders")
+    robust.add_argument("--corruptions", nargs="+", metavar="KIND",
+                        help="jpeg, blur, downscale, noise (default all)")
+    _add_data(robust)
+    robust.add_argument(
+        "--out", help="output folder (default <first model's run>/evaluation/robustness-<split>)"
+    )
+    robust.set_defaults(handler=_robustness)
+
+    predict = subparsers.add_parser("predict", help="real or fake for image files, folders, globs")
+    predict.add_argument("paths", nargs="+", metavar="PATH", help="image files, folders or globs")
+    predict.add_argument("--checkpoint", required=True, help="detector checkpoint (.pt)")
+    predict.add_argument("--json", nargs="?", const="-", metavar="FILE",
+                         help="write JSON rows to FILE (stdout without FILE)")
+    predict.add_argument("--csv", nargs="?", const="-", metavar="FILE",
+                         help="write CSV rows to FILE (stdout without FILE)")
+    predict.add_argument("--face-crop", action="store_true", help="crop the largest face first")
+    predict.add_argument("--explain", metavar="DIR",
+                         help="write a Grad-CAM overlay per image into DIR")
+    predict.add_argument("--batch-size", type=int, default=32)
+    predict.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
+    predict.add_argument("--quiet", action="store_true", help="no progress bar")
+    predict.set_defaults(handler=_predict)
+
+    report = subparsers.add_parser("report", help="one self-contained HTML page for a run folder")
+    report.add_argument("run", help="run folder, or a folder of run folders")
+    report.add_argument("--out", help="HTML file to write (default RUN/report/index.html)")
+    report.set_defaults(handler=_report)
+
+
+def _add_data(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--data", required=True, help="labelled dataset folder")
+    parser.add_argument("--split", default="test", help="train, val, test or all (default test)")
+    parser.add_argument("--layout", help="dataset layout (default: the training run's, else auto)")
+    parser.add_argument("--face-crop", action=argparse.BooleanOptionalAction, default=None,
+                        help="crop faces (default: as the checkpoint was trained)")
+    parser.add_argument("--limit-per-class", type=int, help="evaluate at most N images per class")
+    parser.add_argument("--cache-dir", help="decoded-image cache folder")
+    parser.add_argument("--no-cache", action="store_true", help="decode images on the fly")
+    parser.add_argument("--seed", type=int,
+                        help="split seed (default: the training run's, so its test split is used)")
+    parser.add_argument("--batch-size", type=int, default=64)
+    parser.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
+    parser.add_argument("--quiet", action="store_true", help="no progress bars")
+
+
+def _progress(args: argparse.Namespace) -> bool:
+    return not args.quiet and sys.stderr.isatty()
+
+
+def _data_config(args: argparse.Namespace, checkpoint: Path) -> DataConfig:
+    """The checkpoint's training data settings, pointed at --data, with the flags applied."""
+    from fakescope.evaluate.scoring import evaluation_data_config
+    from fakescope.models.registry import load_detector
+
+    overrides: dict[str, Any] = {
+        "layout": args.layout,
+        "face_crop": args.face_crop,
+        "limit_per_class": args.limit_per_class,
+        "cache_dir": args.cache_dir,
+        "cache": False if args.no_cache else None,
+    }
+    return evaluation_data_config(load_detector(checkpoint), args.data, **overrides)
+
+
+def _checkpoints(models: Sequence[str], pattern: str) -> tuple[list[Path], list[dict[str, str]]]:
+    from fakescope.evaluate.compare import find_checkpoints
+
+    found: list[Path] = []
+    skipped: list[dict[str, str]] = []
+    for item in map(Path, models):
+        if item.is_dir():
+            paths, passed = find_checkpoints(item, pattern)
+            found += paths
+            skipped += passed
+        elif item.is_file():
+            found.append(item)
+        else:
+            raise FileNotFoundError(f"{item}: no such checkpoint file or folder")
+    if not found:
+        where = ", ".join(models)
+        raise FileNotFoundError(f"no detector checkpoints matching '{pattern}' in {where}")
+    return found, skipped
+
+
+def format_table(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
+    """Plain-text table with aligned columns; floats with 4 significant digits."""
+
+    def cell(value: Any) -> str:
+        if value is None:
+            return "-"
+        return f"{value:.4g}" if isinstance(value, float) else str(value)
+
+    cells = [[cell(v) for v in row] for row in rows]
+    widths = [max(len(str(h)), *(len(r[i]) for r in cells)) for i, h in enumerate(header)]
+    lines = ["  ".join(str(h).ljust(w) for h, w in zip(header, widths, strict=True))]
+    lines += ["  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)) for row in cells]
+    return "\n".join(line.rstrip() for line in lines)
+
+
+def _evaluate(args: argparse.Namespace) -> int:
+    from fakescope.evaluate.evaluate import (
+        default_evaluation_dir,
+        evaluate_checkpoint,
+        write_evaluation,
+    )
+    from fakescope.evaluate.threshold import ThresholdRule
+    from fakescope.report.plots import write_evaluation_plots
+
+    checkpoint = Path(args.checkpoint)
+    rule = ThresholdRule.parse(args.calibrate_threshold) if args.calibrate_threshold else None
+    data = _data_config(args, checkpoint)
+    evaluation, scores = evaluate_checkpoint(
+        checkpoint, data, args.split, rule, args.threshold_split, store=not args.no_store,
+        device=args.device, batch_size=args.batch_size, seed=args.seed, progress=_progress(args),
+    )
+    out = Path(args.out) if args.out else default_evaluation_dir(checkpoint, args.split)
+    written = write_evaluation(evaluation, scores, out)
+    written += write_evaluation_plots(evaluation, out)
+    if args.explain > 0:
+        written += _explain_worst(checkpoint, scores, args.explain, data.face_crop, out / "gradcam")
+    if args.json:
+        print(json.dumps(evaluation.metrics, indent=2))
+        return 0
+    m = evaluation.metrics
+    print(f"{evaluation.model} on {evaluation.split}: {m['n']} images "
+          f"({m['n_real']} real, {m['n_fake']} fake)")
+    print(f"threshold {evaluation.threshold:.4g} ({evaluation.threshold_source})"
+          + ("; stored in the checkpoint" if rule and not args.no_store else ""))
+    print(format_table(("metric", "value"), [(k, m.get(k)) for k in SUMMARY_METRICS]))
+    print(format_table(("", "predicted real", "predicted fake"),
+                       [("true real", m["tn"], m["fp"]), ("true fake", m["fn"], m["tp"])]))
+    print(f"wrote {len(written)} files to {out}")
+    return 0
+
+
+def _explain_worst(
+    checkpoint: Path, scores: Any, per_class: int, face_crop: bool, out: Path
+) -> list[Path]:
+    from fakescope.data.images import load_image
+    from fakescope.evaluate.gradcam import worst_examples, write_gradcam
+    from fakescope.models.registry import load_detector
+
+    loaded = load_detector(checkpoint)
+    written = []
+    for rank, i in enumerate(worst_examples(scores.labels, scores.probs, per_class)):
+        truth = "fake" if scores.labels[i] else "real"
+        path = out / f"{rank:02d}-{truth}-p{scores.probs[i]:.2f}-{Path(scores.paths[i]).stem}.png"
+        write_gradcam(loaded, load_image(scores.paths[i]), path, face_crop)
+        written.append(path)
+    return written
+
+
+def _compare(args: argparse.Namespace) -> int:
+    from fakescope.evaluate.compare import TABLE_COLUMNS, compare_checkpoints, write_comparison
+    from fakescope.report.plots import write_comparison_plots
+
+    checkpoints, skipped = _checkpoints(args.models, args.glob)
+    data = _data_config(args, checkpoints[0])
+    comparison = compare_checkpoints(
+        checkpoints, data, args.split, args.device, args.batch_size, args.seed, _progress(args)
+    )
+    comparison.skipped = skipped
+    first = Path(args.models[0])
+    out = Path(args.out) if args.out else (first if first.is_dir() else first.parent) / "comparison"
+    written = write_comparison(comparison, out) + write_comparison_plots(comparison, out)
+    header = ("model", *TABLE_COLUMNS)
+    print(format_table(header, [[row[c] for c in header] for row in comparison.table()]))
+    for item in skipped:
+        print(f"skipped {item['path']}: {item['reason']}", file=sys.stderr)
+    print(f"wrote {len(written)} files to {out}")
+    return 0
+
+
+def _robustness(args: argparse.Namespace) -> int:
+    from fakescope.evaluate.evaluate import default_evaluation_dir
+    from fakescope.evaluate.robustness import (
+        parse_sweeps,
+        robustness_sweep,
+        write_robustness,
+    )
+    from fakescope.report.plots import write_robustness_plots
+
+    sweeps = parse_sweeps(args.corruptions)
+    checkpoints, _ = _checkpoints(args.models, args.glob)
+    data = _data_config(args, checkpoints[0])
+    result = robustness_sweep(
+        checkpoints, data, args.split, sweeps, args.device, args.batch_size, args.seed,
+        _progress(args),
+    )
+    default_out = default_evaluation_dir(checkpoints[0], args.split)
+    out = Path(args.out) if args.out else default_out.with_name(f"robustness-{args.split}")
+    written = [write_robustness(result, out), *write_robustness_plots(result, out)]
+    header = ("model", "corruption", "strength", "accuracy", "roc_auc", "eer")
+    rows = [[r[c] if c in r else r["metrics"][c] for c in header] for r in result.rows]
+    print(format_table(header, rows))
+    print(f"wrote {len(written)} files to {out}")
+    return 0
+
+
+def _predict(args: argparse.Namespace) -> int:
+    from fakescope.evaluate.predict import Predictor, expand_inputs
+    from fakescope.models.registry import load_detector
+    from fakescope.reproducibility import resolve_device
+
+    device = resolve_device(args.device)
+    loaded = load_detector(args.checkpoint, device)
+    predictor = Predictor(loaded, device, args.batch_size, face_crop=args.face_crop)
+    paths = expand_inputs(args.paths)
+    results = predictor.predict_paths(paths, progress=not args.quiet and sys.stderr.isatty())
+    rows = [r.to_dict() for r in results]
+    if args.explain:
+        _explain_each(loaded, results, Path(args.explain), args.face_crop)
+    if args.json:
+        _emit(args.json, json.dumps(rows, indent=2) + "\n")
+    if args.csv:
+        _emit(args.csv, _rows_csv(rows))
+    if not (args.json == "-" or args.csv == "-"):
+        table = [
+            (r["path"], r["probability_fake"], r["label"] or "error", r["error"] or "")
+            for r in rows
+        ]
+        print(format_table(("path", "p_fake", "label", "error"), table))
+        print(f"threshold {loaded.threshold:.4g}; {sum(r['error'] is None for r in rows)} of "
+              f"{len(rows)} images predicted")
+    return 1 if any(r["error"] for r in rows) else 0
+
+
+def _explain_each(loaded: Any, results: Sequence[Any], folder: Path, face_crop: bool) -> None:
+    from fakescope.data.images import load_image
+    from fakescope.evaluate.gradcam import write_gradcam
+
+    for index, result in enumerate(results):
+        if result.prediction is not None:
+            out = folder / f"{index:04d}-{Path(result.path).stem}-gradcam.png"
+            write_gradcam(loaded, load_image(result.path), out, face_crop)
+
+
+def _rows_csv(rows: list[dict[str, Any]]) -> str:
+    buffer = io.StringIO()
+    columns = ["path", "probability_fake", "label", "threshold", "face_box", "error"]
+    writer = csv.DictWriter(buffer, fieldnames=columns)
+    writer.writeheader()
+    for row in rows:
+        box = row["face_box"]
+        writer.writerow({**row, "face_box": "" if box is None else json.dumps(box)})
+    return buffer.getvalue()
+
+
+def _emit(target: str, text: str) -> None:
+    if target == "-":
+        sys.stdout.write(text)
+    else:
+        Path(target).write_text(text)
+
+
+def _report(args: argparse.Namespace) -> int:
+    from fakescope.report.html import write_report
+
+    print(write_report(Path(args.run), args.out))
+    return 0

@@ -1,0 +1,146 @@
+"""Comparing detectors: every checkpoint of a folder evaluated on the same images, one table.
+
+Models with different input specs get the data prepared once per spec, split with one seed, so
+every model is measured on the same test images.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from fakescope.config import DataConfig
+from fakescope.data.pipeline import PreparedData
+from fakescope.data.transforms import InputSpec
+from fakescope.evaluate.evaluate import Evaluation, evaluate_loaded, metrics_csv, model_name
+from fakescope.evaluate.scoring import prepare_evaluation_data, training_seed
+from fakescope.models.registry import load_detector
+from fakescope.reproducibility import resolve_device
+from fakescope.runs import CheckpointError, atomic_write_bytes, load_checkpoint, write_json
+
+COMPARISON_FILE = "comparison.json"
+TABLE_COLUMNS = (
+    "accuracy", "precision", "recall", "f1", "roc_auc", "average_precision", "eer",
+    "paper002_sensitivity", "paper002_specificity", "log_loss", "brier", "ece", "threshold",
+)  # fmt: skip
+# Step checkpoints hold a training state to resume from, not a model to compare.
+_RESUME_STATE_PREFIX = "ckpt-"
+
+
+@dataclass
+class Comparison:
+    split: str
+    evaluations: list[Evaluation] = field(default_factory=list)
+    skipped: list[dict[str, str]] = field(default_factory=list)  # path, reason
+
+    def table(self) -> list[dict[str, Any]]:
+        """One row per model with the headline metrics."""
+        return [
+            {"model": e.model, **{c: e.metrics.get(c) for c in TABLE_COLUMNS}}
+            for e in self.evaluations
+        ]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "split": self.split,
+            "evaluations": [e.to_dict() for e in self.evaluations],
+            "skipped": self.skipped,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Comparison:
+        return cls(
+            split=data["split"],
+            evaluations=[Evaluation.from_dict(e) for e in data["evaluations"]],
+            skipped=list(data.get("skipped", [])),
+        )
+
+
+def find_checkpoints(
+    folder: str | Path, pattern: str = "*.pt"
+) -> tuple[list[Path], list[dict[str, str]]]:
+    """Detector checkpoints matching `pattern` under `folder` (recursively, sorted), and the
+    files passed over with the reason: other kinds (GAN states), resume states, unreadable."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise NotADirectoryError(f"{folder} is not a folder of checkpoints")
+    found: list[Path] = []
+    skipped: list[dict[str, str]] = []
+    for path in sorted(folder.rglob(pattern)):
+        if path.name.startswith(_RESUME_STATE_PREFIX):
+            skipped.append({"path": str(path), "reason": "a training state to resume from"})
+            continue
+        try:
+            kind = load_checkpoint(path).get("kind")
+        except CheckpointError as err:
+            skipped.append({"path": str(path), "reason": str(err)})
+            continue
+        if kind == "detector":
+            found.append(path)
+        else:
+            skipped.append({"path": str(path), "reason": f"a '{kind}' checkpoint, not a detector"})
+    return found, skipped
+
+
+def _unique_names(checkpoints: Sequence[Path]) -> list[str]:
+    names = [model_name(c) for c in checkpoints]
+    if len(set(names)) == len(names):
+        return names
+    return [str(c.with_suffix("")) for c in checkpoints]
+
+
+def compare_checkpoints(
+    checkpoints: Sequence[str | Path],
+    data: DataConfig,
+    split: str = "test",
+    device: str = "auto",
+    batch_size: int = 64,
+    seed: int | None = None,
+    progress: bool = False,
+) -> Comparison:
+    """Evaluate each checkpoint at its stored threshold on the same `split` of `data`.
+
+    `seed` splits the data; by default the first checkpoint's training seed.
+    """
+    if not checkpoints:
+        raise ValueError("no detector checkpoints to compare")
+    paths = [Path(c) for c in checkpoints]
+    torch_device = resolve_device(device)
+    comparison = Comparison(split=split)
+    prepared_by_spec: dict[InputSpec, PreparedData] = {}
+    for path, name in zip(paths, _unique_names(paths), strict=True):
+        loaded = load_detector(path, torch_device)
+        if seed is None:
+            seed = training_seed(loaded)
+        if loaded.input_spec not in prepared_by_spec:
+            prepared_by_spec[loaded.input_spec] = prepare_evaluation_data(
+                loaded, data, seed, progress
+            )
+        evaluation, _ = evaluate_loaded(
+            loaded,
+            prepared_by_spec[loaded.input_spec],
+            split,
+            torch_device,
+            checkpoint=str(path),
+            name=name,
+            batch_size=batch_size,
+            progress=progress,
+        )
+        comparison.evaluations.append(evaluation)
+    return comparison
+
+
+def write_comparison(comparison: Comparison, out_dir: Path) -> list[Path]:
+    """comparison.json (everything, for reports) and comparison.csv (the table)."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    json_path, csv_path = out_dir / COMPARISON_FILE, out_dir / "comparison.csv"
+    write_json(json_path, comparison.to_dict())
+    atomic_write_bytes(csv_path, metrics_csv(comparison.evaluations))
+    return [json_path, csv_path]
+
+
+def read_comparison(path: Path) -> Comparison:
+    return Comparison.from_dict(json.loads(path.read_text()))

@@ -1,0 +1,177 @@
+"""Predicting real or fake for pictures and files, with the checkpoint's stored threshold.
+
+Pictures go through exactly the training preprocessing (`decode_image` -> optional face crop
+-> `preprocess` at the checkpoint's `InputSpec` -> normalise) and are scored in batches.
+
+A `Predictor` may be shared by the threads of a worker pool: inference runs under
+`torch.inference_mode` (thread-local) on a model in eval mode, which changes no state, and the
+face detector guards its own cascades with a lock.
+"""
+
+from __future__ import annotations
+
+import glob
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from PIL import Image
+from tqdm import tqdm
+
+from fakescope.data.faces import FaceBox, crop_around, find_largest_face
+from fakescope.data.images import BadImageError, is_image_name, load_image
+from fakescope.data.transforms import InputSpec, Normalizer, preprocess, to_chw_tensor
+from fakescope.models.registry import LoadedDetector, fake_probability
+
+LABELS = ("real", "fake")
+
+
+@dataclass(frozen=True)
+class Prediction:
+    probability_fake: float
+    label: str  # "real" | "fake": fake when probability_fake >= threshold
+    threshold: float
+    face_box: FaceBox | None = None  # where the face crop was taken, in image pixels
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "probability_fake": self.probability_fake,
+            "label": self.label,
+            "threshold": self.threshold,
+            "face_box": self.face_box.to_dict() if self.face_box else None,
+        }
+
+
+@dataclass(frozen=True)
+class PathPrediction:
+    """One input file's outcome: a prediction, or the one-line reason it failed."""
+
+    path: str
+    prediction: Prediction | None = None
+    error: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        if self.prediction is None:
+            empty = {"probability_fake": None, "label": None, "threshold": None, "face_box": None}
+            return {"path": self.path, **empty, "error": self.error}
+        return {"path": self.path, **self.prediction.to_dict(), "error": None}
+
+
+def expand_inputs(patterns: Sequence[str]) -> list[Path]:
+    """Files as given, folders as every image file inside them (recursively, sorted), globs as
+    their matches. A pattern matching nothing is kept, so its row can report it missing."""
+    found: list[Path] = []
+    for pattern in patterns:
+        path = Path(pattern)
+        if path.is_dir():
+            found.extend(_images_under(path))
+        elif path.exists() or not glob.has_magic(pattern):
+            found.append(path)
+        else:
+            matches = sorted(glob.glob(pattern, recursive=True))
+            if not matches:
+                found.append(path)
+            for match in matches:
+                hit = Path(match)
+                found.extend(_images_under(hit) if hit.is_dir() else [hit])
+    return found
+
+
+def model_input(
+    image: Image.Image, spec: InputSpec, face_crop: bool = False, face_margin: float = 0.25
+) -> tuple[np.ndarray, FaceBox | None]:
+    """The uint8 HWC picture a model with `spec` sees, and the face box it was cropped to
+    (None without face crop, or when no face was found and the whole picture is used)."""
+    box = find_largest_face(image) if face_crop else None
+    if box is not None:
+        image = crop_around(image, box, face_margin)
+    return preprocess(image, spec), box
+
+
+def _images_under(folder: Path) -> list[Path]:
+    return sorted(p for p in folder.rglob("*") if p.is_file() and is_image_name(p))
+
+
+class Predictor:
+    """Scores pictures with one loaded detector, `batch_size` at a time."""
+
+    def __init__(
+        self,
+        loaded: LoadedDetector,
+        device: str | torch.device = "cpu",
+        batch_size: int = 32,
+        face_crop: bool = False,
+        face_margin: float = 0.25,
+    ) -> None:
+        if batch_size < 1:
+            raise ValueError(f"batch size must be at least 1, got {batch_size}")
+        self.loaded = loaded
+        self.device = torch.device(device)
+        self.batch_size = batch_size
+        self.face_crop = face_crop
+        self.face_margin = face_margin
+        self.normalizer = Normalizer(loaded.input_spec)
+        loaded.model.to(self.device).eval()
+
+    @property
+    def threshold(self) -> float:
+        return self.loaded.threshold
+
+    def model_input(self, image: Image.Image) -> tuple[np.ndarray, FaceBox | None]:
+        return model_input(image, self.loaded.input_spec, self.face_crop, self.face_margin)
+
+    @torch.inference_mode()
+    def probabilities(self, arrays: Sequence[np.ndarray]) -> list[float]:
+        """P(fake) of preprocessed uint8 HWC pictures."""
+        probs: list[float] = []
+        for start in range(0, len(arrays), self.batch_size):
+            chunk = arrays[start : start + self.batch_size]
+            batch = self.normalizer(torch.stack([to_chw_tensor(a) for a in chunk]))
+            logits = self.loaded.model(batch.to(self.device))
+            probs.extend(fake_probability(logits).float().cpu().tolist())
+        return probs
+
+    def _prediction(self, prob: float, box: FaceBox | None) -> Prediction:
+        label = LABELS[int(prob >= self.threshold)]
+        return Prediction(float(prob), label, self.threshold, box)
+
+    def predict_images(self, images: Sequence[Image.Image]) -> list[Prediction]:
+        """Predictions for decoded RGB pictures, in order."""
+        inputs = [self.model_input(image) for image in images]
+        probs = self.probabilities([array for array, _ in inputs])
+        return [self._prediction(p, box) for p, (_, box) in zip(probs, inputs, strict=True)]
+
+    def predict_paths(
+        self, paths: Sequence[str | Path], progress: bool = False
+    ) -> list[PathPrediction]:
+        """Predictions for files, in order; a file that cannot be read gets its error on its row
+        and the others go on."""
+        results: list[PathPrediction] = []
+        bar = tqdm(total=len(paths), desc="predicting", unit="image", disable=not progress)
+        for chunk in _chunks(list(paths), self.batch_size):
+            loaded: list[tuple[str, np.ndarray, FaceBox | None]] = []
+            errors: dict[str, str] = {}
+            for path in chunk:
+                try:
+                    array, box = self.model_input(load_image(path))
+                    loaded.append((str(path), array, box))
+                except BadImageError as err:
+                    errors[str(path)] = str(err)
+            probs = iter(self.probabilities([array for _, array, _ in loaded]))
+            boxes = {p: box for p, _, box in loaded}
+            for path in map(str, chunk):
+                if path in errors:
+                    results.append(PathPrediction(path, error=errors[path]))
+                else:
+                    results.append(PathPrediction(path, self._prediction(next(probs), boxes[path])))
+            bar.update(len(chunk))
+        bar.close()
+        return results
+
+
+def _chunks(items: list[Any], size: int) -> Iterator[list[Any]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]

@@ -1,0 +1,178 @@
+"""Robustness sweep: re-evaluate detectors on corrupted copies of the same images.
+
+Corruptions act on the uint8 pictures the model would see (after resize), one strength at a
+time, and metrics use each checkpoint's stored threshold:
+
+    jpeg       re-compression quality 100 -> 30
+    blur       Gaussian blur sigma (pixels) 0 -> 3
+    downscale  shrink by a factor, then enlarge back: 1 -> 0.25
+    noise      additive Gaussian noise, std as a share of the 0-255 range: 0 -> 0.1
+
+Noise is drawn from a generator seeded by (seed, batch number), so every model sees the same
+noisy pictures.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+import torch
+from torchvision.transforms.v2 import functional as TF
+
+from fakescope.config import DataConfig
+from fakescope.data.pipeline import PreparedData
+from fakescope.data.transforms import InputSpec, jpeg_roundtrip
+from fakescope.evaluate.evaluate import model_name
+from fakescope.evaluate.metrics import binary_metrics
+from fakescope.evaluate.scoring import prepare_evaluation_data, score_split, training_seed
+from fakescope.models.registry import load_detector
+from fakescope.reproducibility import resolve_device
+from fakescope.runs import write_json
+
+ROBUSTNESS_FILE = "robustness.json"
+DEFAULT_SWEEPS: dict[str, tuple[float, ...]] = {
+    "jpeg": (100, 90, 70, 50, 30),
+    "blur": (0.0, 0.5, 1.0, 2.0, 3.0),
+    "downscale": (1.0, 0.75, 0.5, 0.25),
+    "noise": (0.0, 0.02, 0.05, 0.1),
+}
+STRENGTH_NAMES = {
+    "jpeg": "JPEG quality",
+    "blur": "blur sigma (px)",
+    "downscale": "scale factor",
+    "noise": "noise std (share of range)",
+}
+SWEPT_METRICS = ("accuracy", "roc_auc", "f1", "eer", "log_loss")
+
+
+def jpeg(images: torch.Tensor, quality: float, seed: int) -> torch.Tensor:
+    return torch.stack([jpeg_roundtrip(image, int(quality)) for image in images])
+
+
+def blur(images: torch.Tensor, sigma: float, seed: int) -> torch.Tensor:
+    if sigma <= 0:
+        return images
+    kernel = 2 * math.ceil(3 * sigma) + 1  # covers +-3 sigma
+    return TF.gaussian_blur(images, [kernel, kernel], [sigma, sigma])
+
+
+def downscale(images: torch.Tensor, factor: float, seed: int) -> torch.Tensor:
+    if factor >= 1:
+        return images
+    size = images.shape[-1]
+    small = max(1, round(size * factor))
+    shrunk = TF.resize(images, [small, small], antialias=True)
+    return TF.resize(shrunk, [size, size], antialias=True)
+
+
+def noise(images: torch.Tensor, std: float, seed: int) -> torch.Tensor:
+    if std <= 0:
+        return images
+    gen = torch.Generator().manual_seed(seed)
+    jitter = torch.randn(images.shape, generator=gen) * (std * 255.0)
+    return (images.float() + jitter).round().clamp(0, 255).to(torch.uint8)
+
+
+CORRUPTIONS: dict[str, Callable[[torch.Tensor, float, int], torch.Tensor]] = {
+    "jpeg": jpeg,
+    "blur": blur,
+    "downscale": downscale,
+    "noise": noise,
+}
+
+
+def parse_sweeps(kinds: Sequence[str] | None) -> dict[str, tuple[float, ...]]:
+    """The default strengths of the named corruptions (all of them when `kinds` is empty)."""
+    if not kinds:
+        return dict(DEFAULT_SWEEPS)
+    unknown = [k for k in kinds if k not in DEFAULT_SWEEPS]
+    if unknown:
+        known = ", ".join(DEFAULT_SWEEPS)
+        raise ValueError(f"unknown corruption '{unknown[0]}' (known: {known})")
+    return {k: DEFAULT_SWEEPS[k] for k in kinds}
+
+
+@dataclass
+class Robustness:
+    """One row per (model, corruption, strength) with that setting's metrics."""
+
+    split: str
+    rows: list[dict[str, Any]] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Robustness:
+        return cls(**data)
+
+    def models(self) -> list[str]:
+        return list(dict.fromkeys(row["model"] for row in self.rows))
+
+    def series(self, model: str, kind: str, metric: str) -> tuple[list[float], list[float | None]]:
+        """(strengths, metric values) of one model under one corruption."""
+        rows = [r for r in self.rows if r["model"] == model and r["corruption"] == kind]
+        return [r["strength"] for r in rows], [r["metrics"].get(metric) for r in rows]
+
+
+def _corrupt(
+    kind: str, strength: float, seed: int, images: torch.Tensor, number: int
+) -> torch.Tensor:
+    return CORRUPTIONS[kind](images, strength, seed * 1_000_003 + number)
+
+
+def robustness_sweep(
+    checkpoints: Sequence[str | Path],
+    data: DataConfig,
+    split: str = "test",
+    sweeps: dict[str, tuple[float, ...]] | None = None,
+    device: str = "auto",
+    batch_size: int = 64,
+    seed: int | None = None,
+    progress: bool = False,
+) -> Robustness:
+    """Evaluate every checkpoint on `split` under every corruption strength of `sweeps`.
+
+    `seed` splits the data (by default the first checkpoint's training seed) and seeds the
+    noise; all models are measured on the same images.
+    """
+    torch_device = resolve_device(device)
+    result = Robustness(split=split)
+    prepared_by_spec: dict[InputSpec, PreparedData] = {}
+    for checkpoint in map(Path, checkpoints):
+        loaded = load_detector(checkpoint, torch_device)
+        if seed is None:
+            seed = training_seed(loaded)
+        if loaded.input_spec not in prepared_by_spec:
+            prepared = prepare_evaluation_data(loaded, data, seed, progress)
+            prepared_by_spec[loaded.input_spec] = prepared
+        prepared = prepared_by_spec[loaded.input_spec]
+        for kind, strengths in (sweeps or DEFAULT_SWEEPS).items():
+            for strength in strengths:
+                perturb = partial(_corrupt, kind, float(strength), seed)
+                scores = score_split(
+                    loaded, prepared, split, torch_device, batch_size, perturb, progress
+                )
+                metrics = binary_metrics(scores.labels, scores.probs, loaded.threshold)
+                result.rows.append(
+                    {
+                        "model": model_name(checkpoint),
+                        "corruption": kind,
+                        "strength": float(strength),
+                        "metrics": metrics,
+                    }
+                )
+    return result
+
+
+def write_robustness(result: Robustness, out_dir: Path) -> Path:
+    """Save the sweep as robustness.json in `out_dir`."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    path = out_dir / ROBUSTNESS_FILE
+    write_json(path, result.to_dict())
+    return path

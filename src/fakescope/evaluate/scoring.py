@@ -1,0 +1,135 @@
+"""Running a detector over a data split: P(fake) per image, in the order of the split's samples.
+
+Evaluation reads images through the same data layer as training (`prepare_data`, the same
+cache and the checkpoint's own `InputSpec`), so eval sees exactly the pixels training saw.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from fakescope.config import ConfigError, DataConfig, from_dict
+from fakescope.data.pipeline import PreparedData, prepare_data
+from fakescope.models.registry import LoadedDetector, fake_probability
+
+ALL_SPLITS = "all"
+
+# Applied to each uint8 NCHW batch before normalisation (the robustness sweep's corruptions).
+Perturb = Callable[[torch.Tensor, int], torch.Tensor]
+
+
+@dataclass
+class Scores:
+    """True labels, P(fake) and source paths of the images of one evaluation."""
+
+    labels: np.ndarray
+    probs: np.ndarray
+    paths: list[str]
+
+
+def training_config(loaded: LoadedDetector) -> dict[str, Any]:
+    """The job config saved in the checkpoint by the trainer, or {} when there is none."""
+    config = loaded.extra.get("config")
+    return config if isinstance(config, dict) else {}
+
+
+def training_seed(loaded: LoadedDetector) -> int:
+    """The seed the detector's data was split with, so its test split can be rebuilt."""
+    seed = training_config(loaded).get("run", {}).get("seed", 0)
+    return int(seed) if isinstance(seed, int) else 0
+
+
+def evaluation_data_config(loaded: LoadedDetector, path: str, **overrides: Any) -> DataConfig:
+    """The training run's data settings (layout, split fractions, face crop, cache) pointed at
+    `path`, with subset limits removed so the whole split is evaluated, then `overrides`."""
+    stored = dict(training_config(loaded).get("data") or {})
+    stored.pop("augment", None)
+    try:
+        base = from_dict(DataConfig, stored)
+    except ConfigError:
+        base = DataConfig()  # a config from another fakescope version: fall back to defaults
+    values: dict[str, Any] = {"path": path, "limit_per_class": None, "limit_fraction": None}
+    values.update({k: v for k, v in overrides.items() if v is not None})
+    return dataclasses.replace(base, **values)
+
+
+def prepare_evaluation_data(
+    loaded: LoadedDetector, data: DataConfig, seed: int, progress: bool = False
+) -> PreparedData:
+    """The labelled data set, preprocessed exactly as the checkpoint's model expects."""
+    return prepare_data(data, loaded.input_spec, seed=seed, labelled=True, progress=progress)
+
+
+def split_names(prepared: PreparedData, split: str) -> list[str]:
+    """`all` means every split the data has; otherwise the one split, which must exist."""
+    have = prepared.split_names()
+    if split == ALL_SPLITS:
+        return have
+    if split not in have:
+        raise ValueError(f"no '{split}' split in this data set (have: {', '.join(have)}, all)")
+    return [split]
+
+
+@torch.inference_mode()
+def score_batches(
+    model: torch.nn.Module,
+    batches: Iterable[tuple[torch.Tensor, torch.Tensor]],
+    device: torch.device,
+) -> tuple[np.ndarray, np.ndarray]:
+    """(labels, P(fake)) over batches of (normalised images, labels)."""
+    labels, probs = [], []
+    for images, batch_labels in batches:
+        logits = model(images.to(device))
+        probs.append(fake_probability(logits).float().cpu().numpy())
+        labels.append(batch_labels.numpy())
+    if not labels:
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float64)
+    return np.concatenate(labels).astype(np.int64), np.concatenate(probs).astype(np.float64)
+
+
+def _perturbed(
+    batches: Iterable[tuple[torch.Tensor, torch.Tensor]], prepared: PreparedData, perturb: Perturb
+) -> Iterable[tuple[torch.Tensor, torch.Tensor]]:
+    """Undo the normalisation (exact for uint8 pixels), corrupt, and normalise again."""
+    normalizer = prepared.normalizer
+    for number, (images, labels) in enumerate(batches):
+        pixels = normalizer.denormalize(images)
+        yield normalizer(perturb(pixels, number)), labels
+
+
+def score_split(
+    loaded: LoadedDetector,
+    prepared: PreparedData,
+    split: str,
+    device: torch.device,
+    batch_size: int = 64,
+    perturb: Perturb | None = None,
+    progress: bool = False,
+) -> Scores:
+    """P(fake) for every image of `split` (or of all splits), in sample order."""
+    labels, probs, paths = [], [], []
+    for name in split_names(prepared, split):
+        loader = prepared.loader(name, batch_size, shuffle=False, augment=False)
+        batches: Iterable[tuple[torch.Tensor, torch.Tensor]] = loader
+        if perturb is not None:
+            batches = _perturbed(batches, prepared, perturb)
+        if progress:
+            batches = tqdm(batches, total=len(loader), desc=f"scoring {name}", leave=False)
+        y, p = score_batches(loaded.model, batches, device)
+        # Files that fail to decode on the fly (no cache) are dropped from batches; the data
+        # report names them, so the remaining paths still line up with the scores.
+        bad = {path for path, _ in prepared.refresh_report().bad_files}
+        kept = [str(s.path) for s in prepared.samples(name) if str(s.path) not in bad]
+        if len(kept) != len(y):
+            raise RuntimeError(f"split '{name}': {len(y)} scores for {len(kept)} images")
+        labels.append(y)
+        probs.append(p)
+        paths.extend(kept)
+    return Scores(np.concatenate(labels), np.concatenate(probs), paths)

@@ -1,0 +1,374 @@
+"""One self-contained HTML page for a run folder (or a folder of runs) that opens offline.
+
+Everything is embedded: figures as base64 PNG data URIs, styles inline, no scripts, no links
+to assets. The page shows whatever the folder holds and leaves out what it does not (a GAN run
+has no confusion matrix, a detector run no sample grid):
+
+    config.yaml            the resolved config
+    data_report.json       what the data layer found
+    *.csv                  training logs: curves, and FID/KID columns of GAN runs
+    *.json                 other results a job wrote beside them (GAN FID/KID, speed probes)
+    samples/*.png          generated sample grids (the latest few)
+    report/*.png           figures the job drew itself
+    **/evaluation.json     evaluations (metrics, confusion, ROC, PR, calibration, Grad-CAM)
+    **/comparison.json     model comparisons
+    **/robustness.json     robustness sweeps
+
+A folder whose sub-folders are runs (each with its own config.yaml) gets one section per run.
+"""
+
+from __future__ import annotations
+
+import base64
+import csv
+import datetime
+import html
+import json
+import re
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+from matplotlib.figure import Figure
+
+from fakescope.evaluate.compare import COMPARISON_FILE, TABLE_COLUMNS, read_comparison
+from fakescope.evaluate.evaluate import EVALUATION_FILE, Evaluation, read_evaluation
+from fakescope.evaluate.robustness import ROBUSTNESS_FILE, Robustness
+from fakescope.report import plots
+from fakescope.runs import RunDir, atomic_write_bytes
+
+REPORT_FILE = "index.html"
+MAX_SAMPLE_IMAGES = 4
+MAX_GRADCAM_IMAGES = 12
+MAX_BAD_FILES_LISTED = 20
+# Folders that hold a run's outputs, never a nested run.
+_NOT_RUN_FOLDERS = {"checkpoints", "samples", "report", "evaluation", "gradcam"}
+_HEADLINE = (
+    "accuracy", "precision", "recall", "f1", "roc_auc", "average_precision", "eer",
+    "sensitivity", "specificity", "paper002_sensitivity", "paper002_specificity",
+    "log_loss", "brier", "ece",
+)  # fmt: skip
+_QUALITY_COLUMN = re.compile(r"^(fid|fd_|kid)")
+_OWN_JSON = {"data_report.json", EVALUATION_FILE, COMPARISON_FILE, ROBUSTNESS_FILE}
+
+STYLE = """
+body { font-family: system-ui, sans-serif; margin: 2rem auto; max-width: 1100px; color: #222;
+       padding: 0 1rem; }
+h1 { border-bottom: 2px solid #446; }
+h2 { margin-top: 2.5rem; border-bottom: 1px solid #99a; }
+h3 { margin-top: 1.8rem; color: #334; }
+table { border-collapse: collapse; margin: 0.5rem 0 1rem; font-size: 0.9rem; }
+th, td { border: 1px solid #ccd; padding: 0.25rem 0.6rem; text-align: right; }
+th:first-child, td:first-child { text-align: left; }
+th { background: #eef; }
+pre { background: #f6f6f9; padding: 0.8rem; overflow-x: auto; font-size: 0.85rem; }
+figure { display: inline-block; margin: 0.4rem; vertical-align: top; text-align: center; }
+figure img { max-width: 100%; border: 1px solid #ddd; }
+figcaption { font-size: 0.8rem; color: #555; max-width: 320px; overflow-wrap: anywhere; }
+.note { color: #666; font-style: italic; }
+nav li { margin: 0.15rem 0; }
+"""
+
+
+def _is_run(folder: Path) -> bool:
+    return (folder / "config.yaml").is_file()
+
+
+def find_runs(root: Path) -> list[Path]:
+    """Run folders at or below `root` (any folder holding a config.yaml), in path order."""
+    found = [root] if _is_run(root) else []
+    for config in sorted(root.rglob("config.yaml")):
+        folder = config.parent
+        relative = folder.relative_to(root).parts
+        if folder != root and not _NOT_RUN_FOLDERS.intersection(relative):
+            found.append(folder)
+    return found
+
+
+def _own_files(folder: Path, name: str, runs: Sequence[Path]) -> list[Path]:
+    """Files called `name` under `folder` that do not belong to a run nested inside it."""
+    nested = [r for r in runs if r != folder and folder in r.parents]
+    return [
+        p
+        for p in sorted(folder.rglob(name))
+        if not any(r in p.parents for r in nested)
+    ]
+
+
+# --- small HTML builders --------------------------------------------------------------------
+
+
+def _e(text: Any) -> str:
+    return html.escape(str(text))
+
+
+def _image(png: bytes, caption: str = "", width: int | None = None) -> str:
+    data = base64.b64encode(png).decode("ascii")
+    size = f' style="width:{width}px"' if width else ""
+    cap = f"<figcaption>{_e(caption)}</figcaption>" if caption else ""
+    source = f"data:image/png;base64,{data}"
+    return f'<figure><img{size} alt="{_e(caption)}" src="{source}">{cap}</figure>'
+
+
+def _figure(fig: Figure, caption: str = "") -> str:
+    return _image(plots.figure_png(fig), caption)
+
+
+def _format(value: Any) -> str:
+    if value is None or value == "":
+        return "–"
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    return str(value)
+
+
+def _table(header: Sequence[str], rows: Iterable[Sequence[Any]]) -> str:
+    head = "".join(f"<th>{_e(h)}</th>" for h in header)
+    body = "".join(
+        "<tr>" + "".join(f"<td>{_e(_format(v))}</td>" for v in row) + "</tr>" for row in rows
+    )
+    return f"<table><tr>{head}</tr>{body}</table>"
+
+
+def _read_json(path: Path) -> Any:
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+
+
+# --- sections -------------------------------------------------------------------------------
+
+
+def config_section(run: RunDir) -> str:
+    if not run.config.is_file():
+        return ""
+    text = run.config.read_text()
+    return (
+        "<h3>Config</h3><details open><summary>config.yaml</summary>"
+        f"<pre>{_e(text)}</pre></details>"
+    )
+
+
+def data_section(run: RunDir) -> str:
+    report = _read_json(run.data_report)
+    if not isinstance(report, dict):
+        return ""
+    counts = report.get("counts") or {}
+    rows = [
+        (split, c.get("real", 0), c.get("fake", 0), c.get("real", 0) + c.get("fake", 0))
+        for split, c in counts.items()
+    ]
+    parts = [
+        "<h3>Data</h3>",
+        f"<p>{_e(report.get('root', ''))} (layout: {_e(report.get('layout', '?'))})</p>",
+        _table(("split", "real", "fake", "total"), rows) if rows else "",
+    ]
+    sizes = report.get("image_sizes") or {}
+    if sizes.get("most_common"):
+        common = ", ".join(f"{s['size']} ({s['count']})" for s in sizes["most_common"])
+        parts.append(f"<p>Most common source sizes: {_e(common)}</p>")
+    if report.get("faces"):
+        found, missing = report["faces"].get("found"), report["faces"].get("missing")
+        parts.append(f"<p>Faces found: {_e(found)}, missing: {_e(missing)}</p>")
+    bad = report.get("bad_files") or []
+    if bad:
+        listed = bad[:MAX_BAD_FILES_LISTED]
+        parts.append(f"<p>{len(bad)} unreadable file(s) skipped:</p>")
+        parts.append(_table(("file", "reason"), [(b["path"], b["reason"]) for b in listed]))
+    return "".join(parts)
+
+
+def _logs(run: RunDir) -> dict[str, list[dict[str, str]]]:
+    """The run's top-level CSV logs (metrics.csv first, then e.g. a GAN's epochs.csv)."""
+    paths = sorted(run.path.glob("*.csv"), key=lambda p: (p != run.metrics, p.name))
+    logs = {}
+    for path in paths:
+        with path.open(newline="") as handle:
+            logs[path.name] = list(csv.DictReader(handle))
+    return logs
+
+
+def training_section(run: RunDir) -> str:
+    parts = []
+    for name, rows in _logs(run).items():
+        fig = plots.training_curves_figure(rows)
+        if fig is None:
+            continue
+        summary = _table(("column", "last value"), list(rows[-1].items()))
+        parts.append(
+            f"<h4>{_e(name)}</h4>{_figure(fig, name)}"
+            f"<details><summary>last row of {_e(name)}</summary>{summary}</details>"
+        )
+    return "<h3>Training curves</h3>" + "".join(parts) if parts else ""
+
+
+def quality_section(run: RunDir) -> str:
+    """The latest FID/FD and KID a GAN run logged (columns fid*, fd_*, kid*)."""
+    latest: dict[str, str] = {}
+    for rows in _logs(run).values():
+        for row in rows:
+            for column, value in row.items():
+                if _QUALITY_COLUMN.match(column) and value not in ("", None):
+                    latest[column] = value
+    if not latest:
+        return ""
+    return "<h3>Sample quality (FID/KID)</h3>" + _table(
+        ("metric", "latest value"), sorted(latest.items())
+    )
+
+
+def _flatten(data: Any, prefix: str = "") -> list[tuple[str, Any]]:
+    if isinstance(data, dict):
+        items: list[tuple[str, Any]] = []
+        for key, value in data.items():
+            items += _flatten(value, f"{prefix}{key}.")
+        return items
+    if isinstance(data, list):
+        return [(prefix.rstrip("."), json.dumps(data)[:120])]
+    return [(prefix.rstrip("."), data)]
+
+
+def results_section(run: RunDir) -> str:
+    """Other JSON results at the run's top level (FID/KID of GAN runs, speed probes)."""
+    parts = []
+    for path in sorted(run.path.glob("*.json")):
+        if path.name in _OWN_JSON:
+            continue
+        data = _read_json(path)
+        if data is None:
+            continue
+        parts.append(f"<h4>{_e(path.name)}</h4>{_table(('key', 'value'), _flatten(data))}")
+    return "<h3>Results</h3>" + "".join(parts) if parts else ""
+
+
+def samples_section(run: RunDir) -> str:
+    images = sorted(run.samples.glob("*.png")) if run.samples.is_dir() else []
+    if not images:
+        return ""
+    latest = images[-MAX_SAMPLE_IMAGES:]
+    note = ""
+    if len(images) > len(latest):
+        note = f"<p class='note'>latest {len(latest)} of {len(images)}</p>"
+    return "<h3>Generated samples</h3>" + note + "".join(
+        _image(p.read_bytes(), p.name) for p in latest
+    )
+
+
+def figures_section(run: RunDir) -> str:
+    images = sorted(run.report.glob("*.png")) if run.report.is_dir() else []
+    if not images:
+        return ""
+    return "<h3>Figures</h3>" + "".join(_image(p.read_bytes(), p.name) for p in images)
+
+
+def evaluation_block(evaluation: Evaluation, folder: Path) -> str:
+    m = evaluation.metrics
+    header = (
+        f"<h3>Evaluation: {_e(evaluation.model)} on {_e(evaluation.split)}</h3>"
+        f"<p>{_e(m.get('n'))} images ({_e(m.get('n_real'))} real, {_e(m.get('n_fake'))} fake); "
+        f"threshold {evaluation.threshold:.4g} ({_e(evaluation.threshold_source)}). "
+        "Sensitivity/specificity: fake and real recall; paper002_*: the same in paper 002's "
+        "terms (its sensitivity is the real recall).</p>"
+    )
+    table = _table(("metric", "value"), [(k, m.get(k)) for k in _HEADLINE if k in m])
+    figures = [_figure(plots.confusion_figure(evaluation.confusion, evaluation.model), "confusion")]
+    if evaluation.roc["fpr"]:
+        figures.append(_figure(plots.roc_figure([evaluation]), "ROC"))
+    if evaluation.pr["recall"]:
+        figures.append(_figure(plots.pr_figure([evaluation]), "precision-recall"))
+    figures.append(_figure(plots.reliability_figure(evaluation), "reliability"))
+    gradcam = sorted((folder / "gradcam").glob("*.png"))[:MAX_GRADCAM_IMAGES]
+    explained = ""
+    if gradcam:
+        explained = "<h4>Grad-CAM examples</h4>" + "".join(
+            _image(p.read_bytes(), p.stem, width=200) for p in gradcam
+        )
+    return header + table + "".join(figures) + explained
+
+
+def comparison_block(path: Path) -> str:
+    comparison = read_comparison(path)
+    rows = [[row[c] for c in ("model", *TABLE_COLUMNS)] for row in comparison.table()]
+    evaluations = comparison.evaluations
+    confusions = "".join(
+        _figure(plots.confusion_figure(e.confusion, e.model), e.model) for e in evaluations
+    )
+    skipped = ""
+    if comparison.skipped:
+        skipped = "<p class='note'>Skipped: " + _e(
+            "; ".join(f"{s['path']} ({s['reason']})" for s in comparison.skipped)
+        ) + "</p>"
+    return (
+        f"<h3>Model comparison on {_e(comparison.split)}</h3>"
+        + _table(("model", *TABLE_COLUMNS), rows)
+        + _figure(plots.roc_figure(evaluations), "ROC, all models")
+        + _figure(plots.pr_figure(evaluations), "precision-recall, all models")
+        + confusions
+        + skipped
+    )
+
+
+def robustness_block(path: Path) -> str:
+    data = _read_json(path)
+    if not isinstance(data, dict):
+        return ""
+    result = Robustness.from_dict(data)
+    kinds = dict.fromkeys(row["corruption"] for row in result.rows)
+    return f"<h3>Robustness on {_e(result.split)}</h3>" + "".join(
+        _figure(plots.robustness_figure(result, kind), kind) for kind in kinds
+    )
+
+
+def run_body(folder: Path, runs: Sequence[Path]) -> str:
+    """Everything `folder` holds of its own (not its nested runs' outputs), as HTML."""
+    run = RunDir(folder)
+    parts = [
+        config_section(run),
+        data_section(run),
+        training_section(run),
+        quality_section(run),
+        results_section(run),
+        samples_section(run),
+        figures_section(run),
+    ]
+    for path in _own_files(folder, COMPARISON_FILE, runs):
+        parts.append(comparison_block(path))
+    for path in _own_files(folder, EVALUATION_FILE, runs):
+        parts.append(evaluation_block(read_evaluation(path), path.parent))
+    for path in _own_files(folder, ROBUSTNESS_FILE, runs):
+        parts.append(robustness_block(path))
+    return "".join(parts)
+
+
+def build_report(root: str | Path) -> str:
+    """The HTML page for `root`: a section for what it holds itself and one for each run
+    folder below it."""
+    root = Path(root)
+    if not root.is_dir():
+        raise NotADirectoryError(f"{root} is not a run folder")
+    runs = find_runs(root)
+    sections: list[tuple[str, str, str]] = []
+    for folder in dict.fromkeys([root, *runs]):
+        body = run_body(folder, runs)
+        if body:
+            title = root.name if folder == root else str(folder.relative_to(root))
+            sections.append((f"run-{len(sections)}", title, body))
+    nav = "".join(f'<li><a href="#{a}">{_e(t)}</a></li>' for a, t, _ in sections)
+    content = "".join(f'<section id="{a}"><h2>{_e(t)}</h2>{b}</section>' for a, t, b in sections)
+    stamp = datetime.datetime.now().strftime("%Y-%m-%d %H:%M")
+    return (
+        "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>"
+        f"<title>fakescope report: {_e(root.name)}</title><style>{STYLE}</style></head><body>"
+        f"<h1>fakescope report: {_e(root.name)}</h1><p class='note'>generated {stamp}</p>"
+        f"<nav><ul>{nav}</ul></nav>"
+        f"{content or '<p class=note>Nothing to report in this folder yet.</p>'}</body></html>"
+    )
+
+
+def write_report(root: str | Path, out: str | Path | None = None) -> Path:
+    """Write the report of `root` to `out` (default `<root>/report/index.html`)."""
+    root = Path(root)
+    path = Path(out) if out is not None else RunDir(root).report / REPORT_FILE
+    atomic_write_bytes(path, build_report(root).encode("utf-8"))
+    return path

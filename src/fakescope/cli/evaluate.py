@@ -176,7 +176,9 @@ def _evaluate(args: argparse.Namespace) -> int:
     written = write_evaluation(evaluation, scores, out)
     written += write_evaluation_plots(evaluation, out)
     if args.explain > 0:
-        written += _explain_worst(checkpoint, scores, args.explain, data.face_crop, out / "gradcam")
+        from fakescope.evaluate.gradcam import explain_worst
+
+        written += explain_worst(checkpoint, scores, args.explain, data.face_crop, out / "gradcam")
     if args.json:
         print(json.dumps(evaluation.metrics, indent=2))
         return 0
@@ -190,23 +192,6 @@ def _evaluate(args: argparse.Namespace) -> int:
                        [("true real", m["tn"], m["fp"]), ("true fake", m["fn"], m["tp"])]))
     print(f"wrote {len(written)} files to {out}")
     return 0
-
-
-def _explain_worst(
-    checkpoint: Path, scores: Any, per_class: int, face_crop: bool, out: Path
-) -> list[Path]:
-    from fakescope.data.images import load_image
-    from fakescope.evaluate.gradcam import worst_examples, write_gradcam
-    from fakescope.models.registry import load_detector
-
-    loaded = load_detector(checkpoint)
-    written = []
-    for rank, i in enumerate(worst_examples(scores.labels, scores.probs, per_class)):
-        truth = "fake" if scores.labels[i] else "real"
-        path = out / f"{rank:02d}-{truth}-p{scores.probs[i]:.2f}-{Path(scores.paths[i]).stem}.png"
-        write_gradcam(loaded, load_image(scores.paths[i]), path, face_crop)
-        written.append(path)
-    return written
 
 
 def _compare(args: argparse.Namespace) -> int:

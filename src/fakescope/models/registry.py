@@ -36,6 +36,7 @@ class Detector(nn.Module):
 
     num_logits: int = 1
     input_spec: InputSpec = InputSpec(size=224)
+    _build_kwargs: dict[str, Any]  # set by build_detector
 
     def features(self, x: torch.Tensor) -> torch.Tensor:
         raise NotImplementedError
@@ -50,6 +51,14 @@ class Detector(nn.Module):
     def gradcam_layer(self) -> nn.Module:
         """The last convolutional block, whose activations Grad-CAM explains."""
         raise NotImplementedError
+
+    def rebuild_kwargs(self) -> dict[str, Any]:
+        """Constructor arguments that rebuild this architecture with `pretrained="none"`.
+
+        `build_detector` records the arguments it was called with; a detector whose
+        architecture also comes from its weights (a GAN discriminator) overrides this.
+        """
+        return dict(getattr(self, "_build_kwargs", {}))
 
 
 def fake_probability(logits: torch.Tensor) -> torch.Tensor:
@@ -103,7 +112,9 @@ def build_detector(name: str, pretrained: str = "none", **kwargs: Any) -> Detect
     if name not in _REGISTRY:
         known = ", ".join(sorted(_REGISTRY))
         raise KeyError(f"unknown detector '{name}' (registered: {known})")
-    return _REGISTRY[name](pretrained=pretrained, **kwargs)
+    model = _REGISTRY[name](pretrained=pretrained, **kwargs)
+    model._build_kwargs = dict(kwargs)
+    return model
 
 
 @dataclass
@@ -133,7 +144,7 @@ def save_detector(
         path,
         {
             "kind": "detector",
-            "detector": {"name": name, "kwargs": model_kwargs},
+            "detector": {"name": name, "kwargs": {**model.rebuild_kwargs(), **model_kwargs}},
             "input_spec": input_spec.to_dict(),
             "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()},
             "threshold": float(threshold),

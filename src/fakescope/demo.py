@@ -1,0 +1,257 @@
+"""`fakescope demo`: the whole story on synthetic faces, in minutes on a laptop CPU.
+
+    synthetic real faces ──> DCGAN (paper 000, 64x64) ──> generated fakes
+        real + fakes ──> detectors (self-built CNN, the GAN's discriminator, an ImageNet
+        EfficientNet-Lite0) ──> threshold on validation ──> evaluation, comparison,
+        robustness sweep, Grad-CAM ──> one HTML report
+
+Every stage is the library function its own command runs, with the demo's small settings; every
+number in the report is measured in this run.
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from fakescope.config import DataConfig, load_config, to_dict
+from fakescope.runs import write_json
+
+log = logging.getLogger("fakescope.demo")
+
+
+@dataclass
+class DemoConfig:
+    """Sizes of the demo; the defaults fit in about 10 minutes on 2 CPU cores."""
+
+    out: str = "runs/demo"
+    seed: int = 0
+    device: str = "auto"
+    faces: int = 800  # synthetic real faces; the GAN makes as many fakes
+    image_size: int = 64
+    gan_preset: str = "paper000_dcgan64"
+    gan_epochs: int = 12
+    gan_batch_size: int = 64
+    gan_metric_samples: int = 256
+    detectors: list[str] = field(
+        default_factory=lambda: ["selfcnn", "dcgan_disc", "efficientnet_lite0"]
+    )
+    # Weights each detector starts from: "gan" means the demo's own GAN discriminator (dcgan_disc
+    # takes its architecture, paper 000's at image_size, from that checkpoint).
+    pretrained: dict[str, str] = field(
+        default_factory=lambda: {"dcgan_disc": "gan", "efficientnet_lite0": "imagenet"}
+    )
+    detector_epochs: int = 4
+    detector_minutes: float = 1.0  # wall-clock budget per detector
+    detector_batch_size: int = 32
+    threshold_rule: str = "eer"  # chosen on the validation split, stored in each checkpoint
+    robustness: bool = True
+    gradcam_per_class: int = 2
+
+
+@dataclass
+class DemoResult:
+    out: Path
+    report: Path
+    best_checkpoint: Path
+    table: list[dict[str, Any]]
+    seconds: dict[str, float]
+
+
+Stage = Callable[[str], None]
+DEMO_MARKER = "demo_config.json"
+
+
+def fresh_output_folder(out: Path) -> None:
+    """An empty `out`: a folder an earlier demo wrote is cleared, any other is refused."""
+    if out.exists() and any(out.iterdir()):
+        if not (out / DEMO_MARKER).is_file():
+            raise FileExistsError(
+                f"{out} exists and was not written by the demo: choose another --out"
+            )
+        shutil.rmtree(out)
+    out.mkdir(parents=True, exist_ok=True)
+
+
+def _timed(seconds: dict[str, float], name: str, announce: Stage) -> Callable[[], None]:
+    announce(name)
+    start = time.perf_counter()
+
+    def done() -> None:
+        seconds[name] = round(time.perf_counter() - start, 1)
+
+    return done
+
+
+def draw_real_faces(config: DemoConfig, data_dir: Path) -> None:
+    from fakescope.data.synth import synthesize_dataset
+
+    synthesize_dataset(data_dir, n=config.faces, size=config.image_size, seed=config.seed)
+
+
+def train_demo_gan(config: DemoConfig, data_dir: Path, progress: bool) -> Path:
+    """Paper 000's 64x64 DCGAN on the real faces; returns its final checkpoint."""
+    from fakescope.gan.config import GanJobConfig
+    from fakescope.gan.train import train_gan
+
+    gan_config = load_config(GanJobConfig, config.gan_preset, {
+        "data.path": str(data_dir / "real"),
+        "data.cache_dir": str(Path(config.out) / "cache"),
+        "run.root": config.out, "run.name": "gan", "run.seed": config.seed,
+        "run.device": config.device,
+        "model.resolution": config.image_size,
+        "train.epochs": config.gan_epochs, "train.batch_size": config.gan_batch_size,
+        "train.metrics_every": config.gan_epochs, "train.sample_every": 2,
+        "metrics.num_samples": config.gan_metric_samples,
+        "metrics.kid_subset_size": config.gan_metric_samples // 2,
+    })
+    result = train_gan(gan_config, progress=progress)
+    if result.checkpoint is None:
+        raise RuntimeError("the demo GAN wrote no checkpoint")
+    return result.checkpoint
+
+
+def generate_fakes(config: DemoConfig, checkpoint: Path, data_dir: Path, progress: bool) -> None:
+    """As many generated faces as real ones, saved as JPEG like the reals (no format shortcut)."""
+    from fakescope.gan.sample import generate_images, load_generator
+    from fakescope.reproducibility import resolve_device
+
+    generator = load_generator(checkpoint, resolve_device(config.device))
+    generate_images(generator, config.faces, data_dir / "fake", fmt="jpg", seed=config.seed + 1,
+                    quality=90, progress=progress)
+
+
+def train_demo_detector(
+    config: DemoConfig, name: str, data_dir: Path, gan_checkpoint: Path, progress: bool
+) -> Path:
+    """Train one detector on real vs generated; returns its best checkpoint."""
+    from fakescope.detect.config import DetectJobConfig
+    from fakescope.detect.train import train_detector
+
+    pretrained = config.pretrained.get(name, "none")
+    if pretrained == "gan":
+        pretrained = str(gan_checkpoint)
+    detect_config = load_config(DetectJobConfig, None, {
+        "data.path": str(data_dir),
+        "data.image_size": config.image_size,
+        "data.cache_dir": str(Path(config.out) / "cache"),
+        "data.augment.hflip": True,
+        "model.name": name, "model.pretrained": pretrained,
+        "run.root": str(Path(config.out) / "detectors"), "run.name": name,
+        "run.seed": config.seed, "run.device": config.device,
+        "train.epochs": config.detector_epochs, "train.max_minutes": config.detector_minutes,
+        "train.batch_size": config.detector_batch_size,
+    })
+    result = train_detector(detect_config, progress=progress)
+    return result.run.checkpoints / "best.pt"
+
+
+def evaluate_detectors(
+    config: DemoConfig, checkpoints: list[Path], data_dir: Path, progress: bool
+) -> list[dict[str, Any]]:
+    """Threshold on validation, test-split evaluation with plots and Grad-CAM, per detector."""
+    from fakescope.evaluate.evaluate import (
+        default_evaluation_dir,
+        evaluate_checkpoint,
+        write_evaluation,
+    )
+    from fakescope.evaluate.gradcam import explain_worst
+    from fakescope.evaluate.threshold import ThresholdRule
+    from fakescope.report.plots import write_evaluation_plots
+
+    table = []
+    rule = ThresholdRule.parse(config.threshold_rule)
+    for checkpoint in checkpoints:
+        data = DataConfig(path=str(data_dir), cache_dir=str(Path(config.out) / "cache"))
+        evaluation, scores = evaluate_checkpoint(
+            checkpoint, _evaluation_data(checkpoint, data), "test", rule, "val",
+            device=config.device, progress=progress,
+        )
+        out = default_evaluation_dir(checkpoint, "test")
+        write_evaluation(evaluation, scores, out)
+        write_evaluation_plots(evaluation, out)
+        if config.gradcam_per_class > 0:
+            explain_worst(checkpoint, scores, config.gradcam_per_class, False, out / "gradcam")
+        table.append({"model": checkpoint.parent.parent.name, "checkpoint": str(checkpoint),
+                      "threshold": evaluation.threshold, **evaluation.metrics})
+    return table
+
+
+def _evaluation_data(checkpoint: Path, data: DataConfig) -> DataConfig:
+    """The training run's data settings, pointed at the demo data (same split, same size)."""
+    from fakescope.evaluate.scoring import evaluation_data_config
+    from fakescope.models.registry import load_detector
+
+    return evaluation_data_config(load_detector(checkpoint), data.path, cache_dir=data.cache_dir)
+
+
+def compare_and_sweep(config: DemoConfig, checkpoints: list[Path], data_dir: Path,
+                      progress: bool) -> None:
+    from fakescope.evaluate.compare import compare_checkpoints, write_comparison
+    from fakescope.report.plots import write_comparison_plots, write_robustness_plots
+
+    data = _evaluation_data(checkpoints[0], DataConfig(path=str(data_dir),
+                                                       cache_dir=str(Path(config.out) / "cache")))
+    comparison = compare_checkpoints(checkpoints, data, "test", config.device, progress=progress)
+    out = Path(config.out) / "comparison"
+    write_comparison(comparison, out)
+    write_comparison_plots(comparison, out)
+    if config.robustness:
+        from fakescope.evaluate.robustness import robustness_sweep, write_robustness
+
+        result = robustness_sweep(
+            checkpoints, data, "test", device=config.device, progress=progress
+        )
+        robustness_dir = Path(config.out) / "robustness"
+        write_robustness(result, robustness_dir)
+        write_robustness_plots(result, robustness_dir)
+
+
+def best_by(table: list[dict[str, Any]], metric: str = "roc_auc") -> dict[str, Any]:
+    """The row with the highest `metric` (accuracy breaks ties; a missing value ranks last)."""
+    return max(table, key=lambda r: (r.get(metric) or -1.0, r.get("accuracy") or -1.0))
+
+
+def run_demo(config: DemoConfig, progress: bool = False, announce: Stage = log.info) -> DemoResult:
+    """Run every stage; returns where the report is and the comparison table."""
+    from fakescope.report.html import write_report
+
+    out = Path(config.out)
+    fresh_output_folder(out)
+    write_json(out / DEMO_MARKER, to_dict(config))
+    data_dir = out / "data"
+    seconds: dict[str, float] = {}
+
+    done = _timed(seconds, "drawing synthetic real faces", announce)
+    draw_real_faces(config, data_dir)
+    done()
+    done = _timed(seconds, "training the DCGAN", announce)
+    gan_checkpoint = train_demo_gan(config, data_dir, progress)
+    done()
+    done = _timed(seconds, "generating fakes", announce)
+    generate_fakes(config, gan_checkpoint, data_dir, progress)
+    done()
+    checkpoints = []
+    for name in config.detectors:
+        done = _timed(seconds, f"training detector {name}", announce)
+        checkpoints.append(train_demo_detector(config, name, data_dir, gan_checkpoint, progress))
+        done()
+    done = _timed(seconds, "evaluating", announce)
+    table = evaluate_detectors(config, checkpoints, data_dir, progress)
+    done()
+    done = _timed(seconds, "comparing models" + (" and robustness" if config.robustness else ""),
+                  announce)
+    compare_and_sweep(config, checkpoints, data_dir, progress)
+    done()
+    write_json(out / "demo_summary.json", {"seconds": seconds, "table": table})
+    done = _timed(seconds, "writing the report", announce)
+    report = write_report(out)
+    done()
+    best = best_by(table)
+    return DemoResult(out=out, report=report, best_checkpoint=Path(best["checkpoint"]),
+                      table=table, seconds=seconds)

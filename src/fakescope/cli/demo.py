@@ -57,9 +57,9 @@ def _demo(args: argparse.Namespace) -> int:
     print(f"report: {result.report}")
     print(f"best detector: {result.best_checkpoint}")
     if args.serve:
-        from fakescope.serve.app import serve_checkpoint
+        from fakescope.cli import main
 
-        serve_checkpoint(result.best_checkpoint, host="127.0.0.1", port=args.port)
+        return main(["serve", "--checkpoint", str(result.best_checkpoint), "--port", str(args.port)])
     return 0
 
 

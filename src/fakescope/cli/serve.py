@@ -1,0 +1,108 @@
+"""`fakescope serve`: the web page and HTTP API for one detector checkpoint."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+from fakescope.serve.settings import MIB, ServeSettings
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    defaults = ServeSettings()
+    serve = subparsers.add_parser(
+        "serve", help="serve a detector: web page at /, HTTP API under /api, docs at /docs"
+    )
+    serve.add_argument("--checkpoint", required=True, help="detector checkpoint (.pt)")
+    serve.add_argument("--host", default="127.0.0.1",
+                       help="address to listen on (default 127.0.0.1; 0.0.0.0 for every interface)")
+    serve.add_argument("--port", type=int, default=8000, help="TCP port (default 8000)")
+    serve.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
+    serve.add_argument("--threads", type=int, default=_usable_cores(),
+                       help="CPU threads for one forward pass (default: all usable cores)")
+    serve.add_argument("--backend", default="auto", choices=["auto", "torch", "onnx"],
+                       help="auto: the ONNX export beside the checkpoint (fakescope export) "
+                       "when there is one, else PyTorch")
+    serve.add_argument("--face-crop", action=argparse.BooleanOptionalAction, default=None,
+                       help="crop the largest face first (default: as the checkpoint was trained)")
+    serve.add_argument("--max-upload-mb", type=float, default=defaults.max_upload_bytes / MIB,
+                       help="largest accepted image file in MiB (larger ones get 413)")
+    serve.add_argument("--max-pixels", type=int, default=defaults.max_pixels,
+                       help="largest accepted width x height (decompression-bomb guard)")
+    serve.add_argument("--max-batch-files", type=int, default=defaults.max_batch_files,
+                       help="images per /api/predict/batch request")
+    serve.add_argument("--upload-timeout-s", type=float, default=defaults.upload_timeout_s,
+                       help="seconds a client may take to send its upload (then 408)")
+    serve.add_argument("--api-key-env", metavar="VAR",
+                       help="require the API key held in environment variable VAR "
+                       "(clients send it as X-API-Key)")
+    serve.add_argument("--cors-origin", action="append", default=[], metavar="ORIGIN",
+                       help="allow browser calls from ORIGIN (repeatable; CORS is off without it)")
+    serve.add_argument("--batch-size", type=int, default=defaults.batch_size,
+                       help="most images per forward pass (micro-batching)")
+    serve.add_argument("--max-wait-ms", type=float, default=defaults.max_wait_ms,
+                       help="how long a forward pass waits for more images to batch")
+    serve.add_argument("--max-queue", type=int, default=defaults.max_queue,
+                       help="images that may wait for the model before requests get 503")
+    serve.add_argument("--limit-concurrency", type=int, default=64,
+                       help="open connections before new ones get 503 (bounds upload memory)")
+    serve.add_argument("--log-level", default="info",
+                       choices=["critical", "error", "warning", "info", "debug"])
+    serve.set_defaults(handler=_serve)
+
+
+def _usable_cores() -> int:
+    if hasattr(os, "sched_getaffinity"):  # honours container CPU limits, Linux only
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
+
+
+def _api_key(var: str | None) -> str | None:
+    if var is None:
+        return None
+    key = os.environ.get(var, "")
+    if not key.strip():
+        raise ValueError(f"--api-key-env {var}: that environment variable is unset or empty")
+    return key
+
+
+def _trained_face_crop(loaded: Any) -> bool:
+    from fakescope.evaluate.scoring import training_config
+
+    return bool((training_config(loaded).get("data") or {}).get("face_crop", False))
+
+
+def _serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from fakescope.models.registry import load_detector
+    from fakescope.reproducibility import resolve_device
+    from fakescope.serve.app import create_app
+    from fakescope.serve.inference import set_cpu_threads
+
+    checkpoint = Path(args.checkpoint)
+    api_key = _api_key(args.api_key_env)
+    set_cpu_threads(args.threads)
+    loaded = load_detector(checkpoint, resolve_device(args.device))
+    settings = ServeSettings(
+        max_upload_bytes=int(args.max_upload_mb * MIB),
+        max_pixels=args.max_pixels,
+        max_batch_files=args.max_batch_files,
+        upload_timeout_s=args.upload_timeout_s,
+        api_key=api_key,
+        cors_origins=tuple(args.cors_origin),
+        backend=args.backend,
+        face_crop=_trained_face_crop(loaded) if args.face_crop is None else args.face_crop,
+        batch_size=args.batch_size,
+        max_wait_ms=args.max_wait_ms,
+        max_queue=args.max_queue,
+    )
+    app = create_app(loaded, settings, checkpoint)
+    print(f"fakescope: serving {loaded.name} from {checkpoint} at http://{args.host}:{args.port}/",
+          file=sys.stderr)
+    uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level,
+                limit_concurrency=args.limit_concurrency, server_header=False)
+    return 0

@@ -1,0 +1,261 @@
+// fakescope web page: pick or drop a picture, send it to /api/predict, show the verdict.
+"use strict";
+
+const $ = (id) => document.getElementById(id);
+
+const state = {
+  file: null,
+  previewUrl: null,
+  previewBroken: false, // the browser cannot show this file (TIFF, or not a picture)
+  result: null,
+  maxUploadBytes: null,
+  request: 0, // answers to older requests are ignored when a newer one is in flight
+};
+
+function formatBytes(n) {
+  const units = [["GiB", 2 ** 30], ["MiB", 2 ** 20], ["KiB", 2 ** 10]];
+  for (const [unit, size] of units) {
+    if (n >= size) return `${+(n / size).toPrecision(3)} ${unit}`;
+  }
+  return `${n} bytes`;
+}
+
+const percent = (p) => `${(100 * p).toFixed(1)} %`;
+
+function headers() {
+  const key = $("api-key-input").value.trim();
+  return key ? { "X-API-Key": key } : {};
+}
+
+async function errorText(response) {
+  try {
+    const body = await response.json();
+    if (body && body.error) return body.error;
+  } catch (_) {
+    // not JSON: fall through to the status line
+  }
+  return `the server answered ${response.status} ${response.statusText}`;
+}
+
+function setStatus(text) {
+  $("status").textContent = text;
+}
+
+function showError(text) {
+  $("verdict").hidden = true;
+  const box = $("error");
+  box.textContent = text;
+  box.hidden = false;
+  setStatus("The picture could not be analysed.");
+}
+
+function clearError() {
+  $("error").hidden = true;
+  $("error").textContent = "";
+}
+
+function showPreview(file) {
+  if (state.previewUrl) URL.revokeObjectURL(state.previewUrl);
+  state.previewUrl = URL.createObjectURL(file);
+  const img = $("preview-image");
+  state.previewBroken = false;
+  img.hidden = false;
+  img.src = state.previewUrl;
+  $("preview-caption").textContent = `${file.name} · ${formatBytes(file.size)}`;
+  $("preview").hidden = false;
+  $("drop-label").classList.add("compact");
+  $("clear-button").hidden = false;
+  $("gradcam-image").hidden = true;
+  $("gradcam-image").removeAttribute("src");
+}
+
+function showGradcam() {
+  const wanted = $("gradcam-toggle").checked;
+  const png = state.result && state.result.gradcam_png;
+  const overlay = $("gradcam-image");
+  if (wanted && png) {
+    overlay.src = `data:image/png;base64,${png}`;
+    overlay.hidden = false;
+    $("preview-image").hidden = true;
+  } else {
+    overlay.hidden = true;
+    $("preview-image").hidden = state.previewBroken;
+  }
+}
+
+function showResult(result) {
+  state.result = result;
+  clearError();
+  const fake = result.label === "fake";
+  const verdict = $("verdict");
+  verdict.classList.toggle("is-fake", fake);
+  verdict.classList.toggle("is-real", !fake);
+  $("verdict-label").textContent = fake ? "Likely generated (fake)" : "Likely a real photo";
+  const margin = Math.abs(result.probability_fake - result.threshold);
+  const confidence = margin > 0.35 ? "clearly" : margin > 0.15 ? "fairly clearly" : "narrowly";
+  $("verdict-sub").textContent =
+    `P(fake) ${percent(result.probability_fake)} is ${confidence} ` +
+    `${fake ? "above" : "below"} the threshold of ${percent(result.threshold)}.`;
+  const bar = $("probability-bar");
+  bar.setAttribute("aria-valuenow", (100 * result.probability_fake).toFixed(1));
+  bar.setAttribute("aria-valuetext", `${percent(result.probability_fake)} fake`);
+  $("bar-fill").style.width = `${100 * result.probability_fake}%`;
+  $("bar-threshold").style.left = `${100 * result.threshold}%`;
+  $("fact-probability").textContent = percent(result.probability_fake);
+  $("fact-threshold").textContent = percent(result.threshold);
+  $("fact-model").textContent = result.model;
+  $("fact-latency").textContent = `${result.latency_ms.toFixed(0)} ms`;
+  const box = result.face_box;
+  $("fact-face-row").hidden = !box;
+  if (box) $("fact-face").textContent = `${box.w}×${box.h} px at (${box.x}, ${box.y})`;
+  verdict.hidden = false;
+  setStatus(`Verdict for ${result.filename}: ${result.label}.`);
+  showGradcam();
+}
+
+async function analyse() {
+  if (!state.file) return;
+  const ticket = ++state.request;
+  const form = new FormData();
+  form.append("file", state.file, state.file.name);
+  const gradcam = $("gradcam-toggle").checked;
+  setStatus("Analysing…");
+  document.body.classList.add("busy");
+  try {
+    const response = await fetch(`/api/predict?gradcam=${gradcam}`, {
+      method: "POST", body: form, headers: headers(),
+    });
+    if (ticket !== state.request) return;
+    if (!response.ok) {
+      showError(await errorText(response));
+      return;
+    }
+    showResult(await response.json());
+  } catch (err) {
+    if (ticket === state.request) showError(`Could not reach the server (${err.message}).`);
+  } finally {
+    if (ticket === state.request) document.body.classList.remove("busy");
+  }
+}
+
+function choose(file) {
+  if (!file) return;
+  state.file = file;
+  state.result = null;
+  $("verdict").hidden = true;
+  clearError();
+  showPreview(file);
+  if (state.maxUploadBytes !== null && file.size > state.maxUploadBytes) {
+    showError(`${file.name} is ${formatBytes(file.size)}; this server accepts up to ` +
+      `${formatBytes(state.maxUploadBytes)}.`);
+    return;
+  }
+  analyse();
+}
+
+function reset() {
+  state.file = null;
+  state.result = null;
+  state.request++;
+  if (state.previewUrl) URL.revokeObjectURL(state.previewUrl);
+  state.previewUrl = null;
+  $("preview").hidden = true;
+  $("drop-label").classList.remove("compact");
+  $("clear-button").hidden = true;
+  $("verdict").hidden = true;
+  $("file-input").value = "";
+  clearError();
+  setStatus("Waiting for a picture.");
+  $("file-input").focus();
+}
+
+function describeModel(model) {
+  $("model-chip").textContent =
+    `${model.name} · ${model.input.size}×${model.input.size} px · threshold ${percent(model.threshold)}`;
+  const facts = $("model-facts");
+  facts.replaceChildren();
+  const rows = [
+    ["Detector", model.description || model.name],
+    ["Checkpoint", model.checkpoint || "—"],
+    ["Runs on", model.backend === "onnx" ? "ONNX Runtime" : "PyTorch"],
+    ["Input", `${model.input.size}×${model.input.size}, ${model.input.resize}` +
+      (model.face_crop ? ", face crop" : "")],
+    ["Threshold", percent(model.threshold)],
+  ];
+  for (const [name, value] of Object.entries(model.metrics || {})) {
+    if (typeof value === "number") rows.push([name, Number.isInteger(value) ? value : value.toFixed(4)]);
+  }
+  for (const [name, value] of rows) {
+    const row = document.createElement("div");
+    const dt = document.createElement("dt");
+    const dd = document.createElement("dd");
+    dt.textContent = name;
+    dd.textContent = String(value);
+    row.append(dt, dd);
+    facts.append(row);
+  }
+}
+
+async function loadModel() {
+  const response = await fetch("/api/models", { headers: headers() });
+  if (response.ok) {
+    const body = await response.json();
+    if (body.models.length) describeModel(body.models[0]);
+  } else if (response.status === 401) {
+    $("model-chip").textContent = "enter the API key to use this server";
+  }
+}
+
+async function init() {
+  try {
+    const response = await fetch("/api/health");
+    const health = await response.json();
+    state.maxUploadBytes = health.max_upload_bytes;
+    $("size-limit").textContent = `, up to ${formatBytes(health.max_upload_bytes)}`;
+    $("api-key-row").hidden = !health.api_key_required;
+    $("model-chip").textContent = health.model;
+    await loadModel();
+  } catch (err) {
+    $("model-chip").textContent = "server unreachable";
+  }
+}
+
+function wire() {
+  const zone = $("drop-zone");
+  $("file-input").addEventListener("change", (event) => choose(event.target.files[0]));
+  for (const name of ["dragenter", "dragover"]) {
+    zone.addEventListener(name, (event) => {
+      event.preventDefault();
+      zone.classList.add("dragging");
+    });
+  }
+  for (const name of ["dragleave", "drop"]) {
+    zone.addEventListener(name, (event) => {
+      event.preventDefault();
+      zone.classList.remove("dragging");
+    });
+  }
+  zone.addEventListener("drop", (event) => choose(event.dataTransfer.files[0]));
+  document.addEventListener("paste", (event) => {
+    const item = [...event.clipboardData.files][0];
+    if (item) choose(item);
+  });
+  $("gradcam-toggle").addEventListener("change", () => {
+    // The heat map is only computed when asked for, so ask again if it is missing.
+    if ($("gradcam-toggle").checked && state.result && !state.result.gradcam_png) analyse();
+    else showGradcam();
+  });
+  // A file the browser cannot show (or no picture at all) leaves no broken-image icon.
+  $("preview-image").addEventListener("error", () => {
+    state.previewBroken = true;
+    $("preview-image").hidden = true;
+  });
+  $("clear-button").addEventListener("click", reset);
+  $("api-key-input").addEventListener("change", () => {
+    loadModel();
+    if (state.file) analyse();
+  });
+}
+
+wire();
+init();

@@ -59,7 +59,8 @@ def _demo(args: argparse.Namespace) -> int:
     if args.serve:
         from fakescope.cli import main
 
-        return main(["serve", "--checkpoint", str(result.best_checkpoint), "--port", str(args.port)])
+        best = str(result.best_checkpoint)
+        return main(["serve", "--checkpoint", best, "--port", str(args.port)])
     return 0
 
 

@@ -248,7 +248,7 @@ def run_demo(config: DemoConfig, progress: bool = False, announce: Stage = log.i
                   announce)
     compare_and_sweep(config, checkpoints, data_dir, progress)
     done()
-    write_json(out / "demo_summary.json", {"seconds": seconds, "table": table})
+    write_json(out / "demo_timings.json", {"stage_seconds": seconds})
     done = _timed(seconds, "writing the report", announce)
     report = write_report(out)
     done()

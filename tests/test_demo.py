@@ -1,0 +1,47 @@
+"""`fakescope demo` end to end at the demo_quick size, and its output-folder safety."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from fakescope.cli import main
+from fakescope.demo import DEMO_MARKER, fresh_output_folder
+from fakescope.models.registry import load_detector
+
+
+def test_refuses_a_folder_it_did_not_write(tmp_path: Path) -> None:
+    (tmp_path / "precious.txt").write_text("keep me")
+    with pytest.raises(FileExistsError, match="not written by the demo"):
+        fresh_output_folder(tmp_path)
+    assert (tmp_path / "precious.txt").read_text() == "keep me"
+
+
+def test_clears_its_own_earlier_output(tmp_path: Path) -> None:
+    (tmp_path / DEMO_MARKER).write_text("{}")
+    (tmp_path / "gan").mkdir()
+    fresh_output_folder(tmp_path)
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.slow
+def test_quick_demo_runs_every_stage(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "demo"
+    assert main(["demo", "--quick", "--out", str(out), "--set", "robustness=false"]) == 0
+    printed = capsys.readouterr().out
+    report = out / "report" / "index.html"
+    assert f"report: {report}" in printed and report.is_file()
+    html = report.read_text()
+    for section in ("gan", "detectors/selfcnn", "detectors/dcgan_disc", "Model comparison"):
+        assert section in html
+    assert "http://" not in html and "https://" not in html  # opens offline
+    comparison = json.loads((out / "comparison" / "comparison.json").read_text())
+    models = [e["model"] for e in comparison["evaluations"]]
+    assert len(models) == 3
+    for name in ("selfcnn", "dcgan_disc", "efficientnet_lite0"):
+        loaded = load_detector(out / "detectors" / name / "checkpoints" / "best.pt")
+        assert 0.0 <= loaded.threshold <= 1.0 and loaded.metrics  # calibrated on validation
+    assert len(list((out / "data" / "fake").glob("*.jpg"))) == 96
+    assert (out / "gan" / "samples").is_dir() and any((out / "gan" / "samples").iterdir())

@@ -77,6 +77,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                          help="write a Grad-CAM overlay per image into DIR")
     predict.add_argument("--batch-size", type=int, default=32)
     predict.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
+    predict.add_argument("--backend", choices=["auto", "torch", "onnx"], default="auto",
+                         help="auto (default): the checkpoint's ONNX export when it is current "
+                         "and the device is the CPU, else PyTorch")
+    predict.add_argument("--onnx-model", metavar="FILE",
+                         help="run this ONNX export (e.g. the .int8.onnx one) instead of PyTorch")
     predict.add_argument("--quiet", action="store_true", help="no progress bar")
     predict.set_defaults(handler=_predict)
 
@@ -248,7 +253,10 @@ def _predict(args: argparse.Namespace) -> int:
 
     device = resolve_device(args.device)
     loaded = load_detector(args.checkpoint, device)
-    predictor = Predictor(loaded, device, args.batch_size, face_crop=args.face_crop)
+    predictor = Predictor(
+        loaded, device, args.batch_size, face_crop=args.face_crop, backend=args.backend,
+        checkpoint=args.checkpoint, onnx_path=args.onnx_model,
+    )  # fmt: skip
     paths = expand_inputs(args.paths)
     results = predictor.predict_paths(paths, progress=not args.quiet and sys.stderr.isatty())
     rows = [r.to_dict() for r in results]
@@ -265,7 +273,7 @@ def _predict(args: argparse.Namespace) -> int:
         ]
         print(format_table(("path", "p_fake", "label", "error"), table))
         print(f"threshold {loaded.threshold:.4g}; {sum(r['error'] is None for r in rows)} of "
-              f"{len(rows)} images predicted")
+              f"{len(rows)} images predicted with {predictor.onnx_source or 'PyTorch'}")
     return 1 if any(r["error"] for r in rows) else 0
 
 

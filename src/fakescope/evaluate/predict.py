@@ -4,17 +4,24 @@ Pictures go through exactly the training preprocessing (`decode_image` -> option
 -> `preprocess` at the checkpoint's `InputSpec` -> normalise) and are scored in batches.
 
 A `Predictor` may be shared by the threads of a worker pool: inference runs under
-`torch.inference_mode` (thread-local) on a model in eval mode, which changes no state, and the
-face detector guards its own cascades with a lock.
+`torch.inference_mode` (thread-local) on a model in eval mode, which changes no state (an
+onnxruntime session's `run` is thread-safe too), and the face detector guards its own cascades
+with a lock.
+
+Backends: `torch` runs the loaded model; `onnx` runs its ONNX export with onnxruntime (written by
+`fakescope export`, beside the checkpoint or given as `onnx_path`); `auto` (the default) uses
+the export beside `checkpoint` when there is one that matches the checkpoint's weights and the
+device is the CPU, and PyTorch otherwise (a stale export is skipped with a warning).
 """
 
 from __future__ import annotations
 
 import glob
+import logging
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
@@ -24,9 +31,16 @@ from tqdm import tqdm
 from fakescope.data.faces import FaceBox, crop_around, find_largest_face
 from fakescope.data.images import BadImageError, is_image_name, load_image
 from fakescope.data.transforms import InputSpec, Normalizer, preprocess, to_chw_tensor
+from fakescope.export.artifacts import default_onnx_path
 from fakescope.models.registry import LoadedDetector, fake_probability
 
+if TYPE_CHECKING:
+    from fakescope.export.runtime import OnnxDetector
+
 LABELS = ("real", "fake")
+BACKENDS = ("auto", "torch", "onnx")
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -96,7 +110,8 @@ def _images_under(folder: Path) -> list[Path]:
 
 
 class Predictor:
-    """Scores pictures with one loaded detector, `batch_size` at a time."""
+    """Scores pictures with one loaded detector, `batch_size` at a time; `checkpoint` (the
+    file `loaded` came from) or `onnx_path` lets it run an ONNX export instead (see above)."""
 
     def __init__(
         self,
@@ -105,9 +120,14 @@ class Predictor:
         batch_size: int = 32,
         face_crop: bool = False,
         face_margin: float = 0.25,
+        backend: str = "auto",
+        checkpoint: str | Path | None = None,
+        onnx_path: str | Path | None = None,
     ) -> None:
         if batch_size < 1:
             raise ValueError(f"batch size must be at least 1, got {batch_size}")
+        if backend not in BACKENDS:
+            raise ValueError(f"unknown backend '{backend}' (use {', '.join(BACKENDS)})")
         self.loaded = loaded
         self.device = torch.device(device)
         self.batch_size = batch_size
@@ -115,6 +135,32 @@ class Predictor:
         self.face_margin = face_margin
         self.normalizer = Normalizer(loaded.input_spec)
         loaded.model.to(self.device).eval()
+        onnx_model = self._onnx_model(backend, checkpoint, onnx_path)
+        self.model: torch.nn.Module = onnx_model if onnx_model is not None else loaded.model
+        self.backend = "torch" if onnx_model is None else "onnx"
+        self.onnx_source = None if onnx_model is None else onnx_model.source
+
+    def _onnx_model(
+        self, backend: str, checkpoint: str | Path | None, onnx_path: str | Path | None
+    ) -> OnnxDetector | None:
+        """The onnxruntime model to run, or None for PyTorch. onnxruntime is imported only when
+        an export may be used, so PyTorch-only installs never need it."""
+        if backend == "torch":
+            return None
+        if backend == "auto" and onnx_path is None:
+            if checkpoint is None or self.device.type != "cpu":
+                return None
+            if not default_onnx_path(checkpoint).is_file():
+                return None
+        try:
+            from fakescope.export.runtime import select_onnx_model
+        except ImportError as err:
+            if backend == "onnx" or onnx_path is not None:
+                raise RuntimeError(f"the onnx backend needs onnxruntime ({err})") from err
+            logger.warning("onnxruntime is not installed: using PyTorch, not the ONNX export")
+            return None
+        required = backend == "onnx"
+        return select_onnx_model(self.loaded, checkpoint, onnx_path, required=required)
 
     @property
     def threshold(self) -> float:
@@ -130,7 +176,7 @@ class Predictor:
         for start in range(0, len(arrays), self.batch_size):
             chunk = arrays[start : start + self.batch_size]
             batch = self.normalizer(torch.stack([to_chw_tensor(a) for a in chunk]))
-            logits = self.loaded.model(batch.to(self.device))
+            logits = self.model(batch.to(self.device))
             probs.extend(fake_probability(logits).float().cpu().tolist())
         return probs
 

@@ -32,21 +32,29 @@ from fakescope.data.transforms import InputSpec
 
 def baseline_epoch(root: Path, size: int, batch_size: int, workers: int) -> float:
     """Seconds for one shuffled epoch of ImageFolder + PIL + torchvision transforms."""
-    transform = transforms.Compose([
-        transforms.Resize(size),
-        transforms.CenterCrop(size),
-        transforms.ToTensor(),
-        transforms.Normalize((0.5, 0.5, 0.5), (0.5, 0.5, 0.5)),
-    ])
-    loader = DataLoader(datasets.ImageFolder(str(root), transform=transform),
-                        batch_size=batch_size, shuffle=True, num_workers=workers)
+    transform = transforms.Compose(
+        [
+            transforms.Resize(size),
+            transforms.CenterCrop(size),
+            transforms.ToTensor(),
+            transforms.Normalize((0.5, 0.5, 0.5), (0.5, 0.5, 0.5)),
+        ]
+    )
+    loader = DataLoader(
+        datasets.ImageFolder(str(root), transform=transform),
+        batch_size=batch_size,
+        shuffle=True,
+        num_workers=workers,
+    )
     start = time.perf_counter()
     for images, _ in loader:
         images.sum()  # touch the batch as a training step would
     return time.perf_counter() - start
 
 
-def fakescope_epochs(root: Path, size: int, batch_size: int, cache_dir: Path, epochs: int) -> list[float]:
+def fakescope_epochs(
+    root: Path, size: int, batch_size: int, cache_dir: Path, epochs: int
+) -> list[float]:
     """Seconds for the first epoch (decode + cache build) and each later epoch."""
     config = DataConfig(path=str(root), cache_dir=str(cache_dir), split_fractions=(1.0, 0.0, 0.0))
     times = []
@@ -63,11 +71,15 @@ def fakescope_epochs(root: Path, size: int, batch_size: int, cache_dir: Path, ep
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--images", type=int, default=2000, help="images in total (half real, half fake)")
+    parser.add_argument(
+        "--images", type=int, default=2000, help="images in total (half real, half fake)"
+    )
     parser.add_argument("--sizes", type=int, nargs="+", default=[64, 224])
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--workers", type=int, default=2)
-    parser.add_argument("--epochs", type=int, default=3, help="fakescope epochs (first builds the cache)")
+    parser.add_argument(
+        "--epochs", type=int, default=3, help="fakescope epochs (first builds the cache)"
+    )
     parser.add_argument("--out", type=Path, default=None)
     args = parser.parse_args()
     torch.set_num_threads(2)
@@ -78,9 +90,12 @@ def main() -> None:
         results = {
             "date": time.strftime("%Y-%m-%d"),
             "machine": f"{platform.machine()}, {torch.get_num_threads()} torch threads, "
-                       f"{platform.processor() or 'cpu'}",
-            "images": args.images, "source_size": 256, "batch_size": args.batch_size,
-            "baseline_workers": args.workers, "runs": [],
+            f"{platform.processor() or 'cpu'}",
+            "images": args.images,
+            "source_size": 256,
+            "batch_size": args.batch_size,
+            "baseline_workers": args.workers,
+            "runs": [],
         }
         n = len(list(data.rglob("*.jpg")))
         for size in args.sizes:

@@ -8,8 +8,13 @@ import numpy as np
 from PIL import Image
 
 
-def make_image(path: Path, size: tuple[int, int] = (40, 32), seed: int = 0, mode: str = "RGB",
-               fmt: str | None = None) -> Path:
+def make_image(
+    path: Path,
+    size: tuple[int, int] = (40, 32),
+    seed: int = 0,
+    mode: str = "RGB",
+    fmt: str | None = None,
+) -> Path:
     """Write a random image of `size` (width, height) in Pillow `mode` to `path`."""
     rng = np.random.default_rng(seed)
     width, height = size
@@ -24,8 +29,9 @@ def make_image(path: Path, size: tuple[int, int] = (40, 32), seed: int = 0, mode
     return path
 
 
-def make_class_folders(root: Path, n: int = 6, real: str = "real", fake: str = "fake",
-                       size: tuple[int, int] = (40, 32)) -> Path:
+def make_class_folders(
+    root: Path, n: int = 6, real: str = "real", fake: str = "fake", size: tuple[int, int] = (40, 32)
+) -> Path:
     for label, name in ((0, real), (1, fake)):
         for i in range(n):
             make_image(root / name / f"img_{i:03d}.jpg", size, seed=label * 1000 + i)

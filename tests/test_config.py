@@ -26,8 +26,12 @@ class ToyJob(JobConfig):
 
 def test_defaults_then_preset_then_overrides(tmp_path: Path) -> None:
     preset = tmp_path / "p.yaml"
-    preset.write_text("paper: 'Paper 002, Table 1'\ntrain: {lr: 0.01, epochs: 7}\ndata: {image_size: 64}\n")
-    config = load_config(ToyJob, preset, ["train.epochs=9", "run.seed=3", "data.augment.hflip=true"])
+    preset.write_text(
+        "paper: 'Paper 002, Table 1'\ntrain: {lr: 0.01, epochs: 7}\ndata: {image_size: 64}\n"
+    )
+    config = load_config(
+        ToyJob, preset, ["train.epochs=9", "run.seed=3", "data.augment.hflip=true"]
+    )
     assert config.train.lr == 0.01  # preset beats default
     assert config.train.epochs == 9  # override beats preset
     assert config.train.betas == (0.9, 0.999)  # default kept
@@ -61,7 +65,7 @@ def test_errors_name_the_key(override: str, message: str) -> None:
 def test_unknown_key_in_preset(tmp_path: Path) -> None:
     preset = tmp_path / "p.yaml"
     preset.write_text("data: {pth: x}\n")
-    with pytest.raises(ConfigError, match="unknown config key 'data.pth'"):
+    with pytest.raises(ConfigError, match=r"unknown config key 'data\.pth'"):
         load_config(ToyJob, preset)
 
 

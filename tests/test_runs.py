@@ -34,7 +34,9 @@ def test_fresh_run_refuses_to_overwrite_checkpoints(tmp_path: Path) -> None:
     save_checkpoint(run.step_checkpoint(10), {"step": 10})
     with pytest.raises(FileExistsError, match="--resume"):
         open_run(tmp_path, "exp", JobConfig())
-    assert open_run(tmp_path, "exp", JobConfig(), resume=True).latest_checkpoint() == run.step_checkpoint(10)
+    assert open_run(
+        tmp_path, "exp", JobConfig(), resume=True
+    ).latest_checkpoint() == run.step_checkpoint(10)
 
 
 def test_checkpoint_round_trip_and_latest(tmp_path: Path) -> None:
@@ -44,10 +46,15 @@ def test_checkpoint_round_trip_and_latest(tmp_path: Path) -> None:
     model(torch.ones(1, 3)).sum().backward()
     optimizer.step()
     for step in (5, 20, 100):
-        save_checkpoint(run.step_checkpoint(step), {
-            "step": step, "model": model.state_dict(), "optimizer": optimizer.state_dict(),
-            "rng": rng_state(),
-        })
+        save_checkpoint(
+            run.step_checkpoint(step),
+            {
+                "step": step,
+                "model": model.state_dict(),
+                "optimizer": optimizer.state_dict(),
+                "rng": rng_state(),
+            },
+        )
     latest = run.latest_checkpoint()
     assert latest == run.step_checkpoint(100)
     payload = load_checkpoint(latest)

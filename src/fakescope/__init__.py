@@ -1,3 +1,3 @@
-"""fakescope: generate deepfake faces with DCGANs, train, evaluate and serve real-vs-fake detectors."""
+"""fakescope: generate deepfake faces with DCGANs; train, evaluate and serve their detectors."""
 
 __version__ = "0.1.0"

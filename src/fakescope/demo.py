@@ -99,17 +99,25 @@ def train_demo_gan(config: DemoConfig, data_dir: Path, progress: bool) -> Path:
     from fakescope.gan.config import GanJobConfig
     from fakescope.gan.train import train_gan
 
-    gan_config = load_config(GanJobConfig, config.gan_preset, {
-        "data.path": str(data_dir / "real"),
-        "data.cache_dir": str(Path(config.out) / "cache"),
-        "run.root": config.out, "run.name": "gan", "run.seed": config.seed,
-        "run.device": config.device,
-        "model.resolution": config.image_size,
-        "train.epochs": config.gan_epochs, "train.batch_size": config.gan_batch_size,
-        "train.metrics_every": config.gan_epochs, "train.sample_every": 2,
-        "metrics.num_samples": config.gan_metric_samples,
-        "metrics.kid_subset_size": config.gan_metric_samples // 2,
-    })
+    gan_config = load_config(
+        GanJobConfig,
+        config.gan_preset,
+        {
+            "data.path": str(data_dir / "real"),
+            "data.cache_dir": str(Path(config.out) / "cache"),
+            "run.root": config.out,
+            "run.name": "gan",
+            "run.seed": config.seed,
+            "run.device": config.device,
+            "model.resolution": config.image_size,
+            "train.epochs": config.gan_epochs,
+            "train.batch_size": config.gan_batch_size,
+            "train.metrics_every": config.gan_epochs,
+            "train.sample_every": 2,
+            "metrics.num_samples": config.gan_metric_samples,
+            "metrics.kid_subset_size": config.gan_metric_samples // 2,
+        },
+    )
     result = train_gan(gan_config, progress=progress)
     if result.checkpoint is None:
         raise RuntimeError("the demo GAN wrote no checkpoint")
@@ -122,8 +130,15 @@ def generate_fakes(config: DemoConfig, checkpoint: Path, data_dir: Path, progres
     from fakescope.reproducibility import resolve_device
 
     generator = load_generator(checkpoint, resolve_device(config.device))
-    generate_images(generator, config.faces, data_dir / "fake", fmt="jpg", seed=config.seed + 1,
-                    quality=90, progress=progress)
+    generate_images(
+        generator,
+        config.faces,
+        data_dir / "fake",
+        fmt="jpg",
+        seed=config.seed + 1,
+        quality=90,
+        progress=progress,
+    )
 
 
 def train_demo_detector(
@@ -136,17 +151,25 @@ def train_demo_detector(
     pretrained = config.pretrained.get(name, "none")
     if pretrained == "gan":
         pretrained = str(gan_checkpoint)
-    detect_config = load_config(DetectJobConfig, None, {
-        "data.path": str(data_dir),
-        "data.image_size": config.image_size,
-        "data.cache_dir": str(Path(config.out) / "cache"),
-        "data.augment.hflip": True,
-        "model.name": name, "model.pretrained": pretrained,
-        "run.root": str(Path(config.out) / "detectors"), "run.name": name,
-        "run.seed": config.seed, "run.device": config.device,
-        "train.epochs": config.detector_epochs, "train.max_minutes": config.detector_minutes,
-        "train.batch_size": config.detector_batch_size,
-    })
+    detect_config = load_config(
+        DetectJobConfig,
+        None,
+        {
+            "data.path": str(data_dir),
+            "data.image_size": config.image_size,
+            "data.cache_dir": str(Path(config.out) / "cache"),
+            "data.augment.hflip": True,
+            "model.name": name,
+            "model.pretrained": pretrained,
+            "run.root": str(Path(config.out) / "detectors"),
+            "run.name": name,
+            "run.seed": config.seed,
+            "run.device": config.device,
+            "train.epochs": config.detector_epochs,
+            "train.max_minutes": config.detector_minutes,
+            "train.batch_size": config.detector_batch_size,
+        },
+    )
     result = train_detector(detect_config, progress=progress)
     return result.run.checkpoints / "best.pt"
 
@@ -169,16 +192,27 @@ def evaluate_detectors(
     for checkpoint in checkpoints:
         data = DataConfig(path=str(data_dir), cache_dir=str(Path(config.out) / "cache"))
         evaluation, scores = evaluate_checkpoint(
-            checkpoint, _evaluation_data(checkpoint, data), "test", rule, "val",
-            device=config.device, progress=progress,
+            checkpoint,
+            _evaluation_data(checkpoint, data),
+            "test",
+            rule,
+            "val",
+            device=config.device,
+            progress=progress,
         )
         out = default_evaluation_dir(checkpoint, "test")
         write_evaluation(evaluation, scores, out)
         write_evaluation_plots(evaluation, out)
         if config.gradcam_per_class > 0:
             explain_worst(checkpoint, scores, config.gradcam_per_class, False, out / "gradcam")
-        table.append({"model": checkpoint.parent.parent.name, "checkpoint": str(checkpoint),
-                      "threshold": evaluation.threshold, **evaluation.metrics})
+        table.append(
+            {
+                "model": checkpoint.parent.parent.name,
+                "checkpoint": str(checkpoint),
+                "threshold": evaluation.threshold,
+                **evaluation.metrics,
+            }
+        )
     return table
 
 
@@ -190,13 +224,15 @@ def _evaluation_data(checkpoint: Path, data: DataConfig) -> DataConfig:
     return evaluation_data_config(load_detector(checkpoint), data.path, cache_dir=data.cache_dir)
 
 
-def compare_and_sweep(config: DemoConfig, checkpoints: list[Path], data_dir: Path,
-                      progress: bool) -> None:
+def compare_and_sweep(
+    config: DemoConfig, checkpoints: list[Path], data_dir: Path, progress: bool
+) -> None:
     from fakescope.evaluate.compare import compare_checkpoints, write_comparison
     from fakescope.report.plots import write_comparison_plots, write_robustness_plots
 
-    data = _evaluation_data(checkpoints[0], DataConfig(path=str(data_dir),
-                                                       cache_dir=str(Path(config.out) / "cache")))
+    data = _evaluation_data(
+        checkpoints[0], DataConfig(path=str(data_dir), cache_dir=str(Path(config.out) / "cache"))
+    )
     comparison = compare_checkpoints(checkpoints, data, "test", config.device, progress=progress)
     out = Path(config.out) / "comparison"
     write_comparison(comparison, out)
@@ -244,8 +280,9 @@ def run_demo(config: DemoConfig, progress: bool = False, announce: Stage = log.i
     done = _timed(seconds, "evaluating", announce)
     table = evaluate_detectors(config, checkpoints, data_dir, progress)
     done()
-    done = _timed(seconds, "comparing models" + (" and robustness" if config.robustness else ""),
-                  announce)
+    done = _timed(
+        seconds, "comparing models" + (" and robustness" if config.robustness else ""), announce
+    )
     compare_and_sweep(config, checkpoints, data_dir, progress)
     done()
     write_json(out / "demo_timings.json", {"stage_seconds": seconds})
@@ -253,5 +290,10 @@ def run_demo(config: DemoConfig, progress: bool = False, announce: Stage = log.i
     report = write_report(out)
     done()
     best = best_by(table)
-    return DemoResult(out=out, report=report, best_checkpoint=Path(best["checkpoint"]),
-                      table=table, seconds=seconds)
+    return DemoResult(
+        out=out,
+        report=report,
+        best_checkpoint=Path(best["checkpoint"]),
+        table=table,
+        seconds=seconds,
+    )

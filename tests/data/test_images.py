@@ -6,17 +6,24 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from imagefiles import make_image
 from PIL import Image
 
 from fakescope.data.images import BadImageError, decode_image, load_image
 
-from imagefiles import make_image
-
 
 @pytest.mark.parametrize(
     ("mode", "fmt", "suffix"),
-    [("L", None, ".png"), ("P", None, ".png"), ("RGBA", None, ".png"), ("LA", None, ".png"),
-     ("I;16", None, ".png"), ("CMYK", "JPEG", ".jpg"), ("RGB", None, ".webp"), ("1", None, ".bmp")],
+    [
+        ("L", None, ".png"),
+        ("P", None, ".png"),
+        ("RGBA", None, ".png"),
+        ("LA", None, ".png"),
+        ("I;16", None, ".png"),
+        ("CMYK", "JPEG", ".jpg"),
+        ("RGB", None, ".webp"),
+        ("1", None, ".bmp"),
+    ],
 )
 def test_every_mode_becomes_rgb(tmp_path: Path, mode: str, fmt: str | None, suffix: str) -> None:
     path = make_image(tmp_path / f"x{suffix}", (20, 10), mode=mode, fmt=fmt)
@@ -48,8 +55,12 @@ def test_bad_files_raise_one_line_errors(tmp_path: Path) -> None:
     (tmp_path / "text.jpg").write_text("hello, not a picture")
     good = make_image(tmp_path / "good.jpg", (64, 64))
     (tmp_path / "cut.jpg").write_bytes(good.read_bytes()[:300])
-    for name, reason in (("empty.jpg", "empty file"), ("text.jpg", "not an image"),
-                         ("cut.jpg", "cut.jpg: "), ("missing.jpg", "file not found")):
+    for name, reason in (
+        ("empty.jpg", "empty file"),
+        ("text.jpg", "not an image"),
+        ("cut.jpg", "cut.jpg: "),
+        ("missing.jpg", "file not found"),
+    ):
         with pytest.raises(BadImageError, match=reason) as info:
             load_image(tmp_path / name)
         assert "\n" not in str(info.value)
@@ -62,7 +73,9 @@ def test_decompression_bomb_is_refused() -> None:
     import zlib
 
     def chunk(kind: bytes, data: bytes) -> bytes:
-        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+        return (
+            struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+        )
 
     header = struct.pack(">IIBBBBB", 100_000, 100_000, 8, 2, 0, 0, 0)
     png = b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IEND", b"")

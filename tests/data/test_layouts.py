@@ -6,17 +6,18 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
+from imagefiles import make_class_folders, make_image
 
 from fakescope.data.layouts import FAKE, REAL, LayoutError, detect_layout, read_layout
-
-from imagefiles import make_class_folders, make_image
 
 
 def _counts(samples: list) -> Counter:  # type: ignore[type-arg]
     return Counter((s.split, s.label) for s in samples)
 
 
-@pytest.mark.parametrize(("real", "fake"), [("real", "fake"), ("Real", "FAKE"), ("0_real", "1_fake")])
+@pytest.mark.parametrize(
+    ("real", "fake"), [("real", "fake"), ("Real", "FAKE"), ("0_real", "1_fake")]
+)
 def test_class_folders_any_case(tmp_path: Path, real: str, fake: str) -> None:
     make_class_folders(tmp_path, n=3, real=real, fake=fake)
     name, samples = read_layout(tmp_path)
@@ -39,9 +40,12 @@ def test_kaggle_split_folders(tmp_path: Path) -> None:
     name, samples = read_layout(tmp_path)
     assert name == "split_folders"
     assert _counts(samples) == {
-        ("train", REAL): 4, ("train", FAKE): 4,
-        ("val", REAL): 2, ("val", FAKE): 2,
-        ("test", REAL): 3, ("test", FAKE): 3,
+        ("train", REAL): 4,
+        ("train", FAKE): 4,
+        ("val", REAL): 2,
+        ("val", FAKE): 2,
+        ("test", REAL): 3,
+        ("test", FAKE): 3,
     }
     assert read_layout(tmp_path, "kaggle")[0] == "split_folders"
 
@@ -103,7 +107,9 @@ def test_csv_manifest(tmp_path: Path) -> None:
     name, samples = read_layout(tmp_path)
     assert name == "csv"
     assert [(s.path.name, s.label, s.split) for s in samples] == [
-        ("a.jpg", REAL, "train"), ("b.jpg", FAKE, "val"), ("c.jpg", REAL, None)
+        ("a.jpg", REAL, "train"),
+        ("b.jpg", FAKE, "val"),
+        ("c.jpg", REAL, None),
     ]
     assert read_layout(tmp_path / "manifest.csv")[0] == "csv"
 

@@ -54,15 +54,22 @@ def test_bad_files_are_skipped_counted_and_listed(dataset: Path, tmp_path: Path)
 
 def test_uncached_loader_skips_bad_files_too(dataset: Path, tmp_path: Path) -> None:
     prepared = prepare_data(_config(dataset, tmp_path, cache=False), SPEC, seed=0)
-    seen = sum(len(labels) for split in prepared.split_names()
-               for _, labels in prepared.loader(split, batch_size=4))
+    seen = sum(
+        len(labels)
+        for split in prepared.split_names()
+        for _, labels in prepared.loader(split, batch_size=4)
+    )
     assert seen == 20
     assert len(prepared.refresh_report().bad_files) == 3
 
 
-def test_cache_is_reused_then_rebuilt_when_files_or_settings_change(dataset: Path, tmp_path: Path) -> None:
+def test_cache_is_reused_then_rebuilt_when_files_or_settings_change(
+    dataset: Path, tmp_path: Path
+) -> None:
     first = prepare_data(_config(dataset, tmp_path), SPEC, seed=0).report
-    again = prepare_data(_config(dataset, tmp_path), SPEC, seed=5).report  # another split: same files
+    again = prepare_data(
+        _config(dataset, tmp_path), SPEC, seed=5
+    ).report  # another split: same files
     assert first.cache_rebuilt and not again.cache_rebuilt and again.cache == first.cache
     target = dataset / "real" / "img_001.jpg"
     make_image(target, (30, 24), seed=99)
@@ -74,8 +81,9 @@ def test_cache_is_reused_then_rebuilt_when_files_or_settings_change(dataset: Pat
     assert other_size.cache_rebuilt and Path(edited.cache).exists()  # other sizes coexist
 
 
-def test_crash_mid_write_leaves_no_trusted_entry(dataset: Path, tmp_path: Path,
-                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+def test_crash_mid_write_leaves_no_trusted_entry(
+    dataset: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     def crash(*args: object, **kwargs: object) -> None:
         raise KeyboardInterrupt
 
@@ -92,8 +100,9 @@ def test_order_depends_only_on_seed_and_epoch_and_resumes(dataset: Path, tmp_pat
     prepared = prepare_data(config, SPEC, seed=0)
 
     def batches(epoch: int, start: int = 0) -> list[torch.Tensor]:
-        loader = prepared.loader("train", 4, shuffle=True, augment=True, seed=3, epoch=epoch,
-                                 start_batch=start)
+        loader = prepared.loader(
+            "train", 4, shuffle=True, augment=True, seed=3, epoch=epoch, start_batch=start
+        )
         return [images for images, _ in loader]
 
     full, again, other = batches(1), batches(1), batches(2)
@@ -107,7 +116,8 @@ def test_order_depends_only_on_seed_and_epoch_and_resumes(dataset: Path, tmp_pat
 def test_distributed_shards_cover_the_split(dataset: Path, tmp_path: Path) -> None:
     prepared = prepare_data(_config(dataset, tmp_path), SPEC, seed=0)
     seen = [
-        labels for rank in range(2)
+        labels
+        for rank in range(2)
         for _, labels in prepared.loader("train", 3, shuffle=True, shard=(rank, 2))
     ]
     n = prepared.size("train")

@@ -20,8 +20,14 @@ def _samples(n_real: int, n_fake: int) -> list[Sample]:
 def test_split_is_stratified_and_complete() -> None:
     samples = assign_splits(_samples(100, 60), (0.8, 0.1, 0.1), seed=0)
     counts = Counter((s.split, s.label) for s in samples)
-    assert counts == {("train", REAL): 80, ("val", REAL): 10, ("test", REAL): 10,
-                      ("train", FAKE): 48, ("val", FAKE): 6, ("test", FAKE): 6}
+    assert counts == {
+        ("train", REAL): 80,
+        ("val", REAL): 10,
+        ("test", REAL): 10,
+        ("train", FAKE): 48,
+        ("val", FAKE): 6,
+        ("test", FAKE): 6,
+    }
     assert len({s.path for s in samples}) == 160
 
 

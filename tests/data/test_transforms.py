@@ -67,8 +67,9 @@ def test_preprocess_shape() -> None:
 
 
 def test_augmentations_are_seeded_and_keep_shape() -> None:
-    config = AugmentConfig(hflip=True, color_jitter=0.2, jpeg_prob=1.0, blur_prob=1.0,
-                           random_resized_crop=0.5)
+    config = AugmentConfig(
+        hflip=True, color_jitter=0.2, jpeg_prob=1.0, blur_prob=1.0, random_resized_crop=0.5
+    )
     augment = Augmenter(config)
     image = torch.from_numpy(np.array(_gradient(32, 32))).permute(2, 0, 1).contiguous()
     a = augment(image, torch.Generator().manual_seed(1))
@@ -82,6 +83,8 @@ def test_augmentations_are_seeded_and_keep_shape() -> None:
 def test_hflip_flips() -> None:
     image = torch.arange(12, dtype=torch.uint8).view(1, 3, 4).expand(3, 3, 4).contiguous()
     augment = Augmenter(AugmentConfig(hflip=True))
-    flipped = {bool(torch.equal(augment(image, torch.Generator().manual_seed(s)), image.flip(-1)))
-               for s in range(20)}
+    flipped = {
+        bool(torch.equal(augment(image, torch.Generator().manual_seed(s)), image.flip(-1)))
+        for s in range(20)
+    }
     assert flipped == {True, False}

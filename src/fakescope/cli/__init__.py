@@ -16,7 +16,12 @@ from fakescope.cli.errors import USER_ERRORS, format_error
 
 COMMAND_MODULES = (
     "fakescope.cli.data",
+    "fakescope.cli.demo",
+    "fakescope.cli.gan",
     "fakescope.cli.detect",
+    "fakescope.cli.evaluate",
+    "fakescope.cli.serve",
+    "fakescope.cli.export",
 )
 
 

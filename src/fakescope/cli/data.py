@@ -11,7 +11,7 @@ from fakescope.config import DataConfig
 from fakescope.data.layouts import LAYOUT_NAMES
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def register(subparsers: argparse._SubParsersAction) -> None:
     data = subparsers.add_parser("data", help="inspect datasets, draw demo faces, build caches")
     commands = data.add_subparsers(dest="data_command", metavar="ACTION", required=True)
     layouts = ["auto", *LAYOUT_NAMES]
@@ -23,13 +23,16 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     inspect.add_argument("--json", action="store_true", help="print the report as JSON")
     inspect.set_defaults(handler=_inspect)
 
-    synth = commands.add_parser("synth", help="draw synthetic demo faces (a stand-in for real data)")
+    synth = commands.add_parser(
+        "synth", help="draw synthetic demo faces (a stand-in for real data)"
+    )
     synth.add_argument("--out", required=True, help="folder to write real/ (and fake/) into")
     synth.add_argument("--n", type=int, default=500, help="images per class")
     synth.add_argument("--size", type=int, default=128, help="image side in pixels")
     synth.add_argument("--seed", type=int, default=0)
-    synth.add_argument("--fakes", action="store_true",
-                       help="also draw a fake/ class with generator-like artifacts")
+    synth.add_argument(
+        "--fakes", action="store_true", help="also draw a fake/ class with generator-like artifacts"
+    )
     synth.set_defaults(handler=_synth)
 
     cache = commands.add_parser("cache", help="decode a dataset once into the memory-mapped cache")
@@ -39,8 +42,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     cache.add_argument("--layout", default="auto", choices=layouts)
     cache.add_argument("--face-crop", action="store_true")
     cache.add_argument("--cache-dir", default=DataConfig.cache_dir)
-    cache.add_argument("--gan", action="store_true",
-                       help="cache the real images only, as GAN training reads them")
+    cache.add_argument(
+        "--gan", action="store_true", help="cache the real images only, as GAN training reads them"
+    )
     cache.set_defaults(handler=_cache)
 
 
@@ -56,7 +60,11 @@ def _synth(args: argparse.Namespace) -> int:
     from fakescope.data.synth import synthesize_dataset
 
     summary = synthesize_dataset(
-        Path(args.out), n=args.n, size=args.size, seed=args.seed, fakes=args.fakes,
+        Path(args.out),
+        n=args.n,
+        size=args.size,
+        seed=args.seed,
+        fakes=args.fakes,
         progress=sys.stderr.isatty(),
     )
     counts = ", ".join(f"{n} {name}" for name, n in summary.counts.items())
@@ -69,13 +77,24 @@ def _cache(args: argparse.Namespace) -> int:
     from fakescope.data.transforms import InputSpec
 
     config = DataConfig(
-        path=args.path, layout=args.layout, image_size=args.size, resize=args.resize,
-        face_crop=args.face_crop, cache=True, cache_dir=args.cache_dir,
+        path=args.path,
+        layout=args.layout,
+        image_size=args.size,
+        resize=args.resize,
+        face_crop=args.face_crop,
+        cache=True,
+        cache_dir=args.cache_dir,
     )
-    prepared = prepare_data(config, InputSpec(size=args.size, resize=args.resize),
-                            labelled=not args.gan, progress=sys.stderr.isatty())
+    prepared = prepare_data(
+        config,
+        InputSpec(size=args.size, resize=args.resize),
+        labelled=not args.gan,
+        progress=sys.stderr.isatty(),
+    )
     report = prepared.report
     state = "built" if report.cache_rebuilt else "already up to date"
     total = sum(sum(c.values()) for c in report.counts.values())
-    print(f"cache {state}: {report.cache} ({total} images, {len(report.bad_files)} bad files skipped)")
+    print(
+        f"cache {state}: {report.cache} ({total} images, {len(report.bad_files)} bad files skipped)"
+    )
     return 0

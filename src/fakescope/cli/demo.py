@@ -10,7 +10,7 @@ from typing import Any
 from fakescope.config import parse_override
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def register(subparsers: argparse._SubParsersAction) -> None:
     demo = subparsers.add_parser(
         "demo", help="run the whole pipeline on synthetic faces (about 10 minutes on 2 cores)"
     )
@@ -18,14 +18,23 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     demo.add_argument("--config", default=None, help="a demo preset (default configs/demo.yaml)")
     demo.add_argument("--seed", type=int, default=None)
     demo.add_argument("--device", default=None, help="auto | cpu | cuda")
-    demo.add_argument("--quick", action="store_true",
-                      help="the demo_quick preset: every stage in about a minute, at sizes too "
-                           "small for meaningful numbers")
-    demo.add_argument("--serve", action="store_true",
-                      help="afterwards, serve the best detector on the web page")
+    demo.add_argument(
+        "--quick",
+        action="store_true",
+        help="the demo_quick preset: every stage in about a minute, at sizes too "
+        "small for meaningful numbers",
+    )
+    demo.add_argument(
+        "--serve", action="store_true", help="afterwards, serve the best detector on the web page"
+    )
     demo.add_argument("--port", type=int, default=8000, help="port for --serve")
-    demo.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
-                      help="override any DemoConfig field, e.g. --set faces=400")
+    demo.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override any DemoConfig field, e.g. --set faces=400",
+    )
     demo.set_defaults(handler=_demo)
 
 

@@ -51,7 +51,12 @@ class CacheEntry:
 
 
 def settings_key(spec: InputSpec, face_margin: float | None) -> str:
-    settings = {"v": CACHE_FORMAT_VERSION, "size": spec.size, "resize": spec.resize, "face": face_margin}
+    settings = {
+        "v": CACHE_FORMAT_VERSION,
+        "size": spec.size,
+        "resize": spec.resize,
+        "face": face_margin,
+    }
     return hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:8]
 
 
@@ -85,15 +90,21 @@ def _open_entry(folder: Path, rebuilt: bool) -> CacheEntry:
         images=images,
         paths=[Path(p) for p in index["paths"]],
         bad={int(k): v for k, v in index["bad"].items()},
-        sizes=[tuple(s) for s in index["sizes"]],  # type: ignore[misc]
+        sizes=[tuple(s) for s in index["sizes"]],
         faces_found=index["faces_found"],
         faces_missing=index["faces_missing"],
         rebuilt=rebuilt,
     )
 
 
-def _write_index(folder: Path, key: str, spec: InputSpec, paths: list[Path], result: DecodeResult,
-                 face_margin: float | None) -> None:
+def _write_index(
+    folder: Path,
+    key: str,
+    spec: InputSpec,
+    paths: list[Path],
+    result: DecodeResult,
+    face_margin: float | None,
+) -> None:
     index: dict[str, Any] = {
         "format_version": CACHE_FORMAT_VERSION,
         "key": key,

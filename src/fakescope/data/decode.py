@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
+from fakescope.data.faces import FaceCropper
 from fakescope.data.images import BadImageError, load_image
 from fakescope.data.transforms import InputSpec, preprocess
 
@@ -47,20 +48,16 @@ class DecodeTask:
     face_margin: float | None = None  # None: no face crop
 
 
-def _make_face_cropper(margin: float) -> Callable:  # type: ignore[type-arg]
-    from fakescope.data.faces import FaceCropper
-
-    return FaceCropper(margin=margin)
-
-
 def decode_chunk(task: DecodeTask) -> DecodeResult:
     """Decode `task.paths`; with a spec, write each preprocessed image into its memmap row."""
     result = DecodeResult()
     out = None
     if task.spec is not None and task.array_path is not None:
         size = task.spec.size
-        out = np.memmap(task.array_path, dtype=np.uint8, mode="r+", shape=(task.total, size, size, 3))
-    cropper = _make_face_cropper(task.face_margin) if task.face_margin is not None else None
+        out = np.memmap(
+            task.array_path, dtype=np.uint8, mode="r+", shape=(task.total, size, size, 3)
+        )
+    cropper = FaceCropper(margin=task.face_margin) if task.face_margin is not None else None
     for offset, path in enumerate(task.paths):
         index = task.start + offset
         try:

@@ -55,7 +55,7 @@ def decode_image(data: bytes | Path | str) -> Image.Image:
             raise BadImageError(f"{name}: empty file")
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
-            img = Image.open(io.BytesIO(raw))
+            img: Image.Image = Image.open(io.BytesIO(raw))
             width, height = img.size
             if width * height > MAX_IMAGE_PIXELS:
                 raise BadImageError(f"{name}: {width}x{height} is too many pixels")

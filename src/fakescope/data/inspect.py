@@ -19,7 +19,9 @@ def inspect_dataset(
     started = time.perf_counter()
     name, samples = read_layout(path, layout)
     result = decode_all(
-        [s.path for s in samples], spec=None, workers=workers,
+        [s.path for s in samples],
+        spec=None,
+        workers=workers,
         progress=tqdm_progress("decoding") if progress else None,
     )
     bad_rows = {i for i, _ in result.bad}
@@ -55,7 +57,9 @@ def format_report(report: DataReport, max_bad: int = 20) -> str:
             f"height {h['min']}-{h['max']} (median {h['median']:g}); most common {common}"
         )
     if report.faces is not None:
-        lines.append(f"faces: {report.faces['found']} found, {report.faces['missing']} kept uncropped")
+        lines.append(
+            f"faces: {report.faces['found']} found, {report.faces['missing']} kept uncropped"
+        )
     lines.append(f"bad files: {len(report.bad_files)}")
     for bad_path, reason in report.bad_files[:max_bad]:
         lines.append(f"  {bad_path}: {reason.split(': ', 1)[-1]}")

@@ -26,9 +26,14 @@ from fakescope.data.images import is_image_name
 REAL, FAKE = 0, 1
 SPLITS = ("train", "val", "test")
 _SPLIT_ALIASES = {
-    "train": "train", "training": "train",
-    "val": "val", "valid": "val", "validation": "val", "dev": "val",
-    "test": "test", "testing": "test",
+    "train": "train",
+    "training": "train",
+    "val": "val",
+    "valid": "val",
+    "validation": "val",
+    "dev": "val",
+    "test": "test",
+    "testing": "test",
 }
 _CLASS_ALIASES = {"real": REAL, "0_real": REAL, "fake": FAKE, "1_fake": FAKE}
 _LABEL_WORDS = {"0": REAL, "real": REAL, "1": FAKE, "fake": FAKE}
@@ -47,10 +52,12 @@ class Sample:
 
 def _image_files(folder: Path) -> list[Path]:
     """Every file under `folder` with an image extension, sorted, following no symlinked dirs."""
-    found = []
+    found: list[Path] = []
     for dirpath, dirnames, filenames in os.walk(folder):
         dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
-        found.extend(Path(dirpath) / f for f in filenames if is_image_name(f) and not f.startswith("."))
+        found.extend(
+            Path(dirpath) / f for f in filenames if is_image_name(f) and not f.startswith(".")
+        )
     return sorted(found)
 
 
@@ -60,19 +67,31 @@ def _subdirs(folder: Path) -> list[Path]:
 
 def _class_dirs(folder: Path) -> list[tuple[Path, int]]:
     """(dir, label) pairs for class folders directly in `folder`, or one category level down."""
-    direct = [(d, _CLASS_ALIASES[d.name.lower()]) for d in _subdirs(folder) if d.name.lower() in _CLASS_ALIASES]
+    direct = [
+        (d, _CLASS_ALIASES[d.name.lower()])
+        for d in _subdirs(folder)
+        if d.name.lower() in _CLASS_ALIASES
+    ]
     if {label for _, label in direct} == {REAL, FAKE}:
         return direct
     nested: list[tuple[Path, int]] = []
     for category in _subdirs(folder):
-        pairs = [(d, _CLASS_ALIASES[d.name.lower()]) for d in _subdirs(category) if d.name.lower() in _CLASS_ALIASES]
+        pairs = [
+            (d, _CLASS_ALIASES[d.name.lower()])
+            for d in _subdirs(category)
+            if d.name.lower() in _CLASS_ALIASES
+        ]
         if {label for _, label in pairs} == {REAL, FAKE}:
             nested.extend(pairs)
     return nested
 
 
 def _split_dirs(folder: Path) -> list[tuple[Path, str]]:
-    return [(d, _SPLIT_ALIASES[d.name.lower()]) for d in _subdirs(folder) if d.name.lower() in _SPLIT_ALIASES]
+    return [
+        (d, _SPLIT_ALIASES[d.name.lower()])
+        for d in _subdirs(folder)
+        if d.name.lower() in _SPLIT_ALIASES
+    ]
 
 
 def read_class_folders(root: Path) -> list[Sample]:
@@ -95,8 +114,12 @@ def read_split_folders(root: Path) -> list[Sample]:
 
 
 def _celeba_partition_file(root: Path) -> Path | None:
-    for candidate in ("list_eval_partition.txt", "list_eval_partition.csv",
-                      "Eval/list_eval_partition.txt", "Anno/list_eval_partition.txt"):
+    for candidate in (
+        "list_eval_partition.txt",
+        "list_eval_partition.csv",
+        "Eval/list_eval_partition.txt",
+        "Anno/list_eval_partition.txt",
+    ):
         if (root / candidate).is_file():
             return root / candidate
     return None
@@ -118,7 +141,9 @@ def read_celeba(root: Path) -> list[Sample]:
             if not parts or parts[0] == "image_id":
                 continue
             if len(parts) != 2 or parts[1] not in split_of:
-                raise LayoutError(f"{partition}:{number}: expected 'NAME 0|1|2', got {line.strip()!r}")
+                raise LayoutError(
+                    f"{partition}:{number}: expected 'NAME 0|1|2', got {line.strip()!r}"
+                )
             samples.append(Sample(images / parts[0], REAL, split_of[parts[1]]))
     return samples
 
@@ -156,7 +181,11 @@ def read_forgerynet(root: Path) -> list[Sample]:
     `root` is one list file, or a folder of them; paths are relative to the list's folder, or to
     the list's parent when that is where they resolve. The split comes from the file name.
     """
-    lists = [root] if root.is_file() else sorted(p for p in root.glob("*.txt") if _looks_like_image_list(p))
+    lists = (
+        [root]
+        if root.is_file()
+        else sorted(p for p in root.glob("*.txt") if _looks_like_image_list(p))
+    )
     if not lists or not all(_looks_like_image_list(p) for p in lists):
         raise LayoutError(f"{root}: no image-list .txt files ('relative/path.jpg 0|1' per line)")
     samples = []
@@ -169,10 +198,14 @@ def read_forgerynet(root: Path) -> list[Sample]:
                 if not parts:
                     continue
                 if len(parts) < 2:
-                    raise LayoutError(f"{list_file}:{number}: expected 'path label', got {line.strip()!r}")
+                    raise LayoutError(
+                        f"{list_file}:{number}: expected 'path label', got {line.strip()!r}"
+                    )
                 rel = Path(parts[0])
                 base = next((b for b in bases if (b / rel).exists()), bases[0])
-                samples.append(Sample(base / rel, _parse_label(parts[1], f"{list_file}:{number}"), split))
+                samples.append(
+                    Sample(base / rel, _parse_label(parts[1], f"{list_file}:{number}"), split)
+                )
     return samples
 
 
@@ -235,8 +268,12 @@ READERS: dict[str, Reader] = {
     "single_class": read_single_class,
 }
 LAYOUT_NAMES = tuple(READERS)
-_ALIASES = {"kaggle": "split_folders", "imagefolder": "class_folders", "celeb100k": "single_class",
-            "manifest": "csv"}
+_ALIASES = {
+    "kaggle": "split_folders",
+    "imagefolder": "class_folders",
+    "celeb100k": "single_class",
+    "manifest": "csv",
+}
 
 
 def detect_layout(root: Path) -> str:

@@ -84,7 +84,9 @@ def size_statistics(sizes: Sequence[tuple[int, int]]) -> dict[str, Any]:
     }
 
 
-def tqdm_progress(description: str) -> Callable[[Iterator[DecodeResult], int], Iterator[DecodeResult]]:
+def tqdm_progress(
+    description: str,
+) -> Callable[[Iterator[DecodeResult], int], Iterator[DecodeResult]]:
     def wrap(results: Iterator[DecodeResult], total: int) -> Iterator[DecodeResult]:
         return iter(tqdm(results, total=total, desc=description, unit="chunk", leave=False))
 
@@ -115,7 +117,7 @@ class CachedSource(ImageSource):
 class DecodingSource(ImageSource):
     """Decode each file when its batch is asked for; bad files are dropped and remembered."""
 
-    def __init__(self, samples: list[Sample], spec: InputSpec, face_crop: Callable | None) -> None:  # type: ignore[type-arg]
+    def __init__(self, samples: list[Sample], spec: InputSpec, face_crop: Callable | None) -> None:
         self.samples = samples
         self.spec = spec
         self.face_crop = face_crop
@@ -133,7 +135,9 @@ class DecodingSource(ImageSource):
             images.append(to_chw_tensor(array))
             ok[i] = True
         size = self.spec.size
-        stacked = torch.stack(images) if images else torch.empty((0, 3, size, size), dtype=torch.uint8)
+        stacked = (
+            torch.stack(images) if images else torch.empty((0, 3, size, size), dtype=torch.uint8)
+        )
         return stacked, ok
 
 
@@ -187,7 +191,9 @@ class BatchLoader:
             if len(labels) == 0:
                 continue
             if self.augmenter is not None:
-                gen = torch.Generator().manual_seed(_seed_for("augment", self.seed, self.epoch, number))
+                gen = torch.Generator().manual_seed(
+                    _seed_for("augment", self.seed, self.epoch, number)
+                )
                 images = torch.stack([self.augmenter(img, gen) for img in images])
             yield self.normalizer(images), labels
 
@@ -235,13 +241,25 @@ class PreparedData:
         shard: tuple[int, int] = (0, 1),
     ) -> BatchLoader:
         if split not in self._rows:
-            raise ValueError(f"no '{split}' split in this dataset (have: {', '.join(self.split_names())})")
+            raise ValueError(
+                f"no '{split}' split in this dataset (have: {', '.join(self.split_names())})"
+            )
         rows = np.asarray(self._rows[split], dtype=np.int64)
         labels = np.asarray([self._all[i].label for i in rows], dtype=np.int64)
         augmenter = self._augmenter if augment and self._augmenter.active else None
         return BatchLoader(
-            self._source, rows, labels, batch_size, self._normalizer, augmenter,
-            shuffle, seed, epoch, start_batch, drop_last, shard,
+            self._source,
+            rows,
+            labels,
+            batch_size,
+            self._normalizer,
+            augmenter,
+            shuffle,
+            seed,
+            epoch,
+            start_batch,
+            drop_last,
+            shard,
         )
 
     @property
@@ -252,11 +270,13 @@ class PreparedData:
         """Fold bad files met while decoding on the fly into the report."""
         if isinstance(self._source, DecodingSource):
             known = {p for p, _ in self.report.bad_files}
-            self.report.bad_files.extend((p, r) for p, r in self._source.bad.items() if p not in known)
+            self.report.bad_files.extend(
+                (p, r) for p, r in self._source.bad.items() if p not in known
+            )
         return self.report
 
 
-def _face_cropper(config: DataConfig) -> Callable | None:  # type: ignore[type-arg]
+def _face_cropper(config: DataConfig) -> Callable | None:
     if not config.face_crop:
         return None
     from fakescope.data.faces import FaceCropper
@@ -299,8 +319,13 @@ def prepare_data(
     if config.cache:
         face_margin = config.face_margin if config.face_crop else None
         entry = load_or_build_cache(
-            samples, spec, config.cache_dir, config.path, face_margin,
-            workers=None, progress=tqdm_progress("decoding into cache") if progress else None,
+            samples,
+            spec,
+            config.cache_dir,
+            config.path,
+            face_margin,
+            workers=None,
+            progress=tqdm_progress("decoding into cache") if progress else None,
         )
         row_of = entry.row_of()
         rows = [row_of[s.path] for s in samples]
@@ -312,7 +337,9 @@ def prepare_data(
         good = [i for i, row in enumerate(rows) if row not in entry.bad]
         samples = [samples[i] for i in good]
         # PreparedData numbers the good samples 0..n-1; this maps them onto their cache rows.
-        source = _RowSubset(CachedSource(entry), np.asarray([rows[i] for i in good], dtype=np.int64))
+        source = _RowSubset(
+            CachedSource(entry), np.asarray([rows[i] for i in good], dtype=np.int64)
+        )
     else:
         source = DecodingSource(samples, spec, _face_cropper(config))
     report.counts = count_by_split(samples)

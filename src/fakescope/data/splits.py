@@ -47,7 +47,11 @@ def assign_splits(
         n_val = round(n * shares[1])
         if shares[1] > 0 and n_val == 0 and n - n_train >= 1:
             n_val = 1  # a tiny class still gets one validation image
-        bounds = {"train": (0, n_train), "val": (n_train, n_train + n_val), "test": (n_train + n_val, n)}
+        bounds = {
+            "train": (0, n_train),
+            "val": (n_train, n_train + n_val),
+            "test": (n_train + n_val, n),
+        }
         for split in SPLITS:
             start, stop = bounds[split]
             keep.extend(replace(s, split=split) for s in group[start:stop])

@@ -84,7 +84,9 @@ def resize_image(img: Image.Image, size: int, mode: str) -> Image.Image:
 FaceCropFn = Callable[[Image.Image], Image.Image]
 
 
-def preprocess(img: Image.Image, spec: InputSpec, face_crop: FaceCropFn | None = None) -> np.ndarray:
+def preprocess(
+    img: Image.Image, spec: InputSpec, face_crop: FaceCropFn | None = None
+) -> np.ndarray:
     """Decoded RGB picture -> uint8 HWC array at the model's size; deterministic, so cacheable."""
     if face_crop is not None:
         img = face_crop(img)
@@ -126,7 +128,10 @@ class Augmenter:
     def active(self) -> bool:
         c = self.config
         return bool(
-            c.hflip or c.color_jitter > 0 or c.jpeg_prob > 0 or c.blur_prob > 0
+            c.hflip
+            or c.color_jitter > 0
+            or c.jpeg_prob > 0
+            or c.blur_prob > 0
             or c.random_resized_crop < 1.0
         )
 
@@ -154,7 +159,9 @@ class Augmenter:
             pil = TF.to_pil_image(image).filter(ImageFilter.GaussianBlur(sigma))
             image = TF.pil_to_tensor(pil)
         if c.jpeg_prob > 0 and float(torch.rand((), generator=gen)) < c.jpeg_prob:
-            quality = int(torch.randint(c.jpeg_quality[0], c.jpeg_quality[1] + 1, (), generator=gen))
+            quality = int(
+                torch.randint(c.jpeg_quality[0], c.jpeg_quality[1] + 1, (), generator=gen)
+            )
             image = jpeg_roundtrip(image, quality)
         return image
 

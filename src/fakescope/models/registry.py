@@ -68,7 +68,9 @@ def fake_probability(logits: torch.Tensor) -> torch.Tensor:
     return torch.softmax(logits, dim=-1)[..., 1]
 
 
-def detector_loss(logits: torch.Tensor, labels: torch.Tensor, class_weights: torch.Tensor | None = None) -> torch.Tensor:
+def detector_loss(
+    logits: torch.Tensor, labels: torch.Tensor, class_weights: torch.Tensor | None = None
+) -> torch.Tensor:
     """BCE for a 1-logit head, cross-entropy for a 2-logit head; optional per-class weights."""
     if logits.shape[-1] == 1:
         target = labels.float()
@@ -82,7 +84,9 @@ _REGISTRY: dict[str, DetectorFactory] = {}
 _DESCRIPTIONS: dict[str, str] = {}
 
 
-def register_detector(name: str, description: str = "") -> Callable[[DetectorFactory], DetectorFactory]:
+def register_detector(
+    name: str, description: str = ""
+) -> Callable[[DetectorFactory], DetectorFactory]:
     """Decorator: register a factory `f(pretrained: str, **kwargs) -> Detector` under `name`."""
 
     def decorator(factory: DetectorFactory) -> DetectorFactory:

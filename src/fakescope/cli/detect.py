@@ -1,0 +1,99 @@
+"""`fakescope train` and `fakescope search`: detector training and hyper-parameter search."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import Any
+
+from fakescope.config import load_config
+
+
+def _add_common(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--config", help="preset name in configs/ or a YAML path")
+    parser.add_argument("--data", help="dataset folder (data.path)")
+    parser.add_argument("--model", help="registered detector name (model.name)")
+    parser.add_argument("--pretrained", help="none, imagenet or a weights file (model.pretrained)")
+    parser.add_argument("--epochs", type=int, help="train.epochs")
+    parser.add_argument("--batch-size", type=int, help="train.batch_size")
+    parser.add_argument("--max-minutes", type=float, help="wall-clock budget (train.max_minutes)")
+    parser.add_argument("--device", help="auto, cpu, cuda or cuda:N (run.device)")
+    parser.add_argument("--root", help="folder holding run folders (run.root)")
+    parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                        help="override any config key, e.g. --set train.lr=0.0005 (repeatable)")
+    parser.add_argument("--quiet", action="store_true", help="no progress bars")
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    train = subparsers.add_parser("train", help="train a real-vs-fake detector")
+    _add_common(train)
+    train.add_argument("--name", help="run folder name (run.name)")
+    train.add_argument("--resume", action="store_true",
+                       help="continue the run's latest checkpoint instead of starting over")
+    train.set_defaults(handler=_train)
+
+    search = subparsers.add_parser("search", help="search detector hyper-parameters with Optuna")
+    _add_common(search)
+    search.add_argument("--trials", type=int, help="trials to finish in total (search.trials)")
+    search.add_argument("--storage", help="study database URL, e.g. sqlite:///s.db or "
+                        "postgresql://user@host/db (search.storage)")
+    search.add_argument("--sampler", choices=["random", "tpe"], help="search.sampler")
+    search.add_argument("--study", help="study name (search.study)")
+    search.add_argument("--out", help="where to write the best preset (search.preset_out)")
+    search.set_defaults(handler=_search)
+
+
+def _load(args: argparse.Namespace, flags: dict[str, Any]) -> Any:
+    from fakescope.detect.config import DetectJobConfig
+
+    flags = {
+        "data.path": args.data, "model.name": args.model, "model.pretrained": args.pretrained,
+        "train.epochs": args.epochs, "train.batch_size": args.batch_size,
+        "train.max_minutes": args.max_minutes, "run.device": args.device, "run.root": args.root,
+        **flags,
+    }
+    # Dedicated flags come after --set, so they win; JSON is valid YAML and keeps each type.
+    typed = [f"{k}={json.dumps(v)}" for k, v in flags.items() if v is not None]
+    return load_config(DetectJobConfig, args.config, [*args.overrides, *typed])
+
+
+def _progress(args: argparse.Namespace) -> bool:
+    return not args.quiet and sys.stderr.isatty()
+
+
+def _train(args: argparse.Namespace) -> int:
+    from fakescope.detect.train import train_detector
+
+    config = _load(args, {"run.name": args.name})
+    result = train_detector(config, resume=args.resume, progress=_progress(args))
+    m = result.metrics
+    print(f"run: {result.run.path}")
+    print(f"stopped: {result.stop_reason} after {result.epochs_run} epochs; best epoch "
+          f"{result.best_epoch}: val loss {m['val_loss']:.4f}, accuracy {m['val_accuracy']:.4f}, "
+          f"F1 {m['val_f1']:.4f}, ROC-AUC {m['val_roc_auc']:.4f}")
+    print(f"speed: {result.speed.describe()}, {m['images_per_second']:.1f} training images/s")
+    print(f"best: {result.best_checkpoint}")
+    return 0
+
+
+def _search(args: argparse.Namespace) -> int:
+    import optuna
+
+    from fakescope.detect.search import run_search
+
+    if args.quiet:
+        optuna.logging.set_verbosity(optuna.logging.WARNING)
+    config = _load(args, {
+        "search.trials": args.trials, "search.storage": args.storage,
+        "search.sampler": args.sampler, "search.study": args.study, "search.preset_out": args.out,
+    })
+    result = run_search(config, progress=_progress(args))
+    params = ", ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}"
+                       for k, v in sorted(result.best_params.items()))
+    print(f"study '{result.study}' in {result.storage}: {result.trials_complete} complete, "
+          f"{result.trials_pruned} pruned, {result.trials_failed} failed")
+    print(f"best trial {result.best_trial}: {config.search.metric} = {result.best_value:.4f} "
+          f"({params})")
+    print(f"preset: {result.preset_path}")
+    return 0

@@ -1,0 +1,254 @@
+"""`fakescope gan train|generate|sample|metrics|eval-disc|export-detector`."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from pathlib import Path
+from typing import Any
+
+from tqdm import tqdm
+
+from fakescope.config import parse_override
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    gan = subparsers.add_parser("gan", help="train DCGANs, generate fakes, measure and export them")
+    commands = gan.add_subparsers(dest="gan_command", metavar="ACTION", required=True)
+
+    train = commands.add_parser("train", help="train (or --resume) a DCGAN on real face images")
+    train.add_argument("--config", help="preset name in configs/ or a YAML file")
+    train.add_argument("--data", help="folder of real images (data.path)")
+    train.add_argument("--name", help="run name (run.name)")
+    train.add_argument("--root", help="folder of runs (run.root)")
+    train.add_argument("--epochs", type=int, help="train.epochs")
+    train.add_argument("--batch-size", type=int, help="train.batch_size")
+    train.add_argument("--resolution", type=int, help="model.resolution: 32, 64, 128 or 256")
+    train.add_argument("--seed", type=int, help="run.seed")
+    train.add_argument("--device", help="auto, cpu, cuda or cuda:N (run.device)")
+    train.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                       help="any config value, e.g. --set train.g_loss=saturating (repeatable)")
+    train.add_argument("--resume", action="store_true",
+                       help="continue the run from its newest checkpoint")
+    train.set_defaults(handler=_train)
+
+    generate = commands.add_parser("generate", help="write N generated images (a detector's fakes)")
+    _checkpoint_argument(generate)
+    generate.add_argument("--n", type=int, required=True, help="number of images")
+    generate.add_argument("--out", required=True, help="folder to write them into")
+    generate.add_argument("--format", default="png", choices=["png", "jpg"])
+    generate.add_argument("--quality", type=int, default=95, help="JPEG quality")
+    generate.add_argument("--batch-size", type=int, default=64)
+    generate.add_argument("--seed", type=int, default=0)
+    generate.add_argument("--prefix", default="fake", help="file name prefix")
+    _device_argument(generate)
+    generate.set_defaults(handler=_generate)
+
+    sample = commands.add_parser("sample", help="a grid of samples, or a latent interpolation")
+    _checkpoint_argument(sample)
+    sample.add_argument("--out", required=True, help="PNG file to write")
+    sample.add_argument("--n", type=int, default=64, help="images in the grid")
+    sample.add_argument("--nrow", type=int, default=8, help="images per row")
+    sample.add_argument("--seed", type=int, default=0)
+    sample.add_argument("--interpolate", action="store_true",
+                        help="rows that walk between two latents instead of random samples")
+    sample.add_argument("--rows", type=int, default=4, help="interpolation rows")
+    sample.add_argument("--steps", type=int, default=8, help="images per interpolation row")
+    _device_argument(sample)
+    sample.set_defaults(handler=_sample)
+
+    metrics = commands.add_parser(
+        "metrics", help="FID/KID (or their offline stand-ins) of a checkpoint"
+    )
+    _checkpoint_argument(metrics)
+    metrics.add_argument("--data", help="real images (default: the run's data.path)")
+    metrics.add_argument("--n", type=int, default=1000, help="real and generated images compared")
+    metrics.add_argument("--feature-extractor", default="auto",
+                         choices=["auto", "inception", "efflite0"])
+    metrics.add_argument("--inception-weights", default="", help="torch-fidelity Inception file")
+    metrics.add_argument("--seed", type=int, default=0)
+    _device_argument(metrics)
+    metrics.set_defaults(handler=_metrics)
+
+    judge = commands.add_parser(
+        "eval-disc",
+        help="the discriminator's batch-wise accuracy on real and fake (paper 000 Fig. 4)",
+    )
+    _checkpoint_argument(judge)
+    judge.add_argument("--data", help="held-out real images (default: the run's data.path)")
+    judge.add_argument("--n", type=int, default=600, help="real images scored, and as many fakes")
+    judge.add_argument("--batch-size", type=int, default=16)
+    judge.add_argument("--out",
+                       help="folder for the figure and scores (default: the run's report/)")
+    judge.add_argument("--seed", type=int, default=0)
+    _device_argument(judge)
+    judge.set_defaults(handler=_eval_disc)
+
+    export = commands.add_parser("export-detector",
+                                 help="write the discriminator as a detector checkpoint")
+    _checkpoint_argument(export)
+    export.add_argument("--out", required=True, help="detector checkpoint to write (.pt)")
+    export.add_argument("--threshold", type=float, default=0.5,
+                        help="decision threshold on P(fake)")
+    export.set_defaults(handler=_export)
+
+
+def _checkpoint_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--checkpoint", required=True,
+                        help="GAN checkpoint file, or a run folder (its newest checkpoint)")
+
+
+def _device_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
+
+
+class _TqdmHandler(logging.Handler):
+    """Log lines printed above any progress bar instead of through it."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        tqdm.write(self.format(record), file=sys.stderr)
+
+
+def _train(args: argparse.Namespace) -> int:
+    from fakescope.config import load_config
+    from fakescope.gan.config import GanJobConfig
+    from fakescope.gan.train import train_gan
+
+    flags: dict[str, Any] = {
+        "data.path": args.data, "run.name": args.name, "run.root": args.root,
+        "train.epochs": args.epochs, "train.batch_size": args.batch_size,
+        "model.resolution": args.resolution, "run.seed": args.seed, "run.device": args.device,
+    }
+    overrides = {k: v for k, v in flags.items() if v is not None}
+    overrides.update(parse_override(text) for text in args.set)
+    config = load_config(GanJobConfig, args.config, overrides)
+    handler = _TqdmHandler()
+    handler.setFormatter(logging.Formatter("%(message)s"))
+    logger = logging.getLogger("fakescope.gan")
+    logger.addHandler(handler)
+    try:
+        result = train_gan(config, resume=args.resume, progress=sys.stderr.isatty())
+    finally:
+        logger.removeHandler(handler)
+    if result.interrupted:
+        print(f"stopped by {result.interrupted} after {result.step} iterations; checkpoint "
+              f"{result.checkpoint}\ncontinue with the same command plus --resume")
+        return 130
+    print(f"trained {result.epochs_done} epochs ({result.step} iterations): {result.run.path}")
+    if result.checkpoint:
+        print(f"checkpoint: {result.checkpoint}")
+    for warning in result.warnings:
+        print(f"warning: {warning}")
+    return 0
+
+
+def _generate(args: argparse.Namespace) -> int:
+    from fakescope.gan.sample import generate_images, load_generator
+    from fakescope.reproducibility import resolve_device
+
+    generator = load_generator(args.checkpoint, resolve_device(args.device))
+    summary = generate_images(
+        generator, args.n, Path(args.out), args.format, args.batch_size, args.seed, args.quality,
+        args.prefix, progress=sys.stderr.isatty(),
+    )
+    kept = f" ({summary.skipped} already there)" if summary.skipped else ""
+    print(f"wrote {summary.written} images to {summary.out}{kept}")
+    return 0
+
+
+def _sample(args: argparse.Namespace) -> int:
+    from fakescope.gan.sample import interpolation_grid, load_generator, sample_grid
+    from fakescope.reproducibility import resolve_device
+
+    generator = load_generator(args.checkpoint, resolve_device(args.device))
+    out = Path(args.out)
+    if args.interpolate:
+        interpolation_grid(generator, out, args.rows, args.steps, args.seed)
+    else:
+        sample_grid(generator, out, args.n, args.nrow, args.seed)
+    print(f"wrote {out}")
+    return 0
+
+
+def _real_data(args: argparse.Namespace, payload: dict[str, Any]) -> Any:
+    """The dataset a checkpoint's run trained on, or `--data`, prepared at its resolution."""
+    from fakescope.config import from_dict
+    from fakescope.data.pipeline import prepare_data
+    from fakescope.gan.config import GanJobConfig
+    from fakescope.gan.train import gan_input_spec
+
+    config = from_dict(GanJobConfig, payload["config"])
+    if args.data:
+        config.data.path = args.data
+    return prepare_data(config.data, gan_input_spec(config), seed=config.run.seed, labelled=False,
+                        progress=sys.stderr.isatty())
+
+
+def _metrics(args: argparse.Namespace) -> int:
+    from fakescope.gan.metrics import QualityMeter, build_feature_extractor
+    from fakescope.gan.sample import load_generator, read_gan_checkpoint
+    from fakescope.gan.train import real_uint8_batches
+    from fakescope.reproducibility import resolve_device
+
+    device = resolve_device(args.device)
+    path, payload = read_gan_checkpoint(args.checkpoint)
+    prepared = _real_data(args, payload)
+    extractor = build_feature_extractor(args.feature_extractor, device, args.inception_weights)
+    meter = QualityMeter(extractor, real_uint8_batches(prepared, args.n, 50, args.seed),
+                         kid_subset_size=args.n, seed=args.seed)
+    values = meter.measure(load_generator(path, device))
+    print(json.dumps({"checkpoint": str(path), "images": meter.num_samples, **values}, indent=2))
+    return 0
+
+
+def _eval_disc(args: argparse.Namespace) -> int:
+    from fakescope.gan.export import load_discriminator, score_discriminator
+    from fakescope.gan.plots import plot_batch_accuracy
+    from fakescope.gan.sample import load_generator, read_gan_checkpoint
+    from fakescope.reproducibility import resolve_device
+    from fakescope.runs import write_json
+
+    device = resolve_device(args.device)
+    path, payload = read_gan_checkpoint(args.checkpoint)
+    prepared = _real_data(args, payload)
+    held_out = [s for s in ("val", "test") if s in prepared.split_names()]
+    split = held_out[-1] if held_out else "train"
+    if not held_out:
+        print("note: the data has no val/test split; scoring images from the training split",
+              file=sys.stderr)
+    real = _take(prepared.loader(split, args.batch_size, shuffle=True, seed=args.seed), args.n)
+    scores = score_discriminator(load_discriminator(path, device), load_generator(path, device),
+                                 real, args.n, args.batch_size, args.seed)
+    run_report = path.parent.parent / "report" if path.parent.name == "checkpoints" else path.parent
+    out = Path(args.out) if args.out else run_report
+    out.mkdir(parents=True, exist_ok=True)
+    plot_batch_accuracy(scores.real_accuracy, scores.fake_accuracy, out / "disc_accuracy.png")
+    summary = {"checkpoint": str(path), "split": split, **scores.summary,
+               "batch_accuracy_real": scores.real_accuracy,
+               "batch_accuracy_fake": scores.fake_accuracy}
+    write_json(out / "disc_accuracy.json", summary)
+    s = scores.summary
+    print(f"discriminator accuracy: real {s['accuracy_real']:.3f}, fake {s['accuracy_fake']:.3f}, "
+          f"overall {s['accuracy']:.3f} ({out / 'disc_accuracy.png'})")
+    return 0
+
+
+def _take(loader: Any, n: int) -> Any:
+    """Normalised image batches from `loader` until n images have been given."""
+    given = 0
+    for images, _ in loader:
+        yield images[: n - given]
+        given += len(images)
+        if given >= n:
+            return
+
+
+def _export(args: argparse.Namespace) -> int:
+    from fakescope.gan.export import export_detector
+
+    written = export_detector(args.checkpoint, Path(args.out), args.threshold)
+    print(f"wrote detector '{written['name']}' to {written['path']} "
+          f"(from {written['source']['gan_checkpoint']})")
+    return 0

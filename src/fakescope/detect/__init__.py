@@ -1,0 +1,1 @@
+"""Detector training (`train_detector`) and hyper-parameter search (`run_search`)."""

@@ -1,0 +1,112 @@
+"""Settings of a detector training job and of a hyper-parameter search over it."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any, Literal
+
+from fakescope.config import ConfigError, JobConfig
+
+
+@dataclasses.dataclass
+class ModelConfig:
+    """Which registered detector to build and where its starting weights come from."""
+
+    name: str = "selfcnn"
+    pretrained: str = "none"  # none | imagenet | path to a weights file
+    kwargs: dict[str, Any] = dataclasses.field(default_factory=dict)  # e.g. {dropout: 0.35}
+
+
+@dataclasses.dataclass
+class TrainConfig:
+    """Optimisation, schedule, stopping rules, speed settings and checkpointing."""
+
+    optimizer: Literal["adam", "adamw"] = "adam"
+    lr: float = 1e-3
+    lr_backbone: float | None = None  # None: the same as lr
+    betas: tuple[float, float] = (0.9, 0.999)
+    weight_decay: float = 0.0
+    batch_size: int = 32
+    eval_batch_size: int | None = None  # None: twice batch_size (no gradients to keep)
+    epochs: int = 10
+    max_minutes: float | None = None  # wall-clock budget; the epoch running when it ends is cut
+    schedule: Literal["none", "step", "cosine"] = "none"
+    step_size: int = 5  # StepLR: epochs between decays
+    gamma: float = 0.1  # StepLR: decay factor
+    min_lr: float = 0.0  # cosine: the learning rate reached at the last epoch
+    early_stopping_patience: int | None = None  # epochs without a better val loss; None: off
+    min_delta: float = 0.0  # an improvement of val loss smaller than this does not count
+    class_weighting: Literal["none", "balanced"] = "none"
+    # true / false, or auto: mixed precision (bf16 autocast; fp16 on GPUs without bf16) and the
+    # channels_last layout are each used only if a short timing probe finds them faster for this
+    # model, input size and device. (YAML reads on/off as true/false, so those work too.)
+    amp: Literal["auto"] | bool = "auto"
+    channels_last: Literal["auto"] | bool = "auto"
+    threads: Literal["auto"] | int = "auto"  # CPU threads; auto also tries one (see detect.speed)
+    grad_clip: float | None = None  # max gradient norm; None: no clipping
+    freeze_backbone_epochs: int = 0  # train only the head for this many first epochs
+    augment: bool = True  # apply data.augment to training batches
+    checkpoint_every_steps: int | None = None  # mid-epoch resume points; None: epoch ends only
+    threshold: float = 0.5  # decision threshold on P(fake) for the logged metrics
+
+
+@dataclasses.dataclass
+class SearchConfig:
+    """An Optuna study over paper 002's Table 1 space, trained on a share of the data."""
+
+    trials: int = 5
+    sampler: Literal["random", "tpe"] = "random"
+    pruner: Literal["none", "median", "hyperband"] = "median"
+    storage: str | None = None  # None: sqlite:///<run.root>/<study>.db
+    study: str = "search"
+    fraction: float = 0.1  # share of every class and split a trial trains on
+    metric: Literal["val_loss", "val_accuracy", "val_roc_auc"] = "val_loss"
+    # Ranges of paper 002, Table 1; a range set to null is not searched.
+    lr: tuple[float, float] | None = (1e-5, 1e-3)
+    lr_log: bool = False  # the paper samples lr uniformly; true samples it log-uniformly
+    weight_decay: tuple[float, float] | None = (0.0, 1e-2)
+    dropout: tuple[float, float] | None = (0.1, 0.5)  # passed as model.kwargs.dropout
+    batch_sizes: list[int] | None = dataclasses.field(default_factory=lambda: [32, 64, 128])
+    heartbeat_seconds: int = 60  # a trial silent for 2x this is failed and retried
+    preset_out: str | None = None  # None: <run.root>/<study>/best.yaml
+
+
+@dataclasses.dataclass
+class DetectJobConfig(JobConfig):
+    model: ModelConfig = dataclasses.field(default_factory=ModelConfig)
+    train: TrainConfig = dataclasses.field(default_factory=TrainConfig)
+    search: SearchConfig = dataclasses.field(default_factory=SearchConfig)
+
+
+def _positive(value: float | int | None, key: str) -> None:
+    if value is not None and value <= 0:
+        raise ConfigError(f"{key} must be positive, got {value}")
+
+
+def check_detect_config(config: DetectJobConfig) -> None:
+    """Reject values the schema's types allow but training cannot use, naming the key."""
+    t, s = config.train, config.search
+    for key in ("lr", "lr_backbone", "batch_size", "eval_batch_size", "epochs", "max_minutes",
+                "step_size", "early_stopping_patience", "grad_clip", "checkpoint_every_steps"):
+        _positive(getattr(t, key), f"train.{key}")
+    if t.threads != "auto":
+        _positive(t.threads, "train.threads")
+    if t.weight_decay < 0 or t.freeze_backbone_epochs < 0 or t.min_lr < 0 or t.min_delta < 0:
+        raise ConfigError("train.weight_decay, min_lr, min_delta and freeze_backbone_epochs "
+                          "must not be negative")
+    if not 0 < t.threshold < 1:
+        raise ConfigError(f"train.threshold must lie strictly between 0 and 1, got {t.threshold}")
+    _positive(s.trials, "search.trials")
+    _positive(s.heartbeat_seconds, "search.heartbeat_seconds")
+    if not 0 < s.fraction <= 1:
+        raise ConfigError(f"search.fraction must lie in (0, 1], got {s.fraction}")
+    for key in ("lr", "weight_decay", "dropout"):
+        bounds = getattr(s, key)
+        if bounds is not None and not 0 <= bounds[0] <= bounds[1]:
+            raise ConfigError(
+                f"search.{key} must be [low, high] with 0 <= low <= high, got {bounds}"
+            )
+    if s.lr is not None and s.lr[0] <= 0:
+        raise ConfigError(f"search.lr must start above 0, got {s.lr}")
+    if s.batch_sizes is not None and (not s.batch_sizes or min(s.batch_sizes) < 1):
+        raise ConfigError(f"search.batch_sizes must list positive sizes, got {s.batch_sizes}")

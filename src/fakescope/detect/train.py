@@ -1,0 +1,431 @@
+"""Train a registered detector on real-vs-fake images, with exact resume.
+
+    result = train_detector(load_config(DetectJobConfig, "paper003_resnet50"))
+
+One loop serves every detector: the loss follows the model's head (BCE for one logit,
+cross-entropy for two), and the backbone/head split comes from the `Detector` contract. Each
+epoch appends train and validation metrics to the run's CSV and writes `last.pt` (weights plus
+everything needed to resume); `best.pt` holds the epoch with the lowest validation loss, whose
+weights the returned model carries. A resumed run continues from the newest of `last.pt` and the
+mid-epoch step checkpoints and ends with the same weights an uninterrupted run would have.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from sklearn.utils.class_weight import compute_class_weight
+from tqdm import tqdm
+
+from fakescope.config import to_dict
+from fakescope.data.pipeline import PreparedData, prepare_data
+from fakescope.data.transforms import InputSpec, resolve_input_spec
+from fakescope.detect.config import DetectJobConfig, TrainConfig, check_detect_config
+from fakescope.detect.metrics import classification_metrics
+from fakescope.detect.speed import SpeedSettings, choose_speed_settings
+from fakescope.models.registry import (
+    Detector,
+    build_detector,
+    detector_loss,
+    fake_probability,
+    save_detector,
+)
+from fakescope.models.weights import param_groups, set_backbone_trainable
+from fakescope.reproducibility import resolve_device, rng_state, seed_everything, set_rng_state
+from fakescope.runs import (
+    MetricsLog,
+    RunDir,
+    load_checkpoint,
+    open_run,
+    prune_step_checkpoints,
+    write_json,
+)
+
+# Called after every epoch with its 1-based number and logged row; may raise to stop training
+# (a search pruning a trial), after that epoch's checkpoints are safely written.
+EpochCallback = Callable[[int, dict[str, float]], None]
+
+
+class TrainingDiverged(RuntimeError):
+    """The validation loss became NaN or infinite; the run's checkpoints are kept."""
+
+
+@dataclass
+class TrainResult:
+    run: RunDir
+    model: Detector  # carrying the best epoch's weights
+    best_epoch: int  # 1-based
+    best_val_loss: float
+    metrics: dict[str, float]  # the best epoch's logged row
+    best_checkpoint: Path
+    last_checkpoint: Path
+    epochs_run: int
+    stop_reason: str  # epochs | early_stopping | time_limit
+    speed: SpeedSettings
+
+
+@dataclass
+class TrainState:
+    """Where training stands; saved in every resumable checkpoint."""
+
+    epoch: int = 0  # epochs finished
+    batch: int = 0  # batches finished in the current epoch
+    step: int = 0  # optimizer steps in total
+    best_val_loss: float = float("inf")
+    best_epoch: int = 0
+    bad_epochs: int = 0  # epochs since val loss last improved
+    stop_reason: str = ""
+    best_metrics: dict[str, float] = field(default_factory=dict)
+
+
+class RunningScores:
+    """Loss and predictions gathered over one epoch, for its metrics row."""
+
+    def __init__(self) -> None:
+        self.loss_sum = 0.0
+        self.count = 0
+        self.probs: list[torch.Tensor] = []
+        self.labels: list[torch.Tensor] = []
+
+    def add(self, loss: float, probs: torch.Tensor, labels: torch.Tensor) -> None:
+        self.loss_sum += loss * len(labels)
+        self.count += len(labels)
+        self.probs.append(probs.cpu())
+        self.labels.append(labels.cpu())
+
+    def summary(self, threshold: float) -> dict[str, float]:
+        probs = torch.cat(self.probs).numpy()
+        labels = torch.cat(self.labels).numpy()
+        scores = classification_metrics(labels, probs, threshold)
+        return {"loss": self.loss_sum / self.count, **scores}
+
+    def state_dict(self) -> dict[str, Any]:
+        empty = torch.empty(0)
+        return {
+            "loss_sum": self.loss_sum,
+            "count": self.count,
+            "probs": torch.cat(self.probs) if self.probs else empty,
+            "labels": torch.cat(self.labels) if self.labels else empty.long(),
+        }
+
+    @classmethod
+    def from_state(cls, state: dict[str, Any]) -> RunningScores:
+        scores = cls()
+        scores.loss_sum, scores.count = float(state["loss_sum"]), int(state["count"])
+        if state["count"]:
+            scores.probs, scores.labels = [state["probs"]], [state["labels"]]
+        return scores
+
+
+def build_model(config: DetectJobConfig, pretrained: str | None = None) -> Detector:
+    m = config.model
+    return build_detector(m.name, m.pretrained if pretrained is None else pretrained, **m.kwargs)
+
+
+def build_optimizer(model: Detector, t: TrainConfig) -> torch.optim.Optimizer:
+    lr_backbone = t.lr if t.lr_backbone is None else t.lr_backbone
+    groups = param_groups(model, lr_backbone, t.lr, t.weight_decay)
+    if t.optimizer == "adamw":
+        return torch.optim.AdamW(groups, lr=t.lr, betas=t.betas)
+    return torch.optim.Adam(groups, lr=t.lr, betas=t.betas)
+
+
+def build_scheduler(
+    optimizer: torch.optim.Optimizer, t: TrainConfig
+) -> torch.optim.lr_scheduler.LRScheduler | None:
+    """Stepped once per epoch."""
+    if t.schedule == "step":
+        return torch.optim.lr_scheduler.StepLR(optimizer, step_size=t.step_size, gamma=t.gamma)
+    if t.schedule == "cosine":
+        return torch.optim.lr_scheduler.CosineAnnealingLR(
+            optimizer, T_max=t.epochs, eta_min=t.min_lr
+        )
+    return None
+
+
+def class_weights(prepared: PreparedData, mode: str) -> torch.Tensor | None:
+    """Per-class loss weights inversely proportional to class frequency in the training split."""
+    if mode == "none":
+        return None
+    labels = np.array([s.label for s in prepared.samples("train")])
+    weights = compute_class_weight("balanced", classes=np.array([0, 1]), y=labels)
+    return torch.tensor(weights, dtype=torch.float32)
+
+
+def check_splits(prepared: PreparedData) -> None:
+    for split in ("train", "val"):
+        labels = {s.label for s in prepared.samples(split)}
+        if labels != {0, 1}:
+            raise ValueError(
+                f"the '{split}' split needs both real and fake images (has "
+                f"{prepared.size(split)} images, labels {sorted(labels)}); add images or change "
+                "data.split_fractions"
+            )
+
+
+def newest_resume_payload(run: RunDir) -> dict[str, Any] | None:
+    """The resumable checkpoint furthest along: a mid-epoch step checkpoint or `last.pt`."""
+    paths = {p for p in (run.latest_checkpoint(), run.checkpoints / "last.pt") if p and p.is_file()}
+    payloads = [load_checkpoint(p) for p in paths]
+    payloads = [p for p in payloads if "train_state" in p]
+    return max(payloads, key=lambda p: p["train_state"]["step"]) if payloads else None
+
+
+class Trainer:
+    """The pieces of one training run and the steps that move it forward."""
+
+    def __init__(
+        self,
+        config: DetectJobConfig,
+        model: Detector,
+        prepared: PreparedData,
+        run: RunDir,
+        device: torch.device,
+        speed: SpeedSettings,
+    ) -> None:
+        self.config, self.t = config, config.train
+        self.prepared, self.run, self.device, self.speed = prepared, run, device, speed
+        self.model = model.to(device).to(memory_format=speed.memory_format)
+        self.optimizer = build_optimizer(self.model, self.t)
+        self.scheduler = build_scheduler(self.optimizer, self.t)
+        self.scaler = torch.amp.GradScaler(device.type) if speed.needs_grad_scaler(device) else None
+        weights = class_weights(prepared, self.t.class_weighting)
+        self.class_weights = weights.to(device) if weights is not None else None
+        self.state = TrainState()
+        self.log = MetricsLog(run.metrics)
+
+    @property
+    def spec(self) -> InputSpec:
+        return self.prepared.spec
+
+    # --- checkpoints -------------------------------------------------------------------------
+
+    def save(self, path: Path, metrics: dict[str, float], running: RunningScores | None) -> None:
+        resume_state = {
+            **asdict(self.state),
+            "optimizer": self.optimizer.state_dict(),
+            "scheduler": self.scheduler.state_dict() if self.scheduler else {},
+            "scaler": self.scaler.state_dict() if self.scaler else {},
+            "rng": rng_state(),
+            "speed": self.speed.to_dict(),
+            "running": running.state_dict() if running else {},
+        }
+        self._save_detector(path, metrics, {"train_state": resume_state})
+
+    def _save_detector(self, path: Path, metrics: dict[str, float], extra: dict[str, Any]) -> None:
+        m = self.config.model
+        save_detector(
+            path, self.model, m.name, m.kwargs, self.spec, self.t.threshold, metrics,
+            extra={"config": to_dict(self.config), **extra},
+        )
+
+    def restore(self, payload: dict[str, Any]) -> RunningScores | None:
+        saved = payload["train_state"]
+        self.model.load_state_dict(payload["state_dict"])
+        self.optimizer.load_state_dict(saved["optimizer"])
+        if self.scheduler:
+            self.scheduler.load_state_dict(saved["scheduler"])
+        if self.scaler and saved["scaler"]:
+            self.scaler.load_state_dict(saved["scaler"])
+        fields = {k: saved[k] for k in asdict(TrainState())}
+        self.state = TrainState(**fields)
+        set_rng_state(saved["rng"])
+        self.log.truncate_after("epoch", self.state.epoch)
+        return RunningScores.from_state(saved["running"]) if saved["running"] else None
+
+    # --- one step, one pass ------------------------------------------------------------------
+
+    def _inputs(
+        self, images: torch.Tensor, labels: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        images = images.to(self.device, non_blocking=True)
+        return images.contiguous(memory_format=self.speed.memory_format), labels.to(self.device)
+
+    def train_step(self, images: torch.Tensor, labels: torch.Tensor) -> tuple[float, torch.Tensor]:
+        images, labels = self._inputs(images, labels)
+        with self.speed.autocast(self.device):
+            logits = self.model(images)
+        logits = logits.float()
+        loss = detector_loss(logits, labels, self.class_weights)
+        self.optimizer.zero_grad(set_to_none=True)
+        if self.scaler:
+            self.scaler.scale(loss).backward()
+            self.scaler.unscale_(self.optimizer)  # clip the true gradients, not scaled ones
+            self._clip()
+            self.scaler.step(self.optimizer)
+            self.scaler.update()
+        else:
+            loss.backward()
+            self._clip()
+            self.optimizer.step()
+        return float(loss.detach()), fake_probability(logits.detach())
+
+    def _clip(self) -> None:
+        if self.t.grad_clip is not None:
+            trainable = [p for p in self.model.parameters() if p.requires_grad]
+            torch.nn.utils.clip_grad_norm_(trainable, self.t.grad_clip)
+
+    @torch.inference_mode()
+    def evaluate(self, split: str) -> dict[str, float]:
+        self.model.eval()
+        scores = RunningScores()
+        batch_size = self.t.eval_batch_size or 2 * self.t.batch_size
+        for images, labels in self.prepared.loader(split, batch_size):
+            images, labels = self._inputs(images, labels)
+            with self.speed.autocast(self.device):
+                logits = self.model(images).float()
+            loss = detector_loss(logits, labels, self.class_weights)
+            scores.add(float(loss), fake_probability(logits), labels)
+        self.model.train()
+        return scores.summary(self.t.threshold)
+
+    def train_epoch(
+        self, running: RunningScores | None, deadline: float | None, progress: bool
+    ) -> RunningScores:
+        """Train from the current batch to the epoch's end (or the deadline)."""
+        epoch, seed = self.state.epoch, self.config.run.seed
+        if self.t.freeze_backbone_epochs:
+            set_backbone_trainable(self.model, epoch >= self.t.freeze_backbone_epochs)
+        self.model.train()
+        running = running or RunningScores()
+        loader = self.prepared.loader(
+            "train", self.t.batch_size, shuffle=True, augment=self.t.augment, seed=seed,
+            epoch=epoch, start_batch=self.state.batch,
+            # A last batch of one would break BatchNorm; dropping the remainder avoids it.
+            drop_last=self.prepared.size("train") > self.t.batch_size,
+        )
+        total = self.state.batch + len(loader)
+        bar = tqdm(
+            loader, total=total, initial=self.state.batch, disable=not progress, leave=False,
+            desc=f"epoch {epoch + 1}/{self.t.epochs}", unit="batch",
+        )
+        every = self.t.checkpoint_every_steps
+        for images, labels in bar:
+            loss, probs = self.train_step(images, labels)
+            running.add(loss, probs, labels)
+            self.state.batch += 1
+            self.state.step += 1
+            bar.set_postfix(loss=f"{running.loss_sum / running.count:.4f}", refresh=False)
+            if every and self.state.step % every == 0 and self.state.batch < total:
+                self.save(self.run.step_checkpoint(self.state.step), {}, running)
+                prune_step_checkpoints(self.run, keep=1)
+            if deadline is not None and time.monotonic() > deadline:
+                self.state.stop_reason = "time_limit"
+                break
+        return running
+
+    def finish_epoch(self, running: RunningScores, seconds: float) -> dict[str, float]:
+        """Validate, step the schedule, update early stopping, log the row, write checkpoints."""
+        lr = self.optimizer.param_groups[-1]["lr"]
+        train = running.summary(self.t.threshold)
+        val = self.evaluate("val")
+        if self.scheduler:
+            self.scheduler.step()
+        state = self.state
+        state.epoch += 1
+        row: dict[str, float] = {
+            "epoch": state.epoch, "lr": lr, "batches": state.batch,
+            **{f"train_{k}": v for k, v in train.items()},
+            **{f"val_{k}": v for k, v in val.items()},
+            "seconds": seconds, "images_per_second": running.count / max(seconds, 1e-9),
+        }
+        state.batch = 0
+        if not math.isfinite(val["loss"]):
+            self.log.append(row)
+            raise TrainingDiverged(
+                f"training diverged: validation loss is {val['loss']} after epoch {state.epoch} "
+                "(lower train.lr, or set train.grad_clip)"
+            )
+        if val["loss"] < state.best_val_loss - self.t.min_delta:
+            state.best_val_loss, state.best_epoch, state.bad_epochs = val["loss"], state.epoch, 0
+            state.best_metrics = row
+            self._save_detector(self.run.checkpoints / "best.pt", row, {"epoch": state.epoch})
+        else:
+            state.bad_epochs += 1
+            patience = self.t.early_stopping_patience
+            if patience is not None and state.bad_epochs >= patience:
+                state.stop_reason = "early_stopping"
+        if state.epoch >= self.t.epochs and not state.stop_reason:
+            state.stop_reason = "epochs"
+        self.log.append(row)  # before last.pt: a resume truncates rows the checkpoint lacks
+        self.save(self.run.checkpoints / "last.pt", row, None)
+        for stale in self.run.checkpoints.glob("ckpt-*.pt"):  # last.pt supersedes them
+            stale.unlink(missing_ok=True)
+        return row
+
+
+def train_detector(
+    config: DetectJobConfig,
+    resume: bool = False,
+    progress: bool = True,
+    epoch_callback: EpochCallback | None = None,
+) -> TrainResult:
+    """Train `config.model` on `config.data`; with `resume`, continue the run's latest checkpoint.
+
+    `train.epochs` and `train.max_minutes` bound the work; a resumed run that had stopped for
+    either continues up to the new bounds, while an early-stopped run stays stopped.
+    """
+    check_detect_config(config)
+    device = resolve_device(config.run.device)
+    seed_everything(config.run.seed, config.run.deterministic)
+    if device.type == "cuda" and not config.run.deterministic:
+        torch.backends.cudnn.benchmark = True
+    run = open_run(config.run.root, config.run.name, config, resume=resume)
+    payload = newest_resume_payload(run) if resume else None
+    # Resumed weights come from the checkpoint, so skip loading pretrained ones first.
+    model = build_model(config, pretrained="none" if payload else None)
+    spec = resolve_input_spec(model.input_spec, config.data)
+    prepared = prepare_data(config.data, spec, config.run.seed, labelled=True, progress=progress)
+    write_json(run.data_report, prepared.report.to_dict())
+    check_splits(prepared)
+    if payload:
+        speed = SpeedSettings.from_dict(payload["train_state"]["speed"])
+    else:
+        t = config.train
+        speed, timings = choose_speed_settings(
+            model, spec.size, t.batch_size, device, t.amp, t.channels_last, t.threads
+        )
+        write_json(run.path / "speed.json", {"chosen": speed.to_dict(), "step_seconds": timings})
+    trainer = Trainer(config, model, prepared, run, device, speed)
+    running = trainer.restore(payload) if payload else None
+    state = trainer.state
+    if state.stop_reason != "early_stopping":
+        state.stop_reason = ""
+    started = time.monotonic()
+    deadline = started + 60 * config.train.max_minutes if config.train.max_minutes else None
+    with speed.thread_count():
+        while state.epoch < config.train.epochs and not state.stop_reason:
+            epoch_start = time.monotonic()
+            running = trainer.train_epoch(running, deadline, progress)
+            row = trainer.finish_epoch(running, time.monotonic() - epoch_start)
+            running = None
+            if epoch_callback:
+                epoch_callback(state.epoch, row)
+    return _result(trainer)
+
+
+def _result(trainer: Trainer) -> TrainResult:
+    run, state = trainer.run, trainer.state
+    best_path = run.checkpoints / "best.pt"
+    best = load_checkpoint(best_path)
+    trainer.model.load_state_dict(best["state_dict"])  # early stopping's "restore best weights"
+    trainer.model.eval()
+    return TrainResult(
+        run=run,
+        model=trainer.model,
+        best_epoch=state.best_epoch,
+        best_val_loss=state.best_val_loss,
+        metrics=dict(state.best_metrics),
+        best_checkpoint=best_path,
+        last_checkpoint=run.checkpoints / "last.pt",
+        epochs_run=state.epoch,
+        stop_reason=state.stop_reason or "epochs",
+        speed=trainer.speed,
+    )

@@ -1,0 +1,1 @@
+"""DCGANs: training, sampling, quality metrics, collapse watch, the discriminator as a detector."""

@@ -1,0 +1,142 @@
+"""Settings of a DCGAN training job: networks, optimisation, quality metrics, collapse watch."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any, Literal
+
+from fakescope.config import ConfigError, DataConfig, JobConfig
+from fakescope.models.dcgan import RESOLUTIONS
+
+
+@dataclasses.dataclass
+class GanModelConfig:
+    """The DCGAN pair (paper 000 Tables I, II, IV, V; paper 004's 200-dim uniform noise)."""
+
+    resolution: int = 64  # 32, 64, 128 or 256
+    z_dim: int = 100
+    z_dist: Literal["normal", "uniform"] = "normal"  # uniform is on [-1, 1]
+    base_width: int | None = None  # channels next to the image; None: 512 next to 4x4 (the papers)
+    g_bn_layers: list[int] | None = None  # G blocks with BatchNorm, 0 = 4x4 block; None: all
+    d_bn_layers: list[int] | None = None  # D blocks with BatchNorm, 0 = image side; None: all but 0
+    g_activation: Literal["relu", "leaky_relu"] = "relu"  # leaky_relu uses slope 0.2
+
+    def generator_kwargs(self) -> dict[str, Any]:
+        return {
+            "resolution": self.resolution, "z_dim": self.z_dim, "z_dist": self.z_dist,
+            "base_width": self.base_width, "bn_layers": self.g_bn_layers,
+            "activation": self.g_activation,
+        }
+
+    def discriminator_kwargs(self) -> dict[str, Any]:
+        return {
+            "resolution": self.resolution, "base_width": self.base_width,
+            "bn_layers": self.d_bn_layers,
+        }
+
+
+@dataclasses.dataclass
+class GanTrainConfig:
+    """Optimisation, GAN tricks, and how often to checkpoint, sample and measure."""
+
+    batch_size: int = 128
+    epochs: int = 25
+    lr_g: float = 2e-4
+    lr_d: float = 2e-4
+    betas_g: tuple[float, float] = (0.5, 0.999)
+    betas_d: tuple[float, float] = (0.5, 0.999)
+    # One-sided label smoothing: D's target for real images is 1 - label_smoothing (0.1 -> 0.9).
+    label_smoothing: float = 0.0
+    # saturating: G minimises log(1 - D(G(z))); non_saturating: G minimises -log D(G(z)).
+    g_loss: Literal["saturating", "non_saturating"] = "non_saturating"
+    # Gaussian noise (std, on the [-1, 1] pixel scale) added to every image D sees, decaying
+    # linearly to 0 over `instance_noise_anneal_epochs` (None: over the whole run).
+    instance_noise: float = 0.0
+    instance_noise_anneal_epochs: int | None = None
+    drop_last: bool = False  # drop a short last batch (its BatchNorm statistics are noisier)
+    # NHWC memory layout: oneDNN (CPU) and cuDNN run the convolutions without converting layouts.
+    channels_last: bool = True
+    checkpoint_every: int = 1  # epochs; a checkpoint is also written on SIGINT/SIGTERM
+    keep_checkpoints: int = 3
+    sample_every: int = 1  # epochs between sample grids from the fixed noise; 0: never
+    sample_count: int = 64  # images in each grid
+    metrics_every: int = 5  # epochs between FD/KID measurements (and at the end); 0: never
+    plot_every: int = 1  # epochs between redrawn loss plots (also at every checkpoint); 0: never
+
+
+@dataclasses.dataclass
+class GanMetricsConfig:
+    """FID/KID on a fixed sample; offline, the same distances on EfficientNet-Lite0 features."""
+
+    # Inception weights come from inception_weights, torch's hub cache, or the standard download;
+    # when none works (offline), auto falls back to EfficientNet-Lite0 and inception fails.
+    feature_extractor: Literal["auto", "inception", "efflite0"] = "auto"
+    inception_weights: str = ""  # path to torch-fidelity's Inception weights file
+    num_samples: int = 1000  # real and generated images compared
+    kid_subsets: int = 100
+    kid_subset_size: int = 1000  # capped at num_samples
+    batch_size: int = 50
+
+
+@dataclasses.dataclass
+class GanCollapseConfig:
+    """Collapse watch (paper 004): diversity of generated images relative to real ones."""
+
+    enabled: bool = True
+    num_samples: int = 64  # generated images per check; pairwise distances among them
+    features: Literal["efflite0", "pixels"] = "efflite0"
+    threshold: float = 0.3  # warn when diversity / real diversity falls below this
+    # Untrained generators draw near-identical noise, so warnings start after this many
+    # iterations (the diversity is logged from the first epoch on).
+    warmup_steps: int = 500
+
+
+def _gan_data_defaults() -> DataConfig:
+    return DataConfig(normalize="minus_one_one", resize="short_side_crop")
+
+
+@dataclasses.dataclass
+class GanJobConfig(JobConfig):
+    """A DCGAN training run. The data are real images at `model.resolution`, scaled to [-1, 1]."""
+
+    data: DataConfig = dataclasses.field(default_factory=_gan_data_defaults)
+    model: GanModelConfig = dataclasses.field(default_factory=GanModelConfig)
+    train: GanTrainConfig = dataclasses.field(default_factory=GanTrainConfig)
+    metrics: GanMetricsConfig = dataclasses.field(default_factory=GanMetricsConfig)
+    collapse: GanCollapseConfig = dataclasses.field(default_factory=GanCollapseConfig)
+
+
+def validate(config: GanJobConfig) -> GanJobConfig:
+    """Cross-field checks a dataclass cannot express; raise ConfigError naming the key."""
+    m, t = config.model, config.train
+    if m.resolution not in RESOLUTIONS:
+        raise ConfigError(
+            f"model.resolution: expected one of {list(RESOLUTIONS)}, got {m.resolution}"
+        )
+    if config.data.image_size not in (None, m.resolution):
+        raise ConfigError(
+            f"data.image_size ({config.data.image_size}) must equal model.resolution "
+            f"({m.resolution}) or be left unset"
+        )
+    if config.data.normalize == "imagenet":
+        raise ConfigError("data.normalize: a DCGAN's Tanh output needs minus_one_one, not imagenet")
+    checks = {
+        "model.z_dim": m.z_dim >= 1,
+        "train.batch_size": t.batch_size >= 1,
+        "train.epochs": t.epochs >= 1,
+        "train.lr_g": t.lr_g > 0,
+        "train.lr_d": t.lr_d > 0,
+        "train.label_smoothing": 0.0 <= t.label_smoothing < 0.5,
+        "train.instance_noise": t.instance_noise >= 0,
+        "train.checkpoint_every": t.checkpoint_every >= 1,
+        "train.keep_checkpoints": t.keep_checkpoints >= 1,
+        "train.sample_count": t.sample_count >= 1,
+        "metrics.num_samples": config.metrics.num_samples >= 2,
+        "collapse.num_samples": config.collapse.num_samples >= 2,
+    }
+    for key, ok in checks.items():
+        if not ok:
+            section, name = key.split(".")
+            value = getattr(getattr(config, section), name)
+            raise ConfigError(f"{key}: value {value!r} is out of range")
+    return config

@@ -1,0 +1,269 @@
+"""Sample quality: Fréchet distance and KID on image features, and a diversity score.
+
+Stages, each a plain function of tensors so they test without weights:
+
+    images --extractor--> features --features_to_statistics--> (mu, sigma) --statistics_to_fd--> FD
+    features x features --features_to_kid--> KID mean, std
+    features --pairwise_diversity--> mean pairwise distance (collapse watch, paper 004)
+
+With torch-fidelity's Inception-v3 the distances are the standard FID and KID. Where its weights
+are not available (offline), the same distances are taken on EfficientNet-Lite0 ImageNet features
+and named after it (`fd_efflite0`, `kid_efflite0`): they rank models like FID does, but their
+values are not comparable with published FIDs, so they are never called FID.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from fakescope.models.dcgan import Generator
+
+INCEPTION = "inception"
+EFFLITE0 = "efflite0"
+PIXELS = "pixels"
+
+
+class FeatureExtractor(Protocol):
+    """uint8 images (N, 3, H, W) in [0, 255] -> float features (N, F); `name` labels the metrics."""
+
+    name: str
+
+    def __call__(self, images: torch.Tensor) -> torch.Tensor: ...
+
+
+def to_uint8(images: torch.Tensor) -> torch.Tensor:
+    """Images in [-1, 1] (a generator's output) -> uint8 in [0, 255]."""
+    return ((images.clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8)
+
+
+class InceptionFeatures:
+    """torch-fidelity's Inception-v3 (the FID network), 2048-d pool features."""
+
+    name = INCEPTION
+
+    def __init__(self, weights: Path, device: torch.device) -> None:
+        from torch_fidelity.feature_extractor_inceptionv3 import FeatureExtractorInceptionV3
+
+        self.model = FeatureExtractorInceptionV3(
+            "inception-v3-compat", ["2048"], feature_extractor_weights_path=str(weights)
+        ).to(device)
+        self.device = device
+
+    @torch.no_grad()
+    def __call__(self, images: torch.Tensor) -> torch.Tensor:
+        (features,) = self.model(images.to(self.device))
+        return features.float()
+
+
+class EfficientNetLite0Features:
+    """EfficientNet-Lite0 with its packaged ImageNet weights: 1280-d pooled features at 224x224."""
+
+    name = EFFLITE0
+
+    def __init__(self, device: torch.device) -> None:
+        from fakescope.models.efficientnet_lite0 import (
+            LITE0_INPUT_SPEC,
+            efficientnet_lite0_imagenet,
+        )
+
+        model = efficientnet_lite0_imagenet()
+        model.reset_classifier(0)  # type: ignore[operator]  # forward now returns pooled features
+        self.model: nn.Module = model.to(device).eval()
+        self.size = LITE0_INPUT_SPEC.size
+        self.mean = torch.tensor(LITE0_INPUT_SPEC.mean, device=device).view(1, 3, 1, 1)
+        self.std = torch.tensor(LITE0_INPUT_SPEC.std, device=device).view(1, 3, 1, 1)
+        self.device = device
+
+    @torch.no_grad()
+    def __call__(self, images: torch.Tensor) -> torch.Tensor:
+        x = images.to(self.device).float() / 255.0
+        x = F.interpolate(x, size=(self.size, self.size), mode="bilinear", antialias=True)
+        return self.model((x - self.mean) / self.std).float()
+
+
+class PixelFeatures:
+    """Downsampled pixels (16x16x3 in [0, 1]): a weight-free, very cheap stand-in for features."""
+
+    name = PIXELS
+
+    @torch.no_grad()
+    def __call__(self, images: torch.Tensor) -> torch.Tensor:
+        return F.adaptive_avg_pool2d(images.float() / 255.0, 16).flatten(1)
+
+
+def _cached_inception_path() -> Path:
+    from torch_fidelity.feature_extractor_inceptionv3 import URL_INCEPTION_V3
+
+    return Path(torch.hub.get_dir()) / "checkpoints" / os.path.basename(URL_INCEPTION_V3)
+
+
+def local_inception_weights(configured: str = "") -> Path | None:
+    """The Inception weights file: the configured path, else torch-fidelity's file in torch's
+    hub cache if present, else None. A configured path that does not exist is an error."""
+    if configured:
+        path = Path(configured).expanduser()
+        if not path.is_file():
+            raise FileNotFoundError(f"Inception weights not found: {path}")
+        return path
+    cached = _cached_inception_path()
+    return cached if cached.is_file() else None
+
+
+def download_inception_weights(timeout_s: float = 20.0) -> Path | None:
+    """torch-fidelity's standard download into torch's hub cache; None when offline."""
+    from torch_fidelity.feature_extractor_inceptionv3 import URL_INCEPTION_V3
+
+    target = _cached_inception_path()
+    target.parent.mkdir(parents=True, exist_ok=True)
+    previous = socket.getdefaulttimeout()
+    socket.setdefaulttimeout(timeout_s)  # urllib inside torch.hub takes no timeout of its own
+    try:
+        torch.hub.download_url_to_file(URL_INCEPTION_V3, str(target), progress=False)
+    except (OSError, ValueError):  # URLError and socket timeouts are OSErrors
+        return None
+    finally:
+        socket.setdefaulttimeout(previous)
+    return target
+
+
+def build_feature_extractor(
+    kind: str, device: torch.device, inception_weights: str = ""
+) -> FeatureExtractor:
+    """Inception from a local file or the standard download; `auto` falls back to
+    EfficientNet-Lite0 when neither works (offline), `inception` then fails."""
+    if kind in ("auto", INCEPTION):
+        weights = local_inception_weights(inception_weights) or download_inception_weights()
+        if weights is not None:
+            return InceptionFeatures(weights, device)
+        if kind == INCEPTION:
+            raise FileNotFoundError(
+                "Inception weights are not on disk and cannot be downloaded: set "
+                "metrics.inception_weights to the file, or use metrics.feature_extractor=efflite0"
+            )
+        kind = EFFLITE0
+    if kind == EFFLITE0:
+        return EfficientNetLite0Features(device)
+    if kind == PIXELS:
+        return PixelFeatures()
+    raise ValueError(f"unknown feature extractor '{kind}' (use auto, inception, efflite0, pixels)")
+
+
+def metric_names(extractor_name: str) -> tuple[str, str]:
+    """Log names of the two distances; FID and KID only on the Inception network defining them."""
+    if extractor_name == INCEPTION:
+        return "fid", "kid"
+    return f"fd_{extractor_name}", f"kid_{extractor_name}"
+
+
+def extract_features(extractor: FeatureExtractor, batches: Iterable[torch.Tensor]) -> torch.Tensor:
+    """Features of every uint8 batch, concatenated on the CPU in float64."""
+    parts = [extractor(batch).detach().cpu().double() for batch in batches]
+    if not parts:
+        raise ValueError("no images to extract features from")
+    return torch.cat(parts)
+
+
+@dataclass(frozen=True)
+class Statistics:
+    """Mean and covariance of a feature set: all FD needs to know about one side."""
+
+    mu: np.ndarray
+    sigma: np.ndarray
+
+
+def features_to_statistics(features: torch.Tensor) -> Statistics:
+    from torch_fidelity.metric_fid import fid_features_to_statistics
+
+    stats = fid_features_to_statistics(features.double().cpu())
+    return Statistics(mu=stats["mu"], sigma=stats["sigma"])
+
+
+def statistics_to_fd(a: Statistics, b: Statistics) -> float:
+    """Fréchet distance between two Gaussians, ||mu_a - mu_b||² + Tr(Sa + Sb - 2 (Sa Sb)^½)."""
+    from torch_fidelity.metric_fid import KEY_METRIC_FID, fid_statistics_to_metric
+
+    result = fid_statistics_to_metric(
+        {"mu": a.mu, "sigma": a.sigma}, {"mu": b.mu, "sigma": b.sigma}, verbose=False
+    )
+    return float(result[KEY_METRIC_FID])
+
+
+def features_to_kid(
+    a: torch.Tensor, b: torch.Tensor, subsets: int = 100, subset_size: int = 1000, seed: int = 0
+) -> tuple[float, float]:
+    """Kernel Inception Distance (cubic polynomial kernel MMD²) mean and std over random subsets;
+    the subset size is capped at the smaller feature set."""
+    from torch_fidelity.metric_kid import (
+        KEY_METRIC_KID_MEAN,
+        KEY_METRIC_KID_STD,
+        kid_features_to_metric,
+    )
+
+    size = min(subset_size, len(a), len(b))
+    if size < 2:
+        raise ValueError("KID needs at least 2 images on each side")
+    result = kid_features_to_metric(
+        a.double().cpu(), b.double().cpu(), kid_subsets=subsets, kid_subset_size=size,
+        rng_seed=seed, verbose=False,
+    )
+    return float(result[KEY_METRIC_KID_MEAN]), float(result[KEY_METRIC_KID_STD])
+
+
+def pairwise_diversity(features: torch.Tensor) -> float:
+    """Mean Euclidean distance over all pairs: near 0 when every sample looks the same."""
+    if len(features) < 2:
+        raise ValueError("diversity needs at least 2 samples")
+    return float(torch.pdist(features.double()).mean())
+
+
+class QualityMeter:
+    """FD and KID of a generator's samples against a fixed set of real images.
+
+    The real features are extracted once; every `measure` draws the same latents (fixed seed),
+    so changes between epochs come from the generator, not from the sample.
+    """
+
+    def __init__(
+        self,
+        extractor: FeatureExtractor,
+        real_batches: Iterable[torch.Tensor],
+        kid_subsets: int = 100,
+        kid_subset_size: int = 1000,
+        batch_size: int = 50,
+        seed: int = 0,
+    ) -> None:
+        self.extractor = extractor
+        self.real_features = extract_features(extractor, real_batches)
+        self.real_statistics = features_to_statistics(self.real_features)
+        self.kid_subsets, self.kid_subset_size = kid_subsets, kid_subset_size
+        self.batch_size, self.seed = batch_size, seed
+        self.fd_name, self.kid_name = metric_names(extractor.name)
+
+    @property
+    def num_samples(self) -> int:
+        return len(self.real_features)
+
+    def measure(self, generator: Generator) -> dict[str, float]:
+        """{fd name: value, kid name: mean, kid name + '_std': std} over as many fakes as reals."""
+        from fakescope.gan.sample import generate_batches
+
+        batches = generate_batches(generator, self.num_samples, self.batch_size, self.seed)
+        fake = extract_features(self.extractor, (to_uint8(b) for b in batches))
+        kid_mean, kid_std = features_to_kid(
+            self.real_features, fake, self.kid_subsets, self.kid_subset_size, self.seed
+        )
+        return {
+            self.fd_name: statistics_to_fd(self.real_statistics, features_to_statistics(fake)),
+            self.kid_name: kid_mean,
+            f"{self.kid_name}_std": kid_std,
+        }

@@ -1,0 +1,492 @@
+"""Train a DCGAN on a folder of real faces, resumably (papers 000, 001 and 004).
+
+One iteration, as in the papers: D learns on a real batch and a generated batch (two forward
+passes, so BatchNorm sees each alone), then G learns through the updated D.
+
+Everything an uninterrupted run would hold at a given iteration is in its checkpoints: weights,
+optimizer moments, epoch/step/batch counters, the epoch's running sums and every RNG state. The
+batch order depends only on (seed, epoch), so on CPU a run stopped (SIGINT/SIGTERM, or a crash
+after a checkpoint) and resumed ends with the same weights as one that never stopped.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+from tqdm import tqdm
+
+from fakescope.config import ConfigError, to_dict
+from fakescope.data.pipeline import BatchLoader, PreparedData, prepare_data
+from fakescope.data.transforms import InputSpec, resolve_input_spec
+from fakescope.gan.collapse import CollapseWatch
+from fakescope.gan.config import GanJobConfig, validate
+from fakescope.gan.history import IterationLog
+from fakescope.gan.losses import (
+    add_instance_noise,
+    discriminator_loss,
+    generator_loss,
+    instance_noise_std,
+)
+from fakescope.gan.metrics import FeatureExtractor, QualityMeter, build_feature_extractor
+from fakescope.gan.plots import plot_loss_phase, plot_losses, plot_quality
+from fakescope.gan.sample import sample_grid
+from fakescope.models.dcgan import Discriminator, Generator
+from fakescope.reproducibility import resolve_device, rng_state, seed_everything, set_rng_state
+from fakescope.runs import (
+    MetricsLog,
+    RunDir,
+    load_checkpoint,
+    open_run,
+    prune_step_checkpoints,
+    save_checkpoint,
+    write_json,
+)
+
+log = logging.getLogger("fakescope.gan")
+
+ExtractorFactory = Callable[[str], FeatureExtractor]
+EPOCH_SUMS = ("loss_d", "loss_g", "d_real", "d_fake")
+# Offsets of the seeds of the fixed evaluation samples, kept apart from the training stream.
+REAL_SAMPLE_SEED, QUALITY_SEED, COLLAPSE_SEED, CALIBRATION_SEED = 1, 2, 3, 4
+CALIBRATION_BATCHES, CALIBRATION_BATCH_SIZE = 4, 128  # latents G's BatchNorm statistics average
+
+
+@dataclass
+class TrainResult:
+    run: RunDir
+    step: int
+    epochs_done: int
+    interrupted: str | None  # the signal that stopped training; None when it ran to the end
+    checkpoint: Path | None
+    summary: dict[str, Any] = field(default_factory=dict)  # the last epoch's row of epochs.csv
+    warnings: list[str] = field(default_factory=list)
+
+
+@dataclass
+class TrainState:
+    """The counters a checkpoint must restore, beyond weights and RNG states."""
+
+    step: int = 0
+    epoch: int = 0  # completed epochs
+    batch: int = 0  # batches done in the current epoch
+    sums: dict[str, float] = field(default_factory=lambda: dict.fromkeys(EPOCH_SUMS, 0.0))
+    started: float = field(default_factory=time.perf_counter)  # this epoch's (re)start
+    started_cpu: float = field(default_factory=time.process_time)
+    images: int = 0  # images seen since `started`
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"step": self.step, "epoch": self.epoch, "batch": self.batch,
+                "sums": dict(self.sums)}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> TrainState:
+        return cls(step=int(data["step"]), epoch=int(data["epoch"]), batch=int(data["batch"]),
+                   sums={k: float(v) for k, v in data["sums"].items()})
+
+
+class StopRequest:
+    """Set by SIGINT/SIGTERM; the loop finishes its iteration, checkpoints and returns."""
+
+    def __init__(self) -> None:
+        self.signal: str | None = None
+
+
+@contextmanager
+def stop_on_signals(stop: StopRequest) -> Iterator[None]:
+    """Turn the first SIGINT/SIGTERM into a stop request; a second one interrupts at once."""
+    if threading.current_thread() is not threading.main_thread():
+        yield  # signal handlers can only be installed from the main thread
+        return
+    signals = (signal.SIGINT, signal.SIGTERM)
+    previous = {s: signal.getsignal(s) for s in signals}
+
+    def request(signum: int, frame: object) -> None:
+        if stop.signal is not None:
+            raise KeyboardInterrupt
+        stop.signal = signal.Signals(signum).name
+
+    for s in signals:
+        signal.signal(s, request)
+    try:
+        yield
+    finally:
+        for s, handler in previous.items():
+            signal.signal(s, handler)
+
+
+@contextmanager
+def log_to_file(path: Path) -> Iterator[None]:
+    handler = logging.FileHandler(path)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
+    log.addHandler(handler)
+    level = log.level
+    log.setLevel(logging.INFO)
+    try:
+        yield
+    finally:
+        log.setLevel(level)
+        log.removeHandler(handler)
+        handler.close()
+
+
+def gan_input_spec(config: GanJobConfig) -> InputSpec:
+    return resolve_input_spec(InputSpec(size=config.model.resolution), config.data)
+
+
+def real_uint8_batches(
+    prepared: PreparedData, n: int, batch_size: int, seed: int
+) -> Iterator[torch.Tensor]:
+    """The first n images of a fixed shuffle of the training split, as uint8 NCHW batches."""
+    loader = prepared.loader("train", batch_size, shuffle=True, augment=False, seed=seed)
+    taken = 0
+    for images, _ in loader:
+        batch = prepared.normalizer.denormalize(images)[: n - taken]
+        taken += len(batch)
+        yield batch
+        if taken >= n:
+            return
+
+
+def is_quality_column(name: str) -> bool:
+    """FD/FID, KID (not its std) and diversity columns of epochs.csv."""
+    if name == "diversity":
+        return True
+    return name.startswith(("fd_", "fid", "kid")) and not name.endswith("_std")
+
+
+def count_parameters(module: torch.nn.Module) -> int:
+    return sum(p.numel() for p in module.parameters())
+
+
+class GanTrainer:
+    """Holds the networks, optimizers, logs and evaluation helpers of one run."""
+
+    def __init__(
+        self,
+        config: GanJobConfig,
+        prepared: PreparedData,
+        run: RunDir,
+        device: torch.device,
+        extractor_factory: ExtractorFactory | None = None,
+        progress: bool = False,
+        on_step: Callable[[int], None] | None = None,
+    ) -> None:
+        self.config, self.prepared, self.run, self.device = config, prepared, run, device
+        self.progress, self.on_step = progress, on_step
+        self.extractor_factory = extractor_factory or (
+            lambda kind: build_feature_extractor(kind, device, config.metrics.inception_weights)
+        )
+        m, t = config.model, config.train
+        layout = self.memory_format = (
+            torch.channels_last if t.channels_last else torch.contiguous_format
+        )
+        self.G = Generator(**m.generator_kwargs()).to(device).to(memory_format=layout)
+        self.D = Discriminator(**m.discriminator_kwargs()).to(device).to(memory_format=layout)
+        # One fused kernel per parameter update instead of a chain of elementwise ops.
+        fused = device.type in ("cpu", "cuda")
+        self.opt_g = torch.optim.Adam(self.G.parameters(), lr=t.lr_g, betas=t.betas_g, fused=fused)
+        self.opt_d = torch.optim.Adam(self.D.parameters(), lr=t.lr_d, betas=t.betas_d, fused=fused)
+        self.state = TrainState()
+        self.iterations = IterationLog(run.metrics)
+        self.epochs_log = MetricsLog(run.path / "epochs.csv")
+        self.batches_per_epoch = len(self._loader(epoch=0, start_batch=0))
+        if self.batches_per_epoch == 0:
+            raise ValueError(
+                f"{config.data.path}: no training batches (fewer images than "
+                f"train.batch_size={t.batch_size} with drop_last)"
+            )
+        anneal_epochs = t.instance_noise_anneal_epochs or t.epochs
+        self.anneal_steps = anneal_epochs * self.batches_per_epoch
+        self.warnings: list[str] = []
+        self._extractors: dict[str, FeatureExtractor] = {}
+        self._quality: QualityMeter | None = None
+        self._collapse: CollapseWatch | None = None
+        self._last_checkpoint: Path | None = None
+        self._last_row: dict[str, Any] = {}
+        self._collapse_flag = ""
+        self._calibrated_step = -1
+
+    # -- checkpoints --------------------------------------------------------------------------
+
+    def checkpoint_payload(self) -> dict[str, Any]:
+        return {
+            "kind": "gan",
+            "config": to_dict(self.config),
+            "generator_kwargs": self.config.model.generator_kwargs(),
+            "discriminator_kwargs": self.config.model.discriminator_kwargs(),
+            "generator": self.G.state_dict(),
+            "discriminator": self.D.state_dict(),
+            "opt_g": self.opt_g.state_dict(),
+            "opt_d": self.opt_d.state_dict(),
+            "state": self.state.to_dict(),
+            "rng": rng_state(),
+        }
+
+    def calibrate_generator(self) -> None:
+        """Precise BatchNorm statistics for eval-mode sampling; they depend on the current weights
+        alone (a fixed latent stream), so an interrupted run still ends in the same state."""
+        if self._calibrated_step == self.state.step:
+            return
+        rng = torch.Generator().manual_seed(self.config.run.seed + CALIBRATION_SEED)
+        self.G.calibrate_batchnorm(CALIBRATION_BATCHES, CALIBRATION_BATCH_SIZE, rng)
+        self._calibrated_step = self.state.step
+
+    def save(self) -> Path:
+        self.calibrate_generator()
+        self.iterations.flush()
+        path = self.run.step_checkpoint(self.state.step)
+        save_checkpoint(path, self.checkpoint_payload())
+        prune_step_checkpoints(self.run, self.config.train.keep_checkpoints)
+        self._last_checkpoint = path
+        log.info("checkpoint %s (epoch %d, batch %d)", path.name, self.state.epoch,
+                 self.state.batch)
+        return path
+
+    def resume(self) -> bool:
+        """Load the run's newest checkpoint; False when there is none (a fresh start)."""
+        path = self.run.latest_checkpoint()
+        if path is None:
+            return False
+        # On the CPU: RNG states must stay there; weights and moments move on loading.
+        payload = load_checkpoint(path, map_location="cpu")
+        if payload.get("kind") != "gan":
+            raise ConfigError(f"{path} is not a GAN checkpoint; cannot resume this run from it")
+        saved = payload["config"]
+        if saved["model"] != to_dict(self.config)["model"]:
+            raise ConfigError(
+                f"--resume: the model settings differ from those of {path} "
+                "(a run keeps its architecture; start a new run with another --name)"
+            )
+        state = TrainState.from_dict(payload["state"])
+        if state.batch and saved["train"]["batch_size"] != self.config.train.batch_size:
+            raise ConfigError(
+                "--resume: train.batch_size differs from the checkpoint's, which stopped "
+                "mid-epoch; resume with the same batch size"
+            )
+        self.G.load_state_dict(payload["generator"])
+        self.D.load_state_dict(payload["discriminator"])
+        self.opt_g.load_state_dict(payload["opt_g"])
+        self.opt_d.load_state_dict(payload["opt_d"])
+        set_rng_state(payload["rng"])
+        self.state = state
+        self.iterations.truncate_after(state.step)
+        if self.epochs_log.path.is_file():
+            self.epochs_log.truncate_after("step", state.step)
+        self._last_checkpoint = path
+        log.info("resumed from %s: epoch %d, batch %d, step %d", path.name, state.epoch,
+                 state.batch, state.step)
+        return True
+
+    # -- one iteration ------------------------------------------------------------------------
+
+    def _loader(self, epoch: int, start_batch: int) -> BatchLoader:
+        t = self.config.train
+        return self.prepared.loader(
+            "train", t.batch_size, shuffle=True, augment=True, seed=self.config.run.seed,
+            epoch=epoch, start_batch=start_batch, drop_last=t.drop_last,
+        )
+
+    def train_step(self, real: torch.Tensor) -> dict[str, float]:
+        t = self.config.train
+        G, D = self.G, self.D
+        noise = instance_noise_std(t.instance_noise, self.state.step, self.anneal_steps)
+        fake = G(G.sample_latent(real.shape[0]))
+
+        # D learns: real -> 1 - smoothing, fake -> 0; the fakes are detached so G is left alone.
+        self.opt_d.zero_grad(set_to_none=True)
+        real_logits = D(add_instance_noise(real, noise))
+        fake_logits = D(add_instance_noise(fake.detach(), noise))
+        loss_d = discriminator_loss(real_logits, fake_logits, t.label_smoothing)
+        loss_d.backward()
+        self.opt_d.step()
+
+        # G learns through the updated D. D's weights need no gradient here (its next step
+        # clears them anyway), so freezing them skips that work without changing the result.
+        self.opt_g.zero_grad(set_to_none=True)
+        D.requires_grad_(False)
+        try:
+            after_logits = D(add_instance_noise(fake, noise))
+            loss_g = generator_loss(after_logits, t.g_loss)
+            loss_g.backward()
+        finally:
+            D.requires_grad_(True)
+        self.opt_g.step()
+
+        values = torch.stack([
+            loss_d.detach(), loss_g.detach(), torch.sigmoid(real_logits.detach()).mean(),
+            torch.sigmoid(fake_logits.detach()).mean(), torch.sigmoid(after_logits.detach()).mean(),
+        ]).tolist()  # one device sync per iteration
+        names = ("loss_d", "loss_g", "d_real", "d_fake", "d_fake_after")
+        return {**dict(zip(names, values, strict=True)), "noise_std": noise}
+
+    # -- epoch end ------------------------------------------------------------------------------
+
+    def _extractor(self, kind: str) -> FeatureExtractor:
+        if kind not in self._extractors:
+            self._extractors[kind] = self.extractor_factory(kind)
+        return self._extractors[kind]
+
+    def _real_batches(self, n: int) -> Iterator[torch.Tensor]:
+        seed = self.config.run.seed + REAL_SAMPLE_SEED
+        return real_uint8_batches(self.prepared, n, self.config.metrics.batch_size, seed)
+
+    def quality_meter(self) -> QualityMeter:
+        if self._quality is None:
+            mc = self.config.metrics
+            extractor = self._extractor(mc.feature_extractor)
+            self._quality = QualityMeter(
+                extractor, self._real_batches(mc.num_samples), mc.kid_subsets,
+                mc.kid_subset_size, mc.batch_size, self.config.run.seed + QUALITY_SEED,
+            )
+            log.info("quality metrics %s/%s on %d real images", self._quality.fd_name,
+                     self._quality.kid_name, self._quality.num_samples)
+        return self._quality
+
+    def collapse_watch(self) -> CollapseWatch:
+        if self._collapse is None:
+            cc = self.config.collapse
+            self._collapse = CollapseWatch(
+                self._extractor(cc.features), self._real_batches(cc.num_samples), cc.num_samples,
+                cc.threshold, self.config.run.seed + COLLAPSE_SEED,
+            )
+        return self._collapse
+
+    def end_epoch(self) -> dict[str, Any]:
+        t, s = self.config.train, self.state
+        seconds = time.perf_counter() - s.started
+        cpu_seconds = time.process_time() - s.started_cpu
+        n = max(1, self.batches_per_epoch)
+        s.epoch += 1
+        s.batch = 0
+        row: dict[str, Any] = {"epoch": s.epoch, "step": s.step}
+        row.update({k: s.sums[k] / n for k in EPOCH_SUMS})
+        row["seconds"] = round(seconds, 3)
+        row["images_per_s"] = round(s.images / seconds, 2) if seconds > 0 and s.images else ""
+        row["cpu_s"] = round(cpu_seconds, 3)  # steadier than wall time on a shared machine
+        s.sums = dict.fromkeys(EPOCH_SUMS, 0.0)
+        self.iterations.flush()
+        self.calibrate_generator()
+        if t.sample_every and s.epoch % t.sample_every == 0:
+            sample_grid(self.G, self.run.samples / f"epoch_{s.epoch:04d}.png", t.sample_count,
+                        nrow=min(8, t.sample_count), seed=self.config.run.seed)
+        if self.config.collapse.enabled:
+            check = self.collapse_watch().check(self.G)
+            row["diversity"] = round(check.ratio, 4)
+            warn = check.collapsed and s.step >= self.config.collapse.warmup_steps
+            self._collapse_flag = f"{check.ratio:.2f}" if warn else ""
+            if warn:
+                message = f"epoch {s.epoch}: {check.message()}"
+                self.warnings.append(message)
+                log.warning(message)
+        last = s.epoch == t.epochs
+        if t.metrics_every and (s.epoch % t.metrics_every == 0 or last):
+            row.update({k: round(v, 6) for k, v in self.quality_meter().measure(self.G).items()})
+        self.epochs_log.append(row)
+        log.info("epoch %d/%d: %s", s.epoch, t.epochs,
+                 ", ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}"
+                           for k, v in row.items() if k not in ("epoch",)))
+        checkpoint = s.epoch % t.checkpoint_every == 0 or last
+        if checkpoint:
+            self.save()
+        if checkpoint or (t.plot_every and s.epoch % t.plot_every == 0):
+            self.draw_plots()
+        self._last_row = row
+        s.started, s.started_cpu, s.images = time.perf_counter(), time.process_time(), 0
+        return row
+
+    def draw_plots(self) -> None:
+        report = self.run.report
+        plot_losses(self.run.metrics, report / "losses.png")
+        plot_loss_phase(self.run.metrics, report / "loss_phase.png")
+        rows = self.epochs_log.read()
+        columns = [c for c in (rows[0] if rows else {}) if is_quality_column(c)]
+        plot_quality(self.epochs_log.path, report / "quality.png", columns)
+
+    # -- the loop -------------------------------------------------------------------------------
+
+    def _interrupt(self, signal_name: str) -> TrainResult:
+        log.warning("stopped by %s at epoch %d, batch %d: resume with --resume", signal_name,
+                    self.state.epoch, self.state.batch)
+        checkpoint = self.save()
+        self.draw_plots()
+        return self.result(interrupted=signal_name, checkpoint=checkpoint)
+
+    def result(self, interrupted: str | None, checkpoint: Path | None) -> TrainResult:
+        return TrainResult(self.run, self.state.step, self.state.epoch, interrupted, checkpoint,
+                           dict(self._last_row), list(self.warnings))
+
+    def train(self) -> TrainResult:
+        t, s = self.config.train, self.state
+        s.started, s.started_cpu = time.perf_counter(), time.process_time()
+        stop = StopRequest()
+        with stop_on_signals(stop):
+            while s.epoch < t.epochs:
+                loader = self._loader(epoch=s.epoch, start_batch=s.batch)
+                bar = tqdm(total=self.batches_per_epoch, initial=s.batch, leave=False,
+                           desc=f"epoch {s.epoch + 1}/{t.epochs}", unit="batch",
+                           disable=not self.progress)
+                with bar:
+                    for real, _ in loader:
+                        real = real.to(self.device, memory_format=self.memory_format)
+                        row = self.train_step(real)
+                        s.step += 1
+                        s.batch += 1
+                        s.images += real.shape[0]
+                        for k in EPOCH_SUMS:
+                            s.sums[k] += row[k]
+                        self.iterations.add({"step": s.step, "epoch": s.epoch + 1, **row})
+                        postfix = {
+                            "loss_D": f"{row['loss_d']:.3f}", "loss_G": f"{row['loss_g']:.3f}",
+                            "D(x)": f"{row['d_real']:.2f}", "D(G(z))": f"{row['d_fake']:.2f}",
+                        }
+                        if self._collapse_flag:
+                            postfix["COLLAPSE?"] = self._collapse_flag
+                        bar.set_postfix(postfix, refresh=False)
+                        bar.update()
+                        if self.on_step is not None:
+                            self.on_step(s.step)
+                        if stop.signal:
+                            return self._interrupt(stop.signal)
+                self.end_epoch()
+                if stop.signal:
+                    return self._interrupt(stop.signal)
+        return self.result(interrupted=None, checkpoint=self._last_checkpoint)
+
+
+def train_gan(
+    config: GanJobConfig,
+    resume: bool = False,
+    progress: bool = False,
+    on_step: Callable[[int], None] | None = None,
+    extractor_factory: ExtractorFactory | None = None,
+) -> TrainResult:
+    """Train (or with `resume`, continue) the DCGAN that `config` describes.
+
+    `on_step(step)` runs after every iteration (for tests and tools); `extractor_factory(kind)`
+    replaces the feature networks of the quality metrics and the collapse watch.
+    """
+    validate(config)
+    seed_everything(config.run.seed, config.run.deterministic)
+    device = resolve_device(config.run.device)
+    run = open_run(config.run.root, config.run.name, config, resume=resume)
+    with log_to_file(run.path / "train.log"):
+        prepared = prepare_data(config.data, gan_input_spec(config), seed=config.run.seed,
+                                labelled=False, progress=progress)
+        write_json(run.data_report, prepared.report.to_dict())
+        if "train" not in prepared.split_names():
+            raise ValueError(f"{config.data.path}: no real training images found")
+        trainer = GanTrainer(config, prepared, run, device, extractor_factory, progress, on_step)
+        if not (resume and trainer.resume()):
+            log.info("training %s on %d images (%d batches/epoch) on %s; G %d params, D %d params",
+                     config.run.name, prepared.size("train"), trainer.batches_per_epoch, device,
+                     count_parameters(trainer.G), count_parameters(trainer.D))
+        return trainer.train()

@@ -1,0 +1,65 @@
+"""`fakescope train` and `fakescope search` from the command line, errors as one line."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from detect.tiny_detector import TINY
+
+from fakescope.cli import main
+from fakescope.config import load_config
+from fakescope.detect.config import DetectJobConfig
+
+
+def _args(faces: Path, cache_dir: Path, root: Path) -> list[str]:
+    return [
+        "--data", str(faces), "--model", TINY, "--epochs", "1", "--root", str(root), "--quiet",
+        "--set", f"data.cache_dir={cache_dir}", "--set", "train.amp=off",
+        "--set", "train.channels_last=off",
+    ]
+
+
+def test_train_prints_the_run_and_resumes(
+    faces: Path, cache_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    args = ["train", *_args(faces, cache_dir, tmp_path), "--name", "cli"]
+    assert main(args) == 0
+    out = capsys.readouterr().out
+    assert f"run: {tmp_path / 'cli'}" in out and "best epoch 1" in out
+    assert (tmp_path / "cli" / "checkpoints" / "best.pt").is_file()
+    assert main([*args, "--epochs", "2", "--resume"]) == 0
+    assert "after 2 epochs" in capsys.readouterr().out
+
+
+def test_flags_win_over_set_and_preset(faces: Path, cache_dir: Path, tmp_path: Path) -> None:
+    preset = tmp_path / "p.yaml"
+    preset.write_text("train: {epochs: 7, lr: 0.5}\n")
+    from fakescope.cli import build_parser
+    from fakescope.cli.detect import _load
+
+    argv = ["train", "--config", str(preset), "--epochs", "3", "--set", "train.epochs=5",
+            "--set", "train.lr=0.25", "--data", str(faces)]
+    config = _load(build_parser().parse_args(argv), {})
+    assert (config.train.epochs, config.train.lr, config.data.path) == (3, 0.25, str(faces))
+
+
+def test_a_bad_value_is_one_line_and_exit_code_2(
+    faces: Path, cache_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    args = ["train", *_args(faces, cache_dir, tmp_path), "--set", "train.lr=-1"]
+    assert main(args) == 2
+    err = capsys.readouterr().err.strip()
+    assert err == "fakescope: error: train.lr must be positive, got -1.0"
+
+
+def test_search_writes_the_preset_where_asked(
+    faces: Path, cache_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "best.yaml"
+    args = ["search", *_args(faces, cache_dir, tmp_path), "--trials", "2", "--study", "s",
+            "--out", str(out), "--set", "search.batch_sizes=[16]"]
+    assert main(args) == 0
+    printed = capsys.readouterr().out
+    assert "2 complete" in printed and f"preset: {out}" in printed
+    assert load_config(DetectJobConfig, out).train.batch_size == 16

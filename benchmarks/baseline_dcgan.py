@@ -83,6 +83,51 @@ def children_cpu() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
+class BaselineRecipe:
+    """The reference loop's data loader and one training iteration, as separate pieces."""
+
+    def __init__(self, data: str, resolution: int, batch_size: int = 64, workers: int = 2,
+                 seed: int = 0) -> None:
+        torch.manual_seed(seed)
+        dataset = dset.ImageFolder(root=data, transform=transforms.Compose([
+            transforms.Resize(resolution), transforms.CenterCrop(resolution),
+            transforms.ToTensor(), transforms.Normalize((0.5, 0.5, 0.5), (0.5, 0.5, 0.5)),
+        ]))
+        self.loader = torch.utils.data.DataLoader(dataset, batch_size=batch_size, shuffle=True,
+                                                  num_workers=workers)
+        self.net_g, self.net_d = Generator(resolution), Discriminator(resolution)
+        self.net_g.apply(weights_init)
+        self.net_d.apply(weights_init)
+        self.criterion = nn.BCELoss()
+        self.opt_d = torch.optim.Adam(self.net_d.parameters(), lr=2e-4, betas=(0.5, 0.999))
+        self.opt_g = torch.optim.Adam(self.net_g.parameters(), lr=2e-4, betas=(0.5, 0.999))
+
+    def step(self, real: torch.Tensor) -> dict[str, float]:
+        net_d, net_g, criterion = self.net_d, self.net_g, self.criterion
+        b = real.size(0)
+        net_d.zero_grad()
+        label = torch.full((b,), 1.0)
+        output = net_d(real)
+        err_d_real = criterion(output, label)
+        err_d_real.backward()
+        d_x = output.mean().item()
+        fake = net_g(torch.randn(b, 100, 1, 1))
+        label.fill_(0.0)
+        output = net_d(fake.detach())
+        err_d_fake = criterion(output, label)
+        err_d_fake.backward()
+        d_g_z1 = output.mean().item()
+        err_d = err_d_real + err_d_fake
+        self.opt_d.step()
+        net_g.zero_grad()
+        label.fill_(1.0)
+        output = net_d(fake)
+        err_g = criterion(output, label)
+        err_g.backward()
+        self.opt_g.step()
+        return {"loss_d": err_d.item(), "loss_g": err_g.item(), "d_real": d_x, "d_fake": d_g_z1}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--data", required=True)
@@ -94,55 +139,20 @@ def main() -> None:
     parser.add_argument("--out", help="JSON file for the results")
     args = parser.parse_args()
 
-    torch.manual_seed(args.seed)
-    size = args.resolution
-    dataset = dset.ImageFolder(root=args.data, transform=transforms.Compose([
-        transforms.Resize(size), transforms.CenterCrop(size), transforms.ToTensor(),
-        transforms.Normalize((0.5, 0.5, 0.5), (0.5, 0.5, 0.5)),
-    ]))
-    loader = torch.utils.data.DataLoader(dataset, batch_size=args.batch_size, shuffle=True,
-                                         num_workers=args.workers)
-    net_g, net_d = Generator(size), Discriminator(size)
-    net_g.apply(weights_init)
-    net_d.apply(weights_init)
-    criterion = nn.BCELoss()
-    opt_d = torch.optim.Adam(net_d.parameters(), lr=2e-4, betas=(0.5, 0.999))
-    opt_g = torch.optim.Adam(net_g.parameters(), lr=2e-4, betas=(0.5, 0.999))
-
+    recipe = BaselineRecipe(args.data, args.resolution, args.batch_size, args.workers, args.seed)
     history: dict[str, list[float]] = {"loss_d": [], "loss_g": [], "d_real": [], "d_fake": []}
     images, wall, cpu = 0, 0.0, 0.0
     for _ in range(args.epochs):
         start_wall, start_cpu = time.perf_counter(), time.process_time()
         start_children = children_cpu()
-        for real, _ in loader:
-            b = real.size(0)
-            net_d.zero_grad()
-            label = torch.full((b,), 1.0)
-            output = net_d(real)
-            err_d_real = criterion(output, label)
-            err_d_real.backward()
-            d_x = output.mean().item()
-            fake = net_g(torch.randn(b, 100, 1, 1))
-            label.fill_(0.0)
-            output = net_d(fake.detach())
-            err_d_fake = criterion(output, label)
-            err_d_fake.backward()
-            d_g_z1 = output.mean().item()
-            err_d = err_d_real + err_d_fake
-            opt_d.step()
-            net_g.zero_grad()
-            label.fill_(1.0)
-            output = net_d(fake)
-            err_g = criterion(output, label)
-            err_g.backward()
-            opt_g.step()
-            for key, value in (("loss_d", err_d.item()), ("loss_g", err_g.item()),
-                               ("d_real", d_x), ("d_fake", d_g_z1)):
+        for real, _ in recipe.loader:
+            for key, value in recipe.step(real).items():
                 history[key].append(value)
-            images += b
+            images += real.size(0)
         # The epoch's workers have exited and been joined: their CPU time is now counted.
         wall += time.perf_counter() - start_wall
         cpu += time.process_time() - start_cpu + children_cpu() - start_children
+    net_g, net_d, size = recipe.net_g, recipe.net_d, args.resolution
 
     result = {
         "recipe": "baseline (ImageFolder + PIL per step)",

@@ -9,19 +9,29 @@ paper 000's networks, its decode-once cache built beforehand and not timed) and 
 Both time the training loop only. Prints a Markdown table and the loss statistics of every run
 (same architecture and optimizer: the losses must agree in distribution), and writes them as
 JSON to `--out`.
+
+On a shared machine the load changes between runs by more than the difference being measured,
+so `--interleaved` instead runs both recipes in one process, one iteration of each in turn
+(data fetch included; baseline without workers so its decoding is timed in its own turn):
+whatever the machine does affects both alike.
 """
 
 from __future__ import annotations
 
 import argparse
 import csv
+import importlib.util
 import json
 import statistics
 import subprocess
 import sys
 import tempfile
+import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+
+import torch
 
 HERE = Path(__file__).resolve().parent
 BASE_WIDTH = {64: 64, 128: 32}  # paper 000 Tables IV/V and I/II
@@ -45,6 +55,76 @@ def build_cache(faces: Path, work: Path, resolution: int) -> None:
 
     config = DataConfig(path=str(faces), cache_dir=str(work / "cache"), image_size=resolution)
     prepare_data(config, InputSpec(size=resolution), labelled=False)
+
+
+def load_baseline() -> Any:
+    spec = importlib.util.spec_from_file_location("baseline_dcgan", HERE / "baseline_dcgan.py")
+    module = importlib.util.module_from_spec(spec)  # type: ignore[arg-type]
+    spec.loader.exec_module(module)  # type: ignore[union-attr]
+    return module
+
+
+def endless(make_loader: Any) -> Iterator[torch.Tensor]:
+    """Batches of images from successive epochs of `make_loader(epoch)`."""
+    epoch = 0
+    while True:
+        for images, _ in make_loader(epoch):
+            yield images
+        epoch += 1
+
+
+def run_interleaved(faces: Path, work: Path, resolution: int, steps: int) -> dict[str, Any]:
+    """One fakescope iteration, then one baseline iteration, `steps` times (order alternating)."""
+    from fakescope.config import load_config
+    from fakescope.data.pipeline import prepare_data
+    from fakescope.gan.config import GanJobConfig, validate
+    from fakescope.gan.train import GanTrainer, gan_input_spec
+    from fakescope.reproducibility import seed_everything
+    from fakescope.runs import open_run
+
+    config = validate(load_config(GanJobConfig, overrides={
+        "data.path": str(faces), "data.cache_dir": str(work / "cache"),
+        "run.root": str(work / "runs"), "run.name": f"interleaved{resolution}",
+        "model.resolution": resolution, "model.base_width": BASE_WIDTH[resolution],
+        "train.batch_size": 64,
+    }))
+    seed_everything(0)
+    prepared = prepare_data(config.data, gan_input_spec(config), labelled=False)
+    trainer = GanTrainer(config, prepared, open_run(config.run.root, config.run.name, config),
+                         torch.device("cpu"))
+    ours_batches = endless(lambda e: prepared.loader("train", 64, shuffle=True, epoch=e))
+    baseline = load_baseline().BaselineRecipe(str(faces), resolution, 64, workers=0)
+    base_batches = endless(lambda e: baseline.loader)
+
+    def ours() -> dict[str, float]:
+        real = next(ours_batches).contiguous(memory_format=trainer.memory_format)
+        return trainer.train_step(real)
+
+    def base() -> dict[str, float]:
+        return baseline.step(next(base_batches))
+
+    recipes = {"fakescope": ours, "baseline": base}
+    for step in recipes.values():  # warm-up: first-call allocations and kernel choices
+        step()
+    wall = dict.fromkeys(recipes, 0.0)
+    cpu = dict.fromkeys(recipes, 0.0)
+    history: dict[str, list[dict[str, str]]] = {name: [] for name in recipes}
+    for i in range(steps):
+        for name in (list(recipes) if i % 2 == 0 else list(recipes)[::-1]):
+            start_wall, start_cpu = time.perf_counter(), time.process_time()
+            values = recipes[name]()
+            wall[name] += time.perf_counter() - start_wall
+            cpu[name] += time.process_time() - start_cpu
+            history[name].append({k: str(v) for k, v in values.items()})
+    images = steps * 64
+    return {
+        "resolution": resolution, "steps": steps,
+        **{name: {"images_per_s": round(images / wall[name], 2),
+                  "cpu_ms_per_image": round(1000 * cpu[name] / images, 2),
+                  "losses": loss_stats(history[name])} for name in recipes},
+        "speedup_wall": round(wall["baseline"] / wall["fakescope"], 3),
+        "speedup_cpu": round(cpu["baseline"] / cpu["fakescope"], 3),
+    }
 
 
 def loss_stats(rows: list[dict[str, str]]) -> dict[str, dict[str, float]]:
@@ -93,6 +173,36 @@ def run_baseline(faces: Path, work: Path, resolution: int, workers: int) -> dict
     return json.loads(out.read_text())
 
 
+def report_interleaved(faces: Path, n_images: int, args: argparse.Namespace) -> None:
+    results = []
+    with tempfile.TemporaryDirectory(prefix="fakescope_bench_") as tmp:
+        for resolution in args.resolutions:
+            for repeat in range(args.repeats):
+                result = run_interleaved(faces, Path(tmp) / f"r{repeat}", resolution, args.steps)
+                result["repeat"] = repeat
+                results.append(result)
+                print(f"{resolution}px repeat {repeat}: {result['speedup_wall']}x wall, "
+                      f"{result['speedup_cpu']}x CPU", file=sys.stderr)
+    print(f"\n{n_images} JPEG faces, batch 64, {args.steps} iterations of each recipe, "
+          "interleaved one by one in one process\n")
+    print("| resolution | repeat | fakescope img/s | baseline img/s | speed-up (wall) "
+          "| fakescope CPU ms/img | baseline CPU ms/img | speed-up (CPU) |")
+    print("| --- | --- | --- | --- | --- | --- | --- | --- |")
+    for r in results:
+        ours, base = r["fakescope"], r["baseline"]
+        print(f"| {r['resolution']} | {r['repeat']} | {ours['images_per_s']} | "
+              f"{base['images_per_s']} | {r['speedup_wall']:.2f}x | {ours['cpu_ms_per_image']} | "
+              f"{base['cpu_ms_per_image']} | {r['speedup_cpu']:.2f}x |")
+    print("\nloss statistics (mean ± std over the iterations):")
+    for r in results:
+        for name in ("fakescope", "baseline"):
+            losses = ", ".join(f"{k} {v['mean']:.3f}±{v['std']:.3f}"
+                               for k, v in r[name]["losses"].items())
+            print(f"- {r['resolution']}px {name} (repeat {r['repeat']}): {losses}")
+    if args.out:
+        args.out.write_text(json.dumps(results, indent=2))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--faces", type=Path,
@@ -102,11 +212,18 @@ def main() -> None:
     parser.add_argument("--workers", type=int, nargs="+", default=[0, 2],
                         help="DataLoader worker counts tried for the baseline")
     parser.add_argument("--repeats", type=int, default=2)
+    parser.add_argument("--interleaved", action="store_true",
+                        help="alternate single iterations of both recipes in one process")
+    parser.add_argument("--steps", type=int, default=31,
+                        help="iterations per recipe with --interleaved (31 = one epoch of 2,000)")
     parser.add_argument("--out", type=Path, help="JSON file for every run's numbers")
     args = parser.parse_args()
 
     faces = ensure_faces(args.faces, args.n, 128)
     n_images = len(list((faces / "real").glob("*.jpg")))
+    if args.interleaved:
+        report_interleaved(faces, n_images, args)
+        return
     results: list[dict[str, Any]] = []
     with tempfile.TemporaryDirectory(prefix="fakescope_bench_") as tmp:
         work = Path(tmp)

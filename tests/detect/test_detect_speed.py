@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import pytest
 import torch
 from detect.tiny_detector import TinyDetector
 
 from fakescope.detect.speed import (
     SpeedSettings,
+    _Probe,
     candidates,
     choose_speed_settings,
     thread_options,
@@ -40,11 +42,31 @@ def test_probe_keeps_model_rng_and_threads_untouched() -> None:
     chosen, timings = choose_speed_settings(model, 16, 4, CPU, "auto", "auto", "auto")
     assert chosen.threads in (0, 1)
     assert chosen in candidates("auto", "auto", CPU, chosen.threads)
-    # Two thread counts in fp32, then four settings at the chosen count (one of them repeats).
-    assert len(timings) == 5 and all(t > 0 for t in timings.values())
+    # Two thread counts in fp32, then four settings at the chosen count.
+    assert len(timings) == 6 and all(t > 0 for t in timings.values())
+    assert {"fp32,threads=1", "fp32,threads=2"} <= timings.keys()
     assert torch.equal(torch.get_rng_state(), rng)
     assert torch.get_num_threads() == 2
     assert all(torch.equal(before[k], v) for k, v in model.state_dict().items())
+
+
+def test_the_fastest_candidate_wins_and_hopeless_ones_stop_early(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    cost = {("", False): 1.0, ("", True): 4.0, ("bfloat16", False): 0.5, ("bfloat16", True): 0.7}
+    steps: list[tuple[str, bool]] = []
+
+    def step_seconds(self: _Probe) -> float:
+        key = (self.settings.amp_dtype, self.settings.channels_last)
+        steps.append(key)
+        return cost[key] * (1 + 0.1 * steps.count(key))
+
+    monkeypatch.setattr(_Probe, "step_seconds", step_seconds)
+    chosen, timings = choose_speed_settings(TinyDetector(), 16, 4, CPU, "auto", "auto", 1)
+    assert chosen == SpeedSettings("bfloat16", False, 1)
+    assert timings["amp=bfloat16,channels_last=False,threads=1"] == pytest.approx(0.5 * 1.2)
+    # Warm-up and first round for all; later rounds only for those within 3x of the leader.
+    assert steps.count(("", True)) == 2 and steps.count(("", False)) == 4
 
 
 def test_thread_count_is_scoped() -> None:

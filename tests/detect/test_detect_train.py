@@ -146,3 +146,11 @@ def test_gradient_clipping_bounds_every_step(
     monkeypatch.setattr(torch.nn.utils, "clip_grad_norm_", clip)
     train_detector(make_config(train__epochs=1, train__grad_clip=0.01), progress=False)
     assert len(norms) == 4 and max(norms) <= 0.01 + 1e-6
+
+
+def test_a_missing_dataset_fails_before_any_run_folder_exists(
+    make_config: MakeConfig, tmp_path: Path
+) -> None:
+    with pytest.raises(FileNotFoundError, match="dataset not found"):
+        train_detector(make_config(data__path=str(tmp_path / "nowhere")), progress=False)
+    assert not (tmp_path / "runs").exists()

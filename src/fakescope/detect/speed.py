@@ -14,7 +14,6 @@ from __future__ import annotations
 import contextlib
 import copy
 import itertools
-import math
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -136,8 +135,8 @@ def _time_candidates(
     probes = [_Probe(model, settings, images, labels) for settings in options]
     for probe in probes:  # the first step pays one-off costs (allocation, kernel choice)
         probe.step_seconds()
-    best = [math.inf] * len(probes)
-    for _ in range(rounds):
+    best = [probe.step_seconds() for probe in probes]
+    for _ in range(rounds - 1):
         leader = min(best)
         # A candidate 3x slower than the leader cannot win; sparing its steps keeps a probe
         # short even where one setting is pathologically slow.
@@ -173,7 +172,8 @@ def choose_speed_settings(
         if len(counts) > 1:
             fp32 = [SpeedSettings(threads=n) for n in counts]
             seconds = _time_candidates(model, fp32, images, labels, rounds)
-            timings.update({s.describe(): t for s, t in zip(fp32, seconds, strict=True)})
+            timings.update({f"fp32,threads={n or torch.get_num_threads()}": t
+                            for n, t in zip(counts, seconds, strict=True)})
             chosen_threads = counts[seconds.index(min(seconds))]
         options = candidates(amp, channels_last, device, chosen_threads)
         if len(options) == 1:

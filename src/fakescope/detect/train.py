@@ -373,6 +373,11 @@ def train_detector(
     either continues up to the new bounds, while an early-stopped run stays stopped.
     """
     check_detect_config(config)
+    # Checked before the run folder is made, so a typo leaves no empty run behind.
+    if not config.data.path:
+        raise ValueError("no dataset path given (set data.path or pass --data PATH)")
+    if not Path(config.data.path).exists():
+        raise FileNotFoundError(f"dataset not found: {config.data.path}")
     device = resolve_device(config.run.device)
     seed_everything(config.run.seed, config.run.deterministic)
     if device.type == "cuda" and not config.run.deterministic:

@@ -113,6 +113,7 @@ class _TqdmHandler(logging.Handler):
 
 def _train(args: argparse.Namespace) -> int:
     from fakescope.config import load_config
+    from fakescope.distributed import context_from_environment
     from fakescope.gan.config import GanJobConfig
     from fakescope.gan.train import train_gan
 
@@ -132,6 +133,8 @@ def _train(args: argparse.Namespace) -> int:
         result = train_gan(config, resume=args.resume, progress=sys.stderr.isatty())
     finally:
         logger.removeHandler(handler)
+    if not context_from_environment().is_main:  # under torchrun, rank 0 speaks for all
+        return 130 if result.interrupted else 0
     if result.interrupted:
         print(f"stopped by {result.interrupted} after {result.step} iterations; checkpoint "
               f"{result.checkpoint}\ncontinue with the same command plus --resume")

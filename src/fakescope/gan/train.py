@@ -7,6 +7,11 @@ Everything an uninterrupted run would hold at a given iteration is in its checkp
 optimizer moments, epoch/step/batch counters, the epoch's running sums and every RNG state. The
 batch order depends only on (seed, epoch), so on CPU a run stopped (SIGINT/SIGTERM, or a crash
 after a checkpoint) and resumed ends with the same weights as one that never stopped.
+
+Under torchrun the N processes split every global batch (see fakescope.distributed): each draws
+the whole batch's latents and keeps its share, G's and D's gradients are averaged and their
+BatchNorm statistics shared, so they train as one process would. Rank 0 alone writes the run
+folder and does the epoch-end work (samples, metrics, plots, checkpoints).
 """
 
 from __future__ import annotations
@@ -16,7 +21,7 @@ import signal
 import threading
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -27,6 +32,12 @@ from tqdm import tqdm
 from fakescope.config import ConfigError, to_dict
 from fakescope.data.pipeline import BatchLoader, PreparedData, prepare_data
 from fakescope.data.transforms import InputSpec, resolve_input_spec
+from fakescope.distributed import (
+    DistContext,
+    data_parallel,
+    distributed_session,
+    local_batchnorm,
+)
 from fakescope.gan.collapse import CollapseWatch
 from fakescope.gan.config import GanJobConfig, validate
 from fakescope.gan.history import IterationLog
@@ -40,7 +51,7 @@ from fakescope.gan.metrics import FeatureExtractor, QualityMeter, build_feature_
 from fakescope.gan.plots import plot_loss_phase, plot_losses, plot_quality
 from fakescope.gan.sample import sample_grid
 from fakescope.models.dcgan import Discriminator, Generator
-from fakescope.reproducibility import resolve_device, rng_state, seed_everything, set_rng_state
+from fakescope.reproducibility import rng_state, seed_everything, set_rng_state
 from fakescope.runs import (
     MetricsLog,
     RunDir,
@@ -179,9 +190,12 @@ class GanTrainer:
         extractor_factory: ExtractorFactory | None = None,
         progress: bool = False,
         on_step: Callable[[int], None] | None = None,
+        dist: DistContext | None = None,
     ) -> None:
         self.config, self.prepared, self.run, self.device = config, prepared, run, device
         self.progress, self.on_step = progress, on_step
+        self.dist = dist or DistContext()
+        self.local_batch_size = self.dist.local_batch_size(config.train.batch_size)
         self.extractor_factory = extractor_factory or (
             lambda kind: build_feature_extractor(kind, device, config.metrics.inception_weights)
         )
@@ -191,6 +205,10 @@ class GanTrainer:
         )
         self.G = Generator(**m.generator_kwargs()).to(device).to(memory_format=layout)
         self.D = Discriminator(**m.discriminator_kwargs()).to(device).to(memory_format=layout)
+        # The training passes go through these (gradient averaging under torchrun); self.G and
+        # self.D, which share their weights, serve checkpoints and one-rank work.
+        self.G_train = data_parallel(self.G, self.dist, device)
+        self.D_train = data_parallel(self.D, self.dist, device)
         # One fused kernel per parameter update instead of a chain of elementwise ops.
         fused = device.type in ("cpu", "cuda")
         self.opt_g = torch.optim.Adam(self.G.parameters(), lr=t.lr_g, betas=t.betas_g, fused=fused)
@@ -201,8 +219,8 @@ class GanTrainer:
         self.batches_per_epoch = len(self._loader(epoch=0, start_batch=0))
         if self.batches_per_epoch == 0:
             raise ValueError(
-                f"{config.data.path}: no training batches (fewer images than "
-                f"train.batch_size={t.batch_size} with drop_last)"
+                f"{config.data.path}: no training batches (fewer images per process than "
+                f"train.batch_size={t.batch_size} / {self.dist.world} with drop_last)"
             )
         anneal_epochs = t.instance_noise_anneal_epochs or t.epochs
         self.anneal_steps = anneal_epochs * self.batches_per_epoch
@@ -237,7 +255,8 @@ class GanTrainer:
         if self._calibrated_step == self.state.step:
             return
         rng = torch.Generator().manual_seed(self.config.run.seed + CALIBRATION_SEED)
-        self.G.calibrate_batchnorm(CALIBRATION_BATCHES, CALIBRATION_BATCH_SIZE, rng)
+        with local_batchnorm(self.G):  # every rank computes the same statistics alone
+            self.G.calibrate_batchnorm(CALIBRATION_BATCHES, CALIBRATION_BATCH_SIZE, rng)
         self._calibrated_step = self.state.step
 
     def save(self) -> Path:
@@ -278,9 +297,10 @@ class GanTrainer:
         self.opt_d.load_state_dict(payload["opt_d"])
         set_rng_state(payload["rng"])
         self.state = state
-        self.iterations.truncate_after(state.step)
-        if self.epochs_log.path.is_file():
-            self.epochs_log.truncate_after("step", state.step)
+        if self.dist.is_main:
+            self.iterations.truncate_after(state.step)
+            if self.epochs_log.path.is_file():
+                self.epochs_log.truncate_after("step", state.step)
         self._last_checkpoint = path
         log.info("resumed from %s: epoch %d, batch %d, step %d", path.name, state.epoch,
                  state.batch, state.step)
@@ -291,40 +311,57 @@ class GanTrainer:
     def _loader(self, epoch: int, start_batch: int) -> BatchLoader:
         t = self.config.train
         return self.prepared.loader(
-            "train", t.batch_size, shuffle=True, augment=True, seed=self.config.run.seed,
-            epoch=epoch, start_batch=start_batch, drop_last=t.drop_last,
+            "train", self.local_batch_size, shuffle=True, augment=True,
+            seed=self.config.run.seed, epoch=epoch, start_batch=start_batch,
+            drop_last=t.drop_last, shard=self.dist.shard,
         )
+
+    def _latents(self, n: int) -> torch.Tensor:
+        """This rank's n latents: its share of one draw for the whole global batch, which every
+        rank makes alike, so the processes together use the latents one process would."""
+        rank, world = self.dist.shard
+        return self.G.sample_latent(n * world)[rank * n : (rank + 1) * n]
+
+    def _noisy(self, images: torch.Tensor, std: float) -> torch.Tensor:
+        """Instance noise on D's input; under torchrun, this rank's share of a global draw."""
+        rank, world = self.dist.shard
+        if world == 1 or std <= 0:
+            return add_instance_noise(images, std)
+        n = images.shape[0]
+        noise = torch.randn((n * world, *images.shape[1:]), device=images.device)
+        return images + std * noise[rank * n : (rank + 1) * n]
 
     def train_step(self, real: torch.Tensor) -> dict[str, float]:
         t = self.config.train
-        G, D = self.G, self.D
+        G, D = self.G_train, self.D_train
         noise = instance_noise_std(t.instance_noise, self.state.step, self.anneal_steps)
-        fake = G(G.sample_latent(real.shape[0]))
+        fake = G(self._latents(real.shape[0]))
 
         # D learns: real -> 1 - smoothing, fake -> 0; the fakes are detached so G is left alone.
         self.opt_d.zero_grad(set_to_none=True)
-        real_logits = D(add_instance_noise(real, noise))
-        fake_logits = D(add_instance_noise(fake.detach(), noise))
+        real_logits = D(self._noisy(real, noise))
+        fake_logits = D(self._noisy(fake.detach(), noise))
         loss_d = discriminator_loss(real_logits, fake_logits, t.label_smoothing)
         loss_d.backward()
         self.opt_d.step()
 
         # G learns through the updated D. D's weights need no gradient here (its next step
-        # clears them anyway), so freezing them skips that work without changing the result.
+        # clears them anyway), so freezing them skips that work without changing the result;
+        # the unwrapped D is used because no gradient of it is averaged across processes.
         self.opt_g.zero_grad(set_to_none=True)
-        D.requires_grad_(False)
+        self.D.requires_grad_(False)
         try:
-            after_logits = D(add_instance_noise(fake, noise))
+            after_logits = self.D(self._noisy(fake, noise))
             loss_g = generator_loss(after_logits, t.g_loss)
             loss_g.backward()
         finally:
-            D.requires_grad_(True)
+            self.D.requires_grad_(True)
         self.opt_g.step()
 
-        values = torch.stack([
+        values = self.dist.mean(torch.stack([
             loss_d.detach(), loss_g.detach(), torch.sigmoid(real_logits.detach()).mean(),
             torch.sigmoid(fake_logits.detach()).mean(), torch.sigmoid(after_logits.detach()).mean(),
-        ]).tolist()  # one device sync per iteration
+        ])).tolist()  # one device sync (and one all-reduce under torchrun) per iteration
         names = ("loss_d", "loss_g", "d_real", "d_fake", "d_fake_after")
         return {**dict(zip(names, values, strict=True)), "noise_std": noise}
 
@@ -361,7 +398,7 @@ class GanTrainer:
         return self._collapse
 
     def end_epoch(self) -> dict[str, Any]:
-        t, s = self.config.train, self.state
+        s = self.state
         seconds = time.perf_counter() - s.started
         cpu_seconds = time.process_time() - s.started_cpu
         n = max(1, self.batches_per_epoch)
@@ -370,11 +407,22 @@ class GanTrainer:
         row: dict[str, Any] = {"epoch": s.epoch, "step": s.step}
         row.update({k: s.sums[k] / n for k in EPOCH_SUMS})
         row["seconds"] = round(seconds, 3)
-        row["images_per_s"] = round(s.images / seconds, 2) if seconds > 0 and s.images else ""
+        images = s.images * self.dist.world  # every process saw as many
+        row["images_per_s"] = round(images / seconds, 2) if seconds > 0 and images else ""
         row["cpu_s"] = round(cpu_seconds, 3)  # steadier than wall time on a shared machine
         s.sums = dict.fromkeys(EPOCH_SUMS, 0.0)
-        self.iterations.flush()
         self.calibrate_generator()
+        if self.dist.is_main:
+            self.epoch_outputs(row)
+        self.dist.barrier()
+        self._last_row = row
+        s.started, s.started_cpu, s.images = time.perf_counter(), time.process_time(), 0
+        return row
+
+    def epoch_outputs(self, row: dict[str, Any]) -> None:
+        """Rank 0's epoch-end work: samples, collapse check, quality metrics, logs, checkpoint."""
+        t, s = self.config.train, self.state
+        self.iterations.flush()
         if t.sample_every and s.epoch % t.sample_every == 0:
             sample_grid(self.G, self.run.samples / f"epoch_{s.epoch:04d}.png", t.sample_count,
                         nrow=min(8, t.sample_count), seed=self.config.run.seed)
@@ -399,9 +447,6 @@ class GanTrainer:
             self.save()
         if checkpoint or (t.plot_every and s.epoch % t.plot_every == 0):
             self.draw_plots()
-        self._last_row = row
-        s.started, s.started_cpu, s.images = time.perf_counter(), time.process_time(), 0
-        return row
 
     def draw_plots(self) -> None:
         report = self.run.report
@@ -416,8 +461,12 @@ class GanTrainer:
     def _interrupt(self, signal_name: str) -> TrainResult:
         log.warning("stopped by %s at epoch %d, batch %d: resume with --resume", signal_name,
                     self.state.epoch, self.state.batch)
-        checkpoint = self.save()
-        self.draw_plots()
+        self.calibrate_generator()
+        checkpoint = None
+        if self.dist.is_main:
+            checkpoint = self.save()
+            self.draw_plots()
+        self.dist.barrier()
         return self.result(interrupted=signal_name, checkpoint=checkpoint)
 
     def result(self, interrupted: str | None, checkpoint: Path | None) -> TrainResult:
@@ -443,7 +492,8 @@ class GanTrainer:
                         s.images += real.shape[0]
                         for k in EPOCH_SUMS:
                             s.sums[k] += row[k]
-                        self.iterations.add({"step": s.step, "epoch": s.epoch + 1, **row})
+                        if self.dist.is_main:
+                            self.iterations.add({"step": s.step, "epoch": s.epoch + 1, **row})
                         postfix = {
                             "loss_D": f"{row['loss_d']:.3f}", "loss_G": f"{row['loss_g']:.3f}",
                             "D(x)": f"{row['d_real']:.2f}", "D(G(z))": f"{row['d_fake']:.2f}",
@@ -454,11 +504,11 @@ class GanTrainer:
                         bar.update()
                         if self.on_step is not None:
                             self.on_step(s.step)
-                        if stop.signal:
-                            return self._interrupt(stop.signal)
+                        if self.dist.any(stop.signal is not None):  # all ranks stop together
+                            return self._interrupt(stop.signal or "SIGTERM")
                 self.end_epoch()
-                if stop.signal:
-                    return self._interrupt(stop.signal)
+                if self.dist.any(stop.signal is not None):
+                    return self._interrupt(stop.signal or "SIGTERM")
         return self.result(interrupted=None, checkpoint=self._last_checkpoint)
 
 
@@ -475,18 +525,39 @@ def train_gan(
     replaces the feature networks of the quality metrics and the collapse watch.
     """
     validate(config)
-    seed_everything(config.run.seed, config.run.deterministic)
-    device = resolve_device(config.run.device)
-    run = open_run(config.run.root, config.run.name, config, resume=resume)
-    with log_to_file(run.path / "train.log"):
-        prepared = prepare_data(config.data, gan_input_spec(config), seed=config.run.seed,
-                                labelled=False, progress=progress)
+    with distributed_session(config.run.device) as (dist, device):
+        dist.local_batch_size(config.train.batch_size)  # fail before any folder is made
+        seed_everything(config.run.seed, config.run.deterministic)
+        with dist.main_first():  # rank 0 makes the folder and the data cache, the others reuse them
+            run = (open_run(config.run.root, config.run.name, config, resume=resume)
+                   if dist.is_main else RunDir(Path(config.run.root) / config.run.name))
+            prepared = prepare_data(config.data, gan_input_spec(config), seed=config.run.seed,
+                                    labelled=False, progress=progress and dist.is_main)
+        logging_to = log_to_file(run.path / "train.log") if dist.is_main else nullcontext()
+        with logging_to:
+            return _train(config, prepared, run, device, dist, resume, progress and dist.is_main,
+                          on_step, extractor_factory)
+
+
+def _train(
+    config: GanJobConfig,
+    prepared: PreparedData,
+    run: RunDir,
+    device: torch.device,
+    dist: DistContext,
+    resume: bool,
+    progress: bool,
+    on_step: Callable[[int], None] | None,
+    extractor_factory: ExtractorFactory | None,
+) -> TrainResult:
+    if dist.is_main:
         write_json(run.data_report, prepared.report.to_dict())
-        if "train" not in prepared.split_names():
-            raise ValueError(f"{config.data.path}: no real training images found")
-        trainer = GanTrainer(config, prepared, run, device, extractor_factory, progress, on_step)
-        if not (resume and trainer.resume()):
-            log.info("training %s on %d images (%d batches/epoch) on %s; G %d params, D %d params",
-                     config.run.name, prepared.size("train"), trainer.batches_per_epoch, device,
-                     count_parameters(trainer.G), count_parameters(trainer.D))
-        return trainer.train()
+    if "train" not in prepared.split_names():
+        raise ValueError(f"{config.data.path}: no real training images found")
+    trainer = GanTrainer(config, prepared, run, device, extractor_factory, progress, on_step, dist)
+    if not (resume and trainer.resume()):
+        log.info("training %s on %d images (%d batches/epoch) on %s x %d; G %d params, "
+                 "D %d params", config.run.name, prepared.size("train"),
+                 trainer.batches_per_epoch, device, dist.world, count_parameters(trainer.G),
+                 count_parameters(trainer.D))
+    return trainer.train()

@@ -125,6 +125,19 @@ def test_distributed_shards_cover_the_split(dataset: Path, tmp_path: Path) -> No
     assert sum(len(x) for x in seen) == n + n % 2
 
 
+def test_unpadded_shards_score_each_image_once(dataset: Path, tmp_path: Path) -> None:
+    prepared = prepare_data(_config(dataset, tmp_path), SPEC, seed=0)
+    whole = torch.cat([images for images, _ in prepared.loader("train", 4)])
+    parts = [
+        torch.cat([images for images, _ in prepared.loader("train", 4, shard=(rank, 3), pad=False)])
+        for rank in range(3)
+    ]
+    assert sum(len(p) for p in parts) == len(whole)
+    # Rank r holds images r, r + 3, r + 6, ... of the unsharded order.
+    for rank, part in enumerate(parts):
+        assert torch.equal(part, whole[rank::3])
+
+
 def test_gan_mode_keeps_real_images_in_train(dataset: Path, tmp_path: Path) -> None:
     prepared = prepare_data(_config(dataset, tmp_path), SPEC, labelled=False)
     assert prepared.split_names() == ["train"] and prepared.size("train") == 10  # zero.jpg dropped

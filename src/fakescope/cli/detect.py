@@ -64,9 +64,12 @@ def _progress(args: argparse.Namespace) -> bool:
 
 def _train(args: argparse.Namespace) -> int:
     from fakescope.detect.train import train_detector
+    from fakescope.distributed import context_from_environment
 
     config = _load(args, {"run.name": args.name})
     result = train_detector(config, resume=args.resume, progress=_progress(args))
+    if not context_from_environment().is_main:  # under torchrun, rank 0 speaks for all
+        return 0
     m = result.metrics
     print(f"run: {result.run.path}")
     print(f"stopped: {result.stop_reason} after {result.epochs_run} epochs; best epoch "
@@ -81,7 +84,11 @@ def _search(args: argparse.Namespace) -> int:
     import optuna
 
     from fakescope.detect.search import run_search
+    from fakescope.distributed import context_from_environment
 
+    if context_from_environment().enabled:
+        raise ValueError("a search is not a torchrun job: start one `fakescope search` per "
+                         "machine or GPU, all with the same --storage database")
     if args.quiet:
         optuna.logging.set_verbosity(optuna.logging.WARNING)
     config = _load(args, {

@@ -158,6 +158,7 @@ class BatchLoader:
         start_batch: int = 0,
         drop_last: bool = False,
         shard: tuple[int, int] = (0, 1),
+        pad: bool = True,
     ) -> None:
         if batch_size < 1:
             raise ValueError(f"batch_size must be at least 1, got {batch_size}")
@@ -167,9 +168,12 @@ class BatchLoader:
             order = gen.permutation(len(rows))
         rank, world = shard
         if world > 1:
-            # Like DistributedSampler: pad by wrapping so every rank gets the same count.
-            padded = int(np.ceil(len(order) / world)) * world
-            order = np.resize(order, padded)[rank::world]
+            # Like DistributedSampler: pad by wrapping so every rank gets the same count (the
+            # ranks of a training step must take as many steps); evaluation scores each image
+            # once instead, with `pad` off.
+            if pad:
+                order = np.resize(order, int(np.ceil(len(order) / world)) * world)
+            order = order[rank::world]
         batches = [order[i : i + batch_size] for i in range(0, len(order), batch_size)]
         if drop_last and batches and len(batches[-1]) < batch_size:
             batches.pop()
@@ -239,6 +243,7 @@ class PreparedData:
         start_batch: int = 0,
         drop_last: bool = False,
         shard: tuple[int, int] = (0, 1),
+        pad: bool = True,
     ) -> BatchLoader:
         if split not in self._rows:
             raise ValueError(
@@ -260,6 +265,7 @@ class PreparedData:
             start_batch,
             drop_last,
             shard,
+            pad,
         )
 
     @property

@@ -8,6 +8,11 @@ epoch appends train and validation metrics to the run's CSV and writes `last.pt`
 everything needed to resume); `best.pt` holds the epoch with the lowest validation loss, whose
 weights the returned model carries. A resumed run continues from the newest of `last.pt` and the
 mid-epoch step checkpoints and ends with the same weights an uninterrupted run would have.
+
+Under torchrun (see fakescope.distributed) every process trains on its share of each global
+batch with gradients averaged and BatchNorm statistics shared, validates its share of the
+validation split, and all processes gather the scores, so they take the same decisions; rank 0
+alone writes the run folder.
 """
 
 from __future__ import annotations
@@ -30,6 +35,7 @@ from fakescope.data.transforms import InputSpec, resolve_input_spec
 from fakescope.detect.config import DetectJobConfig, TrainConfig, check_detect_config
 from fakescope.detect.metrics import classification_metrics
 from fakescope.detect.speed import SpeedSettings, choose_speed_settings
+from fakescope.distributed import DistContext, data_parallel, distributed_session
 from fakescope.models.registry import (
     Detector,
     build_detector,
@@ -38,7 +44,7 @@ from fakescope.models.registry import (
     save_detector,
 )
 from fakescope.models.weights import param_groups, set_backbone_trainable
-from fakescope.reproducibility import resolve_device, rng_state, seed_everything, set_rng_state
+from fakescope.reproducibility import rng_state, seed_everything, set_rng_state
 from fakescope.runs import (
     MetricsLog,
     RunDir,
@@ -99,6 +105,11 @@ class RunningScores:
         self.count += len(labels)
         self.probs.append(probs.cpu())
         self.labels.append(labels.cpu())
+
+    def merge(self, parts: list[tuple[float, torch.Tensor, torch.Tensor]]) -> None:
+        """Add (mean loss, probabilities, labels) batches of several processes."""
+        for loss, probs, labels in parts:
+            self.add(loss, probs, labels)
 
     def summary(self, threshold: float) -> dict[str, float]:
         probs = torch.cat(self.probs).numpy()
@@ -189,10 +200,18 @@ class Trainer:
         run: RunDir,
         device: torch.device,
         speed: SpeedSettings,
+        dist: DistContext | None = None,
     ) -> None:
         self.config, self.t = config, config.train
         self.prepared, self.run, self.device, self.speed = prepared, run, device, speed
+        self.dist = dist or DistContext()
+        self.local_batch_size = self.dist.local_batch_size(self.t.batch_size)
         self.model = model.to(device).to(memory_format=speed.memory_format)
+        # Training passes go through `net` (gradient averaging under torchrun); `model` shares
+        # its weights and serves checkpoints and evaluation. Frozen backbone epochs leave
+        # parameters without gradients, which DDP must be told to expect.
+        self.net = data_parallel(self.model, self.dist, device,
+                                 find_unused=self.t.freeze_backbone_epochs > 0)
         self.optimizer = build_optimizer(self.model, self.t)
         self.scheduler = build_scheduler(self.optimizer, self.t)
         self.scaler = torch.amp.GradScaler(device.type) if speed.needs_grad_scaler(device) else None
@@ -237,7 +256,8 @@ class Trainer:
         fields = {k: saved[k] for k in asdict(TrainState())}
         self.state = TrainState(**fields)
         set_rng_state(saved["rng"])
-        self.log.truncate_after("epoch", self.state.epoch)
+        if self.dist.is_main:
+            self.log.truncate_after("epoch", self.state.epoch)
         return RunningScores.from_state(saved["running"]) if saved["running"] else None
 
     # --- one step, one pass ------------------------------------------------------------------
@@ -251,7 +271,7 @@ class Trainer:
     def train_step(self, images: torch.Tensor, labels: torch.Tensor) -> tuple[float, torch.Tensor]:
         images, labels = self._inputs(images, labels)
         with self.speed.autocast(self.device):
-            logits = self.model(images)
+            logits = self.net(images)
         logits = logits.float()
         loss = detector_loss(logits, labels, self.class_weights)
         self.optimizer.zero_grad(set_to_none=True)
@@ -274,16 +294,21 @@ class Trainer:
 
     @torch.inference_mode()
     def evaluate(self, split: str) -> dict[str, float]:
+        """Metrics on `split`; under torchrun each process scores every N-th image once."""
         self.model.eval()
-        scores = RunningScores()
+        parts = []
         batch_size = self.t.eval_batch_size or 2 * self.t.batch_size
-        for images, labels in self.prepared.loader(split, batch_size):
+        loader = self.prepared.loader(split, batch_size, shard=self.dist.shard, pad=False)
+        for images, labels in loader:
             images, labels = self._inputs(images, labels)
             with self.speed.autocast(self.device):
                 logits = self.model(images).float()
             loss = detector_loss(logits, labels, self.class_weights)
-            scores.add(float(loss), fake_probability(logits), labels)
+            parts.append((float(loss), fake_probability(logits).cpu(), labels.cpu()))
         self.model.train()
+        scores = RunningScores()
+        for rank_parts in self.dist.gather_objects(parts):
+            scores.merge(rank_parts)
         return scores.summary(self.t.threshold)
 
     def train_epoch(
@@ -296,10 +321,10 @@ class Trainer:
         self.model.train()
         running = running or RunningScores()
         loader = self.prepared.loader(
-            "train", self.t.batch_size, shuffle=True, augment=self.t.augment, seed=seed,
+            "train", self.local_batch_size, shuffle=True, augment=self.t.augment, seed=seed,
             epoch=epoch, start_batch=self.state.batch,
             # A last batch of one would break BatchNorm; dropping the remainder avoids it.
-            drop_last=self.prepared.size("train") > self.t.batch_size,
+            drop_last=self.prepared.size("train") > self.t.batch_size, shard=self.dist.shard,
         )
         total = self.state.batch + len(loader)
         bar = tqdm(
@@ -309,14 +334,16 @@ class Trainer:
         every = self.t.checkpoint_every_steps
         for images, labels in bar:
             loss, probs = self.train_step(images, labels)
-            running.add(loss, probs, labels)
+            running.merge(self.dist.gather_objects((loss, probs.cpu(), labels)))
             self.state.batch += 1
             self.state.step += 1
             bar.set_postfix(loss=f"{running.loss_sum / running.count:.4f}", refresh=False)
-            if every and self.state.step % every == 0 and self.state.batch < total:
+            checkpoint_due = every and self.state.step % every == 0 and self.state.batch < total
+            if checkpoint_due and self.dist.is_main:
                 self.save(self.run.step_checkpoint(self.state.step), {}, running)
                 prune_step_checkpoints(self.run, keep=1)
-            if deadline is not None and time.monotonic() > deadline:
+            # Every process stops at the same step, when any of them passed the deadline.
+            if self.dist.any(deadline is not None and time.monotonic() > deadline):
                 self.state.stop_reason = "time_limit"
                 break
         return running
@@ -338,7 +365,8 @@ class Trainer:
         }
         state.batch = 0
         if not math.isfinite(val["loss"]):
-            self.log.append(row)
+            if self.dist.is_main:
+                self.log.append(row)
             raise TrainingDiverged(
                 f"training diverged: validation loss is {val['loss']} after epoch {state.epoch} "
                 "(lower train.lr, or set train.grad_clip)"
@@ -346,7 +374,8 @@ class Trainer:
         if val["loss"] < state.best_val_loss - self.t.min_delta:
             state.best_val_loss, state.best_epoch, state.bad_epochs = val["loss"], state.epoch, 0
             state.best_metrics = row
-            self._save_detector(self.run.checkpoints / "best.pt", row, {"epoch": state.epoch})
+            if self.dist.is_main:
+                self._save_detector(self.run.checkpoints / "best.pt", row, {"epoch": state.epoch})
         else:
             state.bad_epochs += 1
             patience = self.t.early_stopping_patience
@@ -354,10 +383,12 @@ class Trainer:
                 state.stop_reason = "early_stopping"
         if state.epoch >= self.t.epochs and not state.stop_reason:
             state.stop_reason = "epochs"
-        self.log.append(row)  # before last.pt: a resume truncates rows the checkpoint lacks
-        self.save(self.run.checkpoints / "last.pt", row, None)
-        for stale in self.run.checkpoints.glob("ckpt-*.pt"):  # last.pt supersedes them
-            stale.unlink(missing_ok=True)
+        if self.dist.is_main:
+            self.log.append(row)  # before last.pt: a resume truncates rows the checkpoint lacks
+            self.save(self.run.checkpoints / "last.pt", row, None)
+            for stale in self.run.checkpoints.glob("ckpt-*.pt"):  # last.pt supersedes them
+                stale.unlink(missing_ok=True)
+        self.dist.barrier()  # the others read best.pt at the end
         return row
 
 
@@ -378,27 +409,42 @@ def train_detector(
         raise ValueError("no dataset path given (set data.path or pass --data PATH)")
     if not Path(config.data.path).exists():
         raise FileNotFoundError(f"dataset not found: {config.data.path}")
-    device = resolve_device(config.run.device)
+    with distributed_session(config.run.device) as (dist, device):
+        dist.local_batch_size(config.train.batch_size)  # fail before any folder is made
+        return _train(config, dist, device, resume, progress and dist.is_main, epoch_callback)
+
+
+def _train(
+    config: DetectJobConfig,
+    dist: DistContext,
+    device: torch.device,
+    resume: bool,
+    progress: bool,
+    epoch_callback: EpochCallback | None,
+) -> TrainResult:
     seed_everything(config.run.seed, config.run.deterministic)
     if device.type == "cuda" and not config.run.deterministic:
         torch.backends.cudnn.benchmark = True
-    run = open_run(config.run.root, config.run.name, config, resume=resume)
-    payload = newest_resume_payload(run) if resume else None
-    # Resumed weights come from the checkpoint, so skip loading pretrained ones first.
-    model = build_model(config, pretrained="none" if payload else None)
-    spec = resolve_input_spec(model.input_spec, config.data)
-    prepared = prepare_data(config.data, spec, config.run.seed, labelled=True, progress=progress)
-    write_json(run.data_report, prepared.report.to_dict())
+    with dist.main_first():  # rank 0 makes the folder and the data cache, the others reuse them
+        run = (open_run(config.run.root, config.run.name, config, resume=resume)
+               if dist.is_main else RunDir(Path(config.run.root) / config.run.name))
+        payload = newest_resume_payload(run) if resume else None
+        # Resumed weights come from the checkpoint, so skip loading pretrained ones first.
+        model = build_model(config, pretrained="none" if payload else None)
+        spec = resolve_input_spec(model.input_spec, config.data)
+        prepared = prepare_data(config.data, spec, config.run.seed, labelled=True,
+                                progress=progress)
+    if dist.is_main:
+        write_json(run.data_report, prepared.report.to_dict())
     check_splits(prepared)
     if payload:
         speed = SpeedSettings.from_dict(payload["train_state"]["speed"])
     else:
-        t = config.train
-        speed, timings = choose_speed_settings(
-            model, spec.size, t.batch_size, device, t.amp, t.channels_last, t.threads
-        )
-        write_json(run.path / "speed.json", {"chosen": speed.to_dict(), "step_seconds": timings})
-    trainer = Trainer(config, model, prepared, run, device, speed)
+        # The other ranks' placeholder is replaced by rank 0's choice.
+        probed = (_probe_speed(config, model, spec.size, device, dist, run) if dist.is_main
+                  else SpeedSettings())
+        speed = dist.broadcast(probed)
+    trainer = Trainer(config, model, prepared, run, device, speed, dist)
     running = trainer.restore(payload) if payload else None
     state = trainer.state
     if state.stop_reason != "early_stopping":
@@ -414,6 +460,24 @@ def train_detector(
             if epoch_callback:
                 epoch_callback(state.epoch, row)
     return _result(trainer)
+
+
+def _probe_speed(
+    config: DetectJobConfig,
+    model: Detector,
+    size: int,
+    device: torch.device,
+    dist: DistContext,
+    run: RunDir,
+) -> SpeedSettings:
+    """Rank 0 times the candidates on one process's batch; every process then uses its choice."""
+    t = config.train
+    speed, timings = choose_speed_settings(
+        model, size, dist.local_batch_size(t.batch_size), device, t.amp, t.channels_last,
+        t.threads,
+    )
+    write_json(run.path / "speed.json", {"chosen": speed.to_dict(), "step_seconds": timings})
+    return speed
 
 
 def _result(trainer: Trainer) -> TrainResult:

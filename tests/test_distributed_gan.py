@@ -46,7 +46,7 @@ def final_weights(run: Path) -> dict[str, torch.Tensor]:
             **{f"D.{k}": v for k, v in checkpoint["discriminator"].items()}}
 
 
-def test_two_processes_train_like_one(faces: Path, tmp_path: Path) -> None:
+def test_two_processes_train_and_resume_like_one(faces: Path, tmp_path: Path) -> None:
     torch.set_num_threads(1)
     single = make_tiny_config(faces, tmp_path / "single", **SETTINGS)
     train_gan(single)
@@ -57,7 +57,10 @@ def test_two_processes_train_like_one(faces: Path, tmp_path: Path) -> None:
         "model.base_width": 8, "train.checkpoint_every": 2, "train.plot_every": 0,
         "run.device": "cpu",
     }.items()]
-    done = torchrun(["gan", "train", *sets], cwd=tmp_path)
+    # One epoch, then a resumed second one: the resume path under torchrun as well.
+    first = torchrun(["gan", "train", *sets, "--epochs=1"], cwd=tmp_path)
+    assert first.returncode == 0, first.stderr[-3000:]
+    done = torchrun(["gan", "train", *sets, "--resume"], cwd=tmp_path)
     assert done.returncode == 0, done.stderr[-3000:]
     assert done.stdout.count("trained 2 epochs (4 iterations)") == 1  # rank 0 speaks alone
 

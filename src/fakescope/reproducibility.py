@@ -60,6 +60,13 @@ def set_rng_state(state: dict[str, Any]) -> None:
         torch.cuda.set_rng_state_all(state["cuda"])
 
 
+def configure_backends(device: torch.device, deterministic: bool = False) -> None:
+    """Let cuDNN time its convolution algorithms once per input shape and keep the fastest
+    (training shapes repeat every step); deterministic runs keep the fixed algorithms."""
+    if device.type == "cuda" and not deterministic:
+        torch.backends.cudnn.benchmark = True
+
+
 def resolve_device(name: str = "auto") -> torch.device:
     """`auto` picks CUDA when present, else CPU; an unavailable CUDA request is a clear error."""
     if name == "auto":

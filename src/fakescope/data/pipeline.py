@@ -159,6 +159,7 @@ class BatchLoader:
         drop_last: bool = False,
         shard: tuple[int, int] = (0, 1),
         pad: bool = True,
+        pin_memory: bool = False,
     ) -> None:
         if batch_size < 1:
             raise ValueError(f"batch_size must be at least 1, got {batch_size}")
@@ -182,6 +183,7 @@ class BatchLoader:
         self.source, self.rows, self.labels = source, rows, labels
         self.normalizer, self.augmenter = normalizer, augmenter
         self.seed, self.epoch = seed, epoch
+        self.pin_memory = pin_memory
 
     def __len__(self) -> int:
         return max(0, len(self.batches) - self.start_batch)
@@ -199,7 +201,10 @@ class BatchLoader:
                     _seed_for("augment", self.seed, self.epoch, number)
                 )
                 images = torch.stack([self.augmenter(img, gen) for img in images])
-            yield self.normalizer(images), labels
+            batch = self.normalizer(images)
+            if self.pin_memory:  # page-locked, so the copy to the GPU can overlap compute
+                batch, labels = batch.pin_memory(), labels.pin_memory()
+            yield batch, labels
 
 
 class PreparedData:
@@ -244,6 +249,7 @@ class PreparedData:
         drop_last: bool = False,
         shard: tuple[int, int] = (0, 1),
         pad: bool = True,
+        pin_memory: bool = False,
     ) -> BatchLoader:
         if split not in self._rows:
             raise ValueError(
@@ -266,6 +272,7 @@ class PreparedData:
             drop_last,
             shard,
             pad,
+            pin_memory,
         )
 
     @property

@@ -44,7 +44,12 @@ from fakescope.models.registry import (
     save_detector,
 )
 from fakescope.models.weights import param_groups, set_backbone_trainable
-from fakescope.reproducibility import rng_state, seed_everything, set_rng_state
+from fakescope.reproducibility import (
+    configure_backends,
+    rng_state,
+    seed_everything,
+    set_rng_state,
+)
 from fakescope.runs import (
     MetricsLog,
     RunDir,
@@ -266,7 +271,8 @@ class Trainer:
         self, images: torch.Tensor, labels: torch.Tensor
     ) -> tuple[torch.Tensor, torch.Tensor]:
         images = images.to(self.device, non_blocking=True)
-        return images.contiguous(memory_format=self.speed.memory_format), labels.to(self.device)
+        labels = labels.to(self.device, non_blocking=True)
+        return images.contiguous(memory_format=self.speed.memory_format), labels
 
     def train_step(self, images: torch.Tensor, labels: torch.Tensor) -> tuple[float, torch.Tensor]:
         images, labels = self._inputs(images, labels)
@@ -298,7 +304,8 @@ class Trainer:
         self.model.eval()
         parts = []
         batch_size = self.t.eval_batch_size or 2 * self.t.batch_size
-        loader = self.prepared.loader(split, batch_size, shard=self.dist.shard, pad=False)
+        loader = self.prepared.loader(split, batch_size, shard=self.dist.shard, pad=False,
+                                      pin_memory=self.device.type == "cuda")
         for images, labels in loader:
             images, labels = self._inputs(images, labels)
             with self.speed.autocast(self.device):
@@ -325,6 +332,7 @@ class Trainer:
             epoch=epoch, start_batch=self.state.batch,
             # A last batch of one would break BatchNorm; dropping the remainder avoids it.
             drop_last=self.prepared.size("train") > self.t.batch_size, shard=self.dist.shard,
+            pin_memory=self.device.type == "cuda",
         )
         total = self.state.batch + len(loader)
         bar = tqdm(
@@ -423,8 +431,7 @@ def _train(
     epoch_callback: EpochCallback | None,
 ) -> TrainResult:
     seed_everything(config.run.seed, config.run.deterministic)
-    if device.type == "cuda" and not config.run.deterministic:
-        torch.backends.cudnn.benchmark = True
+    configure_backends(device, config.run.deterministic)
     with dist.main_first():  # rank 0 makes the folder and the data cache, the others reuse them
         run = (open_run(config.run.root, config.run.name, config, resume=resume)
                if dist.is_main else RunDir(Path(config.run.root) / config.run.name))

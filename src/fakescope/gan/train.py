@@ -51,7 +51,12 @@ from fakescope.gan.metrics import FeatureExtractor, QualityMeter, build_feature_
 from fakescope.gan.plots import plot_loss_phase, plot_losses, plot_quality
 from fakescope.gan.sample import sample_grid
 from fakescope.models.dcgan import Discriminator, Generator
-from fakescope.reproducibility import rng_state, seed_everything, set_rng_state
+from fakescope.reproducibility import (
+    configure_backends,
+    rng_state,
+    seed_everything,
+    set_rng_state,
+)
 from fakescope.runs import (
     MetricsLog,
     RunDir,
@@ -313,7 +318,7 @@ class GanTrainer:
         return self.prepared.loader(
             "train", self.local_batch_size, shuffle=True, augment=True,
             seed=self.config.run.seed, epoch=epoch, start_batch=start_batch,
-            drop_last=t.drop_last, shard=self.dist.shard,
+            drop_last=t.drop_last, shard=self.dist.shard, pin_memory=self.device.type == "cuda",
         )
 
     def _latents(self, n: int) -> torch.Tensor:
@@ -485,7 +490,8 @@ class GanTrainer:
                            disable=not self.progress)
                 with bar:
                     for real, _ in loader:
-                        real = real.to(self.device, memory_format=self.memory_format)
+                        real = real.to(self.device, memory_format=self.memory_format,
+                                       non_blocking=True)
                         row = self.train_step(real)
                         s.step += 1
                         s.batch += 1
@@ -528,6 +534,7 @@ def train_gan(
     with distributed_session(config.run.device) as (dist, device):
         dist.local_batch_size(config.train.batch_size)  # fail before any folder is made
         seed_everything(config.run.seed, config.run.deterministic)
+        configure_backends(device, config.run.deterministic)
         with dist.main_first():  # rank 0 makes the folder and the data cache, the others reuse them
             run = (open_run(config.run.root, config.run.name, config, resume=resume)
                    if dist.is_main else RunDir(Path(config.run.root) / config.run.name))

@@ -7,8 +7,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import torch
 from detect.tiny_detector import TINY
+from threads import one_torch_thread
 
 from fakescope.config import load_config
 from fakescope.data.synth import synthesize_dataset
@@ -17,11 +17,8 @@ from fakescope.detect.config import DetectJobConfig
 
 @pytest.fixture(autouse=True)
 def one_thread() -> Iterator[None]:
-    """Tiny models gain nothing from a second thread, and lose much when cores are shared."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+    with one_torch_thread():
+        yield
 
 
 @pytest.fixture(scope="session")

@@ -8,19 +8,16 @@ from pathlib import Path
 import pytest
 import torch
 from export.tiny_models import DISC_KWARGS, save_copy, spread_outputs
+from threads import one_torch_thread
 
 from fakescope.data.synth import synthesize_dataset
 from fakescope.models.registry import Detector, build_detector
 
 
 @pytest.fixture(autouse=True)
-def one_torch_thread() -> Iterator[None]:
-    """These models are tiny; on a busy machine two OpenMP threads spin-waiting for each other
-    made them up to 20 times slower than one."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+def one_thread() -> Iterator[None]:
+    with one_torch_thread():
+        yield
 
 
 @pytest.fixture(scope="session")

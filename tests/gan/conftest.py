@@ -6,9 +6,9 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-import torch
 from gan.tiny_gan import TinyPixelFeatures, make_tiny_config
 from imagefiles import make_image
+from threads import one_torch_thread
 
 from fakescope.gan.config import GanJobConfig
 from fakescope.gan.metrics import FeatureExtractor
@@ -16,12 +16,9 @@ from fakescope.gan.metrics import FeatureExtractor
 
 @pytest.fixture(autouse=True, scope="module")
 def one_thread() -> Iterator[None]:
-    """The test networks are tiny: one thread beats two fighting over a busy machine. Module
-    scope, so runs compared for bit-equality (module fixtures included) share the setting."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+    """Module scope, so runs compared for bit-equality (module fixtures included) share it."""
+    with one_torch_thread():
+        yield
 
 
 @pytest.fixture(scope="session")

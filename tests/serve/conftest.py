@@ -17,6 +17,7 @@ import pytest
 import torch
 from fastapi.testclient import TestClient
 from PIL import Image
+from threads import one_torch_thread
 
 from fakescope.models.registry import LoadedDetector, build_detector, load_detector, save_detector
 from fakescope.serve.app import create_app
@@ -26,13 +27,10 @@ TINY_METRICS = {"auc": 0.75, "accuracy": 0.7, "ece": float("nan")}
 
 
 @pytest.fixture(scope="module", autouse=True)
-def one_torch_thread() -> Iterator[None]:
-    """One intra-op thread: on a shared 2-core machine a 2-thread OpenMP team waits for a
-    descheduled partner and a 2 ms forward pass takes 400 ms. Restored after each module."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+def one_thread() -> Iterator[None]:
+    """Restored after each module."""
+    with one_torch_thread():
+        yield
 
 
 @pytest.fixture(scope="session")

@@ -22,6 +22,7 @@ COMMAND_MODULES = (
     "fakescope.cli.evaluate",
     "fakescope.cli.serve",
     "fakescope.cli.export",
+    "fakescope.cli.bench",
 )
 
 

@@ -1,0 +1,112 @@
+"""Detector training: images per second through training steps, paper 003's plain loop
+against `fakescope train`'s, per model and input size."""
+
+from __future__ import annotations
+
+import copy
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import torch
+
+from fakescope.bench.baselines import PlainDetectorTrainer, imagefolder_loader
+from fakescope.bench.context import BenchContext
+from fakescope.bench.dataset import require_images
+from fakescope.bench.settings import BenchSettings, ModelSpec
+from fakescope.bench.suites.steps import endless, step_turn
+from fakescope.bench.table import Row, comparison_row
+from fakescope.bench.timing import Side, alternate
+from fakescope.config import load_config
+from fakescope.data.pipeline import prepare_data
+from fakescope.data.transforms import resolve_input_spec
+from fakescope.detect.config import DetectJobConfig
+from fakescope.detect.speed import choose_speed_settings
+from fakescope.detect.train import Trainer, build_model
+from fakescope.runs import open_run
+
+
+def describe(s: BenchSettings) -> str:
+    return (
+        f"{s.detect_steps} training steps of batch {s.detect_batch} per turn (fewer once a turn "
+        f"passes {s.turn_seconds:g} s), fetching each batch included; the same network from the "
+        "same initial weights (seed 0, trained from scratch), Adam 1e-3, no augmentation. "
+        "Baseline: paper 003's loop, ImageFolder + PIL decode + Resize((S, S)) + ToTensor + "
+        "ImageNet Normalize per image in the main process, fp32, torch's default threads. "
+        "fakescope: `Trainer.train_step` fed from the decode-once cache (built beforehand, not "
+        "timed) with the thread count, bf16 autocast and channels_last that its timing probe "
+        "picks (the probe's time is in the JSON as `probe_s`, not in the ratio)."
+    )
+
+
+def _compare(ctx: BenchContext, device: torch.device, model: ModelSpec) -> Row:
+    s = ctx.settings
+    config = load_config(DetectJobConfig, overrides={
+        "data.path": str(ctx.data.root), "data.image_size": model.size, "data.resize": "resize",
+        "data.cache_dir": str(ctx.work / "detect-cache"), "data.split_fractions": [1.0, 0.0, 0.0],
+        "run.root": str(ctx.work / "detect-runs"),
+        "run.name": f"{device.type}-{model.name}-{model.size}",
+        "model.name": model.name, "model.kwargs": model.kwargs,
+        "train.batch_size": s.detect_batch, "train.augment": False,
+    })  # fmt: skip
+    t = config.train
+    torch.manual_seed(0)
+    net = build_model(config)
+    plain_net = copy.deepcopy(net)  # the same initial weights for both sides
+    spec = resolve_input_spec(net.input_spec, config.data)
+    prepared = prepare_data(config.data, spec, seed=0, labelled=True)
+    probe_started = time.perf_counter()
+    speed, probe = choose_speed_settings(net, spec.size, t.batch_size, device, t.amp,
+                                         t.channels_last, t.threads)
+    probe_s = time.perf_counter() - probe_started
+    trainer = Trainer(config, net, prepared, open_run(config.run.root, config.run.name, config),
+                      device, speed)
+    ours = endless(lambda epoch: prepared.loader("train", t.batch_size, shuffle=True,
+                                                 epoch=epoch, drop_last=True))
+    plain = PlainDetectorTrainer(plain_net, t.lr, t.betas, device)
+    loader = imagefolder_loader(ctx.data.root, spec, t.batch_size)
+    plain_batches = endless(lambda epoch: loader)
+
+    def fakescope_step() -> None:
+        trainer.train_step(*next(ours))
+
+    def baseline_step() -> None:
+        plain.step(*next(plain_batches))
+
+    fakescope_turn = step_turn(fakescope_step, s.detect_steps, t.batch_size, device,
+                               s.turn_seconds)
+
+    def fakescope_threads_turn() -> int:
+        with speed.thread_count():  # as `train_detector` runs its whole loop
+            return fakescope_turn()
+
+    def fakescope_warmup() -> None:
+        with speed.thread_count():
+            fakescope_step()
+
+    comparison = alternate(
+        Side(step_turn(baseline_step, s.detect_steps, t.batch_size, device, s.turn_seconds),
+             warmup=baseline_step),
+        Side(fakescope_threads_turn, warmup=fakescope_warmup),
+        s.rounds,
+    )
+    where = "" if device.type == "cpu" else f" ({device.type})"
+    details: dict[str, Any] = {
+        "model": model.name, "size": model.size, "kwargs": model.kwargs, "device": str(device),
+        "steps_per_turn": s.detect_steps, "batch_size": t.batch_size,
+        "fakescope_settings": speed.describe(), "probe_s": round(probe_s, 2),
+        "probe_step_seconds": probe, "cache_s": round(prepared.report.seconds, 2),
+    }  # fmt: skip
+    return comparison_row("detect", f"detect/{device.type}/{model.name}/{model.size}",
+                          f"detector step {model.label} batch {t.batch_size}{where}", "img/s",
+                          comparison, details)
+
+
+def measure(ctx: BenchContext) -> Iterator[Row]:
+    s = ctx.settings
+    require_images(ctx.data.images, s.detect_batch, "the detect area")
+    for device in ctx.devices:
+        for model in s.detect_models:
+            ctx.log(f"detector step {model.label} on {device.type}: speed probe, then "
+                    f"{s.rounds} rounds of {s.detect_steps} steps")
+            yield _compare(ctx, device, model)

@@ -1,0 +1,98 @@
+"""GAN training: images per second through DCGAN iterations, the PyTorch example against
+`fakescope gan train`'s iteration over its cache."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import torch
+
+from fakescope.bench.baselines import imagefolder_loader
+from fakescope.bench.context import BenchContext
+from fakescope.bench.dataset import require_images
+from fakescope.bench.dcgan_example import DcganExample
+from fakescope.bench.settings import BenchSettings
+from fakescope.bench.suites.steps import endless, step_turn
+from fakescope.bench.table import Row, comparison_row
+from fakescope.bench.timing import Side, alternate
+from fakescope.config import load_config
+from fakescope.data.pipeline import prepare_data
+from fakescope.data.transforms import InputSpec
+from fakescope.gan.config import GanJobConfig, validate
+from fakescope.gan.train import GanTrainer, gan_input_spec
+from fakescope.reproducibility import seed_everything
+from fakescope.runs import open_run
+
+
+def describe(s: BenchSettings) -> str:
+    return (
+        f"{s.gan_steps} DCGAN iterations of batch {s.gan_batch} per turn (fewer once a turn "
+        f"passes {s.turn_seconds:g} s), fetching each batch included; paper 000's networks "
+        "(512 channels next to 4x4), Adam 2e-4 (0.5, 0.999), fp32. Baseline: the PyTorch DCGAN "
+        "example's loop (Sigmoid + BCELoss, D on real then fake, then G) fed by ImageFolder + "
+        "PIL decode and resize per step, in the main process so that its decoding is timed in "
+        "its own turn. fakescope: `GanTrainer.train_step` (logits with BCE-with-logits, "
+        "channels_last, fused Adam) fed from the decode-once cache, built beforehand and not "
+        "timed."
+    )
+
+
+def _parameters(module: torch.nn.Module) -> int:
+    return sum(p.numel() for p in module.parameters())
+
+
+def _compare(ctx: BenchContext, device: torch.device, resolution: int) -> Row:
+    s = ctx.settings
+    overrides: dict[str, Any] = {
+        "data.path": str(ctx.data.root), "data.cache_dir": str(ctx.work / "gan-cache"),
+        "run.root": str(ctx.work / "gan-runs"), "run.name": f"{device.type}-{resolution}",
+        "model.resolution": resolution, "model.base_width": s.gan_base_width,
+        "train.batch_size": s.gan_batch, "train.drop_last": True,
+    }  # fmt: skip
+    config = validate(load_config(GanJobConfig, overrides=overrides))
+    seed_everything(0)
+    prepared = prepare_data(config.data, gan_input_spec(config), labelled=False)
+    trainer = GanTrainer(config, prepared, open_run(config.run.root, config.run.name, config),
+                         device)
+    ours = endless(lambda epoch: prepared.loader("train", s.gan_batch, shuffle=True,
+                                                 epoch=epoch, drop_last=True))
+    example = DcganExample(resolution, s.gan_base_width, device)
+    loader = imagefolder_loader(ctx.data.root, InputSpec(size=resolution), s.gan_batch)
+    plain = endless(lambda epoch: loader)
+
+    def fakescope_step() -> None:
+        images, _ = next(ours)
+        trainer.train_step(images.to(device, memory_format=trainer.memory_format))
+
+    def baseline_step() -> None:
+        images, _ = next(plain)
+        example.step(images)
+
+    def turn(step: Callable[[], None]) -> Callable[[], int]:
+        return step_turn(step, s.gan_steps, s.gan_batch, device, s.turn_seconds)
+
+    comparison = alternate(Side(turn(baseline_step), warmup=baseline_step),
+                           Side(turn(fakescope_step), warmup=fakescope_step), s.rounds)
+    where = "" if device.type == "cpu" else f" ({device.type})"
+    details = {
+        "steps_per_turn": s.gan_steps, "batch_size": s.gan_batch, "device": str(device),
+        "parameters": {
+            "baseline": {"G": _parameters(example.net_g), "D": _parameters(example.net_d)},
+            "fakescope": {"G": _parameters(trainer.G), "D": _parameters(trainer.D)},
+        },
+    }  # fmt: skip
+    return comparison_row("gan", f"gan/{device.type}/{resolution}",
+                          f"GAN step {resolution}x{resolution} batch {s.gan_batch}{where}",
+                          "img/s", comparison, details)
+
+
+def measure(ctx: BenchContext) -> Iterator[Row]:
+    s = ctx.settings
+    # The baseline reads every class folder, fakescope (labelled=False) the real faces only.
+    require_images(ctx.data.real, s.gan_batch, "the gan area (real faces)")
+    for device in ctx.devices:
+        for resolution in s.gan_resolutions:
+            ctx.log(f"GAN step {resolution}x{resolution} on {device.type}: {s.rounds} rounds "
+                    f"of {s.gan_steps} steps")
+            yield _compare(ctx, device, resolution)

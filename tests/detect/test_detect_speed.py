@@ -1,12 +1,18 @@
-"""Choosing autocast and memory layout: the candidates, and a probe that changes nothing."""
+"""Choosing autocast and memory layout: the candidates, and a probe that changes nothing;
+torch.compile as an opt-in that falls back to eager."""
 
 from __future__ import annotations
+
+import shutil
+from pathlib import Path
 
 import pytest
 import torch
 from detect.tiny_detector import TinyDetector
 
+from fakescope.detect import speed
 from fakescope.detect.speed import (
+    CompiledForward,
     SpeedSettings,
     _Probe,
     candidates,
@@ -17,11 +23,32 @@ from fakescope.detect.speed import (
 CPU = torch.device("cpu")
 
 
-def test_switches_fix_or_open_the_choice() -> None:
+@pytest.fixture
+def native_bf16(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Pretend the CPU has bf16 units, so the candidate lists do not depend on the machine."""
+    monkeypatch.setattr(speed, "fast_mixed_precision", lambda device: True)
+
+
+def test_switches_fix_or_open_the_choice(native_bf16: None) -> None:
     assert candidates(False, False, CPU) == [SpeedSettings("", False)]
     assert candidates(True, True, CPU) == [SpeedSettings("bfloat16", True)]
     assert len(candidates("auto", "auto", CPU)) == 4
     assert {s.amp_dtype for s in candidates("auto", False, CPU)} == {"", "bfloat16"}
+
+
+def test_auto_leaves_out_bf16_without_native_bf16(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(speed, "fast_mixed_precision", lambda device: False)
+    assert candidates("auto", "auto", CPU) == [SpeedSettings("", False), SpeedSettings("", True)]
+    assert candidates(True, False, CPU) == [SpeedSettings("bfloat16", False)]  # asked for
+
+
+def test_native_bf16_detection_matches_the_cpu_flags() -> None:
+    cpuinfo = Path("/proc/cpuinfo")
+    if not cpuinfo.is_file():
+        pytest.skip("no /proc/cpuinfo to compare with")
+    flags = set(cpuinfo.read_text().split())
+    assert speed.fast_mixed_precision(CPU) == ("avx512_bf16" in flags or "amx_tile" in flags)
+    assert speed.fast_mixed_precision(torch.device("cuda"))
 
 
 def test_thread_counts_tried() -> None:
@@ -33,7 +60,7 @@ def test_thread_counts_tried() -> None:
     assert thread_options("auto", CPU) == [0]
 
 
-def test_probe_keeps_model_rng_and_threads_untouched() -> None:
+def test_probe_keeps_model_rng_and_threads_untouched(native_bf16: None) -> None:
     torch.manual_seed(0)
     torch.set_num_threads(2)
     model = TinyDetector()
@@ -51,7 +78,7 @@ def test_probe_keeps_model_rng_and_threads_untouched() -> None:
 
 
 def test_the_fastest_candidate_wins_and_hopeless_ones_stop_early(
-    monkeypatch: pytest.MonkeyPatch,
+    monkeypatch: pytest.MonkeyPatch, native_bf16: None
 ) -> None:
     cost = {("", False): 1.0, ("", True): 4.0, ("bfloat16", False): 0.5, ("bfloat16", True): 0.7}
     steps: list[tuple[str, bool]] = []
@@ -90,3 +117,53 @@ def test_settings_round_trip_and_autocast() -> None:
         out = torch.nn.Linear(4, 2)(torch.randn(3, 4))
     assert out.dtype == torch.bfloat16
     assert not settings.needs_grad_scaler(CPU)
+
+
+def test_compiled_forward_computes_the_same_and_times_its_first_call() -> None:
+    torch.manual_seed(0)
+    model = TinyDetector().eval()
+    images = torch.randn(2, 3, 32, 32)
+    # The eager backend traces with dynamo but generates no code, so this needs no compiler.
+    forward = CompiledForward(model, "tiny", backend="eager")
+    assert forward.compile_seconds is None
+    assert torch.allclose(forward(images), model(images))
+    assert forward.compiled and forward.compile_seconds is not None
+    assert forward.compile_seconds > 0 and forward.error == ""
+    first = forward.compile_seconds
+    forward(images)
+    assert forward.compile_seconds == first  # only the first call is the compile time
+    assert list(model.state_dict()) == list(TinyDetector().state_dict())  # keys unchanged
+
+
+def test_compiled_forward_falls_back_to_eager_with_a_warning(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    def broken_compile(module: torch.nn.Module, backend: str) -> object:
+        def call(*args: object) -> object:
+            raise RuntimeError("InvalidCxxCompiler: No working C++ compiler found\nmore")
+        return call
+
+    monkeypatch.setattr(torch, "compile", broken_compile)
+    model = TinyDetector().eval()
+    images = torch.randn(2, 3, 32, 32)
+    forward = CompiledForward(model, "tiny")
+    with pytest.warns(RuntimeWarning, match=r"torch\.compile failed for tiny, running it eagerly"):
+        out = forward(images)
+    assert torch.equal(out, model(images))
+    assert not forward.compiled and forward.compile_seconds is None
+    assert forward.error == "RuntimeError: InvalidCxxCompiler: No working C++ compiler found"
+    assert "running it eagerly" in caplog.text
+    assert torch.equal(forward(images), out)  # later calls stay eager, without new warnings
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(shutil.which("g++") is None and shutil.which("cc") is None,
+                    reason="inductor needs a C++ compiler on the CPU")
+def test_inductor_compiles_a_training_step() -> None:
+    torch.manual_seed(0)
+    model = TinyDetector()
+    forward = CompiledForward(model, "tiny")
+    loss = forward(torch.randn(4, 3, 32, 32)).sum()
+    loss.backward()
+    assert forward.compiled and forward.compile_seconds is not None
+    assert all(p.grad is not None for p in model.parameters())

@@ -43,6 +43,9 @@ class TrainConfig:
     amp: Literal["auto"] | bool = "auto"
     channels_last: Literal["auto"] | bool = "auto"
     threads: Literal["auto"] | int = "auto"  # CPU threads; auto also tries one (see detect.speed)
+    # torch.compile the model's training forward (opt-in): the first step compiles, for tens of
+    # seconds on a CPU, and a failure to compile falls back to eager with a warning.
+    compile: bool = False
     grad_clip: float | None = None  # max gradient norm; None: no clipping
     freeze_backbone_epochs: int = 0  # train only the head for this many first epochs
     augment: bool = True  # apply data.augment to training batches

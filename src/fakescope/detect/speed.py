@@ -7,6 +7,9 @@ cores busy, one thread instead of two made EfficientNet-B0 steps about 35x faste
 small operator's OpenMP barrier then waits for a descheduled thread. So "auto" times a few
 training steps of copies of the model under each candidate and keeps the fastest; the choice is
 stored in the checkpoint so a resumed run continues with the same arithmetic.
+
+The settings, the candidate timing (`pick_fastest`, given any probe that trains one step) and
+the `torch.compile` opt-in (`CompiledForward`) serve the GAN trainer too (fakescope.gan.speed).
 """
 
 from __future__ import annotations
@@ -14,17 +17,21 @@ from __future__ import annotations
 import contextlib
 import copy
 import itertools
+import logging
 import time
-from collections.abc import Iterator
+import warnings
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 import torch
 
 from fakescope.models.registry import Detector, detector_loss
 
 Switch = Literal["auto"] | bool
+Threads = Literal["auto"] | int
 _DTYPES = {"bfloat16": torch.bfloat16, "float16": torch.float16}
+log = logging.getLogger("fakescope.speed")
 
 
 @dataclass(frozen=True)
@@ -79,7 +86,17 @@ def mixed_precision_dtype(device: torch.device) -> str:
     return "bfloat16"
 
 
-def thread_options(threads: Literal["auto"] | int, device: torch.device) -> list[int]:
+def fast_mixed_precision(device: torch.device) -> bool:
+    """Whether mixed precision is worth timing: on GPUs always; on CPUs only with native bf16
+    dot products (AVX512-BF16 or AMX). Elsewhere oneDNN emulates bf16 in fp32 units, so auto
+    leaves it out rather than spend probe steps on it."""
+    if device.type != "cpu":
+        return True
+    native = ("_is_avx512_bf16_supported", "_is_amx_tile_supported")
+    return any(getattr(torch.cpu, name, lambda: False)() for name in native)
+
+
+def thread_options(threads: Threads, device: torch.device) -> list[int]:
     """CPU thread counts worth trying; GPUs keep the caller's count."""
     if threads != "auto":
         return [threads]
@@ -92,15 +109,74 @@ def candidates(
     amp: Switch, channels_last: Switch, device: torch.device, threads: int = 0
 ) -> list[SpeedSettings]:
     mixed = mixed_precision_dtype(device)
-    amp_options = ["", mixed] if amp == "auto" else [mixed] if amp else [""]
+    if amp == "auto":
+        amp_options = ["", mixed] if fast_mixed_precision(device) else [""]
+    else:
+        amp_options = [mixed] if amp else [""]
     layout_options = [False, True] if channels_last == "auto" else [bool(channels_last)]
     return [
         SpeedSettings(a, c, threads) for a, c in itertools.product(amp_options, layout_options)
     ]
 
 
+class Probe(Protocol):
+    """Private copies of a model that train one step at a time under one candidate setting."""
+
+    def step_seconds(self) -> float: ...
+
+
+def time_candidates(probes: Sequence[Probe], rounds: int) -> list[float]:
+    """Each probe's fastest step. Probes take turns, one step each per round, so on a machine
+    whose load drifts they are compared under the same conditions."""
+    for probe in probes:  # the first step pays one-off costs (allocation, kernel choice)
+        probe.step_seconds()
+    best = [probe.step_seconds() for probe in probes]
+    for _ in range(rounds - 1):
+        leader = min(best)
+        # A candidate 3x slower than the leader cannot win; sparing its steps keeps a probe
+        # short even where one setting is pathologically slow.
+        best = [min(b, p.step_seconds()) if b < 3 * leader else b
+                for b, p in zip(best, probes, strict=True)]
+    return best
+
+
+def pick_fastest(
+    make_probe: Callable[[SpeedSettings], Probe],
+    device: torch.device,
+    amp: Switch,
+    channels_last: Switch,
+    threads: Threads,
+    rounds: int = 3,
+) -> tuple[SpeedSettings, dict[str, float]]:
+    """The fastest candidate, and the measured seconds per step of each (empty if no choice).
+
+    Threads are settled first, in fp32 and the default layout, then precision and layout with
+    that thread count. Call it inside `preserved_rng` when probes draw random numbers.
+    """
+    timings: dict[str, float] = {}
+    counts = thread_options(threads, device)
+    chosen_threads = counts[0]
+    if len(counts) > 1:
+        fp32 = [SpeedSettings(threads=n) for n in counts]
+        seconds = time_candidates([make_probe(s) for s in fp32], rounds)
+        timings.update({f"fp32,threads={n or torch.get_num_threads()}": t
+                        for n, t in zip(counts, seconds, strict=True)})
+        chosen_threads = counts[seconds.index(min(seconds))]
+    options = candidates(amp, channels_last, device, chosen_threads)
+    if len(options) == 1:
+        return options[0], timings
+    seconds = time_candidates([make_probe(s) for s in options], rounds)
+    timings.update({s.describe(): t for s, t in zip(options, seconds, strict=True)})
+    return options[seconds.index(min(seconds))], timings
+
+
+def preserved_rng(device: torch.device) -> contextlib.AbstractContextManager[Any]:
+    """Every global RNG as it was after the block, so probing does not change the real run."""
+    return torch.random.fork_rng(devices=[device] if device.type == "cuda" else [])
+
+
 class _Probe:
-    """A private copy of the model, trained one step at a time under one candidate setting."""
+    """A private copy of the detector, trained one step at a time under one candidate setting."""
 
     def __init__(
         self, model: Detector, settings: SpeedSettings, images: torch.Tensor, labels: torch.Tensor
@@ -126,25 +202,6 @@ class _Probe:
             return time.perf_counter() - start
 
 
-def _time_candidates(
-    model: Detector, options: list[SpeedSettings], images: torch.Tensor, labels: torch.Tensor,
-    rounds: int,
-) -> list[float]:
-    """Each candidate's fastest step. Candidates take turns, one step each per round, so on a
-    machine whose load drifts they are compared under the same conditions."""
-    probes = [_Probe(model, settings, images, labels) for settings in options]
-    for probe in probes:  # the first step pays one-off costs (allocation, kernel choice)
-        probe.step_seconds()
-    best = [probe.step_seconds() for probe in probes]
-    for _ in range(rounds - 1):
-        leader = min(best)
-        # A candidate 3x slower than the leader cannot win; sparing its steps keeps a probe
-        # short even where one setting is pathologically slow.
-        best = [min(b, p.step_seconds()) if b < 3 * leader else b
-                for b, p in zip(best, probes, strict=True)]
-    return best
-
-
 def choose_speed_settings(
     model: Detector,
     image_size: int,
@@ -152,32 +209,64 @@ def choose_speed_settings(
     device: torch.device,
     amp: Switch,
     channels_last: Switch,
-    threads: Literal["auto"] | int = 0,
+    threads: Threads = 0,
     rounds: int = 3,
 ) -> tuple[SpeedSettings, dict[str, float]]:
-    """The fastest candidate, and the measured seconds per step of each (empty if no choice).
+    """The fastest candidate for training `model`, and each candidate's seconds per step.
 
-    Threads are settled first, in fp32, then precision and layout with that thread count. The
-    probe trains deep copies on random inputs and leaves every global RNG as it found it, so
-    choosing does not change what the real run computes.
+    The probe trains deep copies on random inputs and leaves every global RNG as it found it,
+    so choosing does not change what the real run computes.
     """
-    timings: dict[str, float] = {}
-    fork_devices = [device] if device.type == "cuda" else []
-    with torch.random.fork_rng(devices=fork_devices):
+    with preserved_rng(device):
         probe_batch = max(2, min(batch_size, 8))  # BatchNorm needs more than one sample
         images = torch.randn(probe_batch, 3, image_size, image_size, device=device)
         labels = torch.arange(probe_batch, device=device) % 2
-        counts = thread_options(threads, device)
-        chosen_threads = counts[0]
-        if len(counts) > 1:
-            fp32 = [SpeedSettings(threads=n) for n in counts]
-            seconds = _time_candidates(model, fp32, images, labels, rounds)
-            timings.update({f"fp32,threads={n or torch.get_num_threads()}": t
-                            for n, t in zip(counts, seconds, strict=True)})
-            chosen_threads = counts[seconds.index(min(seconds))]
-        options = candidates(amp, channels_last, device, chosen_threads)
-        if len(options) == 1:
-            return options[0], timings
-        seconds = _time_candidates(model, options, images, labels, rounds)
-    timings.update({s.describe(): t for s, t in zip(options, seconds, strict=True)})
-    return options[seconds.index(min(seconds))], timings
+        return pick_fastest(lambda s: _Probe(model, s, images, labels), device, amp,
+                            channels_last, threads, rounds)
+
+
+class CompiledForward:
+    """`module` called through `torch.compile`, or eagerly where compiling fails.
+
+    torch.compile traces and compiles on the first call (and the backward graph on the first
+    backward pass), which can take tens of seconds on a CPU; that first call is timed and logged
+    as `compile_seconds`. A failure (no C++ compiler, an unsupported operator) logs a warning and
+    every call from then on runs the module eagerly. Parameters and buffers stay the module's, so
+    its state_dict keeps its keys and checkpoints do not depend on compilation.
+    """
+
+    def __init__(
+        self, module: torch.nn.Module, name: str, backend: str = "inductor",
+        logger: logging.Logger = log,
+    ) -> None:
+        self.module, self.name, self.logger = module, name, logger
+        self._call: Callable[..., Any] = torch.compile(module, backend=backend)
+        self.compile_seconds: float | None = None
+        self.error = ""
+
+    @property
+    def compiled(self) -> bool:
+        return self._call is not self.module
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        if not self.compiled:
+            return self.module(*args, **kwargs)
+        start = time.perf_counter()
+        try:
+            out = self._call(*args, **kwargs)
+        except Exception as err:  # compilers fail in many ways; eager still computes the same
+            self._fall_back(err)
+            return self.module(*args, **kwargs)
+        if self.compile_seconds is None:
+            self.compile_seconds = time.perf_counter() - start
+            self.logger.info("torch.compile: %s compiled in %.1f s (first call)", self.name,
+                             self.compile_seconds)
+        return out
+
+    def _fall_back(self, err: Exception) -> None:
+        first_line = (str(err).strip().splitlines() or [type(err).__name__])[0]
+        self.error = f"{type(err).__name__}: {first_line}"
+        message = f"torch.compile failed for {self.name}, running it eagerly: {self.error}"
+        self.logger.warning(message)
+        warnings.warn(message, RuntimeWarning, stacklevel=3)
+        self._call = self.module

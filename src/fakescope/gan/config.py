@@ -54,8 +54,18 @@ class GanTrainConfig:
     instance_noise: float = 0.0
     instance_noise_anneal_epochs: int | None = None
     drop_last: bool = False  # drop a short last batch (its BatchNorm statistics are noisier)
+    # Speed settings (fakescope.gan.speed; measured in benchmarks/gan_profile.md). auto times
+    # the candidates on copies of G and D before training; the choice goes into checkpoints, so
+    # a resumed run keeps the arithmetic it started with.
     # NHWC memory layout: oneDNN (CPU) and cuDNN run the convolutions without converting layouts.
-    channels_last: bool = True
+    channels_last: Literal["auto"] | bool = True
+    # bf16 autocast for G's and D's forward passes; auto tries it only where the device has
+    # native bf16 (CPUs with AVX512-BF16 or AMX, recent GPUs).
+    amp: Literal["auto"] | bool = "auto"
+    threads: Literal["auto"] | int = "auto"  # CPU threads; auto also tries one
+    # torch.compile G and D (opt-in): the first iteration compiles, for tens of seconds on a
+    # CPU, and a failure to compile falls back to eager with a warning.
+    compile: bool = False
     checkpoint_every: int = 1  # epochs; a checkpoint is also written on SIGINT/SIGTERM
     keep_checkpoints: int = 3
     sample_every: int = 1  # epochs between sample grids from the fixed noise; 0: never
@@ -123,6 +133,7 @@ def validate(config: GanJobConfig) -> GanJobConfig:
     checks = {
         "model.z_dim": m.z_dim >= 1,
         "train.batch_size": t.batch_size >= 1,
+        "train.threads": t.threads == "auto" or t.threads >= 1,
         "train.epochs": t.epochs >= 1,
         "train.lr_g": t.lr_g > 0,
         "train.lr_d": t.lr_d > 0,

@@ -1,0 +1,136 @@
+"""The fastest settings for training a DCGAN pair here: autocast, memory layout, CPU threads.
+
+The GAN counterpart of fakescope.detect.speed, whose settings, candidate list and turn-taking
+timer it shares. A probe trains copies of G and D through whole GAN iterations (D on a real and
+a generated batch, then G through the updated D, each with its Adam step), so everything one
+training step costs is in the comparison. Convolutions are 90% of an iteration at 64x64, so
+what changes their arithmetic is what counts. Measured on the 2-core AVX512-BF16 build machine
+(benchmarks/gan_profile.md): bf16 autocast made an iteration 1.4-2.1x faster, channels_last
+0-16% faster, and while other jobs kept both cores busy a bf16 iteration on two threads took
+4.6 s against 1.0 s on one, so the thread count is probed too.
+"""
+
+from __future__ import annotations
+
+import copy
+import time
+from typing import Any
+
+import torch
+
+from fakescope.detect.speed import (
+    CompiledForward,
+    SpeedSettings,
+    Switch,
+    Threads,
+    mixed_precision_dtype,
+    pick_fastest,
+    preserved_rng,
+)
+from fakescope.gan.losses import discriminator_loss, generator_loss
+from fakescope.models.dcgan import Discriminator, Generator
+
+Net = torch.nn.Module | CompiledForward
+
+
+def gan_iteration(
+    G: Net,
+    D: Net,
+    opt_g: torch.optim.Optimizer,
+    opt_d: torch.optim.Optimizer,
+    real: torch.Tensor,
+    z: torch.Tensor,
+    settings: SpeedSettings,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """One iteration as GanTrainer.train_step runs it (without instance noise or smoothing):
+    forward passes under `settings`' autocast, losses in fp32. G and D may be compiled
+    (CompiledForward). Returns (loss_d, loss_g)."""
+    with settings.autocast(real.device):
+        fake = G(z)
+        opt_d.zero_grad(set_to_none=True)
+        real_logits, fake_logits = D(real), D(fake.detach())
+    loss_d = discriminator_loss(real_logits.float(), fake_logits.float())
+    loss_d.backward()
+    opt_d.step()
+    opt_g.zero_grad(set_to_none=True)
+    # D's weights need no gradient in G's step (the trainer does the same).
+    d_module = D.module if isinstance(D, CompiledForward) else D
+    d_module.requires_grad_(False)
+    try:
+        with settings.autocast(real.device):
+            after_logits = D(fake)
+        loss_g = generator_loss(after_logits.float())
+        loss_g.backward()
+    finally:
+        d_module.requires_grad_(True)
+    opt_g.step()
+    return loss_d.detach(), loss_g.detach()
+
+
+def checkpoint_speed(payload: dict[str, Any]) -> SpeedSettings:
+    """The settings the run in a GAN checkpoint trained with. Checkpoints from before speed
+    settings existed trained in fp32, in the layout train.channels_last named."""
+    if "speed" in payload:
+        return SpeedSettings.from_dict(payload["speed"])
+    return SpeedSettings(channels_last=bool(payload["config"]["train"]["channels_last"]))
+
+
+def adam(module: torch.nn.Module, device: torch.device) -> torch.optim.Adam:
+    """The trainer's optimizer: DCGAN's Adam, fused into one kernel per update on CPU/GPU."""
+    fused = device.type in ("cpu", "cuda")
+    return torch.optim.Adam(module.parameters(), lr=2e-4, betas=(0.5, 0.999), fused=fused)
+
+
+class GanProbe:
+    """Private copies of G and D (and their optimizers) trained under one candidate setting."""
+
+    def __init__(
+        self, G: Generator, D: Discriminator, settings: SpeedSettings, real: torch.Tensor
+    ) -> None:
+        self.settings, device = settings, real.device
+        layout = settings.memory_format
+        self.G = copy.deepcopy(G).to(device).to(memory_format=layout).train()
+        self.D = copy.deepcopy(D).to(device).to(memory_format=layout).train()
+        self.opt_g, self.opt_d = adam(self.G, device), adam(self.D, device)
+        self.real = real.contiguous(memory_format=layout)
+
+    def step_seconds(self) -> float:
+        device = self.real.device
+        with self.settings.thread_count():
+            start = time.perf_counter()
+            z = self.G.sample_latent(self.real.shape[0])
+            gan_iteration(self.G, self.D, self.opt_g, self.opt_d, self.real, z, self.settings)
+            if device.type == "cuda":
+                torch.cuda.synchronize(device)
+            return time.perf_counter() - start
+
+
+def choose_gan_speed_settings(
+    G: Generator,
+    D: Discriminator,
+    batch_size: int,
+    device: torch.device,
+    amp: Switch,
+    channels_last: Switch,
+    threads: Threads = 0,
+    rounds: int = 3,
+) -> tuple[SpeedSettings, dict[str, float]]:
+    """The fastest candidate for training the pair, and each candidate's seconds per iteration.
+
+    bf16 is a candidate only on CPUs with native bf16 arithmetic (see detect.speed). The probe
+    trains deep copies on random images and leaves every global RNG as it found it, so
+    choosing does not change what the real run computes.
+    """
+    if mixed_precision_dtype(device) != "bfloat16":
+        # fp16 would need loss scaling for both optimizers; the GAN trainer has none.
+        if amp is True:
+            raise ValueError("train.amp: this GPU has no bf16, and the GAN trains in bf16 or "
+                             "fp32 only (set train.amp to false or auto)")
+        amp = False
+    with preserved_rng(device):
+        # Capped at 64: the same candidate won at 64 and 128 (gan_profile.md), and probing at
+        # 128 would take about a minute; BatchNorm needs more than one sample.
+        n = max(2, min(batch_size, 64))
+        real = torch.rand(n, 3, D.resolution, D.resolution, device=device) * 2 - 1
+        return pick_fastest(lambda s: GanProbe(G, D, s, real), device, amp, channels_last,
+                            threads, rounds)

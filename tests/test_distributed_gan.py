@@ -55,6 +55,7 @@ def test_two_processes_train_and_resume_like_one(faces: Path, tmp_path: Path) ->
         **SETTINGS, "data.path": faces, "data.cache_dir": tmp_path / "ddp" / "cache",
         "run.root": tmp_path / "ddp" / "runs", "run.name": "tiny", "model.resolution": 32,
         "model.base_width": 8, "train.checkpoint_every": 2, "train.plot_every": 0,
+        "train.amp": False,
         "run.device": "cpu",
     }.items()]
     # One epoch, then a resumed second one: the resume path under torchrun as well.

@@ -12,7 +12,7 @@ from fakescope.cli import main
 
 QUICK_KEYS = {
     "data": ["data/first-epoch/32", "data/later-epochs/32"],
-    "gan": ["gan/cpu/32"],
+    "gan": ["gan/cpu/32/fp32", "gan/cpu/32"],
     "detect": ["detect/cpu/dcgan_disc64/64"],
     "inference": [
         "inference/latency/dcgan_disc64/64", "inference/latency-1-thread/dcgan_disc64/64",

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import csv
+import json
 import os
 import signal
 from collections.abc import Callable
 from pathlib import Path
+from unittest.mock import patch
 
 import pytest
 import torch
@@ -129,6 +131,28 @@ def test_resume_extends_a_finished_run_and_refuses_another_architecture(
     longer = train_gan(tiny_config(**{"train.epochs": 2, "train.metrics_every": 0}), resume=True,
                        extractor_factory=pixel_features)
     assert longer.epochs_done == 2 and longer.step == 8
+
+
+def test_probed_speed_settings_are_recorded_and_kept_on_resume(
+    tiny_config: Callable[..., GanJobConfig], pixel_features: Callable
+) -> None:
+    settings = {"train.amp": "auto", "train.threads": "auto", "train.metrics_every": 0,
+                "collapse.enabled": False}
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)  # with one thread there is no thread count to choose
+    try:
+        first = train_gan(tiny_config(**settings, **{"train.epochs": 1}),
+                          extractor_factory=pixel_features)
+        chosen = json.loads((first.run.path / "speed.json").read_text())["chosen"]
+        assert load_checkpoint(first.checkpoint)["speed"] == chosen  # type: ignore[arg-type]
+        # The resumed run must not probe again (it could choose otherwise): any call fails.
+        with patch("fakescope.gan.train.choose_gan_speed_settings", side_effect=AssertionError):
+            longer = train_gan(tiny_config(**settings, **{"train.epochs": 2}), resume=True,
+                               extractor_factory=pixel_features)
+    finally:
+        torch.set_num_threads(before)
+    assert load_checkpoint(longer.checkpoint)["speed"] == chosen  # type: ignore[arg-type]
+    assert longer.step == 8
 
 
 def test_collapse_is_flagged_in_the_log(

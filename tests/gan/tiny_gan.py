@@ -31,6 +31,9 @@ def make_tiny_config(faces: Path, root: Path, **overrides: object) -> GanJobConf
         "model.resolution": 32,
         "model.base_width": 8,
         "train.batch_size": 4,
+        # Fixed speed settings: a timing probe could choose differently in runs compared for
+        # equal weights.
+        "train.amp": False,
         "train.epochs": 2,
         "train.checkpoint_every": 2,  # one checkpoint (and one set of plots) per run
         "train.plot_every": 0,

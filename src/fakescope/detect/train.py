@@ -34,7 +34,7 @@ from fakescope.data.pipeline import PreparedData, prepare_data
 from fakescope.data.transforms import InputSpec, resolve_input_spec
 from fakescope.detect.config import DetectJobConfig, TrainConfig, check_detect_config
 from fakescope.detect.metrics import classification_metrics
-from fakescope.detect.speed import SpeedSettings, choose_speed_settings
+from fakescope.detect.speed import CompiledForward, SpeedSettings, choose_speed_settings
 from fakescope.distributed import DistContext, data_parallel, distributed_session
 from fakescope.models.registry import (
     Detector,
@@ -215,8 +215,11 @@ class Trainer:
         # Training passes go through `net` (gradient averaging under torchrun); `model` shares
         # its weights and serves checkpoints and evaluation. Frozen backbone epochs leave
         # parameters without gradients, which DDP must be told to expect.
-        self.net = data_parallel(self.model, self.dist, device,
-                                 find_unused=self.t.freeze_backbone_epochs > 0)
+        self.net: torch.nn.Module | CompiledForward = data_parallel(
+            self.model, self.dist, device, find_unused=self.t.freeze_backbone_epochs > 0
+        )
+        if self.t.compile:  # the training forward only; evaluation stays eager
+            self.net = CompiledForward(self.net, config.model.name)
         self.optimizer = build_optimizer(self.model, self.t)
         self.scheduler = build_scheduler(self.optimizer, self.t)
         self.scaler = torch.amp.GradScaler(device.type) if speed.needs_grad_scaler(device) else None

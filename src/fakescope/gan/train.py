@@ -32,6 +32,7 @@ from tqdm import tqdm
 from fakescope.config import ConfigError, to_dict
 from fakescope.data.pipeline import BatchLoader, PreparedData, prepare_data
 from fakescope.data.transforms import InputSpec, resolve_input_spec
+from fakescope.detect.speed import CompiledForward, SpeedSettings
 from fakescope.distributed import (
     DistContext,
     data_parallel,
@@ -50,6 +51,7 @@ from fakescope.gan.losses import (
 from fakescope.gan.metrics import FeatureExtractor, QualityMeter, build_feature_extractor
 from fakescope.gan.plots import plot_loss_phase, plot_losses, plot_quality
 from fakescope.gan.sample import sample_grid
+from fakescope.gan.speed import checkpoint_speed, choose_gan_speed_settings
 from fakescope.models.dcgan import Discriminator, Generator
 from fakescope.reproducibility import (
     configure_backends,
@@ -196,6 +198,7 @@ class GanTrainer:
         progress: bool = False,
         on_step: Callable[[int], None] | None = None,
         dist: DistContext | None = None,
+        speed: SpeedSettings | None = None,
     ) -> None:
         self.config, self.prepared, self.run, self.device = config, prepared, run, device
         self.progress, self.on_step = progress, on_step
@@ -205,15 +208,28 @@ class GanTrainer:
             lambda kind: build_feature_extractor(kind, device, config.metrics.inception_weights)
         )
         m, t = config.model, config.train
-        layout = self.memory_format = (
-            torch.channels_last if t.channels_last else torch.contiguous_format
-        )
-        self.G = Generator(**m.generator_kwargs()).to(device).to(memory_format=layout)
-        self.D = Discriminator(**m.discriminator_kwargs()).to(device).to(memory_format=layout)
+        self.G = Generator(**m.generator_kwargs()).to(device)
+        self.D = Discriminator(**m.discriminator_kwargs()).to(device)
+        # A fresh run times the candidates (rank 0, on one process's batch; every rank takes its
+        # choice); a resumed run brings its checkpoint's, so it keeps the same arithmetic.
+        if speed is None:
+            speed = self.dist.broadcast(self._probe_speed() if self.dist.is_main
+                                        else SpeedSettings())
+        self.speed = speed
+        layout = self.memory_format = speed.memory_format
+        self.G.to(memory_format=layout)
+        self.D.to(memory_format=layout)
         # The training passes go through these (gradient averaging under torchrun); self.G and
-        # self.D, which share their weights, serve checkpoints and one-rank work.
-        self.G_train = data_parallel(self.G, self.dist, device)
-        self.D_train = data_parallel(self.D, self.dist, device)
+        # self.D, which share their weights, serve checkpoints and one-rank work. G's step uses
+        # D_solo: no gradient of D is averaged there.
+        self.G_train: torch.nn.Module | CompiledForward = data_parallel(self.G, self.dist, device)
+        self.D_train: torch.nn.Module | CompiledForward = data_parallel(self.D, self.dist, device)
+        self.D_solo: torch.nn.Module | CompiledForward = self.D
+        if t.compile:
+            self.G_train = CompiledForward(self.G_train, "G", logger=log)
+            self.D_solo = CompiledForward(self.D, "D", logger=log)
+            self.D_train = (self.D_solo if self.D_train is self.D
+                            else CompiledForward(self.D_train, "D (data parallel)", logger=log))
         # One fused kernel per parameter update instead of a chain of elementwise ops.
         fused = device.type in ("cpu", "cuda")
         self.opt_g = torch.optim.Adam(self.G.parameters(), lr=t.lr_g, betas=t.betas_g, fused=fused)
@@ -238,6 +254,16 @@ class GanTrainer:
         self._collapse_flag = ""
         self._calibrated_step = -1
 
+    def _probe_speed(self) -> SpeedSettings:
+        t = self.config.train
+        speed, timings = choose_gan_speed_settings(
+            self.G, self.D, self.local_batch_size, self.device, t.amp, t.channels_last, t.threads
+        )
+        write_json(self.run.path / "speed.json",
+                   {"chosen": speed.to_dict(), "step_seconds": timings})
+        log.info("speed settings: %s", speed.describe())
+        return speed
+
     # -- checkpoints --------------------------------------------------------------------------
 
     def checkpoint_payload(self) -> dict[str, Any]:
@@ -252,6 +278,7 @@ class GanTrainer:
             "opt_d": self.opt_d.state_dict(),
             "state": self.state.to_dict(),
             "rng": rng_state(),
+            "speed": self.speed.to_dict(),
         }
 
     def calibrate_generator(self) -> None:
@@ -340,12 +367,16 @@ class GanTrainer:
         t = self.config.train
         G, D = self.G_train, self.D_train
         noise = instance_noise_std(t.instance_noise, self.state.step, self.anneal_steps)
-        fake = G(self._latents(real.shape[0]))
+        autocast = self.speed.autocast  # forward passes only; losses and statistics in fp32
+        with autocast(self.device):
+            fake = G(self._latents(real.shape[0]))
 
         # D learns: real -> 1 - smoothing, fake -> 0; the fakes are detached so G is left alone.
         self.opt_d.zero_grad(set_to_none=True)
-        real_logits = D(self._noisy(real, noise))
-        fake_logits = D(self._noisy(fake.detach(), noise))
+        with autocast(self.device):
+            real_logits = D(self._noisy(real, noise))
+            fake_logits = D(self._noisy(fake.detach(), noise))
+        real_logits, fake_logits = real_logits.float(), fake_logits.float()
         loss_d = discriminator_loss(real_logits, fake_logits, t.label_smoothing)
         loss_d.backward()
         self.opt_d.step()
@@ -356,7 +387,9 @@ class GanTrainer:
         self.opt_g.zero_grad(set_to_none=True)
         self.D.requires_grad_(False)
         try:
-            after_logits = self.D(self._noisy(fake, noise))
+            with autocast(self.device):
+                after_logits = self.D_solo(self._noisy(fake, noise))
+            after_logits = after_logits.float()
             loss_g = generator_loss(after_logits, t.g_loss)
             loss_g.backward()
         finally:
@@ -482,7 +515,7 @@ class GanTrainer:
         t, s = self.config.train, self.state
         s.started, s.started_cpu = time.perf_counter(), time.process_time()
         stop = StopRequest()
-        with stop_on_signals(stop):
+        with stop_on_signals(stop), self.speed.thread_count():
             while s.epoch < t.epochs:
                 loader = self._loader(epoch=s.epoch, start_batch=s.batch)
                 bar = tqdm(total=self.batches_per_epoch, initial=s.batch, leave=False,
@@ -561,7 +594,11 @@ def _train(
         write_json(run.data_report, prepared.report.to_dict())
     if "train" not in prepared.split_names():
         raise ValueError(f"{config.data.path}: no real training images found")
-    trainer = GanTrainer(config, prepared, run, device, extractor_factory, progress, on_step, dist)
+    # A resumed run keeps the speed settings it started with (same arithmetic, same results).
+    checkpoint = run.latest_checkpoint() if resume else None
+    speed = checkpoint_speed(load_checkpoint(checkpoint)) if checkpoint else None
+    trainer = GanTrainer(config, prepared, run, device, extractor_factory, progress, on_step, dist,
+                         speed)
     if not (resume and trainer.resume()):
         log.info("training %s on %d images (%d batches/epoch) on %s x %d; G %d params, "
                  "D %d params", config.run.name, prepared.size("train"),

@@ -34,7 +34,9 @@ def describe(s: BenchSettings) -> str:
         "PIL decode and resize per step, in the main process so that its decoding is timed in "
         "its own turn. fakescope: `GanTrainer.train_step` (logits with BCE-with-logits, "
         "channels_last, fused Adam) fed from the decode-once cache, built beforehand and not "
-        "timed."
+        "timed; once held to fp32 like the baseline, and once with the settings `fakescope gan "
+        "train` picks by default (its timing probe: bf16 autocast on CPUs with native bf16, "
+        "thread count), which the goal applies to."
     )
 
 
@@ -42,13 +44,16 @@ def _parameters(module: torch.nn.Module) -> int:
     return sum(p.numel() for p in module.parameters())
 
 
-def _compare(ctx: BenchContext, device: torch.device, resolution: int) -> Row:
+def _compare(ctx: BenchContext, device: torch.device, resolution: int, fp32: bool) -> Row:
     s = ctx.settings
+    precision = "fp32" if fp32 else "default"
     overrides: dict[str, Any] = {
         "data.path": str(ctx.data.root), "data.cache_dir": str(ctx.work / "gan-cache"),
-        "run.root": str(ctx.work / "gan-runs"), "run.name": f"{device.type}-{resolution}",
+        "run.root": str(ctx.work / "gan-runs"),
+        "run.name": f"{device.type}-{resolution}-{precision}",
         "model.resolution": resolution, "model.base_width": s.gan_base_width,
         "train.batch_size": s.gan_batch, "train.drop_last": True,
+        "train.amp": False if fp32 else "auto",
     }  # fmt: skip
     config = validate(load_config(GanJobConfig, overrides=overrides))
     seed_everything(0)
@@ -72,17 +77,30 @@ def _compare(ctx: BenchContext, device: torch.device, resolution: int) -> Row:
     def turn(step: Callable[[], None]) -> Callable[[], int]:
         return step_turn(step, s.gan_steps, s.gan_batch, device, s.turn_seconds)
 
+    fakescope_turn = turn(fakescope_step)
+
+    def fakescope_turn_threads() -> int:  # the thread count the trainer chose, as in train()
+        with trainer.speed.thread_count():
+            return fakescope_turn()
+
+    def fakescope_warmup() -> None:
+        with trainer.speed.thread_count():
+            fakescope_step()
+
     comparison = alternate(Side(turn(baseline_step), warmup=baseline_step),
-                           Side(turn(fakescope_step), warmup=fakescope_step), s.rounds)
+                           Side(fakescope_turn_threads, warmup=fakescope_warmup), s.rounds)
     where = "" if device.type == "cpu" else f" ({device.type})"
+    where += ", fakescope held to fp32" if fp32 else f", fakescope {trainer.speed.describe()}"
     details = {
         "steps_per_turn": s.gan_steps, "batch_size": s.gan_batch, "device": str(device),
+        "fakescope_speed": trainer.speed.to_dict(),
         "parameters": {
             "baseline": {"G": _parameters(example.net_g), "D": _parameters(example.net_d)},
             "fakescope": {"G": _parameters(trainer.G), "D": _parameters(trainer.D)},
         },
     }  # fmt: skip
-    return comparison_row("gan", f"gan/{device.type}/{resolution}",
+    key = f"gan/{device.type}/{resolution}" + ("/fp32" if fp32 else "")
+    return comparison_row("gan", key,
                           f"GAN step {resolution}x{resolution} batch {s.gan_batch}{where}",
                           "img/s", comparison, details)
 
@@ -93,6 +111,7 @@ def measure(ctx: BenchContext) -> Iterator[Row]:
     require_images(ctx.data.real, s.gan_batch, "the gan area (real faces)")
     for device in ctx.devices:
         for resolution in s.gan_resolutions:
-            ctx.log(f"GAN step {resolution}x{resolution} on {device.type}: {s.rounds} rounds "
-                    f"of {s.gan_steps} steps")
-            yield _compare(ctx, device, resolution)
+            for fp32 in (True, False):
+                ctx.log(f"GAN step {resolution}x{resolution} on {device.type}"
+                        f"{' in fp32' if fp32 else ''}: {s.rounds} rounds of {s.gan_steps} steps")
+                yield _compare(ctx, device, resolution, fp32)

@@ -50,8 +50,8 @@ from torch.profiler import ProfilerActivity, profile
 from fakescope.bench.baselines import imagefolder_loader
 from fakescope.bench.dcgan_example import DcganExample
 from fakescope.data.transforms import MINUS_ONE_ONE_MEAN, MINUS_ONE_ONE_STD, InputSpec
-from fakescope.detect.speed import CompiledForward, SpeedSettings, time_candidates
 from fakescope.gan.speed import GanProbe, adam, choose_gan_speed_settings, gan_iteration
+from fakescope.speed import CompiledForward, SpeedSettings, time_candidates
 
 CPU = torch.device("cpu")
 RESOLUTION = 64

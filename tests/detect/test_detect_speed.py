@@ -10,15 +10,9 @@ import pytest
 import torch
 from detect.tiny_detector import TinyDetector
 
-from fakescope.detect import speed
-from fakescope.detect.speed import (
-    CompiledForward,
-    SpeedSettings,
-    _Probe,
-    candidates,
-    choose_speed_settings,
-    thread_options,
-)
+from fakescope import speed
+from fakescope.detect.speed import _Probe, choose_speed_settings
+from fakescope.speed import CompiledForward, SpeedSettings, candidates, thread_options
 
 CPU = torch.device("cpu")
 

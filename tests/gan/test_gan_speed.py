@@ -8,8 +8,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from fakescope.detect import speed
-from fakescope.detect.speed import CompiledForward, SpeedSettings, candidates
+from fakescope import speed
 from fakescope.gan import speed as gan_speed
 from fakescope.gan.speed import (
     GanProbe,
@@ -20,6 +19,7 @@ from fakescope.gan.speed import (
 )
 from fakescope.models.dcgan import Discriminator, Generator
 from fakescope.runs import load_checkpoint, save_checkpoint
+from fakescope.speed import CompiledForward, SpeedSettings, candidates
 
 CPU = torch.device("cpu")
 

@@ -42,7 +42,7 @@ class TrainConfig:
     # model, input size and device. (YAML reads on/off as true/false, so those work too.)
     amp: Literal["auto"] | bool = "auto"
     channels_last: Literal["auto"] | bool = "auto"
-    threads: Literal["auto"] | int = "auto"  # CPU threads; auto also tries one (see detect.speed)
+    threads: Literal["auto"] | int = "auto"  # CPU threads; auto also tries one (fakescope.speed)
     # torch.compile the model's training forward (opt-in): the first step compiles, for tens of
     # seconds on a CPU, and a failure to compile falls back to eager with a warning.
     compile: bool = False

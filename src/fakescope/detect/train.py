@@ -34,7 +34,7 @@ from fakescope.data.pipeline import PreparedData, prepare_data
 from fakescope.data.transforms import InputSpec, resolve_input_spec
 from fakescope.detect.config import DetectJobConfig, TrainConfig, check_detect_config
 from fakescope.detect.metrics import classification_metrics
-from fakescope.detect.speed import CompiledForward, SpeedSettings, choose_speed_settings
+from fakescope.detect.speed import choose_speed_settings
 from fakescope.distributed import DistContext, data_parallel, distributed_session
 from fakescope.models.registry import (
     Detector,
@@ -58,6 +58,7 @@ from fakescope.runs import (
     prune_step_checkpoints,
     write_json,
 )
+from fakescope.speed import CompiledForward, SpeedSettings
 
 # Called after every epoch with its 1-based number and logged row; may raise to stop training
 # (a search pruning a trial), after that epoch's checkpoints are safely written.

@@ -1,13 +1,13 @@
 """The fastest settings for training a DCGAN pair here: autocast, memory layout, CPU threads.
 
-The GAN counterpart of fakescope.detect.speed, whose settings, candidate list and turn-taking
-timer it shares. A probe trains copies of G and D through whole GAN iterations (D on a real and
-a generated batch, then G through the updated D, each with its Adam step), so everything one
-training step costs is in the comparison. Convolutions are 90% of an iteration at 64x64, so
-what changes their arithmetic is what counts. Measured on the 2-core AVX512-BF16 build machine
-(benchmarks/gan_profile.md): bf16 autocast made an iteration 1.4-2.1x faster, channels_last
-0-16% faster, and while other jobs kept both cores busy a bf16 iteration on two threads took
-4.6 s against 1.0 s on one, so the thread count is probed too.
+The GAN counterpart of fakescope.detect.speed; the settings, candidate list and turn-taking
+timer come from fakescope.speed. A probe trains copies of G and D through whole GAN iterations
+(D on a real and a generated batch, then G through the updated D, each with its Adam step), so
+everything one training step costs is in the comparison. Convolutions are 90% of an iteration at
+64x64, so what changes their arithmetic is what counts. Measured on the 2-core AVX512-BF16 build
+machine (benchmarks/gan_profile.md): bf16 autocast made an iteration 1.4-2.1x faster,
+channels_last 0-16% faster, and while other jobs kept both cores busy a bf16 iteration on two
+threads took 4.6 s against 1.0 s on one, so the thread count is probed too.
 """
 
 from __future__ import annotations
@@ -18,7 +18,9 @@ from typing import Any
 
 import torch
 
-from fakescope.detect.speed import (
+from fakescope.gan.losses import discriminator_loss, generator_loss
+from fakescope.models.dcgan import Discriminator, Generator
+from fakescope.speed import (
     CompiledForward,
     SpeedSettings,
     Switch,
@@ -27,8 +29,6 @@ from fakescope.detect.speed import (
     pick_fastest,
     preserved_rng,
 )
-from fakescope.gan.losses import discriminator_loss, generator_loss
-from fakescope.models.dcgan import Discriminator, Generator
 
 Net = torch.nn.Module | CompiledForward
 
@@ -117,7 +117,7 @@ def choose_gan_speed_settings(
 ) -> tuple[SpeedSettings, dict[str, float]]:
     """The fastest candidate for training the pair, and each candidate's seconds per iteration.
 
-    bf16 is a candidate only on CPUs with native bf16 arithmetic (see detect.speed). The probe
+    bf16 is a candidate only on CPUs with native bf16 arithmetic (see fakescope.speed). The probe
     trains deep copies on random images and leaves every global RNG as it found it, so
     choosing does not change what the real run computes.
     """

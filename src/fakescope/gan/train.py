@@ -32,7 +32,6 @@ from tqdm import tqdm
 from fakescope.config import ConfigError, to_dict
 from fakescope.data.pipeline import BatchLoader, PreparedData, prepare_data
 from fakescope.data.transforms import InputSpec, resolve_input_spec
-from fakescope.detect.speed import CompiledForward, SpeedSettings
 from fakescope.distributed import (
     DistContext,
     data_parallel,
@@ -68,6 +67,7 @@ from fakescope.runs import (
     save_checkpoint,
     write_json,
 )
+from fakescope.speed import CompiledForward, SpeedSettings
 
 log = logging.getLogger("fakescope.gan")
 

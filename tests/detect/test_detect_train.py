@@ -154,3 +154,19 @@ def test_a_missing_dataset_fails_before_any_run_folder_exists(
     with pytest.raises(FileNotFoundError, match="dataset not found"):
         train_detector(make_config(data__path=str(tmp_path / "nowhere")), progress=False)
     assert not (tmp_path / "runs").exists()
+
+
+def test_compile_opt_in_trains_and_reports_its_first_step(
+    make_config: MakeConfig, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The eager backend goes through dynamo without generating code: no C++ compiler, no wait.
+    compile_eagerly = torch.compile
+    monkeypatch.setattr(torch, "compile",
+                        lambda module, backend: compile_eagerly(module, backend="eager"))
+    result = train_detector(make_config(train__compile=True, train__epochs=1), progress=False)
+    assert result.compile_report.startswith("first step ")
+    plain = train_detector(make_config(train__epochs=1, run__name="eager"), progress=False)
+    assert plain.compile_report == ""
+    # Compiling changes how the step runs, not what it computes.
+    for key, value in plain.model.state_dict().items():
+        torch.testing.assert_close(result.model.state_dict()[key], value, msg=key)

@@ -76,6 +76,8 @@ def _train(args: argparse.Namespace) -> int:
           f"{result.best_epoch}: val loss {m['val_loss']:.4f}, accuracy {m['val_accuracy']:.4f}, "
           f"F1 {m['val_f1']:.4f}, ROC-AUC {m['val_roc_auc']:.4f}")
     print(f"speed: {result.speed.describe()}, {m['images_per_second']:.1f} training images/s")
+    if result.compile_report:
+        print(f"torch.compile: {result.compile_report}")
     print(f"best: {result.best_checkpoint}")
     return 0
 

@@ -81,6 +81,8 @@ class TrainResult:
     epochs_run: int
     stop_reason: str  # epochs | early_stopping | time_limit
     speed: SpeedSettings
+    # With train.compile: seconds the first (compiling) step took, or why compiling failed.
+    compile_report: str = ""
 
 
 @dataclass
@@ -508,4 +510,14 @@ def _result(trainer: Trainer) -> TrainResult:
         epochs_run=state.epoch,
         stop_reason=state.stop_reason or "epochs",
         speed=trainer.speed,
+        compile_report=_compile_report(trainer.net),
     )
+
+
+def _compile_report(net: torch.nn.Module | CompiledForward) -> str:
+    if not isinstance(net, CompiledForward):
+        return ""
+    if net.error:
+        return f"failed, trained eagerly ({net.error})"
+    seconds = net.compile_seconds
+    return f"first step {seconds:.1f} s" if seconds is not None else "no step was run"

@@ -29,7 +29,7 @@ def describe(s: BenchSettings) -> str:
     return (
         f"{s.gan_steps} DCGAN iterations of batch {s.gan_batch} per turn (fewer once a turn "
         f"passes {s.turn_seconds:g} s), fetching each batch included; paper 000's networks "
-        "(512 channels next to 4x4), Adam 2e-4 (0.5, 0.999), fp32. Baseline: the PyTorch DCGAN "
+        "(512 channels next to 4x4), Adam 2e-4 (0.5, 0.999). Baseline (fp32): the PyTorch DCGAN "
         "example's loop (Sigmoid + BCELoss, D on real then fake, then G) fed by ImageFolder + "
         "PIL decode and resize per step, in the main process so that its decoding is timed in "
         "its own turn. fakescope: `GanTrainer.train_step` (logits with BCE-with-logits, "

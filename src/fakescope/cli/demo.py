@@ -12,7 +12,7 @@ from fakescope.config import parse_override
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     demo = subparsers.add_parser(
-        "demo", help="run the whole pipeline on synthetic faces (about 10 minutes on 2 cores)"
+        "demo", help="run the whole pipeline on synthetic faces (about 6 minutes on 2 cores)"
     )
     demo.add_argument("--out", default=None, help="output folder (default runs/demo)")
     demo.add_argument("--config", default=None, help="a demo preset (default configs/demo.yaml)")

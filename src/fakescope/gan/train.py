@@ -185,6 +185,18 @@ def count_parameters(module: torch.nn.Module) -> int:
     return sum(p.numel() for p in module.parameters())
 
 
+def newest_gan_checkpoint(run: RunDir) -> tuple[Path, dict[str, Any]] | None:
+    """The run's newest checkpoint and its path; None when it has none (a fresh start)."""
+    path = run.latest_checkpoint()
+    if path is None:
+        return None
+    # On the CPU: RNG states must stay there; weights and moments move on loading.
+    payload = load_checkpoint(path, map_location="cpu")
+    if payload.get("kind") != "gan":
+        raise ConfigError(f"{path} is not a GAN checkpoint; cannot resume this run from it")
+    return path, payload
+
+
 class GanTrainer:
     """Holds the networks, optimizers, logs and evaluation helpers of one run."""
 
@@ -302,15 +314,8 @@ class GanTrainer:
                  self.state.batch)
         return path
 
-    def resume(self) -> bool:
-        """Load the run's newest checkpoint; False when there is none (a fresh start)."""
-        path = self.run.latest_checkpoint()
-        if path is None:
-            return False
-        # On the CPU: RNG states must stay there; weights and moments move on loading.
-        payload = load_checkpoint(path, map_location="cpu")
-        if payload.get("kind") != "gan":
-            raise ConfigError(f"{path} is not a GAN checkpoint; cannot resume this run from it")
+    def resume(self, path: Path, payload: dict[str, Any]) -> None:
+        """Continue from `payload`, the checkpoint at `path` (see `newest_gan_checkpoint`)."""
         saved = payload["config"]
         if saved["model"] != to_dict(self.config)["model"]:
             raise ConfigError(
@@ -336,7 +341,6 @@ class GanTrainer:
         self._last_checkpoint = path
         log.info("resumed from %s: epoch %d, batch %d, step %d", path.name, state.epoch,
                  state.batch, state.step)
-        return True
 
     # -- one iteration ------------------------------------------------------------------------
 
@@ -594,12 +598,15 @@ def _train(
         write_json(run.data_report, prepared.report.to_dict())
     if "train" not in prepared.split_names():
         raise ValueError(f"{config.data.path}: no real training images found")
-    # A resumed run keeps the speed settings it started with (same arithmetic, same results).
-    checkpoint = run.latest_checkpoint() if resume else None
-    speed = checkpoint_speed(load_checkpoint(checkpoint)) if checkpoint else None
+    # Read once: it gives the speed settings the trainer is built with (a resumed run keeps its
+    # arithmetic, so its results) and then the state it continues from.
+    found = newest_gan_checkpoint(run) if resume else None
+    speed = checkpoint_speed(found[1]) if found else None
     trainer = GanTrainer(config, prepared, run, device, extractor_factory, progress, on_step, dist,
                          speed)
-    if not (resume and trainer.resume()):
+    if found:
+        trainer.resume(*found)
+    else:
         log.info("training %s on %d images (%d batches/epoch) on %s x %d; G %d params, "
                  "D %d params", config.run.name, prepared.size("train"),
                  trainer.batches_per_epoch, device, dist.world, count_parameters(trainer.G),

@@ -42,7 +42,7 @@ def test_one_process_session_is_plain(monkeypatch: pytest.MonkeyPatch) -> None:
     with distributed_session("cpu") as (ctx, device):
         assert not ctx.enabled and device == torch.device("cpu")
         values = torch.tensor([1.0, 2.0])
-        assert ctx.mean(values) is values and ctx.gather(values) is values
+        assert ctx.mean(values) is values
         assert ctx.any(True) and not ctx.any(False)
         assert ctx.gather_objects("x") == ["x"] and ctx.broadcast(3) == 3
         model = nn.Linear(2, 1)

@@ -87,14 +87,6 @@ class DistContext:
         dist.all_reduce(value, op=dist.ReduceOp.MAX)
         return bool(value.item())
 
-    def gather(self, values: torch.Tensor) -> torch.Tensor:
-        """Every process's `values` (same shape on each), concatenated in rank order."""
-        if not self.enabled:
-            return values
-        parts = [torch.empty_like(values) for _ in range(self.world)]
-        dist.all_gather(parts, values.contiguous())
-        return torch.cat(parts)
-
     def gather_objects(self, obj: T) -> list[T]:
         """Every process's picklable `obj`, in rank order (sizes may differ between ranks)."""
         if not self.enabled:

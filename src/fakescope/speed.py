@@ -168,6 +168,17 @@ def pick_fastest(
     return options[seconds.index(min(seconds))], timings
 
 
+def timed_step(settings: SpeedSettings, device: torch.device, step: Callable[[], object]) -> float:
+    """Seconds one call of `step` takes under `settings`' thread count, finished on the device
+    (CUDA kernels run asynchronously, so the clock stops after a synchronisation)."""
+    with settings.thread_count():
+        start = time.perf_counter()
+        step()
+        if device.type == "cuda":
+            torch.cuda.synchronize(device)
+        return time.perf_counter() - start
+
+
 def preserved_rng(device: torch.device) -> contextlib.AbstractContextManager[Any]:
     """Every global RNG as it was after the block, so probing does not change the real run."""
     return torch.random.fork_rng(devices=[device] if device.type == "cuda" else [])

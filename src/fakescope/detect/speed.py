@@ -4,12 +4,18 @@ candidate setting (see fakescope.speed for the settings and why they are timed).
 from __future__ import annotations
 
 import copy
-import time
 
 import torch
 
 from fakescope.models.registry import Detector, detector_loss
-from fakescope.speed import SpeedSettings, Switch, Threads, pick_fastest, preserved_rng
+from fakescope.speed import (
+    SpeedSettings,
+    Switch,
+    Threads,
+    pick_fastest,
+    preserved_rng,
+    timed_step,
+)
 
 
 class _Probe:
@@ -25,18 +31,15 @@ class _Probe:
         self.optimizer = torch.optim.SGD(self.model.parameters(), lr=1e-6)
 
     def step_seconds(self) -> float:
-        device = self.images.device
-        with self.settings.thread_count():
-            start = time.perf_counter()
-            with self.settings.autocast(device):
-                logits = self.model(self.images)
-            loss = detector_loss(logits.float(), self.labels)
-            self.optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            self.optimizer.step()
-            if device.type == "cuda":
-                torch.cuda.synchronize(device)
-            return time.perf_counter() - start
+        return timed_step(self.settings, self.images.device, self._train_step)
+
+    def _train_step(self) -> None:
+        with self.settings.autocast(self.images.device):
+            logits = self.model(self.images)
+        loss = detector_loss(logits.float(), self.labels)
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        self.optimizer.step()
 
 
 def choose_speed_settings(

@@ -13,7 +13,6 @@ threads took 4.6 s against 1.0 s on one, so the thread count is probed too.
 from __future__ import annotations
 
 import copy
-import time
 from typing import Any
 
 import torch
@@ -28,6 +27,7 @@ from fakescope.speed import (
     mixed_precision_dtype,
     pick_fastest,
     preserved_rng,
+    timed_step,
 )
 
 Net = torch.nn.Module | CompiledForward
@@ -95,14 +95,11 @@ class GanProbe:
         self.real = real.contiguous(memory_format=layout)
 
     def step_seconds(self) -> float:
-        device = self.real.device
-        with self.settings.thread_count():
-            start = time.perf_counter()
-            z = self.G.sample_latent(self.real.shape[0])
-            gan_iteration(self.G, self.D, self.opt_g, self.opt_d, self.real, z, self.settings)
-            if device.type == "cuda":
-                torch.cuda.synchronize(device)
-            return time.perf_counter() - start
+        return timed_step(self.settings, self.real.device, self._iteration)
+
+    def _iteration(self) -> None:
+        z = self.G.sample_latent(self.real.shape[0])
+        gan_iteration(self.G, self.D, self.opt_g, self.opt_d, self.real, z, self.settings)
 
 
 def choose_gan_speed_settings(

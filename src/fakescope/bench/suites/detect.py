@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import copy
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import torch
@@ -14,7 +14,7 @@ from fakescope.bench.baselines import PlainDetectorTrainer, imagefolder_loader
 from fakescope.bench.context import BenchContext
 from fakescope.bench.dataset import require_images
 from fakescope.bench.settings import BenchSettings, ModelSpec
-from fakescope.bench.suites.steps import endless, step_turn
+from fakescope.bench.suites.steps import endless, step_turn, with_threads
 from fakescope.bench.table import Row, comparison_row
 from fakescope.bench.timing import Side, alternate
 from fakescope.config import load_config
@@ -73,21 +73,13 @@ def _compare(ctx: BenchContext, device: torch.device, model: ModelSpec) -> Row:
     def baseline_step() -> None:
         plain.step(*next(plain_batches))
 
-    fakescope_turn = step_turn(fakescope_step, s.detect_steps, t.batch_size, device,
-                               s.turn_seconds)
-
-    def fakescope_threads_turn() -> int:
-        with speed.thread_count():  # as `train_detector` runs its whole loop
-            return fakescope_turn()
-
-    def fakescope_warmup() -> None:
-        with speed.thread_count():
-            fakescope_step()
+    def turn(step: Callable[[], None]) -> Callable[[], int]:
+        return step_turn(step, s.detect_steps, t.batch_size, device, s.turn_seconds)
 
     comparison = alternate(
-        Side(step_turn(baseline_step, s.detect_steps, t.batch_size, device, s.turn_seconds),
-             warmup=baseline_step),
-        Side(fakescope_threads_turn, warmup=fakescope_warmup),
+        Side(turn(baseline_step), warmup=baseline_step),
+        Side(with_threads(speed, turn(fakescope_step)),
+             warmup=with_threads(speed, fakescope_step)),
         s.rounds,
     )
     where = "" if device.type == "cpu" else f" ({device.type})"

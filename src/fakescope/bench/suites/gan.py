@@ -13,7 +13,7 @@ from fakescope.bench.context import BenchContext
 from fakescope.bench.dataset import require_images
 from fakescope.bench.dcgan_example import DcganExample
 from fakescope.bench.settings import BenchSettings
-from fakescope.bench.suites.steps import endless, step_turn
+from fakescope.bench.suites.steps import endless, step_turn, with_threads
 from fakescope.bench.table import Row, comparison_row
 from fakescope.bench.timing import Side, alternate
 from fakescope.config import load_config
@@ -77,18 +77,9 @@ def _compare(ctx: BenchContext, device: torch.device, resolution: int, fp32: boo
     def turn(step: Callable[[], None]) -> Callable[[], int]:
         return step_turn(step, s.gan_steps, s.gan_batch, device, s.turn_seconds)
 
-    fakescope_turn = turn(fakescope_step)
-
-    def fakescope_turn_threads() -> int:  # the thread count the trainer chose, as in train()
-        with trainer.speed.thread_count():
-            return fakescope_turn()
-
-    def fakescope_warmup() -> None:
-        with trainer.speed.thread_count():
-            fakescope_step()
-
-    comparison = alternate(Side(turn(baseline_step), warmup=baseline_step),
-                           Side(fakescope_turn_threads, warmup=fakescope_warmup), s.rounds)
+    fakescope = Side(with_threads(trainer.speed, turn(fakescope_step)),
+                     warmup=with_threads(trainer.speed, fakescope_step))
+    comparison = alternate(Side(turn(baseline_step), warmup=baseline_step), fakescope, s.rounds)
     where = "" if device.type == "cpu" else f" ({device.type})"
     where += ", fakescope held to fp32" if fp32 else f", fakescope {trainer.speed.describe()}"
     details = {

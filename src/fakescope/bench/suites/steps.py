@@ -9,8 +9,10 @@ from typing import TypeVar
 import torch
 
 from fakescope.bench.context import synchronize
+from fakescope.speed import SpeedSettings
 
 Batch = TypeVar("Batch")
+Result = TypeVar("Result")
 
 
 def endless(epoch_batches: Callable[[int], Iterable[Batch]]) -> Iterator[Batch]:
@@ -24,6 +26,16 @@ def endless(epoch_batches: Callable[[int], Iterable[Batch]]) -> Iterator[Batch]:
         if not yielded:
             raise RuntimeError("an epoch yielded no batches (fewer images than one batch?)")
         epoch += 1
+
+
+def with_threads(speed: SpeedSettings, action: Callable[[], Result]) -> Callable[[], Result]:
+    """`action` run with the thread count `speed` chose, as the trainers run their whole loop."""
+
+    def run() -> Result:
+        with speed.thread_count():
+            return action()
+
+    return run
 
 
 def step_turn(step: Callable[[], object], steps: int, items_per_step: int,

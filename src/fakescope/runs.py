@@ -91,13 +91,18 @@ class RunDir:
         return last if last.is_file() else None
 
 
-def open_run(root: str | Path, name: str, config: Any, resume: bool = False) -> RunDir:
+def open_run(
+    root: str | Path, name: str, config: Any, resume: bool = False, writer: bool = True
+) -> RunDir:
     """Create (or, with `resume`, reopen) `root/name` and write the resolved config into it.
 
     Starting a fresh run over a folder that already has checkpoints is refused, so a second
-    `train` without `--resume` cannot silently overwrite earlier work.
+    `train` without `--resume` cannot silently overwrite earlier work. A process that is not
+    the run's `writer` (a torchrun rank other than 0) only gets the folder's paths.
     """
     run = RunDir(Path(root) / name)
+    if not writer:
+        return run
     if run.path.exists() and not resume and run.latest_checkpoint() is not None:
         raise FileExistsError(
             f"run folder {run.path} already has checkpoints: pass --resume to continue it, "

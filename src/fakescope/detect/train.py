@@ -439,8 +439,7 @@ def _train(
     seed_everything(config.run.seed, config.run.deterministic)
     configure_backends(device, config.run.deterministic)
     with dist.main_first():  # rank 0 makes the folder and the data cache, the others reuse them
-        run = (open_run(config.run.root, config.run.name, config, resume=resume)
-               if dist.is_main else RunDir(Path(config.run.root) / config.run.name))
+        run = open_run(config.run.root, config.run.name, config, resume, dist.is_main)
         payload = newest_resume_payload(run) if resume else None
         # Resumed weights come from the checkpoint, so skip loading pretrained ones first.
         model = build_model(config, pretrained="none" if payload else None)

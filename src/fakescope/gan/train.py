@@ -573,8 +573,7 @@ def train_gan(
         seed_everything(config.run.seed, config.run.deterministic)
         configure_backends(device, config.run.deterministic)
         with dist.main_first():  # rank 0 makes the folder and the data cache, the others reuse them
-            run = (open_run(config.run.root, config.run.name, config, resume=resume)
-                   if dist.is_main else RunDir(Path(config.run.root) / config.run.name))
+            run = open_run(config.run.root, config.run.name, config, resume, dist.is_main)
             prepared = prepare_data(config.data, gan_input_spec(config), seed=config.run.seed,
                                     labelled=False, progress=progress and dist.is_main)
         logging_to = log_to_file(run.path / "train.log") if dist.is_main else nullcontext()

@@ -11,6 +11,7 @@ import torch
 from torch import nn
 
 from fakescope.data.transforms import IMAGENET_MEAN, IMAGENET_STD, InputSpec
+from fakescope.models.batchnorm import average_batchnorm_statistics
 from fakescope.models.registry import Detector, register_detector, save_detector
 
 DISC_KWARGS = {"base_width": 8}
@@ -31,14 +32,7 @@ def spread_outputs(model: Detector, size: int, seed: int) -> Detector:
     """BatchNorm statistics averaged over varied pictures in train mode, as training would leave
     them: with the default ones (mean 0, variance 1) an untrained network's eval-mode activations
     vanish and every picture gets the same P(fake), which would make comparisons meaningless."""
-    for module in model.modules():
-        if isinstance(module, nn.modules.batchnorm._BatchNorm):
-            module.reset_running_stats()
-            module.momentum = None  # a plain average over the batches below
-    model.train()
-    with torch.no_grad():
-        for batch in range(2):
-            model(varied_images(16, size, seed + batch))
+    average_batchnorm_statistics(model, (varied_images(16, size, seed + b) for b in range(2)))
     return model.eval()
 
 

@@ -12,13 +12,13 @@ from __future__ import annotations
 from pathlib import Path
 
 import torch
-from torch import nn
 
 from fakescope.bench.settings import ModelSpec
 from fakescope.data.images import load_image
 from fakescope.data.transforms import InputSpec, Normalizer, preprocess, to_chw_tensor
 from fakescope.export.artifacts import default_onnx_path
 from fakescope.export.onnx_export import export_onnx
+from fakescope.models.batchnorm import average_batchnorm_statistics
 from fakescope.models.registry import LoadedDetector, build_detector, save_detector
 
 CALIBRATION_BATCH = 16
@@ -40,17 +40,11 @@ def random_detector(model: ModelSpec, seed: int = 0) -> LoadedDetector:
 
 def calibrate_batchnorm(loaded: LoadedDetector, faces: list[Path]) -> LoadedDetector:
     """Re-estimate `loaded`'s BatchNorm statistics as their average over `faces` (in place)."""
-    net = loaded.model
     images = face_batch(faces, loaded.input_spec)
-    for module in net.modules():
-        if isinstance(module, nn.modules.batchnorm._BatchNorm):
-            module.reset_running_stats()
-            module.momentum = None  # a cumulative average over every calibration batch
-    net.train()
-    with torch.no_grad():
-        for start in range(0, len(images) - 1, CALIBRATION_BATCH):  # no batch of one for BN
-            net(images[start : start + CALIBRATION_BATCH])
-    net.eval()
+    starts = range(0, len(images) - 1, CALIBRATION_BATCH)  # no batch of one for BatchNorm
+    average_batchnorm_statistics(
+        loaded.model, (images[start : start + CALIBRATION_BATCH] for start in starts)
+    )
     return loaded
 
 

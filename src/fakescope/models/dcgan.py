@@ -25,6 +25,7 @@ import torch
 from torch import nn
 
 from fakescope.data.transforms import MINUS_ONE_ONE_MEAN, MINUS_ONE_ONE_STD, InputSpec
+from fakescope.models.batchnorm import average_batchnorm_statistics
 from fakescope.models.registry import Detector, register_detector
 from fakescope.runs import CheckpointError, load_checkpoint
 
@@ -154,7 +155,6 @@ class Generator(nn.Module):
             self.train(was_training)
 
 
-    @torch.no_grad()
     def calibrate_batchnorm(
         self, batches: int, batch_size: int, generator: torch.Generator | None = None
     ) -> None:
@@ -165,22 +165,8 @@ class Generator(nn.Module):
         Recomputing them for the current weights ("precise BatchNorm") makes eval-mode samples
         match training-mode ones; training itself never reads these statistics.
         """
-        norms = [m for m in self.modules() if isinstance(m, nn.BatchNorm2d)]
-        if not norms:
-            return
-        momenta = [m.momentum for m in norms]
-        was_training = self.training
-        for m in norms:
-            m.reset_running_stats()
-            m.momentum = None  # a cumulative average over the batches below
-        self.train()
-        try:
-            for _ in range(batches):
-                self(self.sample_latent(batch_size, generator))
-        finally:
-            for m, momentum in zip(norms, momenta, strict=True):
-                m.momentum = momentum
-            self.train(was_training)
+        latents = (self.sample_latent(batch_size, generator) for _ in range(batches))
+        average_batchnorm_statistics(self, latents)
 
 
 class Discriminator(nn.Module):

@@ -1,6 +1,7 @@
 """`fakescope demo`: the whole story on synthetic faces, in minutes on a laptop CPU.
 
-    synthetic real faces ──> DCGAN (paper 000, 64x64) ──> generated fakes
+    synthetic real faces ──> small-data GAN (configs/small_data64.yaml, a time budget)
+        ──> quality against held-out faces next to the real-vs-real floor ──> generated fakes
         real + fakes ──> detectors (self-built CNN, the GAN's discriminator, an ImageNet
         EfficientNet-Lite0) ──> threshold on validation ──> evaluation, comparison,
         robustness sweep, Grad-CAM ──> one HTML report
@@ -34,10 +35,14 @@ class DemoConfig:
     device: str = "auto"
     faces: int = 800  # synthetic real faces; the GAN makes as many fakes
     image_size: int = 64
-    gan_preset: str = "paper000_dcgan64"
-    gan_epochs: int = 12
-    gan_batch_size: int = 64
+    gan_preset: str = "small_data64"
+    gan_minutes: float | None = 2.0  # the GAN's time budget (None: the preset's)
+    gan_epochs: int | None = None  # None: the preset's (the time budget ends the run first)
+    gan_batch_size: int | None = None  # None: the preset's
     gan_metric_samples: int = 256
+    # More real faces, drawn apart and never trained on: the reference of the GAN's FD/KID and,
+    # split in two, the real-vs-real floor they are read against.
+    holdout_faces: int = 512
     detectors: list[str] = field(
         default_factory=lambda: ["selfcnn", "dcgan_disc", "efficientnet_lite0"]
     )
@@ -61,6 +66,7 @@ class DemoResult:
     best_checkpoint: Path
     table: list[dict[str, Any]]
     seconds: dict[str, float]
+    gan_quality: dict[str, Any]  # FloorComparison.to_dict() of the GAN against held-out faces
 
 
 Stage = Callable[[str], None]
@@ -88,40 +94,77 @@ def _timed(seconds: dict[str, float], name: str, announce: Stage) -> Callable[[]
     return done
 
 
-def draw_real_faces(config: DemoConfig, data_dir: Path) -> None:
+HOLDOUT_SEED_OFFSET = 7919  # the held-out faces' seed, apart from the training faces'
+GAN_QUALITY_FILE = "quality_vs_floor.json"
+
+
+def draw_real_faces(config: DemoConfig, data_dir: Path, holdout_dir: Path) -> None:
     from fakescope.data.synth import synthesize_dataset
 
     synthesize_dataset(data_dir, n=config.faces, size=config.image_size, seed=config.seed)
+    synthesize_dataset(holdout_dir, n=config.holdout_faces, size=config.image_size,
+                       seed=config.seed + HOLDOUT_SEED_OFFSET)
 
 
 def train_demo_gan(config: DemoConfig, data_dir: Path, progress: bool) -> Path:
-    """Paper 000's 64x64 DCGAN on the real faces; returns its final checkpoint."""
+    """The small-data GAN on the real faces, within its time budget; returns its checkpoint."""
     from fakescope.gan.config import GanJobConfig
     from fakescope.gan.train import train_gan
 
-    gan_config = load_config(
-        GanJobConfig,
-        config.gan_preset,
-        {
-            "data.path": str(data_dir / "real"),
-            "data.cache_dir": str(Path(config.out) / "cache"),
-            "run.root": config.out,
-            "run.name": "gan",
-            "run.seed": config.seed,
-            "run.device": config.device,
-            "model.resolution": config.image_size,
-            "train.epochs": config.gan_epochs,
-            "train.batch_size": config.gan_batch_size,
-            "train.metrics_every": config.gan_epochs,
-            "train.sample_every": 2,
-            "metrics.num_samples": config.gan_metric_samples,
-            "metrics.kid_subset_size": config.gan_metric_samples // 2,
-        },
-    )
-    result = train_gan(gan_config, progress=progress)
+    overrides: dict[str, Any] = {
+        "data.path": str(data_dir / "real"),
+        "data.cache_dir": str(Path(config.out) / "cache"),
+        "run.root": config.out,
+        "run.name": "gan",
+        "run.seed": config.seed,
+        "run.device": config.device,
+        "model.resolution": config.image_size,
+        "metrics.num_samples": config.gan_metric_samples,
+        "metrics.kid_subset_size": config.gan_metric_samples // 2,
+    }
+    optional = {"train.max_minutes": config.gan_minutes, "train.epochs": config.gan_epochs,
+                "train.batch_size": config.gan_batch_size}
+    overrides.update({k: v for k, v in optional.items() if v is not None})
+    result = train_gan(load_config(GanJobConfig, config.gan_preset, overrides), progress=progress)
     if result.checkpoint is None:
         raise RuntimeError("the demo GAN wrote no checkpoint")
     return result.checkpoint
+
+
+def measure_demo_gan(config: DemoConfig, checkpoint: Path, holdout_dir: Path) -> dict[str, Any]:
+    """FD/KID/diversity of the GAN's faces against the held-out faces, next to the real-vs-real
+    floor, and grids of held-out real and generated faces, beside the GAN run."""
+    from fakescope.gan.metrics import build_feature_extractor, compare_with_floor
+    from fakescope.gan.sample import load_generator, save_grid, sample_grid
+    from fakescope.gan.train import real_uint8_batches
+    from fakescope.reproducibility import resolve_device
+
+    device = resolve_device(config.device)
+    prepared = _holdout_data(config, holdout_dir)
+    generator = load_generator(checkpoint, device)
+    extractor = build_feature_extractor("efflite0", device)
+    comparison = compare_with_floor(
+        extractor, generator,
+        real_uint8_batches(prepared, config.holdout_faces, 64, config.seed), seed=config.seed,
+    )
+    gan_dir = Path(config.out) / "gan"
+    result = {**comparison.to_dict(), "reals": "held-out synthetic faces, never trained on"}
+    write_json(gan_dir / GAN_QUALITY_FILE, result)
+    reals = next(iter(prepared.loader("train", 32, shuffle=True, seed=config.seed)))[0]
+    save_grid(prepared.normalizer.denormalize(reals).float() / 127.5 - 1,
+              gan_dir / "real_grid.png")
+    sample_grid(generator, gan_dir / "fake_grid.png", 32, seed=config.seed)
+    return result
+
+
+def _holdout_data(config: DemoConfig, holdout_dir: Path) -> Any:
+    from fakescope.data.pipeline import prepare_data
+    from fakescope.data.transforms import InputSpec
+
+    data = DataConfig(path=str(holdout_dir / "real"), normalize="minus_one_one",
+                      cache_dir=str(Path(config.out) / "cache"))
+    return prepare_data(data, InputSpec(size=config.image_size), seed=config.seed,
+                        labelled=False)
 
 
 def generate_fakes(config: DemoConfig, checkpoint: Path, data_dir: Path, progress: bool) -> None:
@@ -260,14 +303,17 @@ def run_demo(config: DemoConfig, progress: bool = False, announce: Stage = log.i
     out = Path(config.out)
     fresh_output_folder(out)
     write_json(out / DEMO_MARKER, to_dict(config))
-    data_dir = out / "data"
+    data_dir, holdout_dir = out / "data", out / "holdout"
     seconds: dict[str, float] = {}
 
     done = _timed(seconds, "drawing synthetic real faces", announce)
-    draw_real_faces(config, data_dir)
+    draw_real_faces(config, data_dir, holdout_dir)
     done()
-    done = _timed(seconds, "training the DCGAN", announce)
+    done = _timed(seconds, f"training the GAN ({config.gan_preset})", announce)
     gan_checkpoint = train_demo_gan(config, data_dir, progress)
+    done()
+    done = _timed(seconds, "measuring the GAN against held-out faces", announce)
+    gan_quality = measure_demo_gan(config, gan_checkpoint, holdout_dir)
     done()
     done = _timed(seconds, "generating fakes", announce)
     generate_fakes(config, gan_checkpoint, data_dir, progress)
@@ -296,4 +342,5 @@ def run_demo(config: DemoConfig, progress: bool = False, announce: Stage = log.i
         best_checkpoint=Path(best["checkpoint"]),
         table=table,
         seconds=seconds,
+        gan_quality=gan_quality,
     )

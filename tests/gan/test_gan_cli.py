@@ -69,13 +69,22 @@ def test_eval_disc_draws_paper_000_figure_4(trained_run: Path, tmp_path: Path) -
     assert (tmp_path / "disc_accuracy.png").is_file()
 
 
-def test_metrics_names_the_offline_stand_in(
+def test_metrics_name_the_offline_stand_in_and_measure_the_floor(
     trained_run: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    assert main(["gan", "metrics", "--checkpoint", str(trained_run), "--n", "6",
+    assert main(["gan", "metrics", "--checkpoint", str(trained_run), "--n", "8",
                  "--feature-extractor", "efflite0"]) == 0
-    values = json.loads(capsys.readouterr().out)
-    assert values["images"] == 6 and values["fd_efflite0"] >= 0 and "fid" not in values
+    out = capsys.readouterr()
+    values = json.loads(out.out)
+    assert values["fd_name"] == "fd_efflite0" and "fid" not in json.dumps(values)
+    assert values["images"] == 4  # half of the reals are the reference, half the floor's
+    for side in ("fake", "floor"):
+        assert values[side]["fd"] >= 0 and values[side]["diversity"] > 0
+    # an untrained-for-2-epochs generator is far from real images; a second real half is not
+    assert values["fake"]["fd"] > values["floor"]["fd"]
+    assert values["fd_over_floor"] == pytest.approx(values["fake"]["fd"] / values["floor"]["fd"],
+                                                    rel=1e-3)
+    assert "--data" in out.err  # the reals were the training images: says how to hold some out
 
 
 @pytest.mark.parametrize(

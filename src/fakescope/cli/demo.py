@@ -1,4 +1,4 @@
-"""`fakescope demo`: synthetic faces -> DCGAN -> fakes -> detectors -> evaluation -> report."""
+"""`fakescope demo`: synthetic faces -> GAN -> fakes -> detectors -> evaluation -> report."""
 
 from __future__ import annotations
 
@@ -56,6 +56,10 @@ def _demo(args: argparse.Namespace) -> int:
         print(f"[{step}] {stage}", file=sys.stderr, flush=True)
 
     result = run_demo(config, progress=sys.stderr.isatty(), announce=announce)
+    q = result.gan_quality
+    print(f"\nGAN against {q['images']} held-out faces: {q['fd_name']} {q['fake']['fd']:.1f} "
+          f"(real-vs-real floor {q['floor']['fd']:.1f}, {q['fd_over_floor']:.2f}x), "
+          f"diversity ratio {q['fake']['diversity']:.2f}")
     columns = ("model", "accuracy", "precision", "recall", "f1", "roc_auc", "eer", "threshold")
     print("\n" + "  ".join(f"{c:>18}" for c in columns))
     for row in result.table:

@@ -60,11 +60,17 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     sample.set_defaults(handler=_sample)
 
     metrics = commands.add_parser(
-        "metrics", help="FID/KID (or their offline stand-ins) of a checkpoint"
+        "metrics",
+        help="FID/KID (or their offline stand-ins) and diversity of a checkpoint, next to the "
+             "real-vs-real floor (two halves of the real images)",
     )
     _checkpoint_argument(metrics)
-    metrics.add_argument("--data", help="real images (default: the run's data.path)")
-    metrics.add_argument("--n", type=int, default=1000, help="real and generated images compared")
+    metrics.add_argument("--data",
+                         help="held-out real images (default: the run's data.path, its training "
+                              "images)")
+    metrics.add_argument("--n", type=int, default=1000,
+                         help="real images read: half are the reference, half the floor's "
+                              "second set, and as many images are generated")
     metrics.add_argument("--feature-extractor", default="auto",
                          choices=["auto", "inception", "efflite0"])
     metrics.add_argument("--inception-weights", default="", help="torch-fidelity Inception file")
@@ -190,7 +196,7 @@ def _real_data(args: argparse.Namespace, payload: dict[str, Any]) -> Any:
 
 
 def _metrics(args: argparse.Namespace) -> int:
-    from fakescope.gan.metrics import QualityMeter, build_feature_extractor
+    from fakescope.gan.metrics import build_feature_extractor, compare_with_floor
     from fakescope.gan.sample import load_generator, read_gan_checkpoint
     from fakescope.gan.train import real_uint8_batches
     from fakescope.reproducibility import resolve_device
@@ -199,10 +205,15 @@ def _metrics(args: argparse.Namespace) -> int:
     path, payload = read_gan_checkpoint(args.checkpoint)
     prepared = _real_data(args, payload)
     extractor = build_feature_extractor(args.feature_extractor, device, args.inception_weights)
-    meter = QualityMeter(extractor, real_uint8_batches(prepared, args.n, 50, args.seed),
-                         kid_subset_size=args.n, seed=args.seed)
-    values = meter.measure(load_generator(path, device))
-    print(json.dumps({"checkpoint": str(path), "images": meter.num_samples, **values}, indent=2))
+    comparison = compare_with_floor(
+        extractor, load_generator(path, device),
+        real_uint8_batches(prepared, args.n, 50, args.seed), seed=args.seed,
+    )
+    reals = args.data or f"{payload['config']['data']['path']} (the training images)"
+    print(json.dumps({"checkpoint": str(path), "reals": reals, **comparison.to_dict()}, indent=2))
+    if not args.data:
+        print("note: pass --data with real images the GAN did not train on for a held-out "
+              "comparison", file=sys.stderr)
     return 0
 
 

@@ -14,7 +14,7 @@ import torch
 
 from fakescope.gan.metrics import FeatureExtractor, extract_features, pairwise_diversity, to_uint8
 from fakescope.gan.sample import generate_batches
-from fakescope.models.dcgan import Generator
+from fakescope.models.gan_registry import ImageGenerator
 
 
 @dataclass(frozen=True)
@@ -48,7 +48,7 @@ class CollapseWatch:
             raise ValueError("the real images used by the collapse watch are all identical")
         self.num_samples, self.threshold, self.seed = num_samples, threshold, seed
 
-    def check(self, generator: Generator) -> DiversityCheck:
+    def check(self, generator: ImageGenerator) -> DiversityCheck:
         batches = generate_batches(generator, self.num_samples, self.num_samples, self.seed)
         features = extract_features(self.extractor, (to_uint8(b) for b in batches))
         diversity = pairwise_diversity(features)

@@ -1,38 +1,55 @@
-"""Settings of a DCGAN training job: networks, optimisation, quality metrics, collapse watch."""
+"""Settings of a GAN training job: networks, optimisation, quality metrics, collapse watch.
+
+Every small-data technique (differentiable augmentation, EMA, hinge loss, R1, spectral norm) is
+its own key and off by default, so the paper presets build and train exactly their papers' DCGAN;
+`configs/small_data64.yaml` turns on the ones the ablation in benchmarks/gan_ablation.md kept.
+"""
 
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Mapping
 from typing import Any, Literal
 
 from fakescope.config import ConfigError, DataConfig, JobConfig
+from fakescope.gan.diffaug import POLICIES
 from fakescope.models.dcgan import RESOLUTIONS
+from fakescope.models.gan_registry import gan_architecture
 
 
 @dataclasses.dataclass
 class GanModelConfig:
-    """The DCGAN pair (paper 000 Tables I, II, IV, V; paper 004's 200-dim uniform noise)."""
+    """The generator/discriminator pair: a registered architecture and its sizes.
 
+    `dcgan` is the papers' pair (paper 000 Tables I, II, IV, V; paper 004's 200-dim uniform
+    noise); `fastgan_lite` the light up-sample + conv pair for small data on a CPU. A field that
+    the chosen architecture does not read must stay unset (None).
+    """
+
+    arch: str = "dcgan"
     resolution: int = 64  # 32, 64, 128 or 256
     z_dim: int = 100
     z_dist: Literal["normal", "uniform"] = "normal"  # uniform is on [-1, 1]
-    base_width: int | None = None  # channels next to the image; None: 512 next to 4x4 (the papers)
-    g_bn_layers: list[int] | None = None  # G blocks with BatchNorm, 0 = 4x4 block; None: all
-    d_bn_layers: list[int] | None = None  # D blocks with BatchNorm, 0 = image side; None: all but 0
-    g_activation: Literal["relu", "leaky_relu"] = "relu"  # leaky_relu uses slope 0.2
+    # G's channels next to the image; dcgan: None = 512 next to 4x4 (the papers), and D too
+    base_width: int | None = None
+    max_width: int | None = None  # fastgan_lite: cap on the widths (None: 256)
+    d_base_width: int | None = None  # fastgan_lite: D's channels next to the image (None: 32)
+    g_bn_layers: list[int] | None = None  # dcgan: G blocks with BatchNorm, 0 = 4x4; None: all
+    d_bn_layers: list[int] | None = None  # dcgan: D blocks with BatchNorm, 0 = image; None: 1..
+    g_activation: Literal["relu", "leaky_relu"] | None = None  # dcgan: None = relu
+    d_spectral_norm: bool = False  # spectral normalisation of every D layer
+
+    def _kwargs(self, keys: Mapping[str, str]) -> dict[str, Any]:
+        """Constructor arguments from the fields in `keys`; unset (None) fields are left out, so
+        the constructor's default applies."""
+        values = dataclasses.asdict(self)
+        return {arg: values[name] for name, arg in keys.items() if values[name] is not None}
 
     def generator_kwargs(self) -> dict[str, Any]:
-        return {
-            "resolution": self.resolution, "z_dim": self.z_dim, "z_dist": self.z_dist,
-            "base_width": self.base_width, "bn_layers": self.g_bn_layers,
-            "activation": self.g_activation,
-        }
+        return self._kwargs(gan_architecture(self.arch).generator_keys)
 
     def discriminator_kwargs(self) -> dict[str, Any]:
-        return {
-            "resolution": self.resolution, "base_width": self.base_width,
-            "bn_layers": self.d_bn_layers,
-        }
+        return self._kwargs(gan_architecture(self.arch).discriminator_keys)
 
 
 @dataclasses.dataclass
@@ -49,6 +66,20 @@ class GanTrainConfig:
     label_smoothing: float = 0.0
     # saturating: G minimises log(1 - D(G(z))); non_saturating: G minimises -log D(G(z)).
     g_loss: Literal["saturating", "non_saturating"] = "non_saturating"
+    # bce: the papers' binary cross-entropy (with g_loss and label_smoothing); hinge: D minimises
+    # max(0, 1 - D(x)) + max(0, 1 + D(G(z))), G minimises -D(G(z)) (SNGAN, BigGAN).
+    loss: Literal["bce", "hinge"] = "bce"
+    # R1 gradient penalty on real images, gamma/2 |grad D(x)|², applied every r1_every steps with
+    # its weight multiplied by r1_every (lazy regularisation, StyleGAN2); 0: off.
+    r1_gamma: float = 0.0
+    r1_every: int = 4
+    # Differentiable augmentation of every image D sees, real and generated (DiffAugment):
+    # any of color, translation, cutout; empty: off.
+    diffaug: list[str] = dataclasses.field(default_factory=list)
+    # Exponential moving average of G's weights, used for samples, metrics and `generate`:
+    # half-life in thousands of images (StyleGAN2's ema_kimg); 0: off.
+    ema_kimg: float = 0.0
+    ema_rampup: float | None = 0.05  # half-life capped at this x images seen; None: no ramp
     # Gaussian noise (std, on the [-1, 1] pixel scale) added to every image D sees, decaying
     # linearly to 0 over `instance_noise_anneal_epochs` (None: over the whole run).
     instance_noise: float = 0.0
@@ -66,6 +97,12 @@ class GanTrainConfig:
     # torch.compile G and D (opt-in): the first iteration compiles, for tens of seconds on a
     # CPU, and a failure to compile falls back to eager with a warning.
     compile: bool = False
+    # Wall-clock budget for this invocation: training stops at the first iteration past it and
+    # ends as a finished run would (checkpoint, samples, metrics); --resume continues. None: none.
+    max_minutes: float | None = None
+    # The clock of that budget: wall time, or this process's CPU time (all its threads), which
+    # other jobs on a shared machine do not eat into: fair budgets for comparisons there.
+    budget_clock: Literal["wall", "cpu"] = "wall"
     checkpoint_every: int = 1  # epochs; a checkpoint is also written on SIGINT/SIGTERM
     keep_checkpoints: int = 3
     sample_every: int = 1  # epochs between sample grids from the fixed noise; 0: never
@@ -96,9 +133,12 @@ class GanCollapseConfig:
     num_samples: int = 64  # generated images per check; pairwise distances among them
     features: Literal["efflite0", "pixels"] = "efflite0"
     threshold: float = 0.3  # warn when diversity / real diversity falls below this
-    # Untrained generators draw near-identical noise, so warnings start after this many
-    # iterations (the diversity is logged from the first epoch on).
+    # Untrained generators draw near-identical noise, so warnings start after a warm-up: the
+    # smaller of warmup_steps and warmup_fraction of the run's planned iterations (with a time
+    # budget, those it is expected to reach), so a short run is watched too.
     warmup_steps: int = 500
+    warmup_fraction: float = 0.2
+    every: int = 1  # epochs between checks (each costs a feature pass over num_samples images)
 
 
 def _gan_data_defaults() -> DataConfig:
@@ -119,6 +159,26 @@ class GanJobConfig(JobConfig):
 def validate(config: GanJobConfig) -> GanJobConfig:
     """Cross-field checks a dataclass cannot express; raise ConfigError naming the key."""
     m, t = config.model, config.train
+    try:
+        architecture = gan_architecture(m.arch)
+    except KeyError as err:
+        raise ConfigError(f"model.arch: {err.args[0]}") from None
+    unused = [
+        name for name in ("max_width", "d_base_width", "g_bn_layers", "d_bn_layers",
+                          "g_activation")
+        if getattr(m, name) is not None and name not in architecture.config_keys()
+    ]
+    if unused:
+        raise ConfigError(f"model.{unused[0]}: the {m.arch} architecture has no such setting")
+    if m.d_spectral_norm and "d_spectral_norm" not in architecture.config_keys():
+        raise ConfigError(f"model.d_spectral_norm: the {m.arch} architecture has no such setting")
+    unknown = [p for p in t.diffaug if p not in POLICIES]
+    if unknown:
+        raise ConfigError(
+            f"train.diffaug: unknown augmentation '{unknown[0]}' (use {', '.join(POLICIES)})"
+        )
+    if t.loss == "hinge" and t.label_smoothing:
+        raise ConfigError("train.label_smoothing: applies to the bce loss only, not hinge")
     if m.resolution not in RESOLUTIONS:
         raise ConfigError(
             f"model.resolution: expected one of {list(RESOLUTIONS)}, got {m.resolution}"
@@ -142,6 +202,13 @@ def validate(config: GanJobConfig) -> GanJobConfig:
         "train.checkpoint_every": t.checkpoint_every >= 1,
         "train.keep_checkpoints": t.keep_checkpoints >= 1,
         "train.sample_count": t.sample_count >= 1,
+        "train.r1_gamma": t.r1_gamma >= 0,
+        "train.r1_every": t.r1_every >= 1,
+        "train.ema_kimg": t.ema_kimg >= 0,
+        "train.ema_rampup": t.ema_rampup is None or t.ema_rampup > 0,
+        "train.max_minutes": t.max_minutes is None or t.max_minutes > 0,
+        "collapse.warmup_fraction": 0 <= config.collapse.warmup_fraction <= 1,
+        "collapse.every": config.collapse.every >= 1,
         "metrics.num_samples": config.metrics.num_samples >= 2,
         "collapse.num_samples": config.collapse.num_samples >= 2,
     }

@@ -16,7 +16,7 @@ import torch
 
 from fakescope.data.transforms import MINUS_ONE_ONE_MEAN, MINUS_ONE_ONE_STD, InputSpec
 from fakescope.gan.sample import generate_batches, read_gan_checkpoint
-from fakescope.models.dcgan import Discriminator, Generator
+from fakescope.models.gan_registry import ImageDiscriminator, ImageGenerator, build_discriminator
 from fakescope.models.registry import build_detector, save_detector
 from fakescope.runs import CheckpointError
 
@@ -44,9 +44,10 @@ class DiscriminatorScores:
         }
 
 
-def load_discriminator(path: str | Path, device: str | torch.device = "cpu") -> Discriminator:
+def load_discriminator(path: str | Path, device: str | torch.device = "cpu") -> ImageDiscriminator:
     resolved, payload = read_gan_checkpoint(path)
-    discriminator = Discriminator(**payload["discriminator_kwargs"])
+    discriminator = build_discriminator(payload.get("arch", "dcgan"),
+                                        **payload["discriminator_kwargs"])
     try:
         discriminator.load_state_dict(payload["discriminator"])
     except RuntimeError as err:
@@ -58,8 +59,8 @@ def load_discriminator(path: str | Path, device: str | torch.device = "cpu") -> 
 
 @torch.no_grad()
 def score_discriminator(
-    discriminator: Discriminator,
-    generator: Generator,
+    discriminator: ImageDiscriminator,
+    generator: ImageGenerator,
     real_batches: Iterable[torch.Tensor],
     n_fake: int,
     batch_size: int = 16,
@@ -84,16 +85,19 @@ def score_discriminator(
     return DiscriminatorScores(scores["real"], scores["fake"], accuracy["real"], accuracy["fake"])
 
 
-def detector_name(resolution: int) -> str:
-    """The registered name of a discriminator detector at this resolution."""
+def detector_name(arch: str, resolution: int) -> str:
+    """The registered name of a discriminator detector of this architecture and resolution."""
+    if arch != "dcgan":
+        return "gan_disc"
     return f"dcgan_disc{resolution}" if resolution in (64, 128) else "dcgan_disc"
 
 
 def export_detector(checkpoint: str | Path, out: Path, threshold: float = 0.5) -> dict[str, Any]:
     """Write a GAN checkpoint's discriminator as a detector checkpoint; returns what was written."""
     resolved, payload = read_gan_checkpoint(checkpoint)
-    kwargs = dict(payload["discriminator_kwargs"])
-    name = detector_name(int(kwargs["resolution"]))
+    arch = payload.get("arch", "dcgan")
+    kwargs = {"arch": arch, **payload["discriminator_kwargs"]}
+    name = detector_name(arch, int(kwargs["resolution"]))
     model = build_detector(name, pretrained=str(resolved))
     spec = InputSpec(
         size=int(kwargs["resolution"]), mean=MINUS_ONE_ONE_MEAN, std=MINUS_ONE_ONE_STD,

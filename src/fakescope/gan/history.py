@@ -15,7 +15,7 @@ from typing import Any
 from fakescope.runs import MetricsLog
 
 ITERATION_COLUMNS = (
-    "step", "epoch", "loss_d", "loss_g", "d_real", "d_fake", "d_fake_after", "noise_std",
+    "step", "epoch", "loss_d", "loss_g", "d_real", "d_fake", "d_fake_after", "noise_std", "r1",
 )
 
 

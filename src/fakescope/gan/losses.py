@@ -44,3 +44,21 @@ def add_instance_noise(images: torch.Tensor, std: float) -> torch.Tensor:
     if std <= 0:
         return images
     return images + std * torch.randn_like(images)
+
+
+def hinge_discriminator_loss(real_logits: torch.Tensor, fake_logits: torch.Tensor) -> torch.Tensor:
+    """max(0, 1 - D(x)) + max(0, 1 + D(G(z))) (Lim & Ye 2017; SNGAN, BigGAN): D stops pushing a
+    logit once it is on the right side of the margin, so it wastes no capacity on easy images."""
+    return F.relu(1.0 - real_logits).mean() + F.relu(1.0 + fake_logits).mean()
+
+
+def hinge_generator_loss(fake_logits: torch.Tensor) -> torch.Tensor:
+    return -fake_logits.mean()
+
+
+def r1_penalty(real_logits: torch.Tensor, real_images: torch.Tensor) -> torch.Tensor:
+    """Mean over images of |grad_x D(x)|² on real images (Mescheder et al., ICML 2018): it keeps
+    D flat around the data, which makes GAN training converge. `real_images` must require grad
+    and `real_logits` come from them; the graph is kept so the penalty can be back-propagated."""
+    (gradient,) = torch.autograd.grad(real_logits.sum(), real_images, create_graph=True)
+    return gradient.float().square().sum(dim=(1, 2, 3)).mean()

@@ -26,7 +26,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from fakescope.models.dcgan import Generator
+from fakescope.models.gan_registry import ImageGenerator
 
 INCEPTION = "inception"
 EFFLITE0 = "efflite0"
@@ -253,7 +253,7 @@ class QualityMeter:
     def num_samples(self) -> int:
         return len(self.real_features)
 
-    def measure(self, generator: Generator) -> dict[str, float]:
+    def measure(self, generator: ImageGenerator) -> dict[str, float]:
         """{fd name: value, kid name: mean, kid name + '_std': std} over as many fakes as reals."""
         from fakescope.gan.sample import generate_batches
 
@@ -267,3 +267,67 @@ class QualityMeter:
             self.kid_name: kid_mean,
             f"{self.kid_name}_std": kid_std,
         }
+
+
+@dataclass(frozen=True)
+class FloorComparison:
+    """A generator's FD/KID/diversity against real images, next to the same numbers for a second
+    set of real images (the floor: what a perfect generator would score with as many images).
+
+    FD and KID on a few hundred images are biased upward by the sample size, so their raw values
+    mean little; the ratio to the floor measured on the same images does."""
+
+    fd_name: str
+    kid_name: str
+    images: int  # on each side of every comparison
+    fake: dict[str, float]  # fd, kid, kid_std, diversity (ratio to the reals' diversity)
+    floor: dict[str, float]  # the same, second real half against the first
+
+    def fd_ratio(self) -> float:
+        return self.fake["fd"] / self.floor["fd"] if self.floor["fd"] > 0 else float("inf")
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "fd_name": self.fd_name, "kid_name": self.kid_name, "images": self.images,
+            "fake": dict(self.fake), "floor": dict(self.floor),
+            "fd_over_floor": round(self.fd_ratio(), 4),
+        }
+
+
+def _side(
+    reference: torch.Tensor, other: torch.Tensor, subsets: int, seed: int
+) -> dict[str, float]:
+    kid, kid_std = features_to_kid(reference, other, subsets, len(other), seed)
+    return {
+        "fd": statistics_to_fd(features_to_statistics(reference), features_to_statistics(other)),
+        "kid": kid,
+        "kid_std": kid_std,
+        "diversity": pairwise_diversity(other) / pairwise_diversity(reference),
+    }
+
+
+def compare_with_floor(
+    extractor: FeatureExtractor,
+    generator: ImageGenerator,
+    real_batches: Iterable[torch.Tensor],
+    batch_size: int = 50,
+    seed: int = 0,
+    kid_subsets: int = 100,
+) -> FloorComparison:
+    """Split the real images (uint8 batches, in a shuffled order) into halves A and B; score B
+    against A (the floor) and as many generated images against A (the generator)."""
+    from fakescope.gan.sample import generate_batches
+
+    real = extract_features(extractor, real_batches)
+    half = len(real) // 2
+    if half < 2:
+        raise ValueError("comparing with the real-vs-real floor needs at least 4 real images")
+    reference, second = real[:half], real[half : 2 * half]
+    fakes = generate_batches(generator, half, batch_size, seed)
+    fake = extract_features(extractor, (to_uint8(b) for b in fakes))
+    fd_name, kid_name = metric_names(extractor.name)
+    return FloorComparison(
+        fd_name, kid_name, half,
+        fake=_side(reference, fake, kid_subsets, seed),
+        floor=_side(reference, second, kid_subsets, seed),
+    )

@@ -19,7 +19,7 @@ from torchvision.utils import make_grid
 from tqdm import tqdm
 
 from fakescope.gan.metrics import to_uint8
-from fakescope.models.dcgan import Generator
+from fakescope.models.gan_registry import ImageGenerator, build_generator
 from fakescope.runs import CheckpointError, RunDir, atomic_write_bytes, load_checkpoint
 
 ImageFormat = Literal["png", "jpg"]
@@ -49,10 +49,10 @@ def read_gan_checkpoint(path: str | Path) -> tuple[Path, dict[str, Any]]:
     return resolved, payload
 
 
-def load_generator(path: str | Path, device: str | torch.device = "cpu") -> Generator:
+def load_generator(path: str | Path, device: str | torch.device = "cpu") -> ImageGenerator:
     """The generator of a GAN checkpoint (or run folder), in eval mode on `device`."""
     resolved, payload = read_gan_checkpoint(path)
-    generator = Generator(**payload["generator_kwargs"])
+    generator = build_generator(payload.get("arch", "dcgan"), **payload["generator_kwargs"])
     try:
         generator.load_state_dict(payload["generator"])
     except RuntimeError as err:
@@ -73,7 +73,7 @@ class LatentStream:
 
     CHUNK = 1024
 
-    def __init__(self, generator: Generator, seed: int) -> None:
+    def __init__(self, generator: ImageGenerator, seed: int) -> None:
         self.generator, self.seed = generator, seed
         self._cached: tuple[int, torch.Tensor] | None = None
 
@@ -98,7 +98,7 @@ class LatentStream:
 
 @torch.no_grad()
 def generate_batches(
-    generator: Generator, n: int, batch_size: int = 64, seed: int = 0
+    generator: ImageGenerator, n: int, batch_size: int = 64, seed: int = 0
 ) -> Iterator[torch.Tensor]:
     """n images in [-1, 1], `batch_size` at a time, in eval mode (running BatchNorm statistics)."""
     stream = LatentStream(generator, seed)
@@ -121,7 +121,7 @@ def save_grid(images: torch.Tensor, path: Path, nrow: int = 8) -> Path:
 
 
 def sample_grid(
-    generator: Generator, path: Path, n: int = 64, nrow: int = 8, seed: int = 0
+    generator: ImageGenerator, path: Path, n: int = 64, nrow: int = 8, seed: int = 0
 ) -> Path:
     """A grid of n samples drawn with `seed`."""
     return save_grid(torch.cat(list(generate_batches(generator, n, n, seed))), path, nrow)
@@ -137,7 +137,7 @@ def slerp(a: torch.Tensor, b: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
 
 @torch.no_grad()
 def interpolation_grid(
-    generator: Generator, path: Path, rows: int = 4, steps: int = 8, seed: int = 0
+    generator: ImageGenerator, path: Path, rows: int = 4, steps: int = 8, seed: int = 0
 ) -> Path:
     """Each row walks the latent space between two random points in `steps` images.
 
@@ -179,7 +179,7 @@ def _encode(image: torch.Tensor, fmt: ImageFormat, quality: int) -> bytes:
 
 
 def generate_images(
-    generator: Generator,
+    generator: ImageGenerator,
     n: int,
     out: Path,
     fmt: ImageFormat = "png",

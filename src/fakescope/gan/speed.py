@@ -18,7 +18,7 @@ from typing import Any
 import torch
 
 from fakescope.gan.losses import discriminator_loss, generator_loss
-from fakescope.models.dcgan import Discriminator, Generator
+from fakescope.models.gan_registry import ImageDiscriminator, ImageGenerator
 from fakescope.speed import (
     CompiledForward,
     SpeedSettings,
@@ -85,7 +85,7 @@ class GanProbe:
     """Private copies of G and D (and their optimizers) trained under one candidate setting."""
 
     def __init__(
-        self, G: Generator, D: Discriminator, settings: SpeedSettings, real: torch.Tensor
+        self, G: ImageGenerator, D: ImageDiscriminator, settings: SpeedSettings, real: torch.Tensor
     ) -> None:
         self.settings, device = settings, real.device
         layout = settings.memory_format
@@ -103,8 +103,8 @@ class GanProbe:
 
 
 def choose_gan_speed_settings(
-    G: Generator,
-    D: Discriminator,
+    G: ImageGenerator,
+    D: ImageDiscriminator,
     batch_size: int,
     device: torch.device,
     amp: Switch,

@@ -1,7 +1,11 @@
-"""Train a DCGAN on a folder of real faces, resumably (papers 000, 001 and 004).
+"""Train a GAN on a folder of real faces, resumably (papers 000, 001 and 004, and small data).
 
 One iteration, as in the papers: D learns on a real batch and a generated batch (two forward
-passes, so BatchNorm sees each alone), then G learns through the updated D.
+passes, so BatchNorm sees each alone), then G learns through the updated D. Any registered
+architecture trains here (fakescope.models.gan_registry); the small-data techniques are config
+keys, all off in the paper presets: differentiable augmentation of everything D sees, hinge loss,
+a lazy R1 penalty, spectral normalisation (in the architecture), and an exponential moving
+average of G that every sample, metric and checkpointed generator comes from.
 
 Everything an uninterrupted run would hold at a given iteration is in its checkpoints: weights,
 optimizer moments, epoch/step/batch counters, the epoch's running sums and every RNG state. The
@@ -17,6 +21,7 @@ folder and does the epoch-end work (samples, metrics, plots, checkpoints).
 from __future__ import annotations
 
 import logging
+import math
 import signal
 import threading
 import time
@@ -40,18 +45,23 @@ from fakescope.distributed import (
 )
 from fakescope.gan.collapse import CollapseWatch
 from fakescope.gan.config import GanJobConfig, validate
+from fakescope.gan.diffaug import diff_augment
+from fakescope.gan.ema import GeneratorAverage
 from fakescope.gan.history import IterationLog
 from fakescope.gan.losses import (
     add_instance_noise,
     discriminator_loss,
     generator_loss,
+    hinge_discriminator_loss,
+    hinge_generator_loss,
     instance_noise_std,
+    r1_penalty,
 )
 from fakescope.gan.metrics import FeatureExtractor, QualityMeter, build_feature_extractor
 from fakescope.gan.plots import plot_loss_phase, plot_losses, plot_quality
 from fakescope.gan.sample import sample_grid
 from fakescope.gan.speed import checkpoint_speed, choose_gan_speed_settings
-from fakescope.models.dcgan import Discriminator, Generator
+from fakescope.models.gan_registry import ImageGenerator, build_discriminator, build_generator
 from fakescope.reproducibility import (
     configure_backends,
     rng_state,
@@ -73,8 +83,9 @@ log = logging.getLogger("fakescope.gan")
 
 ExtractorFactory = Callable[[str], FeatureExtractor]
 EPOCH_SUMS = ("loss_d", "loss_g", "d_real", "d_fake")
-# Offsets of the seeds of the fixed evaluation samples, kept apart from the training stream.
-REAL_SAMPLE_SEED, QUALITY_SEED, COLLAPSE_SEED, CALIBRATION_SEED = 1, 2, 3, 4
+# Offsets of the seeds of the fixed evaluation samples and of the augmentation stream, kept apart
+# from the training stream.
+REAL_SAMPLE_SEED, QUALITY_SEED, COLLAPSE_SEED, CALIBRATION_SEED, AUGMENT_SEED = 1, 2, 3, 4, 5
 CALIBRATION_BATCHES, CALIBRATION_BATCH_SIZE = 4, 128  # latents G's BatchNorm statistics average
 
 
@@ -185,6 +196,11 @@ def count_parameters(module: torch.nn.Module) -> int:
     return sum(p.numel() for p in module.parameters())
 
 
+def budget_clock(kind: str) -> float:
+    """Seconds on the clock a time budget is counted on: wall or this process's CPU time."""
+    return time.process_time() if kind == "cpu" else time.perf_counter()
+
+
 def newest_gan_checkpoint(run: RunDir) -> tuple[Path, dict[str, Any]] | None:
     """The run's newest checkpoint and its path; None when it has none (a fresh start)."""
     path = run.latest_checkpoint()
@@ -220,8 +236,8 @@ class GanTrainer:
             lambda kind: build_feature_extractor(kind, device, config.metrics.inception_weights)
         )
         m, t = config.model, config.train
-        self.G = Generator(**m.generator_kwargs()).to(device)
-        self.D = Discriminator(**m.discriminator_kwargs()).to(device)
+        self.G = build_generator(m.arch, **m.generator_kwargs()).to(device)
+        self.D = build_discriminator(m.arch, **m.discriminator_kwargs()).to(device)
         # A fresh run times the candidates (rank 0, on one process's batch; every rank takes its
         # choice); a resumed run brings its checkpoint's, so it keeps the same arithmetic.
         if speed is None:
@@ -246,6 +262,12 @@ class GanTrainer:
         fused = device.type in ("cpu", "cuda")
         self.opt_g = torch.optim.Adam(self.G.parameters(), lr=t.lr_g, betas=t.betas_g, fused=fused)
         self.opt_d = torch.optim.Adam(self.D.parameters(), lr=t.lr_d, betas=t.betas_d, fused=fused)
+        # The average follows G from its first step; without it, samples come from G itself.
+        self.G_average = (GeneratorAverage(self.G, t.ema_kimg * 1000, t.ema_rampup)
+                          if t.ema_kimg > 0 else None)
+        # Augmentation draws come from their own stream (one per rank), checkpointed with the run.
+        self.augment_rng = torch.Generator(device=device)
+        self.augment_rng.manual_seed(config.run.seed + AUGMENT_SEED + 1000 * self.dist.shard[0])
         self.state = TrainState()
         self.iterations = IterationLog(run.metrics)
         self.epochs_log = MetricsLog(run.path / "epochs.csv")
@@ -265,6 +287,11 @@ class GanTrainer:
         self._last_row: dict[str, Any] = {}
         self._collapse_flag = ""
         self._calibrated_step = -1
+        # Time budget (train.max_minutes), counted from the start of this invocation
+        self.deadline: float | None = None
+        self._started_at = 0.0
+        self._steps_at_start = 0
+        self.stopped_by_budget = False
 
     def _probe_speed(self) -> SpeedSettings:
         t = self.config.train
@@ -278,20 +305,32 @@ class GanTrainer:
 
     # -- checkpoints --------------------------------------------------------------------------
 
+    @property
+    def sampler(self) -> ImageGenerator:
+        """The generator every sample, metric and `generate` uses: the moving average when on."""
+        return self.G_average.model if self.G_average is not None else self.G
+
     def checkpoint_payload(self) -> dict[str, Any]:
-        return {
+        m = self.config.model
+        payload = {
             "kind": "gan",
+            "arch": m.arch,
             "config": to_dict(self.config),
-            "generator_kwargs": self.config.model.generator_kwargs(),
-            "discriminator_kwargs": self.config.model.discriminator_kwargs(),
-            "generator": self.G.state_dict(),
+            "generator_kwargs": m.generator_kwargs(),
+            "discriminator_kwargs": m.discriminator_kwargs(),
+            # readers of "generator" (generate, sample, metrics) get the averaged weights
+            "generator": self.sampler.state_dict(),
             "discriminator": self.D.state_dict(),
             "opt_g": self.opt_g.state_dict(),
             "opt_d": self.opt_d.state_dict(),
             "state": self.state.to_dict(),
             "rng": rng_state(),
+            "augment_rng": self.augment_rng.get_state(),
             "speed": self.speed.to_dict(),
         }
+        if self.G_average is not None:
+            payload["generator_train"] = self.G.state_dict()
+        return payload
 
     def calibrate_generator(self) -> None:
         """Precise BatchNorm statistics for eval-mode sampling; they depend on the current weights
@@ -299,8 +338,8 @@ class GanTrainer:
         if self._calibrated_step == self.state.step:
             return
         rng = torch.Generator().manual_seed(self.config.run.seed + CALIBRATION_SEED)
-        with local_batchnorm(self.G):  # every rank computes the same statistics alone
-            self.G.calibrate_batchnorm(CALIBRATION_BATCHES, CALIBRATION_BATCH_SIZE, rng)
+        with local_batchnorm(self.sampler):  # every rank computes the same statistics alone
+            self.sampler.calibrate_batchnorm(CALIBRATION_BATCHES, CALIBRATION_BATCH_SIZE, rng)
         self._calibrated_step = self.state.step
 
     def save(self) -> Path:
@@ -317,7 +356,11 @@ class GanTrainer:
     def resume(self, path: Path, payload: dict[str, Any]) -> None:
         """Continue from `payload`, the checkpoint at `path` (see `newest_gan_checkpoint`)."""
         saved = payload["config"]
-        if saved["model"] != to_dict(self.config)["model"]:
+        m = self.config.model
+        same_networks = (payload.get("arch", "dcgan") == m.arch
+                         and payload["generator_kwargs"] == m.generator_kwargs()
+                         and payload["discriminator_kwargs"] == m.discriminator_kwargs())
+        if not same_networks:
             raise ConfigError(
                 f"--resume: the model settings differ from those of {path} "
                 "(a run keeps its architecture; start a new run with another --name)"
@@ -328,8 +371,14 @@ class GanTrainer:
                 "--resume: train.batch_size differs from the checkpoint's, which stopped "
                 "mid-epoch; resume with the same batch size"
             )
-        self.G.load_state_dict(payload["generator"])
+        if (self.G_average is None) != ("generator_train" not in payload):
+            raise ConfigError("--resume: train.ema_kimg must stay on (or off) as in the checkpoint")
+        self.G.load_state_dict(payload.get("generator_train", payload["generator"]))
+        if self.G_average is not None:
+            self.G_average.model.load_state_dict(payload["generator"])
         self.D.load_state_dict(payload["discriminator"])
+        if "augment_rng" in payload:
+            self.augment_rng.set_state(payload["augment_rng"])
         self.opt_g.load_state_dict(payload["opt_g"])
         self.opt_d.load_state_dict(payload["opt_d"])
         set_rng_state(payload["rng"])
@@ -367,6 +416,10 @@ class GanTrainer:
         noise = torch.randn((n * world, *images.shape[1:]), device=images.device)
         return images + std * noise[rank * n : (rank + 1) * n]
 
+    def _d_input(self, images: torch.Tensor, noise: float) -> torch.Tensor:
+        """What D sees of a batch: the augmented images (DiffAugment), with instance noise."""
+        return self._noisy(diff_augment(images, self.config.train.diffaug, self.augment_rng), noise)
+
     def train_step(self, real: torch.Tensor) -> dict[str, float]:
         t = self.config.train
         G, D = self.G_train, self.D_train
@@ -376,13 +429,22 @@ class GanTrainer:
             fake = G(self._latents(real.shape[0]))
 
         # D learns: real -> 1 - smoothing, fake -> 0; the fakes are detached so G is left alone.
+        # Every r1_every-th step the real pass also carries the R1 penalty's gradient.
         self.opt_d.zero_grad(set_to_none=True)
+        with_r1 = t.r1_gamma > 0 and self.state.step % t.r1_every == 0
+        if with_r1:
+            real = real.detach().requires_grad_(True)
         with autocast(self.device):
-            real_logits = D(self._noisy(real, noise))
-            fake_logits = D(self._noisy(fake.detach(), noise))
+            real_logits = D(self._d_input(real, noise))
+            fake_logits = D(self._d_input(fake.detach(), noise))
         real_logits, fake_logits = real_logits.float(), fake_logits.float()
-        loss_d = discriminator_loss(real_logits, fake_logits, t.label_smoothing)
-        loss_d.backward()
+        if t.loss == "hinge":
+            loss_d = hinge_discriminator_loss(real_logits, fake_logits)
+        else:
+            loss_d = discriminator_loss(real_logits, fake_logits, t.label_smoothing)
+        penalty = r1_penalty(real_logits, real) if with_r1 else None
+        total = loss_d if penalty is None else loss_d + penalty * (t.r1_gamma / 2 * t.r1_every)
+        total.backward()
         self.opt_d.step()
 
         # G learns through the updated D. D's weights need no gradient here (its next step
@@ -392,20 +454,29 @@ class GanTrainer:
         self.D.requires_grad_(False)
         try:
             with autocast(self.device):
-                after_logits = self.D_solo(self._noisy(fake, noise))
+                after_logits = self.D_solo(self._d_input(fake, noise))
             after_logits = after_logits.float()
-            loss_g = generator_loss(after_logits, t.g_loss)
+            if t.loss == "hinge":
+                loss_g = hinge_generator_loss(after_logits)
+            else:
+                loss_g = generator_loss(after_logits, t.g_loss)
             loss_g.backward()
         finally:
             self.D.requires_grad_(True)
         self.opt_g.step()
+        if self.G_average is not None:
+            batch = real.shape[0] * self.dist.world
+            self.G_average.update(self.G, (self.state.step + 1) * batch, batch)
 
         values = self.dist.mean(torch.stack([
             loss_d.detach(), loss_g.detach(), torch.sigmoid(real_logits.detach()).mean(),
             torch.sigmoid(fake_logits.detach()).mean(), torch.sigmoid(after_logits.detach()).mean(),
         ])).tolist()  # one device sync (and one all-reduce under torchrun) per iteration
         names = ("loss_d", "loss_g", "d_real", "d_fake", "d_fake_after")
-        return {**dict(zip(names, values, strict=True)), "noise_std": noise}
+        row = {**dict(zip(names, values, strict=True)), "noise_std": noise}
+        if penalty is not None:
+            row["r1"] = float(penalty.detach())
+        return row
 
     # -- epoch end ------------------------------------------------------------------------------
 
@@ -439,47 +510,89 @@ class GanTrainer:
             )
         return self._collapse
 
-    def end_epoch(self) -> dict[str, Any]:
+    def end_epoch(self, last: bool = False) -> dict[str, Any]:
+        """Log the epoch and do its outputs. `last`: the run ends here (its time budget is
+        spent); mid-epoch, the row covers the batches done and the state stays mid-epoch, so
+        --resume finishes that epoch."""
         s = self.state
         seconds = time.perf_counter() - s.started
         cpu_seconds = time.process_time() - s.started_cpu
-        n = max(1, self.batches_per_epoch)
-        s.epoch += 1
-        s.batch = 0
-        row: dict[str, Any] = {"epoch": s.epoch, "step": s.step}
+        partial = 0 < s.batch < self.batches_per_epoch
+        n = max(1, s.batch if partial else self.batches_per_epoch)
+        row: dict[str, Any] = {"epoch": s.epoch + 1, "step": s.step}
         row.update({k: s.sums[k] / n for k in EPOCH_SUMS})
         row["seconds"] = round(seconds, 3)
         images = s.images * self.dist.world  # every process saw as many
         row["images_per_s"] = round(images / seconds, 2) if seconds > 0 and images else ""
         row["cpu_s"] = round(cpu_seconds, 3)  # steadier than wall time on a shared machine
-        s.sums = dict.fromkeys(EPOCH_SUMS, 0.0)
+        if partial:
+            row["batches"] = s.batch  # of batches_per_epoch: the budget ended it early
+        else:
+            s.epoch += 1
+            s.batch = 0
+            s.sums = dict.fromkeys(EPOCH_SUMS, 0.0)
         self.calibrate_generator()
         if self.dist.is_main:
-            self.epoch_outputs(row)
+            self.epoch_outputs(row, last)
         self.dist.barrier()
         self._last_row = row
         s.started, s.started_cpu, s.images = time.perf_counter(), time.process_time(), 0
         return row
 
-    def epoch_outputs(self, row: dict[str, Any]) -> None:
-        """Rank 0's epoch-end work: samples, collapse check, quality metrics, logs, checkpoint."""
+    def start_budget(self, started: float) -> None:
+        """Start the time budget (train.max_minutes) from `started`, a time of its clock."""
+        minutes = self.config.train.max_minutes
+        self.deadline = None if minutes is None else started + minutes * 60
+        self._started_at, self._steps_at_start = self.clock(), self.state.step
+
+    def clock(self) -> float:
+        return budget_clock(self.config.train.budget_clock)
+
+    def budget_spent(self) -> bool:
+        """Whether the time budget has run out, agreed by every rank."""
+        return self.dist.any(self.deadline is not None and self.clock() >= self.deadline)
+
+    def planned_steps(self) -> int:
+        """Iterations this run is expected to reach: all its epochs, or with a time budget, as
+        many as the pace so far fits into what is left of it."""
+        s = self.state
+        planned = self.config.train.epochs * self.batches_per_epoch
+        if self.deadline is not None and s.step > self._steps_at_start:
+            elapsed = self.clock() - self._started_at
+            pace = elapsed / (s.step - self._steps_at_start)
+            left = max(0.0, self.deadline - self.clock())
+            planned = min(planned, s.step + int(left / pace))
+        return planned
+
+    def collapse_warmup(self) -> int:
+        """Iterations before the collapse watch may warn: a share of the planned run, so a short
+        run is watched too, and never more than collapse.warmup_steps."""
+        cc = self.config.collapse
+        return min(cc.warmup_steps, math.ceil(cc.warmup_fraction * self.planned_steps()))
+
+    def epoch_outputs(self, row: dict[str, Any], last: bool = False) -> None:
+        """Rank 0's epoch-end work: samples, collapse check, quality metrics, logs, checkpoint.
+        `last`: the run ends here (its time budget ran out), so everything is done now."""
         t, s = self.config.train, self.state
+        epoch = int(row["epoch"])
         self.iterations.flush()
-        if t.sample_every and s.epoch % t.sample_every == 0:
-            sample_grid(self.G, self.run.samples / f"epoch_{s.epoch:04d}.png", t.sample_count,
-                        nrow=min(8, t.sample_count), seed=self.config.run.seed)
-        if self.config.collapse.enabled:
-            check = self.collapse_watch().check(self.G)
+        last = last or epoch == t.epochs
+        if t.sample_every and (epoch % t.sample_every == 0 or last):
+            sample_grid(self.sampler, self.run.samples / f"epoch_{epoch:04d}.png",
+                        t.sample_count, nrow=min(8, t.sample_count), seed=self.config.run.seed)
+        cc = self.config.collapse
+        if cc.enabled and (epoch % cc.every == 0 or last):
+            check = self.collapse_watch().check(self.sampler)
             row["diversity"] = round(check.ratio, 4)
-            warn = check.collapsed and s.step >= self.config.collapse.warmup_steps
+            warn = check.collapsed and s.step >= self.collapse_warmup()
             self._collapse_flag = f"{check.ratio:.2f}" if warn else ""
             if warn:
-                message = f"epoch {s.epoch}: {check.message()}"
+                message = f"epoch {epoch}: {check.message()}"
                 self.warnings.append(message)
                 log.warning(message)
-        last = s.epoch == t.epochs
         if t.metrics_every and (s.epoch % t.metrics_every == 0 or last):
-            row.update({k: round(v, 6) for k, v in self.quality_meter().measure(self.G).items()})
+            values = self.quality_meter().measure(self.sampler)
+            row.update({k: round(v, 6) for k, v in values.items()})
         self.epochs_log.append(row)
         log.info("epoch %d/%d: %s", s.epoch, t.epochs,
                  ", ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}"
@@ -549,10 +662,28 @@ class GanTrainer:
                             self.on_step(s.step)
                         if self.dist.any(stop.signal is not None):  # all ranks stop together
                             return self._interrupt(stop.signal or "SIGTERM")
-                self.end_epoch()
+                        if s.batch < self.batches_per_epoch and self.budget_spent():
+                            return self._stop_at_budget()
+                spent = self.budget_spent()
+                self.end_epoch(last=spent)
                 if self.dist.any(stop.signal is not None):
                     return self._interrupt(stop.signal or "SIGTERM")
+                if spent:
+                    self._log_budget_stop()
+                    break
         return self.result(interrupted=None, checkpoint=self._last_checkpoint)
+
+    def _stop_at_budget(self) -> TrainResult:
+        self.end_epoch(last=True)
+        self._log_budget_stop()
+        return self.result(interrupted=None, checkpoint=self._last_checkpoint)
+
+    def _log_budget_stop(self) -> None:
+        s = self.state
+        message = (f"time budget of {self.config.train.max_minutes:g} min spent at epoch "
+                   f"{s.epoch}, batch {s.batch} (step {s.step}); --resume continues")
+        self.stopped_by_budget = True
+        log.info(message)
 
 
 def train_gan(
@@ -562,12 +693,13 @@ def train_gan(
     on_step: Callable[[int], None] | None = None,
     extractor_factory: ExtractorFactory | None = None,
 ) -> TrainResult:
-    """Train (or with `resume`, continue) the DCGAN that `config` describes.
+    """Train (or with `resume`, continue) the GAN that `config` describes.
 
     `on_step(step)` runs after every iteration (for tests and tools); `extractor_factory(kind)`
     replaces the feature networks of the quality metrics and the collapse watch.
     """
     validate(config)
+    started = budget_clock(config.train.budget_clock)  # the budget covers data and probe too
     with distributed_session(config.run.device) as (dist, device):
         dist.local_batch_size(config.train.batch_size)  # fail before any folder is made
         seed_everything(config.run.seed, config.run.deterministic)
@@ -579,7 +711,7 @@ def train_gan(
         logging_to = log_to_file(run.path / "train.log") if dist.is_main else nullcontext()
         with logging_to:
             return _train(config, prepared, run, device, dist, resume, progress and dist.is_main,
-                          on_step, extractor_factory)
+                          on_step, extractor_factory, started)
 
 
 def _train(
@@ -592,6 +724,7 @@ def _train(
     progress: bool,
     on_step: Callable[[int], None] | None,
     extractor_factory: ExtractorFactory | None,
+    started: float,
 ) -> TrainResult:
     if dist.is_main:
         write_json(run.data_report, prepared.report.to_dict())
@@ -610,4 +743,5 @@ def _train(
                  "D %d params", config.run.name, prepared.size("train"),
                  trainer.batches_per_epoch, device, dist.world, count_parameters(trainer.G),
                  count_parameters(trainer.D))
+    trainer.start_budget(started)
     return trainer.train()

@@ -28,7 +28,7 @@ from fakescope.data.transforms import InputSpec
 from fakescope.runs import CheckpointError, load_checkpoint, save_checkpoint
 
 # Modules whose import registers detectors; imported on first use of the registry.
-_DETECTOR_MODULES = ("fakescope.models.dcgan", "fakescope.models.detectors")
+_DETECTOR_MODULES = ("fakescope.models.discriminator_detector", "fakescope.models.detectors")
 
 
 class Detector(nn.Module):

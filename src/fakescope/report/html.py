@@ -8,6 +8,8 @@ has no confusion matrix, a detector run no sample grid):
     data_report.json       what the data layer found
     *.csv                  training logs: curves, and FID/KID columns of GAN runs
     *.json                 other results a job wrote beside them (GAN FID/KID, speed probes)
+    quality_vs_floor.json  a GAN's FD/KID/diversity next to the real-vs-real floor, shown with
+                           real_grid.png and fake_grid.png side by side
     samples/*.png          generated sample grids (the latest few)
     report/*.png           figures the job drew itself
     **/evaluation.json     evaluations (metrics, confusion, ROC, PR, calibration, Grad-CAM)
@@ -49,7 +51,8 @@ _HEADLINE = (
     "log_loss", "brier", "ece",
 )  # fmt: skip
 _QUALITY_COLUMN = re.compile(r"^(fid|fd_|kid)")
-_OWN_JSON = {"data_report.json", EVALUATION_FILE, COMPARISON_FILE, ROBUSTNESS_FILE}
+FLOOR_FILE = "quality_vs_floor.json"
+_OWN_JSON = {"data_report.json", EVALUATION_FILE, COMPARISON_FILE, ROBUSTNESS_FILE, FLOOR_FILE}
 
 STYLE = """
 body { font-family: system-ui, sans-serif; margin: 2rem auto; max-width: 1100px; color: #222;
@@ -218,6 +221,30 @@ def quality_section(run: RunDir) -> str:
     )
 
 
+def floor_section(run: RunDir) -> str:
+    """Real and generated faces side by side, and the GAN's FD/KID/diversity against held-out
+    real images next to the floor: the same numbers for a second set of real images."""
+    data = _read_json(run.path / FLOOR_FILE)
+    if not isinstance(data, dict):
+        return ""
+    grids = "".join(
+        _image((run.path / name).read_bytes(), caption, width=360)
+        for name, caption in (("real_grid.png", "held-out real"), ("fake_grid.png", "generated"))
+        if (run.path / name).is_file()
+    )
+    fake, floor = data.get("fake", {}), data.get("floor", {})
+    rows = [
+        (data.get("fd_name", "FD"), fake.get("fd"), floor.get("fd")),
+        (data.get("kid_name", "KID"), fake.get("kid"), floor.get("kid")),
+        ("diversity (ratio to the reals')", fake.get("diversity"), floor.get("diversity")),
+    ]
+    note = (f"<p class='note'>{_e(data.get('images', ''))} images on each side; "
+            f"{_e(data.get('reals', ''))}. FD over floor: {_format(data.get('fd_over_floor'))}"
+            " (1 is as close as a second set of real images).</p>")
+    return ("<h3>Real and generated faces</h3>" + grids
+            + _table(("metric", "generated vs real", "real vs real (floor)"), rows) + note)
+
+
 def _flatten(data: Any, prefix: str = "") -> list[tuple[str, Any]]:
     if isinstance(data, dict):
         items: list[tuple[str, Any]] = []
@@ -324,6 +351,7 @@ def run_body(folder: Path, runs: Sequence[Path]) -> str:
     """Everything `folder` holds of its own (not its nested runs' outputs), as HTML."""
     run = RunDir(folder)
     parts = [
+        floor_section(run),
         config_section(run),
         data_section(run),
         training_section(run),

@@ -103,3 +103,13 @@ def test_manifest_pointing_outside_the_file_is_not_fetched() -> None:
     assert result.c2pa.remote_url == "http://127.0.0.1:9/manifest.c2pa"
     assert result.verdict == "no-provenance"
     assert "not fetched" in result.summary
+
+
+def test_threads_share_the_reader(signed: dict[str, bytes]) -> None:
+    """The server reads uploads in several threads through one shared c2pa context."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    files = [signed["JPEG"], tamper(signed["PNG"], "PNG")] * 20
+    with ThreadPoolExecutor(4) as pool:
+        states = list(pool.map(lambda d: read_c2pa(d)[0].state, files))  # type: ignore[union-attr]
+    assert states == ["valid-untrusted", "invalid"] * 20

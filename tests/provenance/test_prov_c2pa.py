@@ -113,3 +113,31 @@ def test_threads_share_the_reader(signed: dict[str, bytes]) -> None:
     with ThreadPoolExecutor(4) as pool:
         states = list(pool.map(lambda d: read_c2pa(d)[0].state, files))  # type: ignore[union-attr]
     assert states == ["valid-untrusted", "invalid"] * 20
+
+
+def test_reading_never_fetches_the_remote_manifest() -> None:
+    """A manifest URL on a local server that counts requests: reading sends none."""
+    import http.server
+    import threading
+
+    requests: list[str] = []
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            requests.append(self.path)
+            self.send_response(404)
+            self.end_headers()
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = http.server.HTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        url = f"http://127.0.0.1:{server.server_port}/manifest.c2pa"
+        result = read_provenance_bytes(sign(encode("PNG"), "PNG", remote_url=url))
+    finally:
+        server.shutdown()
+    assert result.c2pa is not None and result.c2pa.state == "remote"
+    assert requests == []

@@ -135,3 +135,18 @@ def test_values_from_files_are_one_clipped_line() -> None:
     (entry,) = read_provenance_bytes(data).evidence
     assert "\n" not in entry.value and "\x1b" not in entry.value and "\x00" not in entry.value
     assert len(entry.value) <= 200
+
+
+@pytest.mark.parametrize(("key", "text", "signal"), [
+    ("Description", "Runway show in Paris, spring collection", "info"),
+    ("Comment", "a firefly at dusk", "info"),
+    ("Software", "Adobe Firefly", "generated"),
+    ("Software", "Runway Gen-4", "generated"),
+    ("Comment", "Made with AI", "generated"),
+    ("Description", "Created with Midjourney v7", "generated"),
+])
+def test_generator_names_in_free_text_only_when_unambiguous(key: str, text: str,
+                                                             signal: str) -> None:
+    from fakescope.provenance.classify import text_signal
+
+    assert text_signal(key, text) == signal

@@ -34,15 +34,21 @@ DIGITAL_SOURCE_TYPES: dict[str, str] = {
 }
 _SOURCE_TYPES_LOWER = {k.lower(): v for k, v in DIGITAL_SOURCE_TYPES.items()}
 
-# Software names that only make generated pictures (matched case-insensitively, as words).
-GENERATOR_NAMES = re.compile(
+# Names that only ever mean an image generator, even inside free text such as a description.
+_UNAMBIGUOUS = (
     r"stable[ _-]?diffusion|\bsdxl\b|midjourney|\bdall[ ·._-]?e\b|novel ?ai|comfy ?ui|"
-    r"automatic1111|\ba1111\b|invoke ?ai|fooocus|\bfirefly\b|\bimagen\b|ideogram|"
-    r"leonardo[ .]?ai|\bflux(?:\.1)?\b|stylegan|\bdcgan\b|\bfakescope\b|\bdiffusers\b|"
-    r"dreamstudio|image creator|gpt-image|\bsora\b|\brunway\b|craiyon|nightcafe|"
-    r"thispersondoesnotexist|\bgenerated (?:by|with) ai\b|\bai[- ]generated\b",
-    re.IGNORECASE,
+    r"automatic1111|\ba1111\b|invoke ?ai|fooocus|stylegan|dreamstudio|thispersondoesnotexist|"
+    r"\b(?:generated|created|made) (?:by|with|using) (?:an )?ai\b|\bai[- ]generated\b"
 )
+# Names that are ordinary words too ("firefly", "runway", "flux"): generators only where a
+# field names the software (EXIF Software, XMP CreatorTool, a C2PA claim generator or agent).
+_SOFTWARE_ONLY = (
+    r"\bfirefly\b|\bimagen\b|ideogram|leonardo[ .]?ai|\bflux(?:\.1)?\b|\bdcgan\b|"
+    r"\bfakescope\b|\bdiffusers\b|image creator|gpt-image|\bsora\b|\brunway\b|craiyon|"
+    r"nightcafe"
+)
+GENERATOR_NAMES = re.compile(f"{_UNAMBIGUOUS}|{_SOFTWARE_ONLY}", re.IGNORECASE)
+GENERATOR_TEXT = re.compile(_UNAMBIGUOUS, re.IGNORECASE)
 # Editors: their name in Software or CreatorTool declares the picture was edited.
 EDITOR_NAMES = re.compile(
     r"photoshop|lightroom|\bgimp\b|affinity photo|pixelmator|snapseed|paint\.net|capture one|"
@@ -87,8 +93,10 @@ def software_signal(name: str) -> str:
 
 
 def looks_like_generation_parameters(text: str) -> bool:
-    """Text an image generator writes: its prompt, sampler settings or node workflow."""
-    return bool(_PARAMETER_TEXT.search(text[:65536]))
+    """Text an image generator writes: its prompt, sampler settings or node workflow, or free
+    text naming a generator that has no other meaning."""
+    text = text[:65536]
+    return bool(_PARAMETER_TEXT.search(text) or GENERATOR_TEXT.search(text))
 
 
 def text_signal(keyword: str, text: str) -> str:
@@ -98,6 +106,6 @@ def text_signal(keyword: str, text: str) -> str:
         return GENERATED
     if key in SOFTWARE_KEYWORDS:
         return software_signal(text[:1024])
-    if looks_like_generation_parameters(text) or GENERATOR_NAMES.search(text[:4096]):
+    if looks_like_generation_parameters(text):
         return GENERATED
     return INFO

@@ -22,7 +22,6 @@ from defusedxml import ElementTree as SafeElementTree
 from PIL import ExifTags, Image
 
 from fakescope.provenance.classify import (
-    GENERATOR_NAMES,
     looks_like_generation_parameters,
     software_signal,
     source_type_name,
@@ -64,7 +63,6 @@ TEXT_TAGS: dict[int, str] = {
     ExifTags.Base.ImageDescription: "ImageDescription",
     ExifTags.Base.UserComment: "UserComment",
     ExifTags.Base.XPComment: "XPComment",
-    ExifTags.Base.Artist: "Artist",
 }
 # XMP properties read, by local name (any namespace, as writers vary).
 XMP_SOURCE_TYPE = "digitalsourcetype"
@@ -381,7 +379,7 @@ def read_exif(raw: bytes, found: Collector) -> None:
         if value in (None, "", b""):
             continue
         text = _exif_text(value, tag)[:65536]
-        if looks_like_generation_parameters(text) or GENERATOR_NAMES.search(text):
+        if looks_like_generation_parameters(text):
             found.add("exif", name, text, GENERATED)
 
 

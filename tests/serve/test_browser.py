@@ -145,3 +145,29 @@ def test_screenshot_bytes_are_a_png() -> None:
         pytest.skip("the verdict test did not run first")
     assert SHOWN_TO_REVIEWERS.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert io.BytesIO(SHOWN_TO_REVIEWERS.read_bytes()).getbuffer().nbytes > 10_000
+
+
+def test_provenance_panel_shows_what_the_file_declares(page: sync_api.Page,
+                                                       tmp_path: Path) -> None:
+    from provenancefiles import png_with_text
+
+    hostile = '<img src=x onerror="window.__pwned = 1">Steps: 20, Sampler: Euler a'
+    generated = tmp_path / "generated.png"
+    generated.write_bytes(png_with_text({"parameters": hostile}))
+    page.set_input_files("#file-input", generated)
+    panel = page.locator("#provenance-panel")
+    expect(panel).to_be_visible()
+    expect(page.locator("#verdict")).to_be_visible()  # the detector's verdict, separately
+    expect(page.locator("#provenance-verdict")).to_have_text("Declared generated")
+    expect(page.locator("#provenance-summary")).to_contain_text("claim, not proof")
+    expect(page.locator("#provenance-count")).to_have_text("1")
+    page.locator("#provenance-details summary").click()
+    evidence = page.locator("#provenance-evidence li")
+    expect(evidence).to_contain_text("png-text · parameters")
+    expect(evidence).to_contain_text('<img src=x onerror="window.__pwned = 1">')  # as text
+    assert page.evaluate("window.__pwned") is None
+    page.screenshot(path=str(tmp_path / "provenance.png"), full_page=True)
+    shutil.copy(tmp_path / "provenance.png", "/tmp/serve_provenance_screenshot.png")
+
+    page.locator("#clear-button").click()
+    expect(panel).to_be_hidden()

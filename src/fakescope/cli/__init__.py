@@ -20,6 +20,7 @@ COMMAND_MODULES = (
     "fakescope.cli.gan",
     "fakescope.cli.detect",
     "fakescope.cli.evaluate",
+    "fakescope.cli.provenance",
     "fakescope.cli.serve",
     "fakescope.cli.export",
     "fakescope.cli.bench",

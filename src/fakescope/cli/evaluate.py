@@ -38,6 +38,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                           help="Grad-CAM overlays of the N images per class scored most wrongly")
     evaluate.add_argument("--out", help="output folder (default <run>/evaluation/<name>-<split>)")
     evaluate.add_argument("--json", action="store_true", help="print the metrics as JSON")
+    evaluate.add_argument("--no-provenance", action="store_true",
+                          help="do not count the provenance verdicts of the images per class")
     evaluate.set_defaults(handler=_evaluate)
 
     compare = subparsers.add_parser(
@@ -83,6 +85,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     predict.add_argument("--onnx-model", metavar="FILE",
                          help="run this ONNX export (e.g. the .int8.onnx one) instead of PyTorch")
     predict.add_argument("--quiet", action="store_true", help="no progress bar")
+    predict.add_argument("--no-provenance", action="store_true",
+                         help="skip the provenance columns (C2PA, generator metadata, camera "
+                         "EXIF; see `fakescope provenance`)")
     predict.set_defaults(handler=_predict)
 
     report = subparsers.add_parser("report", help="one self-contained HTML page for a run folder")
@@ -177,6 +182,10 @@ def _evaluate(args: argparse.Namespace) -> int:
         checkpoint, data, args.split, rule, args.threshold_split, store=not args.no_store,
         device=args.device, batch_size=args.batch_size, seed=args.seed, progress=_progress(args),
     )
+    if not args.no_provenance:
+        from fakescope.provenance import verdict_counts
+
+        evaluation.provenance = verdict_counts(scores.paths, scores.labels.tolist())
     out = Path(args.out) if args.out else default_evaluation_dir(checkpoint, args.split)
     written = write_evaluation(evaluation, scores, out)
     written += write_evaluation_plots(evaluation, out)
@@ -195,6 +204,10 @@ def _evaluate(args: argparse.Namespace) -> int:
     print(format_table(("metric", "value"), [(k, m.get(k)) for k in SUMMARY_METRICS]))
     print(format_table(("", "predicted real", "predicted fake"),
                        [("true real", m["tn"], m["fp"]), ("true fake", m["fn"], m["tp"])]))
+    if evaluation.provenance:
+        counts = evaluation.provenance
+        print(format_table(("provenance (metadata claims)", "real", "fake"),
+                           [(v, counts["real"][v], counts["fake"][v]) for v in counts["real"]]))
     print(f"wrote {len(written)} files to {out}")
     return 0
 
@@ -260,6 +273,10 @@ def _predict(args: argparse.Namespace) -> int:
     paths = expand_inputs(args.paths)
     results = predictor.predict_paths(paths, progress=not args.quiet and sys.stderr.isatty())
     rows = [r.to_dict() for r in results]
+    if not args.no_provenance:  # a second opinion from the file's metadata, in its own columns
+        from fakescope.provenance import read_provenance
+
+        rows = [{**row, **read_provenance(row["path"]).columns()} for row in rows]
     if args.explain:
         _explain_each(loaded, results, Path(args.explain), args.face_crop)
     if args.json:
@@ -268,10 +285,11 @@ def _predict(args: argparse.Namespace) -> int:
         _emit(args.csv, _rows_csv(rows))
     if not (args.json == "-" or args.csv == "-"):
         table = [
-            (r["path"], r["probability_fake"], r["label"] or "error", r["error"] or "")
+            (r["path"], r["probability_fake"], r["label"] or "error", r.get("provenance", "-"),
+             r["error"] or "")
             for r in rows
         ]
-        print(format_table(("path", "p_fake", "label", "error"), table))
+        print(format_table(("path", "p_fake", "label", "provenance", "error"), table))
         print(f"threshold {loaded.threshold:.4g}; {sum(r['error'] is None for r in rows)} of "
               f"{len(rows)} images predicted with {predictor.onnx_source or 'PyTorch'}")
     return 1 if any(r["error"] for r in rows) else 0
@@ -290,6 +308,7 @@ def _explain_each(loaded: Any, results: Sequence[Any], folder: Path, face_crop: 
 def _rows_csv(rows: list[dict[str, Any]]) -> str:
     buffer = io.StringIO()
     columns = ["path", "probability_fake", "label", "threshold", "face_box", "error"]
+    columns += [c for c in (rows[0] if rows else {}) if c.startswith("provenance")]
     writer = csv.DictWriter(buffer, fieldnames=columns)
     writer.writeheader()
     for row in rows:

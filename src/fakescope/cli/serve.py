@@ -49,6 +49,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                        help="images that may wait for the model before requests get 503")
     serve.add_argument("--limit-concurrency", type=int, default=64,
                        help="open connections before new ones get 503 (bounds upload memory)")
+    serve.add_argument("--no-provenance", action="store_true",
+                       help="do not read uploads' provenance metadata (C2PA, XMP, EXIF)")
     serve.add_argument("--log-level", default="info",
                        choices=["critical", "error", "warning", "info", "debug"])
     serve.set_defaults(handler=_serve)
@@ -99,6 +101,7 @@ def _serve(args: argparse.Namespace) -> int:
         batch_size=args.batch_size,
         max_wait_ms=args.max_wait_ms,
         max_queue=args.max_queue,
+        provenance=not args.no_provenance,
     )
     app = create_app(loaded, settings, checkpoint)
     print(f"fakescope: serving {loaded.name} from {checkpoint} at http://{args.host}:{args.port}/",

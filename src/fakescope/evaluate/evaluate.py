@@ -54,6 +54,9 @@ class Evaluation:
     pr: dict[str, list[float]]
     reliability: dict[str, list[Any]]
     data: dict[str, Any] = field(default_factory=dict)  # the data report
+    # provenance verdicts per class ({"real": {"no-provenance": 98, ...}, "fake": {...}}), when
+    # counted: what the files' metadata declares, apart from the detector's scores
+    provenance: dict[str, dict[str, int]] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

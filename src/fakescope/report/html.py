@@ -311,7 +311,23 @@ def evaluation_block(evaluation: Evaluation, folder: Path) -> str:
         explained = "<h4>Grad-CAM examples</h4>" + "".join(
             _image(p.read_bytes(), p.stem, width=200) for p in gradcam
         )
-    return header + table + "".join(figures) + explained
+    return header + table + "".join(figures) + explained + provenance_block(evaluation)
+
+
+def provenance_block(evaluation: Evaluation) -> str:
+    """How many images of each class carry each provenance verdict (`fakescope provenance`)."""
+    counts = evaluation.provenance
+    if not counts:
+        return ""
+    verdicts = list(dict.fromkeys([*counts.get("real", {}), *counts.get("fake", {})]))
+    rows = [(v, counts.get("real", {}).get(v, 0), counts.get("fake", {}).get(v, 0))
+            for v in verdicts]
+    return (
+        "<h4>Provenance verdicts per class</h4>"
+        "<p class='note'>What the files' own metadata declares (C2PA manifests, generator "
+        "metadata, camera EXIF), apart from the detector's scores. Metadata is a claim, not "
+        "proof, and most datasets strip it.</p>" + _table(("verdict", "real", "fake"), rows)
+    )
 
 
 def comparison_block(path: Path) -> str:

@@ -31,6 +31,7 @@ from fakescope import __version__
 from fakescope.evaluate.predict import Prediction
 from fakescope.models.registry import LoadedDetector, list_detectors
 from fakescope.serve.inference import InferenceService, Outcome
+from fakescope.serve.provenance import ProvenanceService
 from fakescope.serve.schemas import (
     BatchItem,
     BatchResponse,
@@ -41,6 +42,7 @@ from fakescope.serve.schemas import (
     ModelsResponse,
     PredictionBody,
     PredictResponse,
+    ProvenanceBody,
     json_safe,
 )
 from fakescope.serve.security import (
@@ -146,6 +148,7 @@ def create_app(
     inference worker starts now and stops at shutdown."""
     settings = settings or ServeSettings()
     service = InferenceService(loaded, settings, checkpoint)
+    provenance = ProvenanceService(settings) if settings.provenance else None
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -209,10 +212,13 @@ def create_app(
         started = time.perf_counter()
         (upload,) = files_in(await uploads(request, single), SINGLE_FIELD, max_count=1)
         outcome = await service.predict(loader(upload), gradcam)
+        # Read beside the detector's result, never mixed into it.
+        evidence = await provenance.read(upload) if provenance else None
         return {
             **_prediction_body(upload.filename, outcome),
             "model": loaded.name,
             "latency_ms": round((time.perf_counter() - started) * 1000.0, 2),
+            "provenance": evidence,
         }
 
     async def batch_item(upload: Upload, gradcam: bool) -> BatchItem:
@@ -223,7 +229,8 @@ def create_app(
         except QueueFullError as err:
             return BatchItem(filename=upload.filename, error=f"server busy: {err}", status=503)
         body = PredictionBody(**_prediction_body(upload.filename, outcome))
-        return BatchItem(filename=upload.filename, prediction=body)
+        evidence = ProvenanceBody(**await provenance.read(upload)) if provenance else None
+        return BatchItem(filename=upload.filename, prediction=body, provenance=evidence)
 
     @app.post(
         "/api/predict/batch", response_model=BatchResponse, dependencies=protected,

@@ -34,9 +34,49 @@ class PredictionBody(BaseModel):
     )
 
 
+class EvidenceBody(BaseModel):
+    source: str = Field(description="c2pa, xmp, png-text, jpeg-comment, exif, webp or file")
+    field: str
+    value: str = Field(description="what the field says, clipped to one line")
+    signal: str = Field(description="generated, edited, camera, info, limit or error")
+    basis: str = Field(description="unsigned, or the state of the C2PA manifest it comes from")
+
+
+class C2paBody(BaseModel):
+    state: str = Field(description="trusted, valid-untrusted, invalid, remote or error")
+    meaning: str
+    claim_generator: str = ""
+    title: str = ""
+    signer: str = ""
+    signature_alg: str = ""
+    signed_at: str = ""
+    actions: list[str] = []
+    digital_source_types: list[str] = []
+    failures: list[str] = Field(default=[], description="validation failure codes")
+    remote_url: str = ""
+
+
+class ProvenanceBody(BaseModel):
+    """What the file's own metadata declares: a second opinion, apart from the detector."""
+
+    verdict: str | None = Field(
+        description="declared-generated, declared-edited, camera-metadata or no-provenance; "
+        "null when it could not be read (see error). Metadata is a claim, not proof."
+    )
+    basis: str = Field(description="what the verdict rests on: a C2PA manifest's state, or "
+                       "unsigned metadata")
+    summary: str
+    c2pa: C2paBody | None = None
+    evidence: list[EvidenceBody] = []
+    error: str | None = None
+
+
 class PredictResponse(PredictionBody):
     model: str
     latency_ms: float
+    provenance: ProvenanceBody | None = Field(
+        default=None, description="the file's provenance metadata (null when turned off)"
+    )
 
 
 class BatchItem(BaseModel):
@@ -44,6 +84,7 @@ class BatchItem(BaseModel):
 
     filename: str
     prediction: PredictionBody | None = None
+    provenance: ProvenanceBody | None = None
     error: str | None = None
     status: int = Field(default=200, description="the HTTP status this file alone would have had")
 

@@ -24,6 +24,8 @@ class ServeSettings:
     max_wait_ms: float = 5.0  # how long the worker waits to fill a batch
     max_queue: int = 64  # images waiting for the model; beyond it requests get 503
     decode_concurrency: int = 4  # uploads decoded at once, which bounds decode memory
+    provenance: bool = True  # read C2PA, generator metadata and EXIF beside the detector
+    provenance_timeout_s: float = 5.0  # past it a request gets a provenance error, not a wait
 
     def __post_init__(self) -> None:
         positive = {
@@ -36,6 +38,10 @@ class ServeSettings:
                 raise ValueError(f"{name} must be at least 1, got {value}")
         if self.upload_timeout_s <= 0:
             raise ValueError(f"upload_timeout_s must be positive, got {self.upload_timeout_s}")
+        if self.provenance_timeout_s <= 0:
+            raise ValueError(
+                f"provenance_timeout_s must be positive, got {self.provenance_timeout_s}"
+            )
         if self.max_wait_ms < 0:
             raise ValueError(f"max_wait_ms must not be negative, got {self.max_wait_ms}")
         if self.api_key is not None and not self.api_key.strip():

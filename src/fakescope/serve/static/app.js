@@ -43,6 +43,7 @@ function setStatus(text) {
 
 function showError(text) {
   $("verdict").hidden = true;
+  $("provenance-panel").hidden = true;
   const box = $("error");
   box.textContent = text;
   box.hidden = false;
@@ -110,7 +111,63 @@ function showResult(result) {
   if (box) $("fact-face").textContent = `${box.w}×${box.h} px at (${box.x}, ${box.y})`;
   verdict.hidden = false;
   setStatus(`Verdict for ${result.filename}: ${result.label}.`);
+  showProvenance(result.provenance);
   showGradcam();
+}
+
+const PROVENANCE_LABELS = {
+  "declared-generated": "Declared generated",
+  "declared-edited": "Declared edited",
+  "camera-metadata": "Camera metadata",
+  "no-provenance": "No provenance",
+};
+
+// Everything shown here comes from an untrusted file: text only, never HTML.
+function showProvenance(provenance) {
+  const panel = $("provenance-panel");
+  if (!provenance) {
+    panel.hidden = true;
+    return;
+  }
+  const verdict = provenance.verdict;
+  const label = $("provenance-verdict");
+  label.className = "provenance-verdict";
+  if (verdict) label.classList.add(`is-${verdict}`);
+  label.textContent = verdict ? PROVENANCE_LABELS[verdict] || verdict : "Not read";
+  $("provenance-summary").textContent = provenance.error || provenance.summary;
+  const facts = $("provenance-facts");
+  facts.replaceChildren();
+  const rows = [["Basis", provenance.basis || "—"]];
+  const c2pa = provenance.c2pa;
+  if (c2pa) {
+    rows.push(["C2PA", `${c2pa.state}: ${c2pa.meaning}`]);
+    if (c2pa.signer) rows.push(["Signer", c2pa.signer]);
+    if (c2pa.claim_generator) rows.push(["Claim generator", c2pa.claim_generator]);
+  }
+  for (const [name, value] of rows) {
+    const row = document.createElement("div");
+    const dt = document.createElement("dt");
+    const dd = document.createElement("dd");
+    dt.textContent = name;
+    dd.textContent = value;
+    row.append(dt, dd);
+    facts.append(row);
+  }
+  const list = $("provenance-evidence");
+  list.replaceChildren();
+  for (const item of provenance.evidence) {
+    const li = document.createElement("li");
+    li.className = `signal-${item.signal}`;
+    const where = document.createElement("span");
+    where.className = "evidence-where";
+    where.textContent = `${item.source} · ${item.field}`;
+    const value = document.createElement("span");
+    value.textContent = item.value;
+    li.append(where, value);
+    list.append(li);
+  }
+  $("provenance-count").textContent = String(provenance.evidence.length);
+  panel.hidden = false;
 }
 
 async function analyse() {
@@ -143,6 +200,7 @@ function choose(file) {
   state.file = file;
   state.result = null;
   $("verdict").hidden = true;
+  $("provenance-panel").hidden = true;
   clearError();
   showPreview(file);
   if (state.maxUploadBytes !== null && file.size > state.maxUploadBytes) {
@@ -163,6 +221,7 @@ function reset() {
   $("drop-label").classList.remove("compact");
   $("clear-button").hidden = true;
   $("verdict").hidden = true;
+  $("provenance-panel").hidden = true;
   $("file-input").value = "";
   clearError();
   setStatus("Waiting for a picture.");

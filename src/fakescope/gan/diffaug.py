@@ -41,40 +41,35 @@ def color(x: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
     return (x - mean) * (_uniform(x, generator) + 0.5) + mean
 
 
-def _randint(low: int, high: int, n: int, generator: torch.Generator) -> torch.Tensor:
-    return torch.randint(low, high, (n, 1, 1), generator=generator, device=generator.device)
+def _randint(low: int, high: int, n: int, like: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
+    """n integers in [low, high), one per image, on `like`'s device."""
+    return torch.randint(low, high, (n,), generator=gen, device=gen.device).to(like.device)
 
 
 def translation(x: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
-    n, _, h, w = x.shape
+    """out[i, j] = x[i + dy, j + dx], zero where that falls outside; two gathers on a padded
+    copy (rows, then columns), which costs far less than indexing every pixel."""
+    n, c, h, w = x.shape
     sh, sw = int(h * TRANSLATION_RATIO + 0.5), int(w * TRANSLATION_RATIO + 0.5)
-    dy = _randint(-sh, sh + 1, n, generator).to(x.device)
-    dx = _randint(-sw, sw + 1, n, generator).to(x.device)
-    batch, rows, cols = torch.meshgrid(
-        torch.arange(n, device=x.device), torch.arange(h, device=x.device),
-        torch.arange(w, device=x.device), indexing="ij",
-    )
-    # Index into a copy padded by one zero pixel; positions that fall outside read the padding.
-    rows = torch.clamp(rows + dy + 1, 0, h + 1)
-    cols = torch.clamp(cols + dx + 1, 0, w + 1)
-    padded = F.pad(x, [1, 1, 1, 1]).permute(0, 2, 3, 1)  # N, H + 2, W + 2, C
-    return padded[batch, rows, cols].permute(0, 3, 1, 2)
+    dy = _randint(-sh, sh + 1, n, x, generator)
+    dx = _randint(-sw, sw + 1, n, x, generator)
+    padded = F.pad(x, [sw, sw, sh, sh])  # N, C, H + 2sh, W + 2sw
+    rows = torch.arange(h, device=x.device) + sh + dy[:, None]  # N, H
+    x = padded.gather(2, rows[:, None, :, None].expand(n, c, h, w + 2 * sw))
+    cols = torch.arange(w, device=x.device) + sw + dx[:, None]  # N, W
+    return x.gather(3, cols[:, None, None, :].expand(n, c, h, w))
 
 
 def cutout(x: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+    """Zero a square of half the side, centred anywhere in the image (clipped at its edges)."""
     n, _, h, w = x.shape
     ch, cw = int(h * CUTOUT_RATIO + 0.5), int(w * CUTOUT_RATIO + 0.5)
-    oy = _randint(0, h + (1 - ch % 2), n, generator).to(x.device)
-    ox = _randint(0, w + (1 - cw % 2), n, generator).to(x.device)
-    batch, rows, cols = torch.meshgrid(
-        torch.arange(n, device=x.device), torch.arange(ch, device=x.device),
-        torch.arange(cw, device=x.device), indexing="ij",
-    )
-    rows = torch.clamp(rows + oy - ch // 2, 0, h - 1)
-    cols = torch.clamp(cols + ox - cw // 2, 0, w - 1)
-    mask = torch.ones(n, h, w, device=x.device, dtype=x.dtype)
-    mask[batch, rows, cols] = 0
-    return x * mask.unsqueeze(1)
+    top = _randint(0, h + (1 - ch % 2), n, x, generator) - ch // 2
+    left = _randint(0, w + (1 - cw % 2), n, x, generator) - cw // 2
+    rows = torch.arange(h, device=x.device)[None, :] - top[:, None]  # N, H
+    cols = torch.arange(w, device=x.device)[None, :] - left[:, None]  # N, W
+    inside = ((rows >= 0) & (rows < ch))[:, :, None] & ((cols >= 0) & (cols < cw))[:, None, :]
+    return x * (~inside).to(x.dtype).unsqueeze(1)
 
 
 _TRANSFORMS: dict[str, Callable[[torch.Tensor, torch.Generator], torch.Tensor]] = {

@@ -584,23 +584,23 @@ class GanTrainer:
         if cc.enabled and (epoch % cc.every == 0 or last):
             check = self.collapse_watch().check(self.sampler)
             row["diversity"] = round(check.ratio, 4)
-            warn = check.collapsed and s.step >= self.collapse_warmup()
+            warn = check.collapsed and s.step > self.collapse_warmup()
             self._collapse_flag = f"{check.ratio:.2f}" if warn else ""
             if warn:
                 message = f"epoch {epoch}: {check.message()}"
                 self.warnings.append(message)
                 log.warning(message)
-        if t.metrics_every and (s.epoch % t.metrics_every == 0 or last):
+        if t.metrics_every and (epoch % t.metrics_every == 0 or last):
             values = self.quality_meter().measure(self.sampler)
             row.update({k: round(v, 6) for k, v in values.items()})
         self.epochs_log.append(row)
-        log.info("epoch %d/%d: %s", s.epoch, t.epochs,
+        log.info("epoch %d/%d: %s", epoch, t.epochs,
                  ", ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}"
                            for k, v in row.items() if k not in ("epoch",)))
-        checkpoint = s.epoch % t.checkpoint_every == 0 or last
+        checkpoint = epoch % t.checkpoint_every == 0 or last
         if checkpoint:
             self.save()
-        if checkpoint or (t.plot_every and s.epoch % t.plot_every == 0):
+        if checkpoint or (t.plot_every and epoch % t.plot_every == 0):
             self.draw_plots()
 
     def draw_plots(self) -> None:

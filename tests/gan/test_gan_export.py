@@ -38,6 +38,7 @@ def test_a_discriminator_that_always_says_real_is_right_on_real_only() -> None:
 
 
 def test_detector_names_follow_the_registry() -> None:
-    assert detector_name(64) == "dcgan_disc64"
-    assert detector_name(128) == "dcgan_disc128"
-    assert detector_name(32) == "dcgan_disc"
+    assert detector_name("dcgan", 64) == "dcgan_disc64"
+    assert detector_name("dcgan", 128) == "dcgan_disc128"
+    assert detector_name("dcgan", 32) == "dcgan_disc"
+    assert detector_name("fastgan_lite", 64) == "gan_disc"

@@ -160,7 +160,8 @@ def test_collapse_is_flagged_in_the_log(
 ) -> None:
     # Any generator is "collapsed" against a threshold above 1: the warning path must fire.
     config = tiny_config(**{"train.epochs": 2, "collapse.threshold": 1e9,
-                            "collapse.warmup_steps": 5, "train.metrics_every": 0})
+                            "collapse.warmup_steps": 5, "collapse.warmup_fraction": 1.0,
+                            "train.metrics_every": 0})
     result = train_gan(config, extractor_factory=pixel_features)
     assert len(result.warnings) == 1 and "epoch 2: possible mode collapse" in result.warnings[0]
     assert "mode collapse" in (result.run.path / "train.log").read_text()

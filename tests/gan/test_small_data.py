@@ -301,3 +301,21 @@ def test_a_short_collapsed_run_warns(
                                      "collapse.warmup_fraction": 1.0, "run.name": "quiet"}),
                       extractor_factory=pixel_features)
     assert not quiet.warnings  # warm-up as long as the run: never warns
+
+
+def test_a_fastgan_lite_discriminator_exports_as_a_detector(
+    tiny_config: Callable[..., GanJobConfig], pixel_features: Callable, tmp_path: Path
+) -> None:
+    from fakescope.gan.export import export_detector
+    from fakescope.models.registry import load_detector
+
+    result = train_gan(tiny_config(**SMALL, **{"train.epochs": 1, "train.metrics_every": 0}),
+                       extractor_factory=pixel_features)
+    written = export_detector(result.checkpoint, tmp_path / "det.pt")  # type: ignore[arg-type]
+    assert written["name"] == "gan_disc" and written["kwargs"]["arch"] == "fastgan_lite"
+    loaded = load_detector(tmp_path / "det.pt")
+    x = torch.rand(2, 3, 32, 32) * 2 - 1
+    payload = load_checkpoint(result.checkpoint)  # type: ignore[arg-type]
+    D = build_discriminator("fastgan_lite", **payload["discriminator_kwargs"])
+    D.load_state_dict(payload["discriminator"])
+    assert torch.allclose(loaded.model(x), -D.eval()(x), atol=1e-6)

@@ -8,12 +8,8 @@ import pytest
 import torch
 from torch import nn
 
-from fakescope.models.dcgan import (
-    Discriminator,
-    DiscriminatorDetector,
-    Generator,
-    hidden_widths,
-)
+from fakescope.models.dcgan import Discriminator, Generator, hidden_widths
+from fakescope.models.discriminator_detector import DiscriminatorDetector
 from fakescope.models.registry import (
     build_detector,
     fake_probability,
@@ -205,5 +201,5 @@ def test_pretrained_errors_are_clear(tmp_path: Path) -> None:
         build_detector("dcgan_disc", pretrained=str(ckpt), base_width=4)
     other = tmp_path / "other.pt"
     save_checkpoint(other, {"kind": "detector", "detector": {"name": "resnet50", "kwargs": {}}})
-    with pytest.raises(CheckpointError, match="no DCGAN discriminator"):
+    with pytest.raises(CheckpointError, match="no GAN discriminator"):
         build_detector("dcgan_disc", pretrained=str(other))

@@ -136,3 +136,15 @@ def test_compare_without_checkpoints_is_one_line(
     code = main(["compare", "--models", str(tmp_path), *_data_flags(data_config)])
     assert code == 2
     assert "no detector checkpoints" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("output", [[], ["--json"], ["--csv"]])
+def test_predict_on_a_folder_without_images_says_so_and_fails(
+    one_logit_checkpoint: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str],
+    output: list[str],
+) -> None:  # fmt: skip
+    (tmp_path / "somedir").mkdir()
+    code = main(["predict", str(tmp_path / "somedir"), "--checkpoint", str(one_logit_checkpoint),
+                 "--device", "cpu", "--quiet", *output])  # fmt: skip
+    assert code == 1
+    assert "no image files in this folder" in capsys.readouterr().out

@@ -114,6 +114,13 @@ def open_run(
     return run
 
 
+def restart_logs(run: RunDir, *names: str) -> None:
+    """Delete the named logs of the run folder: a run that starts afresh (no checkpoint to resume
+    from, e.g. killed before its first) must not append to an earlier attempt's rows."""
+    for name in names:
+        (run.path / name).unlink(missing_ok=True)
+
+
 def atomic_write_bytes(path: Path, data: bytes) -> None:
     """Write `data` to `path` via a temporary file in the same folder and an atomic rename."""
     path.parent.mkdir(parents=True, exist_ok=True)

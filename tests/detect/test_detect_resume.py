@@ -90,3 +90,27 @@ def test_resuming_a_finished_run_with_more_epochs_continues_it(make_config: Make
     assert more.epochs_run == 2 and len(MetricsLog(more.run.metrics).read()) == 2
     again = train_detector(make_config(train__epochs=2), resume=True, progress=False)
     assert again.epochs_run == 2 and len(MetricsLog(again.run.metrics).read()) == 2
+
+
+def test_a_run_stopped_before_its_first_checkpoint_restarts_with_clean_logs(
+    make_config: MakeConfig, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    settings = _settings(train__epochs=2, train__checkpoint_every_steps=None)
+    expected = train_detector(make_config(run__name="straight", **settings), progress=False)
+    broken = make_config(run__name="broken", **settings)
+    real_save = Trainer.save
+
+    def crash_writing_last(self: Trainer, path: Path, *args: object) -> None:
+        if path.name == "last.pt":  # after epoch 1's row is logged, before it is saved
+            raise Interrupted
+        real_save(self, path, *args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(Trainer, "save", crash_writing_last)
+    with pytest.raises(Interrupted):
+        train_detector(broken, progress=False)
+    monkeypatch.undo()
+    assert len(MetricsLog(Path(broken.run.root) / "broken" / "metrics.csv").read()) == 1
+    resumed = train_detector(broken, resume=True, progress=False)
+    assert _logged(resumed.run.metrics) == _logged(expected.run.metrics)
+    got, want = _final_state(broken), _final_state(make_config(run__name="straight", **settings))
+    assert all(torch.equal(got[key], want[key]) for key in want)

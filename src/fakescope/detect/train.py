@@ -56,6 +56,7 @@ from fakescope.runs import (
     load_checkpoint,
     open_run,
     prune_step_checkpoints,
+    restart_logs,
     write_json,
 )
 from fakescope.speed import CompiledForward, SpeedSettings
@@ -448,6 +449,8 @@ def _train(
                                 progress=progress)
     if dist.is_main:
         write_json(run.data_report, prepared.report.to_dict())
+        if not payload:  # a fresh start: no rows of an attempt that saved nothing
+            restart_logs(run, run.metrics.name)
     check_splits(prepared)
     if payload:
         speed = SpeedSettings.from_dict(payload["train_state"]["speed"])

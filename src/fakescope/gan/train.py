@@ -54,6 +54,7 @@ from fakescope.gan.speed import checkpoint_speed, choose_gan_speed_settings
 from fakescope.models.dcgan import Discriminator, Generator
 from fakescope.reproducibility import (
     configure_backends,
+    isolated_rng,
     rng_state,
     seed_everything,
     set_rng_state,
@@ -64,6 +65,7 @@ from fakescope.runs import (
     load_checkpoint,
     open_run,
     prune_step_checkpoints,
+    restart_logs,
     save_checkpoint,
     write_json,
 )
@@ -469,7 +471,8 @@ class GanTrainer:
             sample_grid(self.G, self.run.samples / f"epoch_{s.epoch:04d}.png", t.sample_count,
                         nrow=min(8, t.sample_count), seed=self.config.run.seed)
         if self.config.collapse.enabled:
-            check = self.collapse_watch().check(self.G)
+            with isolated_rng():  # its feature network must not draw training randomness
+                check = self.collapse_watch().check(self.G)
             row["diversity"] = round(check.ratio, 4)
             warn = check.collapsed and s.step >= self.config.collapse.warmup_steps
             self._collapse_flag = f"{check.ratio:.2f}" if warn else ""
@@ -479,7 +482,9 @@ class GanTrainer:
                 log.warning(message)
         last = s.epoch == t.epochs
         if t.metrics_every and (s.epoch % t.metrics_every == 0 or last):
-            row.update({k: round(v, 6) for k, v in self.quality_meter().measure(self.G).items()})
+            with isolated_rng():
+                quality = self.quality_meter().measure(self.G)
+            row.update({k: round(v, 6) for k, v in quality.items()})
         self.epochs_log.append(row)
         log.info("epoch %d/%d: %s", s.epoch, t.epochs,
                  ", ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}"
@@ -600,6 +605,8 @@ def _train(
     # Read once: it gives the speed settings the trainer is built with (a resumed run keeps its
     # arithmetic, so its results) and then the state it continues from.
     found = newest_gan_checkpoint(run) if resume else None
+    if not found and dist.is_main:  # a fresh start: no rows of an attempt that saved nothing
+        restart_logs(run, run.metrics.name, "epochs.csv")
     speed = checkpoint_speed(found[1]) if found else None
     trainer = GanTrainer(config, prepared, run, device, extractor_factory, progress, on_step, dist,
                          speed)

@@ -63,11 +63,15 @@ def _progress(args: argparse.Namespace) -> bool:
 
 
 def _train(args: argparse.Namespace) -> int:
-    from fakescope.detect.train import train_detector
+    from fakescope.detect.train import TrainingInterrupted, train_detector
     from fakescope.distributed import context_from_environment
 
     config = _load(args, {"run.name": args.name})
-    result = train_detector(config, resume=args.resume, progress=_progress(args))
+    try:
+        result = train_detector(config, resume=args.resume, progress=_progress(args))
+    except TrainingInterrupted as err:
+        print(f"fakescope: {err}", file=sys.stderr)
+        return 130
     if not context_from_environment().is_main:  # under torchrun, rank 0 speaks for all
         return 0
     m = result.metrics

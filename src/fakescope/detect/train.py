@@ -59,11 +59,16 @@ from fakescope.runs import (
     restart_logs,
     write_json,
 )
+from fakescope.signals import StopRequest, stop_on_signals
 from fakescope.speed import CompiledForward, SpeedSettings
 
 # Called after every epoch with its 1-based number and logged row; may raise to stop training
 # (a search pruning a trial), after that epoch's checkpoints are safely written.
 EpochCallback = Callable[[int, dict[str, float]], None]
+
+
+class TrainingInterrupted(RuntimeError):
+    """SIGINT/SIGTERM stopped training after a checkpoint was written; `--resume` continues."""
 
 
 class TrainingDiverged(RuntimeError):
@@ -231,6 +236,7 @@ class Trainer:
         self.class_weights = weights.to(device) if weights is not None else None
         self.state = TrainState()
         self.log = MetricsLog(run.metrics)
+        self.stopped_mid_epoch = False  # by a signal, after a step checkpoint
 
     @property
     def spec(self) -> InputSpec:
@@ -326,9 +332,11 @@ class Trainer:
         return scores.summary(self.t.threshold)
 
     def train_epoch(
-        self, running: RunningScores | None, deadline: float | None, progress: bool
+        self, running: RunningScores | None, deadline: float | None, progress: bool,
+        stop: StopRequest | None = None,
     ) -> RunningScores:
-        """Train from the current batch to the epoch's end (or the deadline)."""
+        """Train from the current batch to the epoch's end (or the deadline, or a stop request,
+        after which a mid-epoch checkpoint holds the batches done)."""
         epoch, seed = self.state.epoch, self.config.run.seed
         if self.t.freeze_backbone_epochs:
             set_backbone_trainable(self.model, epoch >= self.t.freeze_backbone_epochs)
@@ -360,6 +368,14 @@ class Trainer:
             # Every process stops at the same step, when any of them passed the deadline.
             if self.dist.any(deadline is not None and time.monotonic() > deadline):
                 self.state.stop_reason = "time_limit"
+                break
+            # At the epoch's last batch, finish_epoch's last.pt serves as the checkpoint.
+            if self.dist.any(stop is not None and stop.signal is not None) and \
+                    self.state.batch < total:
+                if self.dist.is_main:
+                    self.save(self.run.step_checkpoint(self.state.step), {}, running)
+                    prune_step_checkpoints(self.run, keep=1)
+                self.stopped_mid_epoch = True
                 break
         return running
 
@@ -466,15 +482,27 @@ def _train(
         state.stop_reason = ""
     started = time.monotonic()
     deadline = started + 60 * config.train.max_minutes if config.train.max_minutes else None
-    with speed.thread_count():
+    stop = StopRequest()
+    with stop_on_signals(stop), speed.thread_count():
         while state.epoch < config.train.epochs and not state.stop_reason:
             epoch_start = time.monotonic()
-            running = trainer.train_epoch(running, deadline, progress)
+            running = trainer.train_epoch(running, deadline, progress, stop)
+            if trainer.stopped_mid_epoch:
+                _interrupted(stop, state)
             row = trainer.finish_epoch(running, time.monotonic() - epoch_start)
             running = None
             if epoch_callback:
                 epoch_callback(state.epoch, row)
+            if dist.any(stop.signal is not None):
+                _interrupted(stop, state)
     return _result(trainer)
+
+
+def _interrupted(stop: StopRequest, state: TrainState) -> None:
+    raise TrainingInterrupted(
+        f"stopped by {stop.signal or 'a signal'} at epoch {state.epoch + 1}, batch "
+        f"{state.batch} (step {state.step}), after writing a checkpoint: continue with --resume"
+    )
 
 
 def _probe_speed(

@@ -17,8 +17,6 @@ folder and does the epoch-end work (samples, metrics, plots, checkpoints).
 from __future__ import annotations
 
 import logging
-import signal
-import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, nullcontext
@@ -69,6 +67,7 @@ from fakescope.runs import (
     save_checkpoint,
     write_json,
 )
+from fakescope.signals import StopRequest, stop_on_signals
 from fakescope.speed import CompiledForward, SpeedSettings
 
 log = logging.getLogger("fakescope.gan")
@@ -111,36 +110,6 @@ class TrainState:
     def from_dict(cls, data: dict[str, Any]) -> TrainState:
         return cls(step=int(data["step"]), epoch=int(data["epoch"]), batch=int(data["batch"]),
                    sums={k: float(v) for k, v in data["sums"].items()})
-
-
-class StopRequest:
-    """Set by SIGINT/SIGTERM; the loop finishes its iteration, checkpoints and returns."""
-
-    def __init__(self) -> None:
-        self.signal: str | None = None
-
-
-@contextmanager
-def stop_on_signals(stop: StopRequest) -> Iterator[None]:
-    """Turn the first SIGINT/SIGTERM into a stop request; a second one interrupts at once."""
-    if threading.current_thread() is not threading.main_thread():
-        yield  # signal handlers can only be installed from the main thread
-        return
-    signals = (signal.SIGINT, signal.SIGTERM)
-    previous = {s: signal.getsignal(s) for s in signals}
-
-    def request(signum: int, frame: object) -> None:
-        if stop.signal is not None:
-            raise KeyboardInterrupt
-        stop.signal = signal.Signals(signum).name
-
-    for s in signals:
-        signal.signal(s, request)
-    try:
-        yield
-    finally:
-        for s, handler in previous.items():
-            signal.signal(s, handler)
 
 
 @contextmanager

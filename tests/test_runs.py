@@ -86,6 +86,17 @@ def test_bad_checkpoints_are_clear(tmp_path: Path) -> None:
     (tmp_path / "junk.pt").write_bytes(b"junk")
     with pytest.raises(CheckpointError, match="cannot read"):
         load_checkpoint(tmp_path / "junk.pt")
+    (tmp_path / "empty.pt").write_bytes(b"")
+    with pytest.raises(CheckpointError, match="the file is empty"):
+        load_checkpoint(tmp_path / "empty.pt")
+    (tmp_path / "random.pt").write_bytes(np.random.default_rng(0).bytes(1000))
+    with pytest.raises(CheckpointError, match="not a PyTorch weights file") as refused:
+        load_checkpoint(tmp_path / "random.pt")
+    assert "weights_only" not in str(refused.value)  # no advice to load it unsafely
+    save_checkpoint(tmp_path / "cut.pt", {"weights": torch.ones(100)})
+    (tmp_path / "cut.pt").write_bytes((tmp_path / "cut.pt").read_bytes()[:300])
+    with pytest.raises(CheckpointError, match="cannot read checkpoint .*cut.pt: .+"):
+        load_checkpoint(tmp_path / "cut.pt")
     torch.save({"weights": torch.ones(1)}, tmp_path / "foreign.pt")
     with pytest.raises(CheckpointError, match="not a fakescope checkpoint"):
         load_checkpoint(tmp_path / "foreign.pt")
@@ -104,6 +115,19 @@ def test_checkpoints_never_unpickle_code(tmp_path: Path) -> None:
     (tmp_path / "evil.pt").write_bytes(pickle.dumps({"format_version": 1, "x": Evil()}))
     with pytest.raises(CheckpointError):
         load_checkpoint(tmp_path / "evil.pt")
+
+
+def test_temp_files_of_killed_writes_are_swept_when_the_run_reopens(tmp_path: Path) -> None:
+    run = open_run(tmp_path, "r", JobConfig())
+    save_checkpoint(run.step_checkpoint(1), {"step": 1})
+    left = [run.checkpoints / ".ckpt-00000002.pt.a1b2_c3.tmp", run.path / ".metrics.csv.x9.tmp"]
+    for path in left:
+        path.write_bytes(b"half a checkpoint")
+    kept = run.path / ".notes.tmp"  # not an atomic write's name: not ours to delete
+    kept.write_text("mine")
+    open_run(tmp_path, "r", JobConfig(), resume=True)
+    assert not any(p.exists() for p in left) and kept.exists()
+    assert load_checkpoint(run.step_checkpoint(1))["step"] == 1
 
 
 def test_rng_state_round_trip_through_a_checkpoint(tmp_path: Path) -> None:

@@ -32,6 +32,7 @@ from fakescope.config import save_config
 
 CHECKPOINT_FORMAT_VERSION = 1
 _STEP_CHECKPOINT = re.compile(r"^ckpt-(\d+)\.pt$")
+_TEMP_FILE = re.compile(r"^\..+\.[A-Za-z0-9_]+\.tmp$")  # mkstemp's names in atomic writes
 
 
 def _public_mode(path: str | Path) -> None:
@@ -110,8 +111,19 @@ def open_run(
         )
     for folder in (run.path, run.checkpoints, run.samples, run.report):
         folder.mkdir(parents=True, exist_ok=True)
+    sweep_temp_files(run)
     save_config(config, run.config)
     return run
+
+
+def sweep_temp_files(run: RunDir) -> list[Path]:
+    """Delete the temporary files of atomic writes that a killed process left in the run folder
+    and its checkpoints (the rename never happened, so nothing reads them); return them."""
+    swept = [p for folder in (run.path, run.checkpoints) for p in folder.glob(".*.tmp")
+             if _TEMP_FILE.match(p.name) and p.is_file()]
+    for path in swept:
+        path.unlink(missing_ok=True)
+    return swept
 
 
 def restart_logs(run: RunDir, *names: str) -> None:
@@ -156,10 +168,12 @@ def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") 
     path = Path(path)
     if not path.is_file():
         raise CheckpointError(f"checkpoint not found: {path}")
+    if path.stat().st_size == 0:
+        raise CheckpointError(f"cannot read checkpoint {path}: the file is empty")
     try:
         payload = torch.load(path, map_location=map_location, weights_only=True)
     except Exception as err:  # torch raises several types for corrupt or foreign files
-        raise CheckpointError(f"cannot read checkpoint {path}: {err}") from err
+        raise CheckpointError(f"cannot read checkpoint {path}: {_load_failure(err)}") from err
     if not isinstance(payload, dict) or "format_version" not in payload:
         raise CheckpointError(f"{path} is not a fakescope checkpoint (no format_version)")
     if payload["format_version"] > CHECKPOINT_FORMAT_VERSION:
@@ -168,6 +182,19 @@ def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") 
             f"fakescope reads ({CHECKPOINT_FORMAT_VERSION}); upgrade fakescope"
         )
     return payload
+
+
+def _load_failure(err: Exception) -> str:
+    """Why torch.load failed, in a line; never PyTorch's advice to load without weights_only."""
+    text = str(err)
+    if "WeightsUnpickler error:" in text:
+        detail = " ".join(text.split("WeightsUnpickler error:", 1)[1].split("Check the")[0].split())
+        return ("not a PyTorch weights file, damaged, or holding objects that would run code when "
+                f"loaded, which fakescope refuses ({detail})")
+    if isinstance(err, EOFError):
+        return "the file ends early (truncated)"
+    first = text.strip().splitlines()[0] if text.strip() else ""
+    return f"{type(err).__name__}: {first}" if first else type(err).__name__
 
 
 def prune_step_checkpoints(run: RunDir, keep: int) -> None:

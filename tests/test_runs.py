@@ -95,7 +95,7 @@ def test_bad_checkpoints_are_clear(tmp_path: Path) -> None:
     assert "weights_only" not in str(refused.value)  # no advice to load it unsafely
     save_checkpoint(tmp_path / "cut.pt", {"weights": torch.ones(100)})
     (tmp_path / "cut.pt").write_bytes((tmp_path / "cut.pt").read_bytes()[:300])
-    with pytest.raises(CheckpointError, match="cannot read checkpoint .*cut.pt: .+"):
+    with pytest.raises(CheckpointError, match="damaged or truncated"):
         load_checkpoint(tmp_path / "cut.pt")
     torch.save({"weights": torch.ones(1)}, tmp_path / "foreign.pt")
     with pytest.raises(CheckpointError, match="not a fakescope checkpoint"):

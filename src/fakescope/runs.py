@@ -191,8 +191,8 @@ def _load_failure(err: Exception) -> str:
         detail = " ".join(text.split("WeightsUnpickler error:", 1)[1].split("Check the")[0].split())
         return ("not a PyTorch weights file, damaged, or holding objects that would run code when "
                 f"loaded, which fakescope refuses ({detail})")
-    if isinstance(err, EOFError):
-        return "the file ends early (truncated)"
+    if isinstance(err, EOFError) or "PytorchStreamReader failed" in text:
+        return "the file is damaged or truncated (an interrupted copy or download?)"
     first = text.strip().splitlines()[0] if text.strip() else ""
     return f"{type(err).__name__}: {first}" if first else type(err).__name__
 

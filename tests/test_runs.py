@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from fakescope.config import JobConfig
-from fakescope.reproducibility import rng_state, seed_everything, set_rng_state
+from fakescope.reproducibility import isolated_rng, rng_state, seed_everything, set_rng_state
 from fakescope.runs import (
     CHECKPOINT_FORMAT_VERSION,
     CheckpointError,
@@ -138,6 +138,21 @@ def test_rng_state_round_trip_through_a_checkpoint(tmp_path: Path) -> None:
     set_rng_state(load_checkpoint(tmp_path / "rng.pt")["rng"])
     again = (random.random(), np.random.rand(), torch.rand(2))
     assert again[:2] == expected[:2] and torch.equal(again[2], expected[2])
+
+
+def test_isolated_rng_gives_back_every_generator_as_it_was() -> None:
+    seed_everything(5)
+    expected = (random.random(), float(np.random.rand()), float(torch.rand(())))
+    seed_everything(5)
+    with isolated_rng():
+        torch.nn.Linear(64, 64)  # a network's initialisation draws from torch's generator
+        random.random(), np.random.rand(10)
+    assert (random.random(), float(np.random.rand()), float(torch.rand(()))) == expected
+    state = torch.get_rng_state()
+    with pytest.raises(ValueError), isolated_rng():  # also when the block fails
+        torch.rand(3)
+        raise ValueError
+    assert torch.equal(torch.get_rng_state(), state)
 
 
 def test_one_seed_controls_every_generator() -> None:

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from typing import Any
 
-from fakescope.config import load_config
+from fakescope.config import load_config, merge_overrides
 
 
 def _add_common(parser: argparse.ArgumentParser) -> None:
@@ -53,9 +52,7 @@ def _load(args: argparse.Namespace, flags: dict[str, Any]) -> Any:
         "train.max_minutes": args.max_minutes, "run.device": args.device, "run.root": args.root,
         **flags,
     }
-    # Dedicated flags come after --set, so they win; JSON is valid YAML and keeps each type.
-    typed = [f"{k}={json.dumps(v)}" for k, v in flags.items() if v is not None]
-    return load_config(DetectJobConfig, args.config, [*args.overrides, *typed])
+    return load_config(DetectJobConfig, args.config, merge_overrides(flags, args.overrides))
 
 
 def _progress(args: argparse.Namespace) -> bool:

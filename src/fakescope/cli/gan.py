@@ -11,7 +11,7 @@ from typing import Any
 
 from tqdm import tqdm
 
-from fakescope.config import parse_override
+from fakescope.config import merge_overrides
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -122,9 +122,7 @@ def _train(args: argparse.Namespace) -> int:
         "train.epochs": args.epochs, "train.batch_size": args.batch_size,
         "model.resolution": args.resolution, "run.seed": args.seed, "run.device": args.device,
     }
-    overrides = {k: v for k, v in flags.items() if v is not None}
-    overrides.update(parse_override(text) for text in args.set)
-    config = load_config(GanJobConfig, args.config, overrides)
+    config = load_config(GanJobConfig, args.config, merge_overrides(flags, args.set))
     handler = _TqdmHandler()
     handler.setFormatter(logging.Formatter("%(message)s"))
     logger = logging.getLogger("fakescope.gan")

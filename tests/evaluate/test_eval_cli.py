@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import shutil
 from pathlib import Path
 
 import pytest
@@ -49,6 +50,21 @@ def test_eval_json_output(
     assert code == 0
     metrics = json.loads(capsys.readouterr().out)
     assert metrics["n"] == 40 and metrics["threshold"] == pytest.approx(0.45)
+
+
+def test_eval_says_which_files_it_skipped(
+    one_logit_checkpoint: Path, faces: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    data = tmp_path / "data"
+    shutil.copytree(faces, data)
+    (data / "real" / "broken.jpg").write_bytes(b"\xff\xd8 not a jpeg")
+    code = main(["eval", "--checkpoint", str(one_logit_checkpoint), "--data", str(data),
+                 "--cache-dir", str(tmp_path / "cache"), "--device", "cpu", "--split", "all",
+                 "--json", "--out", str(tmp_path / "ev")])  # fmt: skip
+    assert code == 0
+    captured = capsys.readouterr()
+    assert json.loads(captured.out)["n"] == 40  # stdout stays JSON
+    assert "skipped 1 unreadable image files" in captured.err and "broken.jpg" in captured.err
 
 
 def test_eval_bad_rule_is_one_line(

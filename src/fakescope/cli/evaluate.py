@@ -184,6 +184,7 @@ def _evaluate(args: argparse.Namespace) -> int:
         from fakescope.evaluate.gradcam import explain_worst
 
         written += explain_worst(checkpoint, scores, args.explain, data.face_crop, out / "gradcam")
+    _report_skipped(evaluation.data.get("bad_files") or [], out / "evaluation.json")
     if args.json:
         print(json.dumps(evaluation.metrics, indent=2))
         return 0
@@ -197,6 +198,16 @@ def _evaluate(args: argparse.Namespace) -> int:
                        [("true real", m["tn"], m["fp"]), ("true fake", m["fn"], m["tp"])]))
     print(f"wrote {len(written)} files to {out}")
     return 0
+
+
+def _report_skipped(bad_files: list[dict[str, str]], listed_in: Path, shown: int = 3) -> None:
+    """On stderr (stdout may be JSON): how many files were left out as unreadable, and a few."""
+    if not bad_files:
+        return
+    print(f"skipped {len(bad_files)} unreadable image files (all listed in {listed_in}):",
+          file=sys.stderr)
+    for bad in bad_files[:shown]:
+        print(f"  {bad['path']}: {bad['reason'].split(': ', 1)[-1]}", file=sys.stderr)
 
 
 def _compare(args: argparse.Namespace) -> int:

@@ -15,6 +15,7 @@ from fakescope.runs import (
     CHECKPOINT_FORMAT_VERSION,
     CheckpointError,
     MetricsLog,
+    discarded_if_failed,
     load_checkpoint,
     open_run,
     prune_step_checkpoints,
@@ -188,3 +189,20 @@ def test_written_files_are_readable_by_others(tmp_path: Path) -> None:
         os.umask(umask)
     for name in ("a.json", "b.pt"):
         assert stat.S_IMODE((tmp_path / name).stat().st_mode) == 0o644
+
+
+def test_a_run_that_fails_before_saving_anything_leaves_no_folder(tmp_path: Path) -> None:
+    run = open_run(tmp_path, "bad", JobConfig())
+    with pytest.raises(FileNotFoundError), discarded_if_failed(run):
+        raise FileNotFoundError("dataset not found")
+    assert not run.path.exists()
+    kept = open_run(tmp_path, "kept", JobConfig())
+    MetricsLog(kept.metrics).append({"epoch": 1})
+    with pytest.raises(RuntimeError), discarded_if_failed(kept):
+        raise RuntimeError("crashed in epoch 2")
+    assert kept.metrics.is_file()  # a run with something to resume or read stays
+    reopened = open_run(tmp_path, "kept", JobConfig(), resume=True)
+    (reopened.path / "metrics.csv").unlink()
+    with pytest.raises(RuntimeError), discarded_if_failed(reopened):
+        raise RuntimeError("an earlier run's folder is never removed")
+    assert reopened.path.is_dir()

@@ -20,9 +20,11 @@ import csv
 import json
 import os
 import re
+import shutil
 import tempfile
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -49,6 +51,7 @@ class CheckpointError(RuntimeError):
 @dataclass(frozen=True)
 class RunDir:
     path: Path
+    created: bool = field(default=False, compare=False)  # made by this process's open_run
 
     @property
     def config(self) -> Path:
@@ -101,7 +104,7 @@ def open_run(
     `train` without `--resume` cannot silently overwrite earlier work. A process that is not
     the run's `writer` (a torchrun rank other than 0) only gets the folder's paths.
     """
-    run = RunDir(Path(root) / name)
+    run = RunDir(Path(root) / name, created=writer and not (Path(root) / name).exists())
     if not writer:
         return run
     if run.path.exists() and not resume and run.latest_checkpoint() is not None:
@@ -114,6 +117,18 @@ def open_run(
     sweep_temp_files(run)
     save_config(config, run.config)
     return run
+
+
+@contextmanager
+def discarded_if_failed(run: RunDir) -> Iterator[None]:
+    """Remove the run folder that `open_run` just made when the block fails before the run saved
+    a checkpoint or logged a row (a bad dataset, say), so no empty run is left behind."""
+    try:
+        yield
+    except BaseException:
+        if run.created and run.latest_checkpoint() is None and not run.metrics.exists():
+            shutil.rmtree(run.path, ignore_errors=True)
+        raise
 
 
 def sweep_temp_files(run: RunDir) -> list[Path]:

@@ -53,6 +53,7 @@ from fakescope.reproducibility import (
 from fakescope.runs import (
     MetricsLog,
     RunDir,
+    discarded_if_failed,
     load_checkpoint,
     open_run,
     prune_step_checkpoints,
@@ -457,12 +458,29 @@ def _train(
     configure_backends(device, config.run.deterministic)
     with dist.main_first():  # rank 0 makes the folder and the data cache, the others reuse them
         run = open_run(config.run.root, config.run.name, config, resume, dist.is_main)
-        payload = newest_resume_payload(run) if resume else None
-        # Resumed weights come from the checkpoint, so skip loading pretrained ones first.
-        model = build_model(config, pretrained="none" if payload else None)
-        spec = resolve_input_spec(model.input_spec, config.data)
-        prepared = prepare_data(config.data, spec, config.run.seed, labelled=True,
-                                progress=progress)
+        with discarded_if_failed(run):
+            payload = newest_resume_payload(run) if resume else None
+            # Resumed weights come from the checkpoint, so skip loading pretrained ones first.
+            model = build_model(config, pretrained="none" if payload else None)
+            spec = resolve_input_spec(model.input_spec, config.data)
+            prepared = prepare_data(config.data, spec, config.run.seed, labelled=True,
+                                    progress=progress)
+    with discarded_if_failed(run):
+        return _train_run(config, dist, device, run, payload, model, prepared, progress,
+                          epoch_callback)
+
+
+def _train_run(
+    config: DetectJobConfig,
+    dist: DistContext,
+    device: torch.device,
+    run: RunDir,
+    payload: dict[str, Any] | None,
+    model: Detector,
+    prepared: PreparedData,
+    progress: bool,
+    epoch_callback: EpochCallback | None,
+) -> TrainResult:
     if dist.is_main:
         write_json(run.data_report, prepared.report.to_dict())
         if not payload:  # a fresh start: no rows of an attempt that saved nothing
@@ -472,7 +490,7 @@ def _train(
         speed = SpeedSettings.from_dict(payload["train_state"]["speed"])
     else:
         # The other ranks' placeholder is replaced by rank 0's choice.
-        probed = (_probe_speed(config, model, spec.size, device, dist, run) if dist.is_main
+        probed = (_probe_speed(config, model, prepared.spec.size, device, dist, run) if dist.is_main
                   else SpeedSettings())
         speed = dist.broadcast(probed)
     trainer = Trainer(config, model, prepared, run, device, speed, dist)

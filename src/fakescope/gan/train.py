@@ -60,6 +60,7 @@ from fakescope.reproducibility import (
 from fakescope.runs import (
     MetricsLog,
     RunDir,
+    discarded_if_failed,
     load_checkpoint,
     open_run,
     prune_step_checkpoints,
@@ -548,10 +549,11 @@ def train_gan(
         configure_backends(device, config.run.deterministic)
         with dist.main_first():  # rank 0 makes the folder and the data cache, the others reuse them
             run = open_run(config.run.root, config.run.name, config, resume, dist.is_main)
-            prepared = prepare_data(config.data, gan_input_spec(config), seed=config.run.seed,
-                                    labelled=False, progress=progress and dist.is_main)
+            with discarded_if_failed(run):
+                prepared = prepare_data(config.data, gan_input_spec(config), seed=config.run.seed,
+                                        labelled=False, progress=progress and dist.is_main)
         logging_to = log_to_file(run.path / "train.log") if dist.is_main else nullcontext()
-        with logging_to:
+        with discarded_if_failed(run), logging_to:
             return _train(config, prepared, run, device, dist, resume, progress and dist.is_main,
                           on_step, extractor_factory)
 

@@ -69,24 +69,24 @@ def test_gan_training_killed_at_random_points_resumes_exactly(tmp_path: Path) ->
         make_image(faces / f"face_{i:03d}.jpg", (40, 36), seed=i)
 
     def overrides(name: str) -> dict[str, Any]:
-        # 3 epochs of 4 iterations; checkpoints after epoch 2 (step 8) and epoch 3 (step 12).
+        # 3 epochs of 4 iterations, a checkpoint after each (steps 4, 8 and 12).
         return {
             "data.path": str(faces), "data.cache_dir": str(tmp_path / "cache"),
             "run.root": str(tmp_path / "runs"), "run.name": name, "model.resolution": 32,
             "model.base_width": 8, "train.batch_size": 4, "train.epochs": 3,
-            "train.checkpoint_every": 2, "train.sample_count": 4,
-            "train.instance_noise": 0.1, "metrics.feature_extractor": "efflite0",
-            "metrics.num_samples": 8, "metrics.kid_subsets": 5, "metrics.batch_size": 4,
-            "collapse.num_samples": 8, **PINNED_SPEED,
+            "train.sample_count": 4, "train.instance_noise": 0.1,
+            "metrics.feature_extractor": "efflite0", "metrics.num_samples": 8,
+            "metrics.kid_subsets": 5, "metrics.batch_size": 4, "collapse.num_samples": 8,
+            **PINNED_SPEED,
         }
 
     draw = random.Random(SEED)
     kills = [
-        f"step:{draw.randint(5, 8)}",  # after epoch 1 was logged, before the first checkpoint
-        "save:1",  # inside the first checkpoint write: the run starts over once more
-        f"step:{draw.randint(9, 12)}",  # after the first checkpoint
-        "save:1",  # inside the last checkpoint's write
-    ]
+        f"step:{draw.randint(2, 4)}",  # before the first checkpoint
+        "save:1",  # inside the first checkpoint write, after epoch 1 was logged: start over
+        f"step:{draw.randint(6, 8)}",  # in epoch 2, after the first checkpoint
+        "save:1",  # inside epoch 2's checkpoint write, after resuming from epoch 1's
+    ]  # the last resume, from epoch 1's checkpoint, builds the feature networks at epoch 2's end
     assert train("gan", overrides("straight")) == 0
     kill_and_resume("gan", overrides("killed"), kills)
 

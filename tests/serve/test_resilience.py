@@ -143,3 +143,37 @@ def test_a_bounded_loopback_load_gets_no_server_errors(
     print(f"2,000 requests in {seconds:.1f} s ({2000 / seconds:.0f}/s), {LIMIT} in flight")
     for sock in stallers:
         sock.close()
+
+
+def test_the_limit_counts_requests_in_progress_and_spares_health() -> None:
+    from fakescope.serve.server import InFlightLimit
+
+    release = asyncio.Event()
+
+    async def slow_app(scope: dict, receive: Callable, send: Callable) -> None:
+        if scope["path"] == "/slow":
+            await release.wait()
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b"ok"})
+
+    async def call(app: InFlightLimit, path: str) -> tuple[int, dict[bytes, bytes]]:
+        sent: list[dict] = []
+
+        async def send(message: dict) -> None:
+            sent.append(message)
+
+        await app({"type": "http", "path": path}, release.wait, send)
+        return sent[0]["status"], dict(sent[0]["headers"])
+
+    async def scenario() -> None:
+        app = InFlightLimit(slow_app, limit=1)
+        busy = asyncio.create_task(call(app, "/slow"))
+        await asyncio.sleep(0.01)
+        status, headers = await call(app, "/api/predict")
+        assert status == 503 and headers[b"retry-after"] == b"1"
+        assert (await call(app, "/api/health"))[0] == 200  # never refused
+        release.set()
+        assert (await busy)[0] == 200 and app.in_flight == 0
+        assert (await call(app, "/api/predict"))[0] == 200
+
+    asyncio.run(scenario())

@@ -131,14 +131,13 @@ def discarded_if_failed(run: RunDir) -> Iterator[None]:
         raise
 
 
-def sweep_temp_files(run: RunDir) -> list[Path]:
+def sweep_temp_files(run: RunDir) -> None:
     """Delete the temporary files of atomic writes that a killed process left in the run folder
-    and its checkpoints (the rename never happened, so nothing reads them); return them."""
-    swept = [p for folder in (run.path, run.checkpoints) for p in folder.glob(".*.tmp")
-             if _TEMP_FILE.match(p.name) and p.is_file()]
-    for path in swept:
-        path.unlink(missing_ok=True)
-    return swept
+    and its checkpoints (the rename never happened, so nothing reads them)."""
+    for folder in (run.path, run.checkpoints):
+        for path in folder.glob(".*.tmp"):
+            if _TEMP_FILE.match(path.name) and path.is_file():
+                path.unlink(missing_ok=True)
 
 
 def restart_logs(run: RunDir, *names: str) -> None:

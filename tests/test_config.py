@@ -4,11 +4,19 @@ from __future__ import annotations
 
 import dataclasses
 from pathlib import Path
+from typing import Literal
 
 import pytest
 import yaml
 
-from fakescope.config import ConfigError, JobConfig, load_config, save_config, to_dict
+from fakescope.config import (
+    ConfigError,
+    JobConfig,
+    load_config,
+    merge_overrides,
+    save_config,
+    to_dict,
+)
 
 
 @dataclasses.dataclass
@@ -21,6 +29,7 @@ class TrainSection:
 
 @dataclasses.dataclass
 class ToyJob(JobConfig):
+    amp: Literal["auto"] | bool = "auto"
     train: TrainSection = dataclasses.field(default_factory=TrainSection)
 
 
@@ -54,12 +63,30 @@ def test_dict_overrides_skip_none() -> None:
         ("train.betas=[0.5]", "train.betas: expected 2 values"),
         ("data.augment.hflip=3", "data.augment.hflip: expected true or false"),
         ("train=3", "train: expected a mapping"),
+        ("amp=fast", "amp: expected 'auto' or true or false, got 'fast'"),
+        ("data.image_size=big", "data.image_size: expected an integer or null"),
         ("nonsense", "must look like key=value"),
     ],
 )
 def test_errors_name_the_key(override: str, message: str) -> None:
     with pytest.raises(ConfigError, match=message):
         load_config(ToyJob, None, [override])
+
+
+def test_a_preset_mistake_is_blamed_on_the_preset(tmp_path: Path) -> None:
+    preset = tmp_path / "p.yaml"
+    preset.write_text("train: 5\n")
+    with pytest.raises(ConfigError, match=r"preset .*p\.yaml: train: expected a mapping") as err:
+        load_config(ToyJob, preset, ["train.epochs=3"])
+    assert "override" not in str(err.value)
+
+
+def test_a_flag_and_a_set_of_the_same_key_must_agree() -> None:
+    flags = {"train.epochs": 1, "train.lr": None}
+    with pytest.raises(ConfigError, match=r"train\.epochs is given twice.*train\.epochs=-3"):
+        merge_overrides(flags, ["train.epochs=-3"])
+    merged = merge_overrides(flags, ["train.epochs=1", "train.lr=0.5"])
+    assert merged == {"train.epochs": 1, "train.lr": 0.5}
 
 
 def test_unknown_key_in_preset(tmp_path: Path) -> None:

@@ -10,11 +10,12 @@ import pytest
 import torch
 
 from fakescope.config import JobConfig
-from fakescope.reproducibility import rng_state, seed_everything, set_rng_state
+from fakescope.reproducibility import isolated_rng, rng_state, seed_everything, set_rng_state
 from fakescope.runs import (
     CHECKPOINT_FORMAT_VERSION,
     CheckpointError,
     MetricsLog,
+    discarded_if_failed,
     load_checkpoint,
     open_run,
     prune_step_checkpoints,
@@ -86,6 +87,17 @@ def test_bad_checkpoints_are_clear(tmp_path: Path) -> None:
     (tmp_path / "junk.pt").write_bytes(b"junk")
     with pytest.raises(CheckpointError, match="cannot read"):
         load_checkpoint(tmp_path / "junk.pt")
+    (tmp_path / "empty.pt").write_bytes(b"")
+    with pytest.raises(CheckpointError, match="the file is empty"):
+        load_checkpoint(tmp_path / "empty.pt")
+    (tmp_path / "random.pt").write_bytes(np.random.default_rng(0).bytes(1000))
+    with pytest.raises(CheckpointError, match="not a PyTorch weights file") as refused:
+        load_checkpoint(tmp_path / "random.pt")
+    assert "weights_only" not in str(refused.value)  # no advice to load it unsafely
+    save_checkpoint(tmp_path / "cut.pt", {"weights": torch.ones(100)})
+    (tmp_path / "cut.pt").write_bytes((tmp_path / "cut.pt").read_bytes()[:300])
+    with pytest.raises(CheckpointError, match="damaged or truncated"):
+        load_checkpoint(tmp_path / "cut.pt")
     torch.save({"weights": torch.ones(1)}, tmp_path / "foreign.pt")
     with pytest.raises(CheckpointError, match="not a fakescope checkpoint"):
         load_checkpoint(tmp_path / "foreign.pt")
@@ -106,6 +118,19 @@ def test_checkpoints_never_unpickle_code(tmp_path: Path) -> None:
         load_checkpoint(tmp_path / "evil.pt")
 
 
+def test_temp_files_of_killed_writes_are_swept_when_the_run_reopens(tmp_path: Path) -> None:
+    run = open_run(tmp_path, "r", JobConfig())
+    save_checkpoint(run.step_checkpoint(1), {"step": 1})
+    left = [run.checkpoints / ".ckpt-00000002.pt.a1b2_c3.tmp", run.path / ".metrics.csv.x9.tmp"]
+    for path in left:
+        path.write_bytes(b"half a checkpoint")
+    kept = run.path / ".notes.tmp"  # not an atomic write's name: not ours to delete
+    kept.write_text("mine")
+    open_run(tmp_path, "r", JobConfig(), resume=True)
+    assert not any(p.exists() for p in left) and kept.exists()
+    assert load_checkpoint(run.step_checkpoint(1))["step"] == 1
+
+
 def test_rng_state_round_trip_through_a_checkpoint(tmp_path: Path) -> None:
     seed_everything(123)
     save_checkpoint(tmp_path / "rng.pt", {"rng": rng_state()})
@@ -114,6 +139,21 @@ def test_rng_state_round_trip_through_a_checkpoint(tmp_path: Path) -> None:
     set_rng_state(load_checkpoint(tmp_path / "rng.pt")["rng"])
     again = (random.random(), np.random.rand(), torch.rand(2))
     assert again[:2] == expected[:2] and torch.equal(again[2], expected[2])
+
+
+def test_isolated_rng_gives_back_every_generator_as_it_was() -> None:
+    seed_everything(5)
+    expected = (random.random(), float(np.random.rand()), float(torch.rand(())))
+    seed_everything(5)
+    with isolated_rng():
+        torch.nn.Linear(64, 64)  # a network's initialisation draws from torch's generator
+        random.random(), np.random.rand(10)
+    assert (random.random(), float(np.random.rand()), float(torch.rand(()))) == expected
+    state = torch.get_rng_state()
+    with pytest.raises(ValueError), isolated_rng():  # also when the block fails
+        torch.rand(3)
+        raise ValueError
+    assert torch.equal(torch.get_rng_state(), state)
 
 
 def test_one_seed_controls_every_generator() -> None:
@@ -149,3 +189,20 @@ def test_written_files_are_readable_by_others(tmp_path: Path) -> None:
         os.umask(umask)
     for name in ("a.json", "b.pt"):
         assert stat.S_IMODE((tmp_path / name).stat().st_mode) == 0o644
+
+
+def test_a_run_that_fails_before_saving_anything_leaves_no_folder(tmp_path: Path) -> None:
+    run = open_run(tmp_path, "bad", JobConfig())
+    with pytest.raises(FileNotFoundError), discarded_if_failed(run):
+        raise FileNotFoundError("dataset not found")
+    assert not run.path.exists()
+    kept = open_run(tmp_path, "kept", JobConfig())
+    MetricsLog(kept.metrics).append({"epoch": 1})
+    with pytest.raises(RuntimeError), discarded_if_failed(kept):
+        raise RuntimeError("crashed in epoch 2")
+    assert kept.metrics.is_file()  # a run with something to resume or read stays
+    reopened = open_run(tmp_path, "kept", JobConfig(), resume=True)
+    (reopened.path / "metrics.csv").unlink()
+    with pytest.raises(RuntimeError), discarded_if_failed(reopened):
+        raise RuntimeError("an earlier run's folder is never removed")
+    assert reopened.path.is_dir()

@@ -74,6 +74,24 @@ def _type_name(tp: Any) -> str:
     return getattr(tp, "__name__", None) or str(tp).replace("typing.", "")
 
 
+def _describe(tp: Any) -> str:
+    """What a value of type `tp` looks like, in words a config error can show."""
+    origin = get_origin(tp)
+    if origin in (Union, types.UnionType):
+        options = [_describe(o) for o in get_args(tp) if o is not type(None)]
+        if type(None) in get_args(tp):
+            options.append("null")
+        return " or ".join(options)
+    if origin is Literal:
+        return " or ".join(repr(c) for c in get_args(tp))
+    if origin in (tuple, list):
+        return "a list"
+    if origin is dict or (dataclasses.is_dataclass(tp) and isinstance(tp, type)):
+        return "a mapping"
+    words = {bool: "true or false", int: "an integer", float: "a number", str: "a string"}
+    return words.get(tp, _type_name(tp))
+
+
 def _coerce(value: Any, tp: Any, key: str) -> Any:
     """Return `value` converted to type `tp`, or raise ConfigError naming `key`."""
     origin = get_origin(tp)
@@ -83,15 +101,14 @@ def _coerce(value: Any, tp: Any, key: str) -> Any:
         options = get_args(tp)
         if value is None and type(None) in options:
             return None
-        errors = []
         for option in options:
             if option is type(None):
                 continue
             try:
                 return _coerce(value, option, key)
-            except ConfigError as err:
-                errors.append(str(err))
-        raise ConfigError(f"{key}: expected {_type_name(tp)}, got {value!r}")
+            except ConfigError:
+                continue
+        raise ConfigError(f"{key}: expected {_describe(tp)}, got {value!r}")
     if origin is Literal:
         if value in get_args(tp):
             return value
@@ -193,6 +210,21 @@ def parse_override(text: str) -> tuple[str, Any]:
     return key, value
 
 
+def merge_overrides(flags: dict[str, Any], sets: list[str]) -> dict[str, Any]:
+    """A command's dedicated flags (None: not given) and its `--set key=value` strings as one
+    dict of overrides. A key given both ways with different values is an error, not a silent
+    choice of one (an invalid `--set` would otherwise pass unnoticed under a flag)."""
+    merged = {k: v for k, v in flags.items() if v is not None}
+    given = dict.fromkeys(merged, "a flag")
+    for text in sets:
+        key, value = parse_override(text)
+        if key in merged and merged[key] != value:
+            raise ConfigError(f"{key} is given twice, as {given[key]} ({merged[key]!r}) and as "
+                              f"--set {text.strip()}: give it once")
+        merged[key], given[key] = value, f"--set {text.strip()}"
+    return merged
+
+
 def resolve_preset(preset: str | Path) -> Path:
     """A preset is a YAML path, or the name of a file in the repository's `configs/` folder."""
     path = Path(preset)
@@ -223,14 +255,20 @@ def load_config(
     """Defaults of `cls`, then the preset's values, then the overrides, checked at every step.
 
     `overrides` is either a list of `key.sub=value` strings (from `--set`) or a dict of dotted
-    keys to already-typed values (from dedicated command-line flags); `None` values are skipped.
+    keys to already-typed values; a None value sets the key to None (`--set key=null`), so
+    callers leave out the flags a user did not give (see `merge_overrides`).
     """
     tree: dict[str, Any] = read_preset(preset) if preset is not None else {}
+    if tree:  # checked alone first, so its mistakes are not blamed on an override
+        try:
+            from_dict(cls, tree)
+        except ConfigError as err:
+            raise ConfigError(f"preset {resolve_preset(preset)}: {err}") from err  # type: ignore[arg-type]
     items: list[tuple[str, Any]]
     if overrides is None:
         items = []
     elif isinstance(overrides, dict):
-        items = [(k, v) for k, v in overrides.items() if v is not None]
+        items = list(overrides.items())
     else:
         items = [parse_override(o) for o in overrides]
     for key, value in items:

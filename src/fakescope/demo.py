@@ -135,7 +135,7 @@ def measure_demo_gan(config: DemoConfig, checkpoint: Path, holdout_dir: Path) ->
     """FD/KID/diversity of the GAN's faces against the held-out faces, next to the real-vs-real
     floor, and grids of held-out real and generated faces, beside the GAN run."""
     from fakescope.gan.metrics import build_feature_extractor, compare_with_floor
-    from fakescope.gan.sample import load_generator, save_grid, sample_grid
+    from fakescope.gan.sample import load_generator, sample_grid, save_grid
     from fakescope.gan.train import real_uint8_batches
     from fakescope.reproducibility import resolve_device
 

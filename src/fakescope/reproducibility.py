@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import random
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any, cast
 
 import numpy as np
@@ -58,6 +60,21 @@ def set_rng_state(state: dict[str, Any]) -> None:
     torch.set_rng_state(state["torch"])
     if "cuda" in state and torch.cuda.is_available():
         torch.cuda.set_rng_state_all(state["cuda"])
+
+
+@contextmanager
+def isolated_rng() -> Iterator[None]:
+    """Every global RNG (Python, NumPy, torch CPU and CUDA) as it was before the block.
+
+    Auxiliary work (building or running a feature network, quality metrics, speed probes) goes
+    inside, so it never consumes training randomness: a resumed process, which builds such
+    networks again, then draws the same numbers as an uninterrupted one.
+    """
+    state = rng_state()
+    try:
+        yield
+    finally:
+        set_rng_state(state)
 
 
 def configure_backends(device: torch.device, deterministic: bool = False) -> None:

@@ -20,9 +20,11 @@ import csv
 import json
 import os
 import re
+import shutil
 import tempfile
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +34,7 @@ from fakescope.config import save_config
 
 CHECKPOINT_FORMAT_VERSION = 1
 _STEP_CHECKPOINT = re.compile(r"^ckpt-(\d+)\.pt$")
+_TEMP_FILE = re.compile(r"^\..+\.[A-Za-z0-9_]+\.tmp$")  # mkstemp's names in atomic writes
 
 
 def _public_mode(path: str | Path) -> None:
@@ -48,6 +51,7 @@ class CheckpointError(RuntimeError):
 @dataclass(frozen=True)
 class RunDir:
     path: Path
+    created: bool = field(default=False, compare=False)  # made by this process's open_run
 
     @property
     def config(self) -> Path:
@@ -100,7 +104,7 @@ def open_run(
     `train` without `--resume` cannot silently overwrite earlier work. A process that is not
     the run's `writer` (a torchrun rank other than 0) only gets the folder's paths.
     """
-    run = RunDir(Path(root) / name)
+    run = RunDir(Path(root) / name, created=writer and not (Path(root) / name).exists())
     if not writer:
         return run
     if run.path.exists() and not resume and run.latest_checkpoint() is not None:
@@ -110,8 +114,37 @@ def open_run(
         )
     for folder in (run.path, run.checkpoints, run.samples, run.report):
         folder.mkdir(parents=True, exist_ok=True)
+    sweep_temp_files(run)
     save_config(config, run.config)
     return run
+
+
+@contextmanager
+def discarded_if_failed(run: RunDir) -> Iterator[None]:
+    """Remove the run folder that `open_run` just made when the block fails before the run saved
+    a checkpoint or logged a row (a bad dataset, say), so no empty run is left behind."""
+    try:
+        yield
+    except BaseException:
+        if run.created and run.latest_checkpoint() is None and not run.metrics.exists():
+            shutil.rmtree(run.path, ignore_errors=True)
+        raise
+
+
+def sweep_temp_files(run: RunDir) -> None:
+    """Delete the temporary files of atomic writes that a killed process left in the run folder
+    and its checkpoints (the rename never happened, so nothing reads them)."""
+    for folder in (run.path, run.checkpoints):
+        for path in folder.glob(".*.tmp"):
+            if _TEMP_FILE.match(path.name) and path.is_file():
+                path.unlink(missing_ok=True)
+
+
+def restart_logs(run: RunDir, *names: str) -> None:
+    """Delete the named logs of the run folder: a run that starts afresh (no checkpoint to resume
+    from, e.g. killed before its first) must not append to an earlier attempt's rows."""
+    for name in names:
+        (run.path / name).unlink(missing_ok=True)
 
 
 def atomic_write_bytes(path: Path, data: bytes) -> None:
@@ -149,10 +182,12 @@ def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") 
     path = Path(path)
     if not path.is_file():
         raise CheckpointError(f"checkpoint not found: {path}")
+    if path.stat().st_size == 0:
+        raise CheckpointError(f"cannot read checkpoint {path}: the file is empty")
     try:
         payload = torch.load(path, map_location=map_location, weights_only=True)
     except Exception as err:  # torch raises several types for corrupt or foreign files
-        raise CheckpointError(f"cannot read checkpoint {path}: {err}") from err
+        raise CheckpointError(f"cannot read checkpoint {path}: {_load_failure(err)}") from err
     if not isinstance(payload, dict) or "format_version" not in payload:
         raise CheckpointError(f"{path} is not a fakescope checkpoint (no format_version)")
     if payload["format_version"] > CHECKPOINT_FORMAT_VERSION:
@@ -161,6 +196,19 @@ def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") 
             f"fakescope reads ({CHECKPOINT_FORMAT_VERSION}); upgrade fakescope"
         )
     return payload
+
+
+def _load_failure(err: Exception) -> str:
+    """Why torch.load failed, in a line; never PyTorch's advice to load without weights_only."""
+    text = str(err)
+    if "WeightsUnpickler error:" in text:
+        detail = " ".join(text.split("WeightsUnpickler error:", 1)[1].split("Check the")[0].split())
+        return ("not a PyTorch weights file, damaged, or holding objects that would run code when "
+                f"loaded, which fakescope refuses ({detail})")
+    if isinstance(err, EOFError) or "PytorchStreamReader failed" in text:
+        return "the file is damaged or truncated (an interrupted copy or download?)"
+    first = text.strip().splitlines()[0] if text.strip() else ""
+    return f"{type(err).__name__}: {first}" if first else type(err).__name__
 
 
 def prune_step_checkpoints(run: RunDir, keep: int) -> None:

@@ -8,7 +8,7 @@ import pytest
 from detect.tiny_detector import TINY
 
 from fakescope.cli import main
-from fakescope.config import load_config
+from fakescope.config import ConfigError, load_config
 from fakescope.detect.config import DetectJobConfig
 
 
@@ -32,16 +32,21 @@ def test_train_prints_the_run_and_resumes(
     assert "after 2 epochs" in capsys.readouterr().out
 
 
-def test_flags_win_over_set_and_preset(faces: Path, cache_dir: Path, tmp_path: Path) -> None:
+def test_flags_win_over_the_preset_and_must_agree_with_set(
+    faces: Path, cache_dir: Path, tmp_path: Path
+) -> None:
     preset = tmp_path / "p.yaml"
     preset.write_text("train: {epochs: 7, lr: 0.5}\n")
     from fakescope.cli import build_parser
     from fakescope.cli.detect import _load
 
-    argv = ["train", "--config", str(preset), "--epochs", "3", "--set", "train.epochs=5",
+    argv = ["train", "--config", str(preset), "--epochs", "3", "--set", "train.epochs=3",
             "--set", "train.lr=0.25", "--data", str(faces)]
     config = _load(build_parser().parse_args(argv), {})
     assert (config.train.epochs, config.train.lr, config.data.path) == (3, 0.25, str(faces))
+    clash = ["train", "--epochs", "1", "--set", "train.epochs=-3", "--data", str(faces)]
+    with pytest.raises(ConfigError, match=r"train\.epochs is given twice"):
+        _load(build_parser().parse_args(clash), {})
 
 
 def test_a_bad_value_is_one_line_and_exit_code_2(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import signal
 from collections.abc import Callable
 from pathlib import Path
 
@@ -9,8 +11,13 @@ import pytest
 import torch
 
 from fakescope.detect.config import DetectJobConfig
-from fakescope.detect.train import Trainer, train_detector
-from fakescope.runs import MetricsLog, load_checkpoint
+from fakescope.detect.train import (
+    Trainer,
+    TrainingInterrupted,
+    newest_resume_payload,
+    train_detector,
+)
+from fakescope.runs import MetricsLog, RunDir, load_checkpoint
 
 MakeConfig = Callable[..., DetectJobConfig]
 
@@ -90,3 +97,56 @@ def test_resuming_a_finished_run_with_more_epochs_continues_it(make_config: Make
     assert more.epochs_run == 2 and len(MetricsLog(more.run.metrics).read()) == 2
     again = train_detector(make_config(train__epochs=2), resume=True, progress=False)
     assert again.epochs_run == 2 and len(MetricsLog(again.run.metrics).read()) == 2
+
+
+def test_a_run_stopped_before_its_first_checkpoint_restarts_with_clean_logs(
+    make_config: MakeConfig, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    settings = _settings(train__epochs=2, train__checkpoint_every_steps=None)
+    expected = train_detector(make_config(run__name="straight", **settings), progress=False)
+    broken = make_config(run__name="broken", **settings)
+    real_save = Trainer.save
+
+    def crash_writing_last(self: Trainer, path: Path, *args: object) -> None:
+        if path.name == "last.pt":  # after epoch 1's row is logged, before it is saved
+            raise Interrupted
+        real_save(self, path, *args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(Trainer, "save", crash_writing_last)
+    with pytest.raises(Interrupted):
+        train_detector(broken, progress=False)
+    monkeypatch.undo()
+    assert len(MetricsLog(Path(broken.run.root) / "broken" / "metrics.csv").read()) == 1
+    resumed = train_detector(broken, resume=True, progress=False)
+    assert _logged(resumed.run.metrics) == _logged(expected.run.metrics)
+    got, want = _final_state(broken), _final_state(make_config(run__name="straight", **settings))
+    assert all(torch.equal(got[key], want[key]) for key in want)
+
+
+@pytest.mark.parametrize("at_step", [7, 8])  # mid-epoch, and an epoch's last batch
+def test_sigterm_saves_a_checkpoint_and_resume_matches(
+    make_config: MakeConfig, monkeypatch: pytest.MonkeyPatch, at_step: int
+) -> None:
+    reference = make_config(run__name="straight", **_settings())
+    expected = train_detector(reference, progress=False)
+    stopped = make_config(run__name="stopped", **_settings(train__checkpoint_every_steps=None))
+    real_step, calls = Trainer.train_step, {"n": 0}
+    handler = signal.getsignal(signal.SIGTERM)
+
+    def terminated_step(self: Trainer, images: torch.Tensor, labels: torch.Tensor) -> object:
+        calls["n"] += 1
+        if calls["n"] == at_step:
+            os.kill(os.getpid(), signal.SIGTERM)  # what `kill PID` or a scheduler does
+        return real_step(self, images, labels)
+
+    monkeypatch.setattr(Trainer, "train_step", terminated_step)
+    with pytest.raises(TrainingInterrupted, match=f"SIGTERM .* \\(step {at_step}\\).*--resume"):
+        train_detector(stopped, progress=False)
+    monkeypatch.undo()
+    assert signal.getsignal(signal.SIGTERM) == handler
+    newest = newest_resume_payload(RunDir(Path(stopped.run.root) / "stopped"))
+    assert newest is not None and newest["train_state"]["step"] == at_step  # no batch is lost
+    resumed = train_detector(stopped, resume=True, progress=False)
+    assert _logged(resumed.run.metrics) == _logged(expected.run.metrics)
+    got, want = _final_state(stopped), _final_state(reference)
+    assert all(torch.equal(got[key], want[key]) for key in want)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import shutil
 from pathlib import Path
 
 import pytest
@@ -49,6 +50,21 @@ def test_eval_json_output(
     assert code == 0
     metrics = json.loads(capsys.readouterr().out)
     assert metrics["n"] == 40 and metrics["threshold"] == pytest.approx(0.45)
+
+
+def test_eval_says_which_files_it_skipped(
+    one_logit_checkpoint: Path, faces: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    data = tmp_path / "data"
+    shutil.copytree(faces, data)
+    (data / "real" / "broken.jpg").write_bytes(b"\xff\xd8 not a jpeg")
+    code = main(["eval", "--checkpoint", str(one_logit_checkpoint), "--data", str(data),
+                 "--cache-dir", str(tmp_path / "cache"), "--device", "cpu", "--split", "all",
+                 "--json", "--out", str(tmp_path / "ev")])  # fmt: skip
+    assert code == 0
+    captured = capsys.readouterr()
+    assert json.loads(captured.out)["n"] == 40  # stdout stays JSON
+    assert "skipped 1 unreadable image files" in captured.err and "broken.jpg" in captured.err
 
 
 def test_eval_bad_rule_is_one_line(
@@ -136,3 +152,15 @@ def test_compare_without_checkpoints_is_one_line(
     code = main(["compare", "--models", str(tmp_path), *_data_flags(data_config)])
     assert code == 2
     assert "no detector checkpoints" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("output", [[], ["--json"], ["--csv"]])
+def test_predict_on_a_folder_without_images_says_so_and_fails(
+    one_logit_checkpoint: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str],
+    output: list[str],
+) -> None:  # fmt: skip
+    (tmp_path / "somedir").mkdir()
+    code = main(["predict", str(tmp_path / "somedir"), "--checkpoint", str(one_logit_checkpoint),
+                 "--device", "cpu", "--quiet", *output])  # fmt: skip
+    assert code == 1
+    assert "no image files in this folder" in capsys.readouterr().out

@@ -29,6 +29,33 @@ def test_expand_inputs_files_folders_globs_and_missing(faces: Path) -> None:
     assert missing == [Path("nowhere.png"), Path("nowhere/*.png")]
 
 
+def test_expand_inputs_lists_each_image_once_and_keeps_what_it_cannot_read(
+    faces: Path, tmp_path: Path
+) -> None:
+    every = sorted(faces.rglob("*.jpg"))
+    # The recursive glob matches the class folders as well as the files inside them.
+    assert sorted(expand_inputs([str(faces / "**" / "*")])) == every
+    empty, dir_named_jpg = tmp_path / "empty", tmp_path / "x.jpg"
+    empty.mkdir()
+    dir_named_jpg.mkdir()
+    assert expand_inputs([str(empty), str(dir_named_jpg)]) == [empty, dir_named_jpg]
+    broken = tmp_path / "links" / "gone.jpg"
+    broken.parent.mkdir()
+    broken.symlink_to(tmp_path / "nothing.jpg")
+    assert expand_inputs([str(broken.parent)]) == [broken]
+
+
+def test_folders_without_images_and_broken_links_get_error_rows(
+    predictor: Predictor, tmp_path: Path
+) -> None:
+    folder, broken = tmp_path / "x.jpg", tmp_path / "gone.jpg"
+    folder.mkdir()
+    broken.symlink_to(tmp_path / "nothing.jpg")
+    results = predictor.predict_paths([folder, broken])
+    assert "no image files in this folder" in (results[0].error or "")
+    assert "not found" in (results[1].error or "")
+
+
 def test_bad_files_are_reported_on_their_rows(
     predictor: Predictor, faces: Path, tmp_path: Path
 ) -> None:

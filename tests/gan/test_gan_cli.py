@@ -103,3 +103,13 @@ def test_user_errors_are_one_line(
     assert main(argv) == 2
     err = capsys.readouterr().err.strip()
     assert message in err and "\n" not in err and "Traceback" not in err
+
+
+def test_a_run_on_a_missing_dataset_leaves_no_run_folder(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    argv = ["gan", "train", "--data", str(tmp_path / "nowhere"), "--root", str(tmp_path / "runs"),
+            "--name", "typo"]
+    assert main(argv) == 2
+    assert "not found" in capsys.readouterr().err
+    assert not (tmp_path / "runs" / "typo").exists()

@@ -12,7 +12,7 @@ from unittest.mock import patch
 
 import pytest
 import torch
-from gan.tiny_gan import make_tiny_config
+from gan.tiny_gan import TinyPixelFeatures, make_tiny_config
 
 from fakescope.config import ConfigError
 from fakescope.gan.config import GanJobConfig
@@ -96,9 +96,10 @@ def test_interrupted_and_resumed_run_ends_with_identical_weights(
     straight_run: TrainResult,
 ) -> None:
     config = tiny_config(**KNOBS)
+    handler = signal.getsignal(signal.SIGINT)  # ignored in a background job, else the default
     stopped = train_gan(config, extractor_factory=pixel_features, on_step=_interrupt_at(stop_step))
     assert stopped.interrupted == "SIGINT" and stopped.step == stop_step
-    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # handlers restored
+    assert signal.getsignal(signal.SIGINT) == handler  # the handler found is restored
     resumed = train_gan(config, resume=True, extractor_factory=pixel_features)
     assert resumed.interrupted is None and resumed.step == straight_run.step
 
@@ -116,6 +117,64 @@ def test_interrupted_and_resumed_run_ends_with_identical_weights(
     assert [r["loss_d"] for r in rows(straight_run.run.path / "epochs.csv")] == [
         r["loss_d"] for r in rows(resumed.run.path / "epochs.csv")
     ]
+
+
+def assert_same_run(a: TrainResult, b: TrainResult) -> None:
+    """Equal weights, and equal per-iteration and per-epoch losses, each logged once."""
+    first = load_checkpoint(a.checkpoint)  # type: ignore[arg-type]
+    second = load_checkpoint(b.checkpoint)  # type: ignore[arg-type]
+    for net in ("generator", "discriminator"):
+        for key, value in first[net].items():
+            assert torch.equal(value, second[net][key]), f"{net}.{key}"
+    assert rows(a.run.metrics) == rows(b.run.metrics)
+    assert [(r["epoch"], r["loss_d"]) for r in rows(a.run.path / "epochs.csv")] == [
+        (r["epoch"], r["loss_d"]) for r in rows(b.run.path / "epochs.csv")
+    ]
+
+
+class Crash(Exception):
+    """Stands in for a kill: no checkpoint is written on the way out."""
+
+
+def _crash_at(step: int) -> Callable[[int], None]:
+    def on_step(current: int) -> None:
+        if current == step:
+            raise Crash
+
+    return on_step
+
+
+def test_a_run_stopped_before_its_first_checkpoint_restarts_with_clean_logs(
+    tiny_config: Callable[..., GanJobConfig], pixel_features: Callable,
+    straight_run: TrainResult,
+) -> None:
+    config = tiny_config(**KNOBS)  # its first checkpoint comes after epoch 2
+    with pytest.raises(Crash):
+        train_gan(config, extractor_factory=pixel_features, on_step=_crash_at(6))
+    crashed = Path(config.run.root) / config.run.name
+    assert [r["epoch"] for r in rows(crashed / "epochs.csv")] == ["1"]  # logged, not saved
+    resumed = train_gan(config, resume=True, extractor_factory=pixel_features)
+    assert_same_run(straight_run, resumed)
+
+
+class DrawingFeatures(TinyPixelFeatures):
+    """Draws from torch's global generator when built, as a real feature network's init does."""
+
+    def __init__(self) -> None:
+        torch.nn.Linear(8, 8)
+
+
+def test_feature_networks_built_at_epoch_end_draw_no_training_randomness(
+    tiny_config: Callable[..., GanJobConfig]
+) -> None:
+    # Stopped in epoch 2: the resumed process builds its feature networks once more (at epoch
+    # 2's end) than the uninterrupted one, and epoch 3 must not notice.
+    settings = {**KNOBS, "train.epochs": 3, "run.name": "straight"}
+    straight = train_gan(tiny_config(**settings), extractor_factory=lambda kind: DrawingFeatures())
+    config = tiny_config(**{**settings, "run.name": "stopped"})
+    train_gan(config, extractor_factory=lambda kind: DrawingFeatures(), on_step=_interrupt_at(6))
+    resumed = train_gan(config, resume=True, extractor_factory=lambda kind: DrawingFeatures())
+    assert_same_run(straight, resumed)
 
 
 def test_resume_extends_a_finished_run_and_refuses_another_architecture(

@@ -1,4 +1,4 @@
-"""The small-data techniques each change what they should, and the paper presets stay as they were."""
+"""Each small-data technique changes what it should; the paper presets stay as they were."""
 
 from __future__ import annotations
 
@@ -82,13 +82,13 @@ def test_paper_presets_keep_every_technique_off(name: str) -> None:
 
 
 def test_settings_an_architecture_lacks_are_refused() -> None:
-    with pytest.raises(ConfigError, match="model.max_width"):
+    with pytest.raises(ConfigError, match=r"model\.max_width"):
         validate(load_config(GanJobConfig, "paper000_dcgan64", {"model.max_width": 64}))
-    with pytest.raises(ConfigError, match="model.g_bn_layers"):
+    with pytest.raises(ConfigError, match=r"model\.g_bn_layers"):
         validate(load_config(GanJobConfig, "small_data64", {"model.g_bn_layers": [0]}))
-    with pytest.raises(ConfigError, match="train.diffaug"):
+    with pytest.raises(ConfigError, match=r"train\.diffaug"):
         validate(load_config(GanJobConfig, "small_data64", {"train.diffaug": ["rotate"]}))
-    with pytest.raises(ConfigError, match="model.arch"):
+    with pytest.raises(ConfigError, match=r"model\.arch"):
         validate(load_config(GanJobConfig, "small_data64", {"model.arch": "stylegan9"}))
 
 

@@ -8,6 +8,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -99,14 +100,13 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-@pytest.fixture(scope="session")
-def live_server(tiny_checkpoint: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """`fakescope serve` in a subprocess on a free loopback port; yields its base URL."""
-    log = tmp_path_factory.mktemp("live") / "server.log"
+@contextmanager
+def serve_process(checkpoint: Path, log: Path, *flags: str) -> Iterator[str]:
+    """`fakescope serve` with `flags` in a subprocess on a free loopback port; yields its URL."""
     port = free_port()
     command = [sys.executable, "-c", "import sys; from fakescope.cli import main; "
-               "sys.exit(main(sys.argv[1:]))", "serve", "--checkpoint", str(tiny_checkpoint),
-               "--port", str(port), "--threads", "1", "--log-level", "warning"]
+               "sys.exit(main(sys.argv[1:]))", "serve", "--checkpoint", str(checkpoint),
+               "--port", str(port), "--threads", "1", "--log-level", "warning", *flags]
     with log.open("w") as out:  # the child keeps its own copy of the handle
         server = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
@@ -130,3 +130,10 @@ def live_server(tiny_checkpoint: Path, tmp_path_factory: pytest.TempPathFactory)
             server.wait(timeout=10)
         except subprocess.TimeoutExpired:
             server.kill()
+
+
+@pytest.fixture(scope="session")
+def live_server(tiny_checkpoint: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """`fakescope serve` in a subprocess on a free loopback port; yields its base URL."""
+    with serve_process(tiny_checkpoint, tmp_path_factory.mktemp("live") / "server.log") as url:
+        yield url

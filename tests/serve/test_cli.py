@@ -3,6 +3,7 @@ a checkpoint carrying pickled code is refused without running it."""
 
 from __future__ import annotations
 
+import socket
 from pathlib import Path
 from typing import Any
 
@@ -13,17 +14,18 @@ from fastapi.testclient import TestClient
 from fakescope.cli import build_parser, main
 from fakescope.models.registry import build_detector, save_detector
 from fakescope.runs import CHECKPOINT_FORMAT_VERSION
+from fakescope.serve.server import GuardedH11Protocol, InFlightLimit
 
 
 @pytest.fixture
 def captured(monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
-    """Stands in for uvicorn.run, keeping the app and options it was given."""
+    """Stands in for uvicorn's Server.run, keeping the app and config it was given."""
     seen: dict[str, Any] = {}
 
-    def fake_run(app: Any, **kwargs: Any) -> None:
-        seen["app"], seen["options"] = app, kwargs
+    def fake_run(server: Any, sockets: list[socket.socket]) -> None:
+        seen["app"], seen["config"], seen["sockets"] = server.config.app, server.config, sockets
 
-    monkeypatch.setattr("uvicorn.run", fake_run)
+    monkeypatch.setattr("uvicorn.Server.run", fake_run)
     return seen
 
 
@@ -48,8 +50,13 @@ def test_flags_reach_the_app(captured: dict[str, Any], tiny_checkpoint: Path,
                  "SERVE_TEST_KEY", "--cors-origin", "http://localhost:3000", "--face-crop",
                  "--limit-concurrency", "10"])
     assert code == 0
-    assert captured["options"]["port"] == 8123 and captured["options"]["host"] == "127.0.0.1"
-    assert captured["options"]["limit_concurrency"] == 10
+    config = captured["config"]
+    assert config.port == 8123 and config.host == "127.0.0.1"
+    assert captured["sockets"][0].fileno() == -1  # closed once the server returned
+    assert config.limit_concurrency is None  # uvicorn's would count idle connections
+    limits = [m for m in captured["app"].user_middleware if m.cls is InFlightLimit]
+    assert [m.kwargs["limit"] for m in limits] == [10]
+    assert issubclass(config.http, GuardedH11Protocol) and config.http.header_timeout_s == 10
     settings = captured["app"].state.settings
     assert settings.max_upload_bytes == 512 * 1024 and settings.max_batch_files == 3
     assert settings.api_key == "k3y" and settings.face_crop is True
@@ -78,6 +85,23 @@ def test_a_missing_checkpoint_is_one_line(captured: dict[str, Any], tmp_path: Pa
                                           capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["serve", "--checkpoint", str(tmp_path / "nope.pt")]) == 2
     assert "not found" in one_line_error(capsys) and "app" not in captured
+
+
+@pytest.mark.parametrize("port", ["99999", "-1"])
+def test_a_bad_port_is_one_line(captured: dict[str, Any], tiny_checkpoint: Path,
+                                capsys: pytest.CaptureFixture[str], port: str) -> None:
+    assert main(["serve", "--checkpoint", str(tiny_checkpoint), "--port", port]) == 2
+    assert "0 to 65535" in one_line_error(capsys) and "app" not in captured
+
+
+def test_a_port_in_use_is_one_line(captured: dict[str, Any], tiny_checkpoint: Path,
+                                   capsys: pytest.CaptureFixture[str]) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = str(taken.getsockname()[1])
+        assert main(["serve", "--checkpoint", str(tiny_checkpoint), "--port", port]) == 2
+    assert "cannot listen on 127.0.0.1:" in one_line_error(capsys) and "app" not in captured
 
 
 def test_an_unset_api_key_variable_is_refused(captured: dict[str, Any], tiny_checkpoint: Path,

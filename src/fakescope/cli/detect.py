@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from typing import Any
 
-from fakescope.config import load_config
+from fakescope.config import load_config, merge_overrides
 
 
 def _add_common(parser: argparse.ArgumentParser) -> None:
@@ -53,9 +52,7 @@ def _load(args: argparse.Namespace, flags: dict[str, Any]) -> Any:
         "train.max_minutes": args.max_minutes, "run.device": args.device, "run.root": args.root,
         **flags,
     }
-    # Dedicated flags come after --set, so they win; JSON is valid YAML and keeps each type.
-    typed = [f"{k}={json.dumps(v)}" for k, v in flags.items() if v is not None]
-    return load_config(DetectJobConfig, args.config, [*args.overrides, *typed])
+    return load_config(DetectJobConfig, args.config, merge_overrides(flags, args.overrides))
 
 
 def _progress(args: argparse.Namespace) -> bool:
@@ -63,11 +60,15 @@ def _progress(args: argparse.Namespace) -> bool:
 
 
 def _train(args: argparse.Namespace) -> int:
-    from fakescope.detect.train import train_detector
+    from fakescope.detect.train import TrainingInterrupted, train_detector
     from fakescope.distributed import context_from_environment
 
     config = _load(args, {"run.name": args.name})
-    result = train_detector(config, resume=args.resume, progress=_progress(args))
+    try:
+        result = train_detector(config, resume=args.resume, progress=_progress(args))
+    except TrainingInterrupted as err:
+        print(f"fakescope: {err}", file=sys.stderr)
+        return 130
     if not context_from_environment().is_main:  # under torchrun, rank 0 speaks for all
         return 0
     m = result.metrics

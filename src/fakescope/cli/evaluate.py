@@ -160,7 +160,7 @@ def format_table(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
         return f"{value:.4g}" if isinstance(value, float) else str(value)
 
     cells = [[cell(v) for v in row] for row in rows]
-    widths = [max(len(str(h)), *(len(r[i]) for r in cells)) for i, h in enumerate(header)]
+    widths = [max([len(str(h)), *(len(r[i]) for r in cells)]) for i, h in enumerate(header)]
     lines = ["  ".join(str(h).ljust(w) for h, w in zip(header, widths, strict=True))]
     lines += ["  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)) for row in cells]
     return "\n".join(line.rstrip() for line in lines)
@@ -193,6 +193,7 @@ def _evaluate(args: argparse.Namespace) -> int:
         from fakescope.evaluate.gradcam import explain_worst
 
         written += explain_worst(checkpoint, scores, args.explain, data.face_crop, out / "gradcam")
+    _report_skipped(evaluation.data.get("bad_files") or [], out / "evaluation.json")
     if args.json:
         print(json.dumps(evaluation.metrics, indent=2))
         return 0
@@ -210,6 +211,16 @@ def _evaluate(args: argparse.Namespace) -> int:
                            [(v, counts["real"][v], counts["fake"][v]) for v in counts["real"]]))
     print(f"wrote {len(written)} files to {out}")
     return 0
+
+
+def _report_skipped(bad_files: list[dict[str, str]], listed_in: Path, shown: int = 3) -> None:
+    """On stderr (stdout may be JSON): how many files were left out as unreadable, and a few."""
+    if not bad_files:
+        return
+    print(f"skipped {len(bad_files)} unreadable image files (all listed in {listed_in}):",
+          file=sys.stderr)
+    for bad in bad_files[:shown]:
+        print(f"  {bad['path']}: {bad['reason'].split(': ', 1)[-1]}", file=sys.stderr)
 
 
 def _compare(args: argparse.Namespace) -> int:

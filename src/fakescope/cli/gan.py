@@ -11,6 +11,8 @@ from typing import Any
 
 from tqdm import tqdm
 
+from fakescope.config import merge_overrides
+
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     gan = subparsers.add_parser("gan", help="train DCGANs, generate fakes, measure and export them")
@@ -126,9 +128,7 @@ def _train(args: argparse.Namespace) -> int:
         "train.epochs": args.epochs, "train.batch_size": args.batch_size,
         "model.resolution": args.resolution, "run.seed": args.seed, "run.device": args.device,
     }
-    # --set comes after the flags, so it wins; as strings, `--set key=null` unsets a key.
-    typed = [f"{k}={json.dumps(v)}" for k, v in flags.items() if v is not None]
-    config = load_config(GanJobConfig, args.config, [*typed, *args.set])
+    config = load_config(GanJobConfig, args.config, merge_overrides(flags, args.set))
     handler = _TqdmHandler()
     handler.setFormatter(logging.Formatter("%(message)s"))
     logger = logging.getLogger("fakescope.gan")

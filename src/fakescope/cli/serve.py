@@ -8,7 +8,13 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from fakescope.serve.settings import MIB, ServeSettings
+from fakescope.serve.settings import (
+    HEADER_TIMEOUT_S,
+    KEEP_ALIVE_S,
+    LIMIT_CONCURRENCY,
+    MIB,
+    ServeSettings,
+)
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -47,8 +53,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                        help="how long a forward pass waits for more images to batch")
     serve.add_argument("--max-queue", type=int, default=defaults.max_queue,
                        help="images that may wait for the model before requests get 503")
-    serve.add_argument("--limit-concurrency", type=int, default=64,
-                       help="open connections before new ones get 503 (bounds upload memory)")
+    serve.add_argument("--limit-concurrency", type=int, default=LIMIT_CONCURRENCY,
+                       help="requests in progress before new ones get 503 (bounds upload "
+                       "memory; idle connections do not count, /api/health always answers)")
+    serve.add_argument("--header-timeout-s", type=float, default=HEADER_TIMEOUT_S,
+                       help="seconds a connection may take to send a request's headers, from "
+                       "its opening or its previous response; then it is closed")
+    serve.add_argument("--keep-alive-s", type=int, default=KEEP_ALIVE_S,
+                       help="seconds an idle keep-alive connection stays open")
     serve.add_argument("--no-provenance", action="store_true",
                        help="do not read uploads' provenance metadata (C2PA, XMP, EXIF)")
     serve.add_argument("--log-level", default="info",
@@ -78,13 +90,13 @@ def _trained_face_crop(loaded: Any) -> bool:
 
 
 def _serve(args: argparse.Namespace) -> int:
-    import uvicorn
-
     from fakescope.models.registry import load_detector
     from fakescope.reproducibility import resolve_device
     from fakescope.serve.app import create_app
     from fakescope.serve.inference import set_cpu_threads
+    from fakescope.serve.server import bind_socket, run_app
 
+    bind_socket(args.host, args.port).close()  # a bad port or an address in use fails first
     checkpoint = Path(args.checkpoint)
     api_key = _api_key(args.api_key_env)
     set_cpu_threads(args.threads)
@@ -106,6 +118,6 @@ def _serve(args: argparse.Namespace) -> int:
     app = create_app(loaded, settings, checkpoint)
     print(f"fakescope: serving {loaded.name} from {checkpoint} at http://{args.host}:{args.port}/",
           file=sys.stderr)
-    uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level,
-                limit_concurrency=args.limit_concurrency, server_header=False)
+    run_app(app, args.host, args.port, args.limit_concurrency, args.header_timeout_s,
+            args.keep_alive_s, args.log_level)
     return 0

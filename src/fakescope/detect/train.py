@@ -53,16 +53,23 @@ from fakescope.reproducibility import (
 from fakescope.runs import (
     MetricsLog,
     RunDir,
+    discarded_if_failed,
     load_checkpoint,
     open_run,
     prune_step_checkpoints,
+    restart_logs,
     write_json,
 )
+from fakescope.signals import StopRequest, stop_on_signals
 from fakescope.speed import CompiledForward, SpeedSettings
 
 # Called after every epoch with its 1-based number and logged row; may raise to stop training
 # (a search pruning a trial), after that epoch's checkpoints are safely written.
 EpochCallback = Callable[[int, dict[str, float]], None]
+
+
+class TrainingInterrupted(RuntimeError):
+    """SIGINT/SIGTERM stopped training after a checkpoint was written; `--resume` continues."""
 
 
 class TrainingDiverged(RuntimeError):
@@ -230,6 +237,7 @@ class Trainer:
         self.class_weights = weights.to(device) if weights is not None else None
         self.state = TrainState()
         self.log = MetricsLog(run.metrics)
+        self.stopped_mid_epoch = False  # by a signal, after a step checkpoint
 
     @property
     def spec(self) -> InputSpec:
@@ -325,9 +333,11 @@ class Trainer:
         return scores.summary(self.t.threshold)
 
     def train_epoch(
-        self, running: RunningScores | None, deadline: float | None, progress: bool
+        self, running: RunningScores | None, deadline: float | None, progress: bool,
+        stop: StopRequest | None = None,
     ) -> RunningScores:
-        """Train from the current batch to the epoch's end (or the deadline)."""
+        """Train from the current batch to the epoch's end (or the deadline, or a stop request,
+        after which a mid-epoch checkpoint holds the batches done)."""
         epoch, seed = self.state.epoch, self.config.run.seed
         if self.t.freeze_backbone_epochs:
             set_backbone_trainable(self.model, epoch >= self.t.freeze_backbone_epochs)
@@ -359,6 +369,14 @@ class Trainer:
             # Every process stops at the same step, when any of them passed the deadline.
             if self.dist.any(deadline is not None and time.monotonic() > deadline):
                 self.state.stop_reason = "time_limit"
+                break
+            # At the epoch's last batch, finish_epoch's last.pt serves as the checkpoint.
+            if self.dist.any(stop is not None and stop.signal is not None) and \
+                    self.state.batch < total:
+                if self.dist.is_main:
+                    self.save(self.run.step_checkpoint(self.state.step), {}, running)
+                    prune_step_checkpoints(self.run, keep=1)
+                self.stopped_mid_epoch = True
                 break
         return running
 
@@ -440,20 +458,39 @@ def _train(
     configure_backends(device, config.run.deterministic)
     with dist.main_first():  # rank 0 makes the folder and the data cache, the others reuse them
         run = open_run(config.run.root, config.run.name, config, resume, dist.is_main)
-        payload = newest_resume_payload(run) if resume else None
-        # Resumed weights come from the checkpoint, so skip loading pretrained ones first.
-        model = build_model(config, pretrained="none" if payload else None)
-        spec = resolve_input_spec(model.input_spec, config.data)
-        prepared = prepare_data(config.data, spec, config.run.seed, labelled=True,
-                                progress=progress)
+        with discarded_if_failed(run):
+            payload = newest_resume_payload(run) if resume else None
+            # Resumed weights come from the checkpoint, so skip loading pretrained ones first.
+            model = build_model(config, pretrained="none" if payload else None)
+            spec = resolve_input_spec(model.input_spec, config.data)
+            prepared = prepare_data(config.data, spec, config.run.seed, labelled=True,
+                                    progress=progress)
+    with discarded_if_failed(run):
+        return _train_run(config, dist, device, run, payload, model, prepared, progress,
+                          epoch_callback)
+
+
+def _train_run(
+    config: DetectJobConfig,
+    dist: DistContext,
+    device: torch.device,
+    run: RunDir,
+    payload: dict[str, Any] | None,
+    model: Detector,
+    prepared: PreparedData,
+    progress: bool,
+    epoch_callback: EpochCallback | None,
+) -> TrainResult:
     if dist.is_main:
         write_json(run.data_report, prepared.report.to_dict())
+        if not payload:  # a fresh start: no rows of an attempt that saved nothing
+            restart_logs(run, run.metrics.name)
     check_splits(prepared)
     if payload:
         speed = SpeedSettings.from_dict(payload["train_state"]["speed"])
     else:
         # The other ranks' placeholder is replaced by rank 0's choice.
-        probed = (_probe_speed(config, model, spec.size, device, dist, run) if dist.is_main
+        probed = (_probe_speed(config, model, prepared.spec.size, device, dist, run) if dist.is_main
                   else SpeedSettings())
         speed = dist.broadcast(probed)
     trainer = Trainer(config, model, prepared, run, device, speed, dist)
@@ -463,15 +500,27 @@ def _train(
         state.stop_reason = ""
     started = time.monotonic()
     deadline = started + 60 * config.train.max_minutes if config.train.max_minutes else None
-    with speed.thread_count():
+    stop = StopRequest()
+    with stop_on_signals(stop), speed.thread_count():
         while state.epoch < config.train.epochs and not state.stop_reason:
             epoch_start = time.monotonic()
-            running = trainer.train_epoch(running, deadline, progress)
+            running = trainer.train_epoch(running, deadline, progress, stop)
+            if trainer.stopped_mid_epoch:
+                _interrupted(stop, state)
             row = trainer.finish_epoch(running, time.monotonic() - epoch_start)
             running = None
             if epoch_callback:
                 epoch_callback(state.epoch, row)
+            if dist.any(stop.signal is not None):
+                _interrupted(stop, state)
     return _result(trainer)
+
+
+def _interrupted(stop: StopRequest, state: TrainState) -> None:
+    raise TrainingInterrupted(
+        f"stopped by {stop.signal or 'a signal'} at epoch {state.epoch + 1}, batch "
+        f"{state.batch} (step {state.step}), after writing a checkpoint: continue with --resume"
+    )
 
 
 def _probe_speed(

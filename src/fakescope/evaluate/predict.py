@@ -76,22 +76,23 @@ class PathPrediction:
 
 def expand_inputs(patterns: Sequence[str]) -> list[Path]:
     """Files as given, folders as every image file inside them (recursively, sorted), globs as
-    their matches. A pattern matching nothing is kept, so its row can report it missing."""
+    their matches, each file once. A pattern matching nothing, or a folder without images, is
+    kept, so its row can report it."""
     found: list[Path] = []
     for pattern in patterns:
         path = Path(pattern)
         if path.is_dir():
-            found.extend(_images_under(path))
-        elif path.exists() or not glob.has_magic(pattern):
+            found.extend(_images_under(path) or [path])
+        elif path.exists() or path.is_symlink() or not glob.has_magic(pattern):
             found.append(path)
         else:
-            matches = sorted(glob.glob(pattern, recursive=True))
-            if not matches:
-                found.append(path)
-            for match in matches:
+            hits: list[Path] = []
+            for match in sorted(glob.glob(pattern, recursive=True)):
                 hit = Path(match)
-                found.extend(_images_under(hit) if hit.is_dir() else [hit])
-    return found
+                hits.extend(_images_under(hit) if hit.is_dir() else [hit])
+            found.extend(hits or [path])
+    # A recursive glob matches class folders and the files in them: keep the first of each.
+    return list(dict.fromkeys(found))
 
 
 def model_input(
@@ -106,7 +107,12 @@ def model_input(
 
 
 def _images_under(folder: Path) -> list[Path]:
-    return sorted(p for p in folder.rglob("*") if p.is_file() and is_image_name(p))
+    """Image files under `folder`; a broken symlink is kept so its row reports it (as `data
+    inspect` does) rather than vanishing."""
+    return sorted(
+        p for p in folder.rglob("*")
+        if is_image_name(p) and (p.is_file() or (p.is_symlink() and not p.exists()))
+    )
 
 
 class Predictor:
@@ -201,6 +207,9 @@ class Predictor:
             loaded: list[tuple[str, np.ndarray, FaceBox | None]] = []
             errors: dict[str, str] = {}
             for path in chunk:
+                if Path(path).is_dir():
+                    errors[str(path)] = f"{path}: no image files in this folder"
+                    continue
                 try:
                     array, box = self.model_input(load_image(path))
                     loaded.append((str(path), array, box))

@@ -22,8 +22,6 @@ from __future__ import annotations
 
 import logging
 import math
-import signal
-import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, nullcontext
@@ -64,6 +62,7 @@ from fakescope.gan.speed import checkpoint_speed, choose_gan_speed_settings
 from fakescope.models.gan_registry import ImageGenerator, build_discriminator, build_generator
 from fakescope.reproducibility import (
     configure_backends,
+    isolated_rng,
     rng_state,
     seed_everything,
     set_rng_state,
@@ -71,12 +70,15 @@ from fakescope.reproducibility import (
 from fakescope.runs import (
     MetricsLog,
     RunDir,
+    discarded_if_failed,
     load_checkpoint,
     open_run,
     prune_step_checkpoints,
+    restart_logs,
     save_checkpoint,
     write_json,
 )
+from fakescope.signals import StopRequest, stop_on_signals
 from fakescope.speed import CompiledForward, SpeedSettings
 
 log = logging.getLogger("fakescope.gan")
@@ -120,36 +122,6 @@ class TrainState:
     def from_dict(cls, data: dict[str, Any]) -> TrainState:
         return cls(step=int(data["step"]), epoch=int(data["epoch"]), batch=int(data["batch"]),
                    sums={k: float(v) for k, v in data["sums"].items()})
-
-
-class StopRequest:
-    """Set by SIGINT/SIGTERM; the loop finishes its iteration, checkpoints and returns."""
-
-    def __init__(self) -> None:
-        self.signal: str | None = None
-
-
-@contextmanager
-def stop_on_signals(stop: StopRequest) -> Iterator[None]:
-    """Turn the first SIGINT/SIGTERM into a stop request; a second one interrupts at once."""
-    if threading.current_thread() is not threading.main_thread():
-        yield  # signal handlers can only be installed from the main thread
-        return
-    signals = (signal.SIGINT, signal.SIGTERM)
-    previous = {s: signal.getsignal(s) for s in signals}
-
-    def request(signum: int, frame: object) -> None:
-        if stop.signal is not None:
-            raise KeyboardInterrupt
-        stop.signal = signal.Signals(signum).name
-
-    for s in signals:
-        signal.signal(s, request)
-    try:
-        yield
-    finally:
-        for s, handler in previous.items():
-            signal.signal(s, handler)
 
 
 @contextmanager
@@ -582,7 +554,8 @@ class GanTrainer:
                         t.sample_count, nrow=min(8, t.sample_count), seed=self.config.run.seed)
         cc = self.config.collapse
         if cc.enabled and (epoch % cc.every == 0 or last):
-            check = self.collapse_watch().check(self.sampler)
+            with isolated_rng():  # its feature network must not draw training randomness
+                check = self.collapse_watch().check(self.sampler)
             row["diversity"] = round(check.ratio, 4)
             warn = check.collapsed and s.step > self.collapse_warmup()
             self._collapse_flag = f"{check.ratio:.2f}" if warn else ""
@@ -591,8 +564,9 @@ class GanTrainer:
                 self.warnings.append(message)
                 log.warning(message)
         if t.metrics_every and (epoch % t.metrics_every == 0 or last):
-            values = self.quality_meter().measure(self.sampler)
-            row.update({k: round(v, 6) for k, v in values.items()})
+            with isolated_rng():
+                quality = self.quality_meter().measure(self.sampler)
+            row.update({k: round(v, 6) for k, v in quality.items()})
         self.epochs_log.append(row)
         log.info("epoch %d/%d: %s", epoch, t.epochs,
                  ", ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}"
@@ -706,10 +680,11 @@ def train_gan(
         configure_backends(device, config.run.deterministic)
         with dist.main_first():  # rank 0 makes the folder and the data cache, the others reuse them
             run = open_run(config.run.root, config.run.name, config, resume, dist.is_main)
-            prepared = prepare_data(config.data, gan_input_spec(config), seed=config.run.seed,
-                                    labelled=False, progress=progress and dist.is_main)
+            with discarded_if_failed(run):
+                prepared = prepare_data(config.data, gan_input_spec(config), seed=config.run.seed,
+                                        labelled=False, progress=progress and dist.is_main)
         logging_to = log_to_file(run.path / "train.log") if dist.is_main else nullcontext()
-        with logging_to:
+        with discarded_if_failed(run), logging_to:
             return _train(config, prepared, run, device, dist, resume, progress and dist.is_main,
                           on_step, extractor_factory, started)
 
@@ -733,6 +708,8 @@ def _train(
     # Read once: it gives the speed settings the trainer is built with (a resumed run keeps its
     # arithmetic, so its results) and then the state it continues from.
     found = newest_gan_checkpoint(run) if resume else None
+    if not found and dist.is_main:  # a fresh start: no rows of an attempt that saved nothing
+        restart_logs(run, run.metrics.name, "epochs.csv")
     speed = checkpoint_speed(found[1]) if found else None
     trainer = GanTrainer(config, prepared, run, device, extractor_factory, progress, on_step, dist,
                          speed)

@@ -5,6 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 MIB = 1024 * 1024
+# The connection guards of `fakescope.serve.server` (see there): seconds to send a request's
+# headers, seconds an idle keep-alive connection stays, requests in progress before 503.
+HEADER_TIMEOUT_S = 10.0
+KEEP_ALIVE_S = 5
+LIMIT_CONCURRENCY = 64
 
 
 @dataclass(frozen=True)

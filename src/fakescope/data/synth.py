@@ -402,6 +402,9 @@ def _draw_glasses(
     rx, ry = head.a * eye_u * rng.uniform(1.35, 1.6), head.b * rng.uniform(0.1, 0.14)
     width = max(1, int(head.a * rng.uniform(0.025, 0.05)))
     radius = ry * rng.uniform(0.3, 1.0)
+    # At 32x32 a lens can be a pixel or two across, where Pillow's rounded rectangle inverts
+    rx, ry = max(rx, 2.0), max(ry, 2.0)
+    radius = min(radius, rx / 2, ry / 2)
     for side in (-1, 1):
         ex, ey = head.at(side * spacing, eye_v)
         draw.rounded_rectangle(

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from fakescope.config import DataConfig
+from fakescope.evaluate.display import format_probability
 
 SUMMARY_METRICS = (
     "accuracy", "precision", "recall", "f1", "roc_auc", "average_precision", "eer",
@@ -34,6 +35,18 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                           help="split the threshold is chosen on (default val)")
     evaluate.add_argument("--no-store", action="store_true",
                           help="use the calibrated threshold without storing it in the checkpoint")
+    evaluate.add_argument("--no-calibration", action="store_true",
+                          help="with --calibrate-threshold: fit no temperature (T = 1), choose "
+                          "threshold and band on the raw probabilities")
+    evaluate.add_argument("--max-fake-called-real", type=_rate, default=0.05, metavar="RATE",
+                          help="uncertain band: at most this share of validation fakes below its "
+                          "low end, called real (default 0.05)")
+    evaluate.add_argument("--max-real-called-fake", type=_rate, default=0.05, metavar="RATE",
+                          help="uncertain band: at most this share of validation reals at or above "
+                          "its high end, called fake (default 0.05)")
+    evaluate.add_argument("--no-uncertain-band", action="store_true",
+                          help="with --calibrate-threshold: store no uncertain band (the verdict "
+                          "is then the thresholded label)")
     evaluate.add_argument("--explain", type=int, default=0, metavar="N",
                           help="Grad-CAM overlays of the N images per class scored most wrongly")
     evaluate.add_argument("--out", help="output folder (default <run>/evaluation/<name>-<split>)")
@@ -94,6 +107,16 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     report.add_argument("run", help="run folder, or a folder of run folders")
     report.add_argument("--out", help="HTML file to write (default RUN/report/index.html)")
     report.set_defaults(handler=_report)
+
+
+def _rate(text: str) -> float:
+    try:
+        rate = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a number") from None
+    if not 0.0 <= rate < 1.0:
+        raise argparse.ArgumentTypeError(f"{text} is not a share in [0, 1)")
+    return rate
 
 
 def _add_data(parser: argparse.ArgumentParser) -> None:
@@ -167,6 +190,7 @@ def format_table(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
 
 
 def _evaluate(args: argparse.Namespace) -> int:
+    from fakescope.evaluate.calibrate import BandTargets
     from fakescope.evaluate.evaluate import (
         default_evaluation_dir,
         evaluate_checkpoint,
@@ -177,10 +201,14 @@ def _evaluate(args: argparse.Namespace) -> int:
 
     checkpoint = Path(args.checkpoint)
     rule = ThresholdRule.parse(args.calibrate_threshold) if args.calibrate_threshold else None
+    band = None if args.no_uncertain_band else BandTargets(
+        args.max_fake_called_real, args.max_real_called_fake
+    )
     data = _data_config(args, checkpoint)
     evaluation, scores = evaluate_checkpoint(
         checkpoint, data, args.split, rule, args.threshold_split, store=not args.no_store,
         device=args.device, batch_size=args.batch_size, seed=args.seed, progress=_progress(args),
+        band=band, temperature_scaling=not args.no_calibration,
     )
     if not args.no_provenance:
         from fakescope.provenance import verdict_counts
@@ -199,8 +227,10 @@ def _evaluate(args: argparse.Namespace) -> int:
     m = evaluation.metrics
     print(f"{evaluation.model} on {evaluation.split}: {m['n']} images "
           f"({m['n_real']} real, {m['n_fake']} fake)")
-    print(f"threshold {evaluation.threshold:.4g} ({evaluation.threshold_source})"
+    print(f"threshold {format_probability(evaluation.threshold)} "
+          f"({evaluation.threshold_source})"
           + ("; stored in the checkpoint" if rule and not args.no_store else ""))
+    print(calibration_line(evaluation.calibration, evaluation.threshold, m))
     print(format_table(("metric", "value"), [(k, m.get(k)) for k in SUMMARY_METRICS]))
     print(format_table(("", "predicted real", "predicted fake"),
                        [("true real", m["tn"], m["fp"]), ("true fake", m["fn"], m["tp"])]))
@@ -210,6 +240,22 @@ def _evaluate(args: argparse.Namespace) -> int:
                            [(v, counts["real"][v], counts["fake"][v]) for v in counts["real"]]))
     print(f"wrote {len(written)} files to {out}")
     return 0
+
+
+def calibration_line(calibration: dict[str, Any], threshold: float, m: dict[str, Any]) -> str:
+    """One line: temperature, uncertain band and ECE before/after on the evaluated split."""
+    from fakescope.models.calibration import Calibration
+
+    fitted = Calibration.from_dict(calibration)
+    parts = [f"temperature {fitted.temperature:.4g}" if fitted.method != "none"
+             else "no temperature scaling"]
+    if fitted.has_band:
+        low, high = fitted.band(threshold)
+        parts.append(f"uncertain band [{format_probability(low)}, {format_probability(high)}) "
+                     f"holds {format_probability(m['uncertain_share'])} of the images")
+    if m.get("ece_uncalibrated") is not None:
+        parts.append(f"ECE {m['ece_uncalibrated']:.4f} before, {m['ece']:.4f} after calibration")
+    return "; ".join(parts)
 
 
 def _compare(args: argparse.Namespace) -> int:

@@ -25,6 +25,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from fakescope.data.transforms import InputSpec
+from fakescope.models.calibration import Calibration
 from fakescope.runs import CheckpointError, load_checkpoint, save_checkpoint
 
 # Modules whose import registers detectors; imported on first use of the registry.
@@ -131,6 +132,8 @@ class LoadedDetector:
     threshold: float = 0.5
     metrics: dict[str, Any] = field(default_factory=dict)
     extra: dict[str, Any] = field(default_factory=dict)
+    # temperature and uncertain band; the identity for checkpoints stored before calibration
+    calibration: Calibration = field(default_factory=Calibration)
 
 
 def save_detector(
@@ -170,7 +173,9 @@ def load_detector(path: str | Path, device: str | torch.device = "cpu") -> Loade
     model = build_detector(info["name"], pretrained="none", **info["kwargs"])
     model.load_state_dict(payload["state_dict"])
     model.to(device).eval()
-    reserved = {"kind", "detector", "input_spec", "state_dict", "threshold", "metrics"}
+    reserved = {
+        "kind", "detector", "input_spec", "state_dict", "threshold", "metrics", "calibration"
+    }  # fmt: skip
     return LoadedDetector(
         model=model,
         name=info["name"],
@@ -178,4 +183,5 @@ def load_detector(path: str | Path, device: str | torch.device = "cpu") -> Loade
         threshold=float(payload.get("threshold", 0.5)),
         metrics=dict(payload.get("metrics", {})),
         extra={k: v for k, v in payload.items() if k not in reserved},
+        calibration=Calibration.from_dict(payload.get("calibration")),
     )

@@ -135,7 +135,7 @@ def test_eval_cli_writes_verdicts_and_can_skip_calibration(
     common = ["eval", "--checkpoint", str(two_logit_checkpoint), "--data", str(faces),
               "--split", "all", "--no-cache", "--device", "cpu", "--quiet", "--no-provenance",
               "--out", str(out), "--calibrate-threshold", "eer"]  # fmt: skip
-    assert main(common + ["--max-real-called-fake", "0.25"]) == 0
+    assert main([*common, "--max-real-called-fake", "0.25"]) == 0
     printed = capsys.readouterr().out
     assert "temperature" in printed and "uncertain band" in printed and "ECE" in printed
     with (out / "predictions.csv").open() as f:
@@ -144,7 +144,7 @@ def test_eval_cli_writes_verdicts_and_can_skip_calibration(
     stored = load_detector(two_logit_checkpoint).calibration
     assert stored.target_real_called_fake == 0.25
 
-    assert main(common + ["--no-calibration", "--no-uncertain-band"]) == 0
+    assert main([*common, "--no-calibration", "--no-uncertain-band"]) == 0
     assert "no temperature scaling" in capsys.readouterr().out
     stored = load_detector(two_logit_checkpoint).calibration
     assert stored.method == "none" and stored.temperature == 1.0 and not stored.has_band

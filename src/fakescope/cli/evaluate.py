@@ -331,14 +331,27 @@ def _predict(args: argparse.Namespace) -> int:
         _emit(args.csv, _rows_csv(rows))
     if not (args.json == "-" or args.csv == "-"):
         table = [
-            (r["path"], r["probability_fake"], r["label"] or "error", r.get("provenance", "-"),
-             r["error"] or "")
+            (r["path"], format_probability(r["probability_fake"]), r["verdict"] or "error",
+             r.get("provenance", "-"), r["error"] or "")
             for r in rows
         ]
-        print(format_table(("path", "p_fake", "label", "provenance", "error"), table))
-        print(f"threshold {loaded.threshold:.4g}; {sum(r['error'] is None for r in rows)} of "
+        print(format_table(("path", "p_fake", "verdict", "provenance", "error"), table))
+        print(f"{_decision_rule(loaded)}; {sum(r['error'] is None for r in rows)} of "
               f"{len(rows)} images predicted with {predictor.onnx_source or 'PyTorch'}")
     return 1 if any(r["error"] for r in rows) else 0
+
+
+def _decision_rule(loaded: Any) -> str:
+    """The threshold, and the uncertain band and temperature when the checkpoint has them."""
+    calibration = loaded.calibration
+    text = f"threshold {format_probability(loaded.threshold)}"
+    if calibration.has_band:
+        low, high = calibration.band(loaded.threshold)
+        text += (f", uncertain from {format_probability(low)} to below "
+                 f"{format_probability(high)}")
+    if calibration.method != "none":
+        text += f" (calibrated P(fake), temperature {calibration.temperature:.3g})"
+    return text
 
 
 def _explain_each(loaded: Any, results: Sequence[Any], folder: Path, face_crop: bool) -> None:
@@ -353,7 +366,8 @@ def _explain_each(loaded: Any, results: Sequence[Any], folder: Path, face_crop: 
 
 def _rows_csv(rows: list[dict[str, Any]]) -> str:
     buffer = io.StringIO()
-    columns = ["path", "probability_fake", "label", "threshold", "face_box", "error"]
+    columns = ["path", "probability_fake", "label", "verdict", "threshold", "band_low",
+               "band_high", "face_box", "error"]
     columns += [c for c in (rows[0] if rows else {}) if c.startswith("provenance")]
     writer = csv.DictWriter(buffer, fieldnames=columns)
     writer.writeheader()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import io
 import socket
 import subprocess
@@ -102,10 +103,36 @@ def free_port() -> int:
 @pytest.fixture(scope="session")
 def live_server(tiny_checkpoint: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """`fakescope serve` in a subprocess on a free loopback port; yields its base URL."""
-    log = tmp_path_factory.mktemp("live") / "server.log"
+    with running_server(tiny_checkpoint, tmp_path_factory.mktemp("live") / "server.log") as url:
+        yield url
+
+
+@pytest.fixture(scope="session")
+def uncertain_server(
+    tiny_checkpoint: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[str]:
+    """The tiny detector with a stored calibration: a temperature of 20 pulls every P(fake)
+    towards 50 %, inside the uncertain band [30 %, 70 %)."""
+    from fakescope.evaluate.threshold import ThresholdRule, store_threshold
+    from fakescope.models.calibration import Calibration
+
+    folder = tmp_path_factory.mktemp("uncertain")
+    checkpoint = folder / "calibrated.pt"
+    checkpoint.write_bytes(tiny_checkpoint.read_bytes())
+    calibration = Calibration(method="temperature", temperature=20.0, band_low=0.3,
+                              band_high=0.7, fitted_on="val")
+    store_threshold(checkpoint, 0.5, ThresholdRule("eer"), "val", {}, calibration)
+    with running_server(checkpoint, folder / "server.log") as url:
+        yield url
+
+
+@contextlib.contextmanager
+def running_server(checkpoint: Path, log: Path) -> Iterator[str]:
+    """`fakescope serve --checkpoint CHECKPOINT` in a subprocess on a free loopback port,
+    logging to `log`; yields its base URL once it answers, stops it afterwards."""
     port = free_port()
     command = [sys.executable, "-c", "import sys; from fakescope.cli import main; "
-               "sys.exit(main(sys.argv[1:]))", "serve", "--checkpoint", str(tiny_checkpoint),
+               "sys.exit(main(sys.argv[1:]))", "serve", "--checkpoint", str(checkpoint),
                "--port", str(port), "--threads", "1", "--log-level", "warning"]
     with log.open("w") as out:  # the child keeps its own copy of the handle
         server = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT)

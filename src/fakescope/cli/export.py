@@ -130,7 +130,8 @@ def _quantize(
     lines = [f"wrote {out} ({size / MIB:.2f} MiB, {args.int8_method} int8{how})"]
     if prepared is not None:
         cost = quantization_cost(
-            OnnxDetector(fp32), OnnxDetector(out), prepared, args.split, loaded.threshold
+            OnnxDetector(fp32), OnnxDetector(out), prepared, args.split, loaded.threshold,
+            calibration=loaded.calibration,
         )
         results["cost"] = cost.to_dict()
         lines.append(

@@ -13,7 +13,7 @@ import torch
 from fakescope.cli import main
 from fakescope.config import DataConfig
 from fakescope.evaluate.calibrate import BandTargets, fit_calibration, fit_temperature
-from fakescope.evaluate.display import format_probability
+from fakescope.evaluate.display import format_number, format_probability
 from fakescope.evaluate.evaluate import evaluate_checkpoint
 from fakescope.evaluate.metrics import expected_calibration_error
 from fakescope.evaluate.threshold import ThresholdRule
@@ -169,3 +169,10 @@ def test_probabilities_are_never_shown_as_certain_unless_they_are(
     value: float | None, shown: str
 ) -> None:
     assert format_probability(value) == shown
+
+
+@pytest.mark.parametrize(("value", "shown"), [
+    (0.99996, "0.99996"), (1.0, "1"), (0.5, "0.5"), (0.123456, "0.1235"), (12345.6, "1.235e+04"),
+])  # fmt: skip
+def test_metrics_short_of_one_never_read_as_one(value: float, shown: str) -> None:
+    assert format_number(value) == shown

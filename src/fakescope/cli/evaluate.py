@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from fakescope.config import DataConfig
-from fakescope.evaluate.display import format_probability
+from fakescope.evaluate.display import format_number, format_probability
 
 SUMMARY_METRICS = (
     "accuracy", "precision", "recall", "f1", "roc_auc", "average_precision", "eer",
@@ -175,12 +175,13 @@ def _checkpoints(models: Sequence[str], pattern: str) -> tuple[list[Path], list[
 
 
 def format_table(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
-    """Plain-text table with aligned columns; floats with 4 significant digits."""
+    """Plain-text table with aligned columns; floats with 4 significant digits (more where a
+    value short of 1 would read as 1)."""
 
     def cell(value: Any) -> str:
         if value is None:
             return "-"
-        return f"{value:.4g}" if isinstance(value, float) else str(value)
+        return format_number(value) if isinstance(value, float) else str(value)
 
     cells = [[cell(v) for v in row] for row in rows]
     widths = [max(len(str(h)), *(len(r[i]) for r in cells)) for i, h in enumerate(header)]

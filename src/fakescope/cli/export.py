@@ -8,6 +8,8 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from fakescope.evaluate.display import format_probability
+
 if TYPE_CHECKING:
     import numpy as np
 
@@ -135,7 +137,8 @@ def _quantize(
         )
         results["cost"] = cost.to_dict()
         lines.append(
-            f"int8 cost on {cost.split} ({cost.n} images, threshold {cost.threshold:.4g}): "
+            f"int8 cost on {cost.split} ({cost.n} images, "
+            f"threshold {format_probability(cost.threshold)}): "
             f"accuracy {cost.accuracy_fp32:.4f} -> {cost.accuracy_int8:.4f}, "
             f"max |P(fake) diff| {cost.max_probability_diff:.4f} "
             f"(mean {cost.mean_probability_diff:.4f}), "

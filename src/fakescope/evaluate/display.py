@@ -28,3 +28,13 @@ def format_probability(value: float | None, max_decimals: int = MAX_DECIMALS) ->
             return f"{shown:.{decimals}f} %"
     floor = 10.0**-max_decimals
     return f"<{floor:.{max_decimals}f} %" if percent < 50 else f">{100 - floor:.{max_decimals}f} %"
+
+
+def format_number(value: float, digits: int = 4) -> str:
+    """A metric with `digits` significant digits, more where that would show a value short of
+    1 (a probability, a threshold, an AUC) as exactly "1"."""
+    for extra in range(5):
+        shown = f"{value:.{digits + extra}g}"
+        if float(shown) != 1.0 or value == 1.0:
+            return shown
+    return f"{value:.{digits + 4}f}"

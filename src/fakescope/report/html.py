@@ -34,7 +34,7 @@ from typing import Any
 from matplotlib.figure import Figure
 
 from fakescope.evaluate.compare import COMPARISON_FILE, TABLE_COLUMNS, read_comparison
-from fakescope.evaluate.display import format_probability
+from fakescope.evaluate.display import format_number, format_probability
 from fakescope.evaluate.evaluate import EVALUATION_FILE, Evaluation, read_evaluation
 from fakescope.evaluate.robustness import ROBUSTNESS_FILE, Robustness
 from fakescope.report import plots
@@ -122,7 +122,7 @@ def _format(value: Any) -> str:
     if value is None or value == "":
         return "–"
     if isinstance(value, float):
-        return f"{value:.4g}"
+        return format_number(value)
     return str(value)
 
 

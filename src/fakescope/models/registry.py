@@ -7,6 +7,7 @@ serve them all without asking for a model's name:
     features(x) -> pooled features (N, F), the input of the classifier head
     head_parameters() / backbone_parameters() -> for separate learning rates and freezing
     input_spec -> size, mean/std and resize mode the model expects
+    native_resolution -> True for artifact detectors scored on unresized tiles of that size
 
 A detector checkpoint stores the registry name and constructor arguments next to the weights,
 so `load_detector` rebuilds any registered model from the file alone.
@@ -29,7 +30,11 @@ from fakescope.models.calibration import Calibration
 from fakescope.runs import CheckpointError, load_checkpoint, save_checkpoint
 
 # Modules whose import registers detectors; imported on first use of the registry.
-_DETECTOR_MODULES = ("fakescope.models.discriminator_detector", "fakescope.models.detectors")
+_DETECTOR_MODULES = (
+    "fakescope.models.discriminator_detector",
+    "fakescope.models.detectors",
+    "fakescope.models.npr",
+)
 
 
 class Detector(nn.Module):
@@ -37,6 +42,9 @@ class Detector(nn.Module):
 
     num_logits: int = 1
     input_spec: InputSpec = InputSpec(size=224)
+    # Artifact detectors read traces that resizing erases: prediction, evaluation and serving
+    # then score tiles of input_spec.size cut from the unresized picture (evaluate.tiles).
+    native_resolution: bool = False
     _build_kwargs: dict[str, Any]  # set by build_detector
 
     def features(self, x: torch.Tensor) -> torch.Tensor:

@@ -68,3 +68,23 @@ def test_a_checkpoint_without_calibration_has_no_band(client: TestClient,
     body = client.post("/api/predict", files={"file": ("f.png", image_bytes("PNG"))}).json()
     assert body["band_low"] == body["band_high"] == body["threshold"]
     assert body["verdict"] == body["label"]
+
+
+def test_a_native_resolution_detector_is_served_on_tiles(
+    image_bytes: Callable[..., bytes],
+) -> None:
+    import torch
+
+    from fakescope.models.registry import build_detector
+
+    torch.manual_seed(0)
+    model = build_detector("npr_cnn").eval()
+    npr = LoadedDetector(model, "npr_cnn", model.input_spec)
+    data = image_bytes("PNG", size=(200, 150), seed=4)  # 3 x 2 tiles of 64 px
+    picture = Predictor(npr).model_input(decode_image(data))[0]
+    assert picture.shape == (150, 200, 3)  # unresized
+    expected = Predictor(npr).probabilities([picture])[0]
+    with TestClient(create_app(npr)) as client:
+        body = client.post("/api/predict?gradcam=true", files={"file": ("f.png", data)}).json()
+    assert body["probability_fake"] == pytest.approx(expected, abs=1e-6)
+    assert body["gradcam_png"]  # explains the centre tile

@@ -176,3 +176,9 @@ def test_probabilities_are_never_shown_as_certain_unless_they_are(
 ])  # fmt: skip
 def test_metrics_short_of_one_never_read_as_one(value: float, shown: str) -> None:
     assert format_number(value) == shown
+
+
+def test_calibration_needs_both_classes_even_without_temperature() -> None:
+    with pytest.raises(ValueError, match="needs both real and fake images"):
+        fit_calibration([1, 1], [0.3, 2.0], "val", BandTargets(), ThresholdRule("fixed", 0.5),
+                        temperature_scaling=False)  # fmt: skip

@@ -148,3 +148,12 @@ def test_robustness_downscale_keeps_a_native_pictures_shape() -> None:
 
     pictures = torch.randint(0, 256, (1, 3, 40, 60), dtype=torch.uint8)
     assert downscale(pictures, 0.5, 0).shape == (1, 3, 40, 60)
+
+
+def test_the_centre_tile_is_cut_without_tiling_everything() -> None:
+    from fakescope.evaluate.tiles import centre_tile
+
+    picture = np.zeros((5 * 64 + 16, 3 * 64, 3), dtype=np.uint8)
+    picture[8 + 2 * 64 : 8 + 3 * 64, 64:128] = 255  # the middle of a 5 x 3 grid
+    assert (centre_tile(picture, 64) == 255).all()
+    assert centre_tile(picture[:40, :30], 64).shape == (64, 64, 3)

@@ -96,6 +96,8 @@ def fit_calibration(
     and the uncertain band for `targets` (none when `targets` is None)."""
     y = np.asarray(labels, dtype=np.int64).reshape(-1)
     z = np.asarray(log_odds, dtype=np.float64).reshape(-1)
+    if not both_classes(y):
+        raise ValueError(f"calibrating on '{split}' needs both real and fake images there")
     temperature = fit_temperature(y, z) if temperature_scaling else 1.0
     method = "temperature" if temperature_scaling else "none"
     before = Calibration()

@@ -50,23 +50,31 @@ def tile_origins(
     return origins
 
 
+def _padded(pixels: np.ndarray, size: int) -> np.ndarray:
+    """The picture mirrored out to at least `size` on each side, its own pixels in place."""
+    height, width = pixels.shape[:2]
+    if height >= size and width >= size:
+        return pixels
+    pad = ((0, max(0, size - height)), (0, max(0, size - width)), (0, 0))
+    return np.pad(pixels, pad, mode="symmetric")
+
+
 def tiles(pixels: np.ndarray, size: int, max_tiles: int = MAX_TILES) -> np.ndarray:
     """(T, size, size, C) uint8 tiles of an HWC picture, cut as described above."""
-    height, width = pixels.shape[:2]
-    if height < size or width < size:
-        pad = ((0, max(0, size - height)), (0, max(0, size - width)), (0, 0))
-        pixels = np.pad(pixels, pad, mode="symmetric")
-        height, width = pixels.shape[:2]
-    origins = tile_origins(height, width, size, max_tiles)
+    pixels = _padded(pixels, size)
+    origins = tile_origins(pixels.shape[0], pixels.shape[1], size, max_tiles)
     return np.stack([pixels[r : r + size, c : c + size] for r, c in origins])
 
 
 def centre_tile(pixels: np.ndarray, size: int) -> np.ndarray:
-    """The tile nearest the picture's centre (what Grad-CAM explains for a native detector)."""
-    stack = tiles(pixels, size, max_tiles=10**9)
+    """The tile of the full grid nearest the picture's centre (what Grad-CAM explains for a
+    native-resolution detector)."""
+    pixels = _padded(pixels, size)
     height, width = pixels.shape[:2]
-    rows, cols = max(1, height // size), max(1, width // size)
-    return stack[(rows // 2) * cols + cols // 2]
+    rows, cols = height // size, width // size
+    origins = tile_origins(height, width, size, max_tiles=rows * cols)
+    top, left = origins[(rows // 2) * cols + cols // 2]
+    return pixels[top : top + size, left : left + size]
 
 
 @torch.inference_mode()

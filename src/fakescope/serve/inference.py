@@ -27,7 +27,7 @@ from fakescope.serve.worker import MicroBatcher
 
 @dataclass(frozen=True)
 class ModelInput:
-    pixels: np.ndarray  # uint8 HWC at the model's input size
+    pixels: np.ndarray  # uint8 HWC at the model's input size (unresized: native detectors)
     face_box: FaceBox | None
     gradcam: bool
 

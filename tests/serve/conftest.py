@@ -137,3 +137,22 @@ def live_server(tiny_checkpoint: Path, tmp_path_factory: pytest.TempPathFactory)
     """`fakescope serve` in a subprocess on a free loopback port; yields its base URL."""
     with serve_process(tiny_checkpoint, tmp_path_factory.mktemp("live") / "server.log") as url:
         yield url
+
+
+@pytest.fixture(scope="session")
+def uncertain_server(
+    tiny_checkpoint: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[str]:
+    """The tiny detector with a stored calibration: a temperature of 20 pulls every P(fake)
+    towards 50 %, inside the uncertain band [30 %, 70 %)."""
+    from fakescope.evaluate.threshold import ThresholdRule, store_threshold
+    from fakescope.models.calibration import Calibration
+
+    folder = tmp_path_factory.mktemp("uncertain")
+    checkpoint = folder / "calibrated.pt"
+    checkpoint.write_bytes(tiny_checkpoint.read_bytes())
+    calibration = Calibration(method="temperature", temperature=20.0, band_low=0.3,
+                              band_high=0.7, fitted_on="val")
+    store_threshold(checkpoint, 0.5, ThresholdRule("eer"), "val", {}, calibration)
+    with serve_process(checkpoint, folder / "server.log") as url:
+        yield url

@@ -171,3 +171,34 @@ def test_provenance_panel_shows_what_the_file_declares(page: sync_api.Page,
 
     page.locator("#clear-button").click()
     expect(panel).to_be_hidden()
+
+
+def test_the_uncertain_band_is_its_own_verdict(
+    browser: sync_api.Browser, uncertain_server: str, face_file: Path, tmp_path: Path
+) -> None:
+    context = browser.new_context(viewport={"width": 1200, "height": 820})
+    page = context.new_page()
+    script_errors: list[str] = []
+    page.on("pageerror", lambda error: script_errors.append(str(error)))
+    page.set_default_timeout(20_000)
+    page.goto(uncertain_server)
+    expect(page.locator("#model-chip")).to_contain_text("threshold 50.0 %")
+    page.set_input_files("#file-input", face_file)
+    verdict = page.locator("#verdict")
+    expect(verdict).to_be_visible()
+    expect(verdict).to_have_class("verdict is-uncertain")
+    expect(page.locator("#verdict-label")).to_have_text("Uncertain")
+    expect(page.locator("#verdict-sub")).to_contain_text("uncertain band from 30.0 % to 70.0 %")
+    expect(page.locator("#fact-band")).to_have_text("30.0 % – 70.0 %")
+    expect(page.locator("#bar-band")).to_be_visible()
+    expect(page.locator("#status")).to_contain_text(": uncertain.")
+    expect(page.locator("#model-facts")).to_contain_text("Uncertain band")
+    page.screenshot(path=str(tmp_path / "uncertain.png"), full_page=True)
+    shutil.copy(tmp_path / "uncertain.png", "/tmp/serve_uncertain_screenshot.png")
+    context.close()
+    assert not script_errors, f"the page's script failed: {script_errors}"
+
+
+def test_the_page_never_rounds_to_certainty(page: sync_api.Page) -> None:
+    shown = page.evaluate("[0, 1, 0.5, 0.9997, 0.99996, 0.00004].map(percent)")
+    assert shown == ["0 %", "100 %", "50.0 %", "99.97 %", ">99.99 %", "<0.01 %"]

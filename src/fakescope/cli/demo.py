@@ -81,5 +81,7 @@ def _cell(value: Any) -> str:
     if value is None:
         return "-"
     if isinstance(value, float):
-        return f"{value:.4f}"
+        from fakescope.evaluate.display import format_number
+
+        return format_number(value)  # never "1.0000" for a threshold short of 1
     return str(value)

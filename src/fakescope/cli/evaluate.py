@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from fakescope.config import DataConfig
+from fakescope.evaluate.display import format_number, format_probability
 
 SUMMARY_METRICS = (
     "accuracy", "precision", "recall", "f1", "roc_auc", "average_precision", "eer",
@@ -34,6 +35,18 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                           help="split the threshold is chosen on (default val)")
     evaluate.add_argument("--no-store", action="store_true",
                           help="use the calibrated threshold without storing it in the checkpoint")
+    evaluate.add_argument("--no-calibration", action="store_true",
+                          help="with --calibrate-threshold: fit no temperature (T = 1), choose "
+                          "threshold and band on the raw probabilities")
+    evaluate.add_argument("--max-fake-called-real", type=_rate, default=0.05, metavar="RATE",
+                          help="uncertain band: at most this share of validation fakes below its "
+                          "low end, called real (default 0.05)")
+    evaluate.add_argument("--max-real-called-fake", type=_rate, default=0.05, metavar="RATE",
+                          help="uncertain band: at most this share of validation reals at or above "
+                          "its high end, called fake (default 0.05)")
+    evaluate.add_argument("--no-uncertain-band", action="store_true",
+                          help="with --calibrate-threshold: store no uncertain band (the verdict "
+                          "is then the thresholded label)")
     evaluate.add_argument("--explain", type=int, default=0, metavar="N",
                           help="Grad-CAM overlays of the N images per class scored most wrongly")
     evaluate.add_argument("--out", help="output folder (default <run>/evaluation/<name>-<split>)")
@@ -96,6 +109,16 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     report.set_defaults(handler=_report)
 
 
+def _rate(text: str) -> float:
+    try:
+        rate = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a number") from None
+    if not 0.0 <= rate < 1.0:
+        raise argparse.ArgumentTypeError(f"{text} is not a share in [0, 1)")
+    return rate
+
+
 def _add_data(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--data", required=True, help="labelled dataset folder")
     parser.add_argument("--split", default="test", help="train, val, test or all (default test)")
@@ -152,12 +175,13 @@ def _checkpoints(models: Sequence[str], pattern: str) -> tuple[list[Path], list[
 
 
 def format_table(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
-    """Plain-text table with aligned columns; floats with 4 significant digits."""
+    """Plain-text table with aligned columns; floats with 4 significant digits (more where a
+    value short of 1 would read as 1)."""
 
     def cell(value: Any) -> str:
         if value is None:
             return "-"
-        return f"{value:.4g}" if isinstance(value, float) else str(value)
+        return format_number(value) if isinstance(value, float) else str(value)
 
     cells = [[cell(v) for v in row] for row in rows]
     widths = [max([len(str(h)), *(len(r[i]) for r in cells)]) for i, h in enumerate(header)]
@@ -167,6 +191,7 @@ def format_table(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
 
 
 def _evaluate(args: argparse.Namespace) -> int:
+    from fakescope.evaluate.calibrate import BandTargets
     from fakescope.evaluate.evaluate import (
         default_evaluation_dir,
         evaluate_checkpoint,
@@ -177,10 +202,14 @@ def _evaluate(args: argparse.Namespace) -> int:
 
     checkpoint = Path(args.checkpoint)
     rule = ThresholdRule.parse(args.calibrate_threshold) if args.calibrate_threshold else None
+    band = None if args.no_uncertain_band else BandTargets(
+        args.max_fake_called_real, args.max_real_called_fake
+    )
     data = _data_config(args, checkpoint)
     evaluation, scores = evaluate_checkpoint(
         checkpoint, data, args.split, rule, args.threshold_split, store=not args.no_store,
         device=args.device, batch_size=args.batch_size, seed=args.seed, progress=_progress(args),
+        band=band, temperature_scaling=not args.no_calibration,
     )
     if not args.no_provenance:
         from fakescope.provenance import verdict_counts
@@ -200,8 +229,10 @@ def _evaluate(args: argparse.Namespace) -> int:
     m = evaluation.metrics
     print(f"{evaluation.model} on {evaluation.split}: {m['n']} images "
           f"({m['n_real']} real, {m['n_fake']} fake)")
-    print(f"threshold {evaluation.threshold:.4g} ({evaluation.threshold_source})"
+    print(f"threshold {format_probability(evaluation.threshold)} "
+          f"({evaluation.threshold_source})"
           + ("; stored in the checkpoint" if rule and not args.no_store else ""))
+    print(calibration_line(evaluation.calibration, evaluation.threshold, m))
     print(format_table(("metric", "value"), [(k, m.get(k)) for k in SUMMARY_METRICS]))
     print(format_table(("", "predicted real", "predicted fake"),
                        [("true real", m["tn"], m["fp"]), ("true fake", m["fn"], m["tp"])]))
@@ -221,6 +252,22 @@ def _report_skipped(bad_files: list[dict[str, str]], listed_in: Path, shown: int
           file=sys.stderr)
     for bad in bad_files[:shown]:
         print(f"  {bad['path']}: {bad['reason'].split(': ', 1)[-1]}", file=sys.stderr)
+
+
+def calibration_line(calibration: dict[str, Any], threshold: float, m: dict[str, Any]) -> str:
+    """One line: temperature, uncertain band and ECE before/after on the evaluated split."""
+    from fakescope.models.calibration import Calibration
+
+    fitted = Calibration.from_dict(calibration)
+    parts = [f"temperature {fitted.temperature:.4g}" if fitted.method != "none"
+             else "no temperature scaling"]
+    if fitted.has_band:
+        low, high = fitted.band(threshold)
+        parts.append(f"uncertain band [{format_probability(low)}, {format_probability(high)}) "
+                     f"holds {format_probability(m['uncertain_share'])} of the images")
+    if m.get("ece_uncalibrated") is not None:
+        parts.append(f"ECE {m['ece_uncalibrated']:.4f} before, {m['ece']:.4f} after calibration")
+    return "; ".join(parts)
 
 
 def _compare(args: argparse.Namespace) -> int:
@@ -296,14 +343,27 @@ def _predict(args: argparse.Namespace) -> int:
         _emit(args.csv, _rows_csv(rows))
     if not (args.json == "-" or args.csv == "-"):
         table = [
-            (r["path"], r["probability_fake"], r["label"] or "error", r.get("provenance", "-"),
-             r["error"] or "")
+            (r["path"], format_probability(r["probability_fake"]), r["verdict"] or "error",
+             r.get("provenance", "-"), r["error"] or "")
             for r in rows
         ]
-        print(format_table(("path", "p_fake", "label", "provenance", "error"), table))
-        print(f"threshold {loaded.threshold:.4g}; {sum(r['error'] is None for r in rows)} of "
+        print(format_table(("path", "p_fake", "verdict", "provenance", "error"), table))
+        print(f"{_decision_rule(loaded)}; {sum(r['error'] is None for r in rows)} of "
               f"{len(rows)} images predicted with {predictor.onnx_source or 'PyTorch'}")
     return 1 if any(r["error"] for r in rows) else 0
+
+
+def _decision_rule(loaded: Any) -> str:
+    """The threshold, and the uncertain band and temperature when the checkpoint has them."""
+    calibration = loaded.calibration
+    text = f"threshold {format_probability(loaded.threshold)}"
+    if calibration.has_band:
+        low, high = calibration.band(loaded.threshold)
+        text += (f", uncertain from {format_probability(low)} to below "
+                 f"{format_probability(high)}")
+    if calibration.method != "none":
+        text += f" (calibrated P(fake), temperature {calibration.temperature:.3g})"
+    return text
 
 
 def _explain_each(loaded: Any, results: Sequence[Any], folder: Path, face_crop: bool) -> None:
@@ -318,7 +378,8 @@ def _explain_each(loaded: Any, results: Sequence[Any], folder: Path, face_crop: 
 
 def _rows_csv(rows: list[dict[str, Any]]) -> str:
     buffer = io.StringIO()
-    columns = ["path", "probability_fake", "label", "threshold", "face_box", "error"]
+    columns = ["path", "probability_fake", "label", "verdict", "threshold", "band_low",
+               "band_high", "face_box", "error"]
     columns += [c for c in (rows[0] if rows else {}) if c.startswith("provenance")]
     writer = csv.DictWriter(buffer, fieldnames=columns)
     writer.writeheader()

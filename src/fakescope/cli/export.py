@@ -8,6 +8,8 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from fakescope.evaluate.display import format_probability
+
 if TYPE_CHECKING:
     import numpy as np
 
@@ -130,11 +132,13 @@ def _quantize(
     lines = [f"wrote {out} ({size / MIB:.2f} MiB, {args.int8_method} int8{how})"]
     if prepared is not None:
         cost = quantization_cost(
-            OnnxDetector(fp32), OnnxDetector(out), prepared, args.split, loaded.threshold
+            OnnxDetector(fp32), OnnxDetector(out), prepared, args.split, loaded.threshold,
+            calibration=loaded.calibration,
         )
         results["cost"] = cost.to_dict()
         lines.append(
-            f"int8 cost on {cost.split} ({cost.n} images, threshold {cost.threshold:.4g}): "
+            f"int8 cost on {cost.split} ({cost.n} images, "
+            f"threshold {format_probability(cost.threshold)}): "
             f"accuracy {cost.accuracy_fp32:.4f} -> {cost.accuracy_int8:.4f}, "
             f"max |P(fake) diff| {cost.max_probability_diff:.4f} "
             f"(mean {cost.mean_probability_diff:.4f}), "

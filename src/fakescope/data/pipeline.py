@@ -21,6 +21,7 @@ from typing import Any
 
 import numpy as np
 import torch
+from PIL import Image
 from tqdm import tqdm
 
 from fakescope.config import DataConfig
@@ -224,6 +225,8 @@ class PreparedData:
         self._source = source
         self._augmenter = augmenter
         self._normalizer = Normalizer(spec)
+        # for readers that decode files themselves (native-resolution scoring)
+        self.face_cropper: Callable[[Image.Image], Image.Image] | None = None
         self._rows: dict[str, list[int]] = {}
         for row, s in enumerate(samples):
             self._rows.setdefault(s.split or "train", []).append(row)
@@ -357,7 +360,9 @@ def prepare_data(
         source = DecodingSource(samples, spec, _face_cropper(config))
     report.counts = count_by_split(samples)
     report.seconds = time.perf_counter() - started
-    return PreparedData(spec, report, samples, source, augmenter)
+    prepared = PreparedData(spec, report, samples, source, augmenter)
+    prepared.face_cropper = _face_cropper(config)
+    return prepared
 
 
 class _RowSubset(ImageSource):

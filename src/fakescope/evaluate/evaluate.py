@@ -3,10 +3,13 @@
     evaluation = evaluate_checkpoint("runs/x/checkpoints/best.pt", DataConfig(path="data"))
     write_evaluation(evaluation, scores, out_dir)   # evaluation.json, metrics.csv, predictions.csv
 
-With a threshold rule (`eer`, `f1`, `fpr:0.05`) the threshold is first chosen on another split
+With a threshold rule (`eer`, `f1`, `fpr:0.05`) the calibration (temperature and uncertain
+band, `fakescope.evaluate.calibrate`) and then the threshold are first chosen on another split
 (validation by default), optionally stored in the checkpoint, and then applied to the evaluated
-split, so the test images never influence the threshold they are judged by. Plots of an
-evaluation are drawn by `fakescope.report.plots` from the saved JSON.
+split, so the test images never influence the threshold they are judged by. Every metric is
+measured on the calibrated probabilities; ECE, log loss and the reliability diagram are also
+reported before calibration. Plots of an evaluation are drawn by `fakescope.report.plots` from
+the saved JSON.
 """
 
 from __future__ import annotations
@@ -18,18 +21,27 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 
 from fakescope.config import DataConfig
 from fakescope.data.pipeline import PreparedData
-from fakescope.evaluate.metrics import binary_metrics, pr_points, reliability_bins, roc_points
+from fakescope.evaluate.calibrate import BandTargets, fit_calibration
+from fakescope.evaluate.metrics import (
+    binary_metrics,
+    pr_points,
+    probability_metrics,
+    reliability_bins,
+    roc_points,
+)
 from fakescope.evaluate.scoring import (
     Scores,
     prepare_evaluation_data,
     score_split,
     training_seed,
 )
-from fakescope.evaluate.threshold import ThresholdRule, choose_threshold, store_threshold
+from fakescope.evaluate.threshold import ThresholdRule, store_threshold
+from fakescope.models.calibration import Calibration
 from fakescope.models.registry import LoadedDetector, load_detector
 from fakescope.reproducibility import resolve_device
 from fakescope.runs import atomic_write_bytes, write_json
@@ -57,6 +69,10 @@ class Evaluation:
     # provenance verdicts per class ({"real": {"no-provenance": 98, ...}, "fake": {...}}), when
     # counted: what the files' metadata declares, apart from the detector's scores
     provenance: dict[str, dict[str, int]] = field(default_factory=dict)
+    # the calibration the probabilities were computed with (`Calibration.to_dict`), and the
+    # reliability diagram of the same images before it (the raw sigmoid of the log-odds)
+    calibration: dict[str, Any] = field(default_factory=dict)
+    reliability_uncalibrated: dict[str, list[Any]] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -75,9 +91,23 @@ def evaluate_scores(
     split: str,
     threshold_source: str,
     data: dict[str, Any] | None = None,
+    calibration: Calibration | None = None,
 ) -> Evaluation:
-    """Metrics, confusion matrix and curves of one set of scores at `threshold`."""
-    metrics = binary_metrics(scores.labels, scores.probs, threshold, RELIABILITY_BINS)
+    """Metrics, confusion matrix and curves of one set of (calibrated) scores at `threshold`,
+    with the uncertain band's shares and, when the raw log-odds are known, the probability
+    metrics and reliability diagram before calibration."""
+    calibration = calibration or Calibration()
+    metrics: dict[str, Any] = binary_metrics(
+        scores.labels, scores.probs, threshold, RELIABILITY_BINS
+    )
+    metrics.update(band_metrics(scores.labels, scores.probs, threshold, calibration))
+    uncalibrated: dict[str, list[Any]] = {}
+    if scores.log_odds is not None:
+        raw = Calibration().probability(scores.log_odds)
+        before = probability_metrics(scores.labels, raw, RELIABILITY_BINS)
+        metrics.update({f"{k}_uncalibrated": v for k, v in before.items()})
+        uncalibrated = reliability_bins(scores.labels, raw, RELIABILITY_BINS).to_dict()
+    metrics["temperature"] = calibration.temperature
     return Evaluation(
         model=model,
         checkpoint=checkpoint,
@@ -86,12 +116,39 @@ def evaluate_scores(
         threshold=float(threshold),
         threshold_source=threshold_source,
         metrics=metrics,
-        confusion=[[metrics["tn"], metrics["fp"]], [metrics["fn"], metrics["tp"]]],  # type: ignore[list-item]
+        confusion=[[metrics["tn"], metrics["fp"]], [metrics["fn"], metrics["tp"]]],
         roc=roc_points(scores.labels, scores.probs),
         pr=pr_points(scores.labels, scores.probs),
         reliability=reliability_bins(scores.labels, scores.probs, RELIABILITY_BINS).to_dict(),
         data=data or {},
+        calibration=calibration.to_dict(),
+        reliability_uncalibrated=uncalibrated,
     )
+
+
+def band_metrics(
+    labels: Any, probs: Any, threshold: float, calibration: Calibration
+) -> dict[str, Any]:
+    """How the uncertain band splits these images: the band, the share called uncertain (of
+    all, of reals, of fakes), and the accuracy on the images that got a real/fake verdict."""
+    y = np.asarray(labels, dtype=np.int64)
+    p = np.asarray(probs, dtype=np.float64)
+    low, high = calibration.band(threshold)
+    uncertain = (p >= low) & (p < high)
+    decided = ~uncertain
+    correct = (p >= high) == (y == 1)
+
+    def share(mask: np.ndarray, within: np.ndarray) -> float | None:
+        return float(mask[within].mean()) if within.any() else None
+
+    return {
+        "band_low": low,
+        "band_high": high,
+        "uncertain_share": share(uncertain, np.ones_like(uncertain)),
+        "uncertain_real": share(uncertain, y == 0),
+        "uncertain_fake": share(uncertain, y == 1),
+        "decided_accuracy": share(correct, decided),
+    }
 
 
 def model_name(checkpoint: Path) -> str:
@@ -108,6 +165,9 @@ def default_evaluation_dir(checkpoint: Path, split: str) -> Path:
     return home / "evaluation" / f"{checkpoint.stem}-{split}"
 
 
+DEFAULT_BAND = BandTargets()
+
+
 def calibrate_threshold(
     loaded: LoadedDetector,
     prepared: PreparedData,
@@ -115,11 +175,21 @@ def calibrate_threshold(
     split: str,
     device: torch.device,
     batch_size: int,
-) -> tuple[float, dict[str, Any]]:
-    """The threshold `rule` picks on `split`, and the metrics it gives there."""
+    band: BandTargets | None = DEFAULT_BAND,
+    temperature_scaling: bool = True,
+) -> tuple[float, Calibration, dict[str, Any]]:
+    """The calibration fitted on `split` (temperature unless `temperature_scaling` is off, and
+    the uncertain band for `band`, none when None), the threshold `rule` picks on the calibrated
+    probabilities there, and the metrics they give there."""
     scores = score_split(loaded, prepared, split, device, batch_size)
-    threshold = choose_threshold(scores.labels, scores.probs, rule)
-    return threshold, binary_metrics(scores.labels, scores.probs, threshold, RELIABILITY_BINS)
+    assert scores.log_odds is not None  # score_split always keeps them
+    calibration, threshold = fit_calibration(
+        scores.labels, scores.log_odds, split, band, rule, temperature_scaling
+    )
+    probs = calibration.probability(scores.log_odds)
+    metrics: dict[str, Any] = binary_metrics(scores.labels, probs, threshold, RELIABILITY_BINS)
+    metrics.update(band_metrics(scores.labels, probs, threshold, calibration))
+    return threshold, calibration, metrics
 
 
 def evaluate_loaded(
@@ -146,6 +216,7 @@ def evaluate_loaded(
         split=split,
         threshold_source=threshold_source,
         data=prepared.report.to_dict(),
+        calibration=loaded.calibration,
     )
     return evaluation, scores
 
@@ -161,12 +232,16 @@ def evaluate_checkpoint(
     batch_size: int = 64,
     seed: int | None = None,
     progress: bool = False,
+    band: BandTargets | None = DEFAULT_BAND,
+    temperature_scaling: bool = True,
 ) -> tuple[Evaluation, Scores]:
     """Evaluate a detector checkpoint on `split` of `data` (`all` for every image).
 
     `seed` is the one the data was split with; by default the training run's seed stored in
     the checkpoint, so the test split is the one training held out. With `threshold_rule`, the
-    threshold is chosen on `threshold_split` and, when `store`, written into the checkpoint.
+    calibration (temperature unless `temperature_scaling` is off; uncertain band for `band`,
+    none when None) and the threshold are chosen on `threshold_split` and, when `store`,
+    written into the checkpoint together. Without it, the checkpoint's own are used.
     """
     checkpoint = Path(checkpoint)
     torch_device = resolve_device(device)
@@ -176,13 +251,17 @@ def evaluate_checkpoint(
     )
     threshold, source = loaded.threshold, "checkpoint"
     if threshold_rule is not None:
-        threshold, calibration = calibrate_threshold(
-            loaded, prepared, threshold_rule, threshold_split, torch_device, batch_size
-        )
+        threshold, calibration, measured = calibrate_threshold(
+            loaded, prepared, threshold_rule, threshold_split, torch_device, batch_size,
+            band, temperature_scaling,
+        )  # fmt: skip
+        loaded.calibration = calibration
         fixed = threshold_rule.method == "fixed"
         source = f"fixed {threshold_rule}" if fixed else f"{threshold_rule} on {threshold_split}"
         if store:
-            store_threshold(checkpoint, threshold, threshold_rule, threshold_split, calibration)
+            store_threshold(
+                checkpoint, threshold, threshold_rule, threshold_split, measured, calibration
+            )
     return evaluate_loaded(
         loaded,
         prepared,
@@ -197,14 +276,21 @@ def evaluate_checkpoint(
     )
 
 
-def predictions_csv(scores: Scores, threshold: float) -> bytes:
-    """One row per image: path, true label, P(fake), predicted label."""
+def predictions_csv(
+    scores: Scores, threshold: float, calibration: Calibration | None = None
+) -> bytes:
+    """One row per image: path, true label, calibrated P(fake), predicted label (at the
+    threshold) and verdict (real, uncertain or fake, by the uncertain band)."""
+    calibration = calibration or Calibration()
     buffer = io.StringIO()
     writer = csv.writer(buffer)
-    writer.writerow(["path", "label", "probability_fake", "predicted"])
+    writer.writerow(["path", "label", "probability_fake", "predicted", "verdict"])
     names = ("real", "fake")
     for path, label, prob in zip(scores.paths, scores.labels, scores.probs, strict=True):
-        writer.writerow([path, names[int(label)], f"{prob:.6f}", names[int(prob >= threshold)]])
+        writer.writerow([
+            path, names[int(label)], f"{prob:.6g}", names[int(prob >= threshold)],
+            calibration.verdict(float(prob), threshold),
+        ])  # fmt: skip
     return buffer.getvalue().encode()
 
 
@@ -238,7 +324,10 @@ def write_evaluation(evaluation: Evaluation, scores: Scores | None, out_dir: Pat
     atomic_write_bytes(written[1], metrics_csv([evaluation]))
     if scores is not None:
         written.append(out_dir / "predictions.csv")
-        atomic_write_bytes(written[-1], predictions_csv(scores, evaluation.threshold))
+        calibration = Calibration.from_dict(evaluation.calibration)
+        atomic_write_bytes(
+            written[-1], predictions_csv(scores, evaluation.threshold, calibration)
+        )
     return written
 
 

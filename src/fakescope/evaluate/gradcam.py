@@ -25,7 +25,9 @@ from fakescope.data.images import load_image
 from fakescope.data.transforms import Normalizer, to_chw_tensor
 from fakescope.evaluate.predict import model_input
 from fakescope.evaluate.scoring import Scores
-from fakescope.models.registry import LoadedDetector, fake_probability, load_detector
+from fakescope.evaluate.tiles import centre_tile, is_native
+from fakescope.models.calibration import log_odds
+from fakescope.models.registry import LoadedDetector, load_detector
 
 # Overlays of small inputs (64 px DCGAN discriminators) are enlarged to be readable.
 MIN_DISPLAY_SIDE = 256
@@ -43,15 +45,25 @@ class LogOddsTarget:
         return self.sign * log_odds
 
 
+def explained_pixels(loaded: LoadedDetector, pixels: np.ndarray) -> np.ndarray:
+    """What Grad-CAM explains of a `model_input` picture: the picture itself, or for a detector
+    that scores unresized pictures on tiles, the tile nearest the centre."""
+    if is_native(loaded.model):
+        return centre_tile(pixels, loaded.input_spec.size)
+    return pixels
+
+
 def gradcam_heatmap(loaded: LoadedDetector, pixels: np.ndarray) -> tuple[np.ndarray, float]:
-    """(map in [0, 1] at the input's size, P(fake)) for one preprocessed uint8 HWC picture."""
+    """(map in [0, 1] at the size of `explained_pixels`, its calibrated P(fake)) for one
+    `model_input` uint8 HWC picture."""
     model = loaded.model
     device = next(model.parameters()).device
+    pixels = explained_pixels(loaded, pixels)
     # Gradients are needed even when the caller runs under inference mode or no_grad.
     with _LOCK, torch.inference_mode(False), torch.enable_grad():
         batch = Normalizer(loaded.input_spec)(to_chw_tensor(pixels).unsqueeze(0)).to(device)
         with torch.no_grad():
-            prob = float(fake_probability(model(batch))[0])
+            prob = float(loaded.calibration.probability(log_odds(model(batch)).double().cpu())[0])
         sign = 1 if prob >= loaded.threshold else -1
         # A frozen backbone (linear probes) gives its activations no gradient unless the input
         # asks for one.
@@ -79,9 +91,10 @@ def gradcam_overlay(
     face_margin: float = 0.25,
 ) -> tuple[np.ndarray, float]:
     """(overlay as uint8 HWC RGB, P(fake)) for a decoded RGB picture."""
-    pixels, _ = model_input(image, loaded.input_spec, face_crop, face_margin)
+    native = is_native(loaded.model)
+    pixels, _ = model_input(image, loaded.input_spec, face_crop, face_margin, native)
     heat, prob = gradcam_heatmap(loaded, pixels)
-    return overlay(pixels, heat), prob
+    return overlay(explained_pixels(loaded, pixels), heat), prob
 
 
 def png_bytes(array: np.ndarray) -> bytes:

@@ -1,7 +1,11 @@
 """Predicting real or fake for pictures and files, with the checkpoint's stored threshold.
 
 Pictures go through exactly the training preprocessing (`decode_image` -> optional face crop
--> `preprocess` at the checkpoint's `InputSpec` -> normalise) and are scored in batches.
+-> `preprocess` at the checkpoint's `InputSpec` -> normalise) and are scored in batches; a
+detector that scores at native resolution is shown tiles of the unresized picture instead
+(`fakescope.evaluate.tiles`). P(fake) is the checkpoint's calibrated probability (its stored
+temperature applied to the log-odds, whichever backend computed them), and the verdict is real,
+uncertain or fake by its uncertain band.
 
 A `Predictor` may be shared by the threads of a worker pool: inference runs under
 `torch.inference_mode` (thread-local) on a model in eval mode, which changes no state (an
@@ -30,9 +34,10 @@ from tqdm import tqdm
 
 from fakescope.data.faces import FaceBox, crop_around, find_largest_face
 from fakescope.data.images import BadImageError, is_image_name, load_image
-from fakescope.data.transforms import InputSpec, Normalizer, preprocess, to_chw_tensor
+from fakescope.data.transforms import InputSpec, Normalizer, preprocess
+from fakescope.evaluate.tiles import is_native, picture_log_odds
 from fakescope.export.artifacts import default_onnx_path
-from fakescope.models.registry import LoadedDetector, fake_probability
+from fakescope.models.registry import LoadedDetector
 
 if TYPE_CHECKING:
     from fakescope.export.runtime import OnnxDetector
@@ -45,16 +50,22 @@ logger = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class Prediction:
-    probability_fake: float
+    probability_fake: float  # calibrated
     label: str  # "real" | "fake": fake when probability_fake >= threshold
     threshold: float
     face_box: FaceBox | None = None  # where the face crop was taken, in image pixels
+    verdict: str = ""  # "real" | "uncertain" | "fake" by the band; the label when empty
+    band: tuple[float, float] | None = None  # (low, high) of the uncertain band
 
     def to_dict(self) -> dict[str, Any]:
+        low, high = self.band or (self.threshold, self.threshold)
         return {
             "probability_fake": self.probability_fake,
             "label": self.label,
+            "verdict": self.verdict or self.label,
             "threshold": self.threshold,
+            "band_low": low,
+            "band_high": high,
             "face_box": self.face_box.to_dict() if self.face_box else None,
         }
 
@@ -69,7 +80,10 @@ class PathPrediction:
 
     def to_dict(self) -> dict[str, Any]:
         if self.prediction is None:
-            empty = {"probability_fake": None, "label": None, "threshold": None, "face_box": None}
+            empty = dict.fromkeys(
+                ("probability_fake", "label", "verdict", "threshold", "band_low", "band_high",
+                 "face_box")
+            )  # fmt: skip
             return {"path": self.path, **empty, "error": self.error}
         return {"path": self.path, **self.prediction.to_dict(), "error": None}
 
@@ -96,13 +110,20 @@ def expand_inputs(patterns: Sequence[str]) -> list[Path]:
 
 
 def model_input(
-    image: Image.Image, spec: InputSpec, face_crop: bool = False, face_margin: float = 0.25
+    image: Image.Image,
+    spec: InputSpec,
+    face_crop: bool = False,
+    face_margin: float = 0.25,
+    native: bool = False,
 ) -> tuple[np.ndarray, FaceBox | None]:
-    """The uint8 HWC picture a model with `spec` sees, and the face box it was cropped to
-    (None without face crop, or when no face was found and the whole picture is used)."""
+    """The uint8 HWC picture a model with `spec` sees (unresized when `native`: it is then
+    scored on tiles), and the face box it was cropped to (None without face crop, or when no
+    face was found and the whole picture is used)."""
     box = find_largest_face(image) if face_crop else None
     if box is not None:
         image = crop_around(image, box, face_margin)
+    if native:
+        return np.asarray(image.convert("RGB"), dtype=np.uint8), box
     return preprocess(image, spec), box
 
 
@@ -172,29 +193,42 @@ class Predictor:
     def threshold(self) -> float:
         return self.loaded.threshold
 
+    @property
+    def native(self) -> bool:
+        """Whether pictures are scored unresized, on tiles of the model's input size."""
+        return is_native(self.loaded.model)
+
     def model_input(self, image: Image.Image) -> tuple[np.ndarray, FaceBox | None]:
-        return model_input(image, self.loaded.input_spec, self.face_crop, self.face_margin)
+        return model_input(
+            image, self.loaded.input_spec, self.face_crop, self.face_margin, self.native
+        )
 
-    @torch.inference_mode()
+    def log_odds(self, arrays: Sequence[np.ndarray]) -> np.ndarray:
+        """Raw log-odds of fake (before the temperature) of `model_input` pictures."""
+        tile = self.loaded.input_spec.size if self.native else None
+        return picture_log_odds(
+            self.model, arrays, self.normalizer, self.device, self.batch_size, tile
+        )
+
     def probabilities(self, arrays: Sequence[np.ndarray]) -> list[float]:
-        """P(fake) of preprocessed uint8 HWC pictures."""
-        probs: list[float] = []
-        for start in range(0, len(arrays), self.batch_size):
-            chunk = arrays[start : start + self.batch_size]
-            batch = self.normalizer(torch.stack([to_chw_tensor(a) for a in chunk]))
-            logits = self.model(batch.to(self.device))
-            probs.extend(fake_probability(logits).float().cpu().tolist())
-        return probs
+        """Calibrated P(fake) of `model_input` pictures."""
+        return [float(p) for p in self.loaded.calibration.probability(self.log_odds(arrays))]
 
-    def _prediction(self, prob: float, box: FaceBox | None) -> Prediction:
+    def prediction(self, prob: float, box: FaceBox | None = None) -> Prediction:
+        """The label at the threshold and the verdict by the uncertain band, for one P(fake)."""
+        calibration = self.loaded.calibration
         label = LABELS[int(prob >= self.threshold)]
-        return Prediction(float(prob), label, self.threshold, box)
+        return Prediction(
+            float(prob), label, self.threshold, box,
+            verdict=calibration.verdict(prob, self.threshold),
+            band=calibration.band(self.threshold),
+        )  # fmt: skip
 
     def predict_images(self, images: Sequence[Image.Image]) -> list[Prediction]:
         """Predictions for decoded RGB pictures, in order."""
         inputs = [self.model_input(image) for image in images]
         probs = self.probabilities([array for array, _ in inputs])
-        return [self._prediction(p, box) for p, (_, box) in zip(probs, inputs, strict=True)]
+        return [self.prediction(p, box) for p, (_, box) in zip(probs, inputs, strict=True)]
 
     def predict_paths(
         self, paths: Sequence[str | Path], progress: bool = False
@@ -221,7 +255,7 @@ class Predictor:
                 if path in errors:
                     results.append(PathPrediction(path, error=errors[path]))
                 else:
-                    results.append(PathPrediction(path, self._prediction(next(probs), boxes[path])))
+                    results.append(PathPrediction(path, self.prediction(next(probs), boxes[path])))
             bar.update(len(chunk))
         bar.close()
         return results

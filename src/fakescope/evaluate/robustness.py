@@ -64,10 +64,11 @@ def blur(images: torch.Tensor, sigma: float, seed: int) -> torch.Tensor:
 def downscale(images: torch.Tensor, factor: float, seed: int) -> torch.Tensor:
     if factor >= 1:
         return images
-    size = images.shape[-1]
-    small = max(1, round(size * factor))
-    shrunk = TF.resize(images, [small, small], antialias=True)
-    return TF.resize(shrunk, [size, size], antialias=True)
+    # pictures scored at native resolution need not be square
+    height, width = images.shape[-2:]
+    small = [max(1, round(height * factor)), max(1, round(width * factor))]
+    shrunk = TF.resize(images, small, antialias=True)
+    return TF.resize(shrunk, [height, width], antialias=True)
 
 
 def noise(images: torch.Tensor, std: float, seed: int) -> torch.Tensor:

@@ -1,7 +1,10 @@
 """Running a detector over a data split: P(fake) per image, in the order of the split's samples.
 
 Evaluation reads images through the same data layer as training (`prepare_data`, the same
-cache and the checkpoint's own `InputSpec`), so eval sees exactly the pixels training saw.
+cache and the checkpoint's own `InputSpec`), so eval sees exactly the pixels training saw. A
+detector that scores at native resolution (`fakescope.evaluate.tiles`) instead reads each file
+unresized and is scored on its tiles. Probabilities are the checkpoint's calibrated ones; the
+raw log-odds are kept beside them, for fitting a calibration.
 """
 
 from __future__ import annotations
@@ -16,7 +19,10 @@ import torch
 from tqdm import tqdm
 
 from fakescope.config import ConfigError, DataConfig, from_dict
+from fakescope.data.images import BadImageError, load_image
 from fakescope.data.pipeline import PreparedData, prepare_data
+from fakescope.evaluate.tiles import is_native, picture_log_odds
+from fakescope.models.calibration import log_odds
 from fakescope.models.registry import LoadedDetector, fake_probability
 
 ALL_SPLITS = "all"
@@ -27,11 +33,13 @@ Perturb = Callable[[torch.Tensor, int], torch.Tensor]
 
 @dataclass
 class Scores:
-    """True labels, P(fake) and source paths of the images of one evaluation."""
+    """True labels, calibrated P(fake) and source paths of the images of one evaluation, and
+    the detector's raw log-odds of fake (before its temperature), when they were kept."""
 
     labels: np.ndarray
     probs: np.ndarray
     paths: list[str]
+    log_odds: np.ndarray | None = None
 
 
 def training_config(loaded: LoadedDetector) -> dict[str, Any]:
@@ -94,6 +102,22 @@ def score_batches(
     return np.concatenate(labels).astype(np.int64), np.concatenate(probs).astype(np.float64)
 
 
+@torch.inference_mode()
+def score_log_odds(
+    model: torch.nn.Module,
+    batches: Iterable[tuple[torch.Tensor, torch.Tensor]],
+    device: torch.device,
+) -> tuple[np.ndarray, np.ndarray]:
+    """(labels, log-odds of fake in float64) over batches of (normalised images, labels)."""
+    labels, scores = [], []
+    for images, batch_labels in batches:
+        scores.append(log_odds(model(images.to(device))).double().cpu().numpy())
+        labels.append(batch_labels.numpy())
+    if not labels:
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float64)
+    return np.concatenate(labels).astype(np.int64), np.concatenate(scores)
+
+
 def _perturbed(
     batches: Iterable[tuple[torch.Tensor, torch.Tensor]], prepared: PreparedData, perturb: Perturb
 ) -> Iterable[tuple[torch.Tensor, torch.Tensor]]:
@@ -113,23 +137,73 @@ def score_split(
     perturb: Perturb | None = None,
     progress: bool = False,
 ) -> Scores:
-    """P(fake) for every image of `split` (or of all splits), in sample order."""
-    labels, probs, paths = [], [], []
+    """Calibrated P(fake) (and raw log-odds) for every image of `split` (or of all splits),
+    in sample order."""
+    labels, scores, paths = [], [], []
     for name in split_names(prepared, split):
-        loader = prepared.loader(name, batch_size, shuffle=False, augment=False)
-        batches: Iterable[tuple[torch.Tensor, torch.Tensor]] = loader
-        if perturb is not None:
-            batches = _perturbed(batches, prepared, perturb)
-        if progress:
-            batches = tqdm(batches, total=len(loader), desc=f"scoring {name}", leave=False)
-        y, p = score_batches(loaded.model, batches, device)
-        # Files that fail to decode on the fly (no cache) are dropped from batches; the data
-        # report names them, so the remaining paths still line up with the scores.
-        bad = {path for path, _ in prepared.refresh_report().bad_files}
-        kept = [str(s.path) for s in prepared.samples(name) if str(s.path) not in bad]
-        if len(kept) != len(y):
-            raise RuntimeError(f"split '{name}': {len(y)} scores for {len(kept)} images")
+        scorer = _score_native if is_native(loaded.model) else _score_resized
+        y, z, kept = scorer(loaded, prepared, name, device, batch_size, perturb, progress)
         labels.append(y)
-        probs.append(p)
+        scores.append(z)
         paths.extend(kept)
-    return Scores(np.concatenate(labels), np.concatenate(probs), paths)
+    raw = np.concatenate(scores)
+    return Scores(np.concatenate(labels), loaded.calibration.probability(raw), paths, raw)
+
+
+def _score_resized(
+    loaded: LoadedDetector,
+    prepared: PreparedData,
+    name: str,
+    device: torch.device,
+    batch_size: int,
+    perturb: Perturb | None,
+    progress: bool,
+) -> tuple[np.ndarray, np.ndarray, list[str]]:
+    loader = prepared.loader(name, batch_size, shuffle=False, augment=False)
+    batches: Iterable[tuple[torch.Tensor, torch.Tensor]] = loader
+    if perturb is not None:
+        batches = _perturbed(batches, prepared, perturb)
+    if progress:
+        batches = tqdm(batches, total=len(loader), desc=f"scoring {name}", leave=False)
+    y, z = score_log_odds(loaded.model, batches, device)
+    # Files that fail to decode on the fly (no cache) are dropped from batches; the data
+    # report names them, so the remaining paths still line up with the scores.
+    bad = {path for path, _ in prepared.refresh_report().bad_files}
+    kept = [str(s.path) for s in prepared.samples(name) if str(s.path) not in bad]
+    if len(kept) != len(y):
+        raise RuntimeError(f"split '{name}': {len(y)} scores for {len(kept)} images")
+    return y, z, kept
+
+
+def _score_native(
+    loaded: LoadedDetector,
+    prepared: PreparedData,
+    name: str,
+    device: torch.device,
+    batch_size: int,
+    perturb: Perturb | None,
+    progress: bool,
+) -> tuple[np.ndarray, np.ndarray, list[str]]:
+    """Each file decoded again at its own size (the cache holds resized pictures), optionally
+    face-cropped, perturbed as a whole, then scored on its tiles."""
+    labels, scores, kept = [], [], []
+    samples = prepared.samples(name)
+    for number, sample in enumerate(tqdm(samples, desc=f"scoring {name}", disable=not progress,
+                                         leave=False)):
+        try:
+            image = load_image(sample.path)
+        except BadImageError:
+            continue  # named in the data report already when the cache was built
+        if prepared.face_cropper is not None:
+            image = prepared.face_cropper(image)
+        pixels = np.asarray(image, dtype=np.uint8)
+        if perturb is not None:
+            chw = torch.from_numpy(np.ascontiguousarray(pixels.transpose(2, 0, 1)))[None]
+            pixels = perturb(chw, number)[0].permute(1, 2, 0).numpy()
+        z = picture_log_odds(
+            loaded.model, [pixels], prepared.normalizer, device, batch_size, loaded.input_spec.size
+        )
+        labels.append(sample.label)
+        scores.append(float(z[0]))
+        kept.append(str(sample.path))
+    return np.asarray(labels, dtype=np.int64), np.asarray(scores, dtype=np.float64), kept

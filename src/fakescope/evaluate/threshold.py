@@ -25,6 +25,7 @@ from fakescope.evaluate.metrics import (
     equal_error_rate,
     finite_threshold,
 )
+from fakescope.models.calibration import Calibration
 from fakescope.runs import load_checkpoint, save_checkpoint
 
 RULE_HELP = "eer, f1, fpr:RATE (e.g. fpr:0.05) or a fixed number in [0, 1]"
@@ -99,12 +100,17 @@ def store_threshold(
     rule: ThresholdRule,
     split: str,
     metrics: dict[str, Any],
+    calibration: Calibration | None = None,
 ) -> None:
     """Rewrite a detector checkpoint (atomically) with a new decision threshold, the rule and
-    split that chose it, and the metrics measured there (prefixed with the split's name)."""
+    split that chose it, and the metrics measured there (prefixed with the split's name); with
+    `calibration`, the temperature and uncertain band the threshold was chosen with, in the
+    same write, so the threshold never meets probabilities of another calibration."""
     payload = load_checkpoint(checkpoint)
     payload.pop("format_version", None)
     payload["threshold"] = float(threshold)
+    if calibration is not None:
+        payload["calibration"] = calibration.to_dict()
     payload["threshold_method"] = rule.method
     payload["threshold_value"] = rule.value
     payload["threshold_split"] = split

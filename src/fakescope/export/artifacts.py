@@ -6,6 +6,11 @@ checkpoint's current weights is stale (the detector was retrained after the expo
 not be used in its place. The fingerprint covers the weights only, so storing a new threshold
 in the checkpoint (which rewrites the file) does not make its export stale.
 
+The graph returns raw logits; the checkpoint's calibration (temperature, uncertain band) and
+threshold at export time are written into the metadata too, so a file used on its own still
+says how to turn its logits into the calibrated P(fake). `predict` and `serve` apply the
+checkpoint's current calibration to the export's logits, so re-calibrating needs no re-export.
+
 This module needs neither `onnx` nor `onnxruntime`, so callers can look for an export cheaply.
 """
 
@@ -13,7 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
@@ -21,6 +26,7 @@ from torch import nn
 
 from fakescope import __version__
 from fakescope.data.transforms import InputSpec
+from fakescope.models.calibration import Calibration
 from fakescope.models.registry import LoadedDetector
 
 ONNX_INPUT = "images"  # float32 (N, 3, size, size), normalised with the input spec's mean/std
@@ -60,6 +66,9 @@ class ExportMetadata:
     weights_sha256: str
     precision: str = "fp32"
     fakescope_version: str = __version__
+    threshold: float = 0.5  # on the calibrated P(fake)
+    # P(fake) = sigmoid(log-odds / temperature)
+    calibration: Calibration = field(default_factory=Calibration)
 
     @classmethod
     def of(cls, loaded: LoadedDetector, precision: str = "fp32") -> ExportMetadata:
@@ -69,6 +78,8 @@ class ExportMetadata:
             num_logits=int(loaded.model.num_logits),
             weights_sha256=weights_fingerprint(loaded.model),
             precision=precision,
+            threshold=loaded.threshold,
+            calibration=loaded.calibration,
         )
 
     def to_props(self) -> dict[str, str]:
@@ -79,6 +90,8 @@ class ExportMetadata:
             f"{_PREFIX}weights_sha256": self.weights_sha256,
             f"{_PREFIX}precision": self.precision,
             f"{_PREFIX}version": self.fakescope_version,
+            f"{_PREFIX}threshold": repr(self.threshold),
+            f"{_PREFIX}calibration": json.dumps(self.calibration.to_dict()),
         }
 
     @classmethod
@@ -91,8 +104,13 @@ class ExportMetadata:
                 weights_sha256=props[f"{_PREFIX}weights_sha256"],
                 precision=props.get(f"{_PREFIX}precision", "fp32"),
                 fakescope_version=props.get(f"{_PREFIX}version", "unknown"),
+                threshold=float(props.get(f"{_PREFIX}threshold", 0.5)),
+                # exports from before calibration: the identity
+                calibration=Calibration.from_dict(
+                    json.loads(props.get(f"{_PREFIX}calibration", "null"))
+                ),
             )
-        except (KeyError, ValueError) as err:
+        except (KeyError, ValueError, TypeError) as err:
             raise ValueError(
                 f"{source} was not exported by `fakescope export` (no valid fakescope metadata)"
             ) from err

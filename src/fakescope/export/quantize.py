@@ -39,8 +39,9 @@ from fakescope.data.pipeline import PreparedData
 from fakescope.data.transforms import InputSpec, Normalizer, to_chw_tensor
 from fakescope.evaluate.metrics import ranking_metrics
 from fakescope.evaluate.predict import model_input
-from fakescope.evaluate.scoring import score_batches, split_names
+from fakescope.evaluate.scoring import score_log_odds, split_names
 from fakescope.export.artifacts import ONNX_INPUT, ExportMetadata
+from fakescope.models.calibration import Calibration
 from fakescope.runs import atomic_write_bytes
 
 QUANTIZATION_METHODS = ("static", "dynamic")
@@ -147,16 +148,19 @@ def quantization_cost(
     split: str,
     threshold: float,
     batch_size: int = 32,
+    calibration: Calibration | None = None,
 ) -> QuantizationCost:
-    """Score `split` (or `all`) with both models and compare."""
+    """Score `split` (or `all`) with both models and compare, on the P(fake) of `calibration`
+    (the checkpoint's, which its threshold is chosen on)."""
+    calibration = calibration or Calibration()
     labels, fp32, int8 = [], [], []
     cpu = torch.device("cpu")
     for name in split_names(prepared, split):
-        y, p_ref = score_batches(reference, prepared.loader(name, batch_size, shuffle=False), cpu)
-        _, p_int8 = score_batches(quantized, prepared.loader(name, batch_size, shuffle=False), cpu)
+        y, z_ref = score_log_odds(reference, prepared.loader(name, batch_size, shuffle=False), cpu)
+        _, z_int8 = score_log_odds(quantized, prepared.loader(name, batch_size, shuffle=False), cpu)
         labels.append(y)
-        fp32.append(p_ref)
-        int8.append(p_int8)
+        fp32.append(calibration.probability(z_ref))
+        int8.append(calibration.probability(z_int8))
     y, p, q = np.concatenate(labels), np.concatenate(fp32), np.concatenate(int8)
     if len(y) == 0:
         raise ValueError(f"no pictures in split '{split}' to measure the quantization cost on")

@@ -9,6 +9,7 @@ Registered here (the DCGAN discriminators register in `models/dcgan.py`):
     inception_resnet_v2  paper 001, timm, global average pooling + 2-way dense head
     efficientnet_lite0   timm, ImageNet weights shipped by a package (works offline)
     spectrum_cnn         CNN on the log DCT spectrum (Frank et al. 2020; Zhang et al. 2019)
+    (npr_cnn, the up-sampling-residual CNN of Tan et al. 2024, registers in `models/npr.py`)
     lite0_probe          linear probe on frozen EfficientNet-Lite0 features (Ojha et al. 2023)
 
 Every factory takes `pretrained` ("none", "imagenet" or a weights file) and plain keyword
@@ -135,8 +136,11 @@ class SpectrumCNN(Detector):
     the frequency coordinates as two extra channels and the pooling keeps a coarse 4 x 4 grid.
 
     Input 128 x 128 (the paper-000 generator's native size: resampling would blur the very
-    high frequencies this model reads), short side scaled and centre-cropped.
+    high frequencies this model reads), short side scaled and centre-cropped in training; at
+    prediction a picture is scored on unresized 128 x 128 tiles (`native_resolution`).
     """
+
+    native_resolution = True
 
     def __init__(self, num_logits: int = 1, width: int = 32, dropout: float = 0.2) -> None:
         super().__init__()

@@ -7,6 +7,7 @@ serve them all without asking for a model's name:
     features(x) -> pooled features (N, F), the input of the classifier head
     head_parameters() / backbone_parameters() -> for separate learning rates and freezing
     input_spec -> size, mean/std and resize mode the model expects
+    native_resolution -> True for artifact detectors scored on unresized tiles of that size
 
 A detector checkpoint stores the registry name and constructor arguments next to the weights,
 so `load_detector` rebuilds any registered model from the file alone.
@@ -25,10 +26,15 @@ import torch.nn.functional as F
 from torch import nn
 
 from fakescope.data.transforms import InputSpec
+from fakescope.models.calibration import Calibration
 from fakescope.runs import CheckpointError, load_checkpoint, save_checkpoint
 
 # Modules whose import registers detectors; imported on first use of the registry.
-_DETECTOR_MODULES = ("fakescope.models.discriminator_detector", "fakescope.models.detectors")
+_DETECTOR_MODULES = (
+    "fakescope.models.discriminator_detector",
+    "fakescope.models.detectors",
+    "fakescope.models.npr",
+)
 
 
 class Detector(nn.Module):
@@ -36,6 +42,9 @@ class Detector(nn.Module):
 
     num_logits: int = 1
     input_spec: InputSpec = InputSpec(size=224)
+    # Artifact detectors read traces that resizing erases: prediction, evaluation and serving
+    # then score tiles of input_spec.size cut from the unresized picture (evaluate.tiles).
+    native_resolution: bool = False
     _build_kwargs: dict[str, Any]  # set by build_detector
 
     def features(self, x: torch.Tensor) -> torch.Tensor:
@@ -131,6 +140,8 @@ class LoadedDetector:
     threshold: float = 0.5
     metrics: dict[str, Any] = field(default_factory=dict)
     extra: dict[str, Any] = field(default_factory=dict)
+    # temperature and uncertain band; the identity for checkpoints stored before calibration
+    calibration: Calibration = field(default_factory=Calibration)
 
 
 def save_detector(
@@ -170,7 +181,9 @@ def load_detector(path: str | Path, device: str | torch.device = "cpu") -> Loade
     model = build_detector(info["name"], pretrained="none", **info["kwargs"])
     model.load_state_dict(payload["state_dict"])
     model.to(device).eval()
-    reserved = {"kind", "detector", "input_spec", "state_dict", "threshold", "metrics"}
+    reserved = {
+        "kind", "detector", "input_spec", "state_dict", "threshold", "metrics", "calibration"
+    }  # fmt: skip
     return LoadedDetector(
         model=model,
         name=info["name"],
@@ -178,4 +191,5 @@ def load_detector(path: str | Path, device: str | torch.device = "cpu") -> Loade
         threshold=float(payload.get("threshold", 0.5)),
         metrics=dict(payload.get("metrics", {})),
         extra={k: v for k, v in payload.items() if k not in reserved},
+        calibration=Calibration.from_dict(payload.get("calibration")),
     )

@@ -34,6 +34,7 @@ from typing import Any
 from matplotlib.figure import Figure
 
 from fakescope.evaluate.compare import COMPARISON_FILE, TABLE_COLUMNS, read_comparison
+from fakescope.evaluate.display import format_number, format_probability
 from fakescope.evaluate.evaluate import EVALUATION_FILE, Evaluation, read_evaluation
 from fakescope.evaluate.robustness import ROBUSTNESS_FILE, Robustness
 from fakescope.report import plots
@@ -121,7 +122,7 @@ def _format(value: Any) -> str:
     if value is None or value == "":
         return "–"
     if isinstance(value, float):
-        return f"{value:.4g}"
+        return format_number(value)
     return str(value)
 
 
@@ -294,7 +295,8 @@ def evaluation_block(evaluation: Evaluation, folder: Path) -> str:
     header = (
         f"<h3>Evaluation: {_e(evaluation.model)} on {_e(evaluation.split)}</h3>"
         f"<p>{_e(m.get('n'))} images ({_e(m.get('n_real'))} real, {_e(m.get('n_fake'))} fake); "
-        f"threshold {evaluation.threshold:.4g} ({_e(evaluation.threshold_source)}). "
+        f"threshold {_e(format_probability(evaluation.threshold))} "
+        f"({_e(evaluation.threshold_source)}). "
         "Sensitivity/specificity: fake and real recall; paper002_*: the same in paper 002's "
         "terms (its sensitivity is the real recall).</p>"
     )
@@ -311,7 +313,40 @@ def evaluation_block(evaluation: Evaluation, folder: Path) -> str:
         explained = "<h4>Grad-CAM examples</h4>" + "".join(
             _image(p.read_bytes(), p.stem, width=200) for p in gradcam
         )
-    return header + table + "".join(figures) + explained + provenance_block(evaluation)
+    return (
+        header + calibration_block(evaluation) + table + "".join(figures) + explained
+        + provenance_block(evaluation)
+    )
+
+
+def calibration_block(evaluation: Evaluation) -> str:
+    """The temperature and uncertain band the probabilities were computed with, and what they
+    did on the evaluated images (ECE before and after, shares called uncertain)."""
+    c, m = evaluation.calibration, evaluation.metrics
+    if not c:
+        return ""  # an evaluation.json from before calibration
+    if c.get("method", "none") == "none":
+        text = "Probabilities are the detector's own (no temperature scaling)"
+    else:
+        text = (f"Probabilities are calibrated by temperature scaling, T = "
+                f"{c['temperature']:.3g}, fitted on {_e(c.get('fitted_on') or '?')} "
+                f"({_e(c.get('n'))} images)")
+    rows = [("ECE before calibration", m.get("ece_uncalibrated")), ("ECE after", m.get("ece")),
+            ("log loss before", m.get("log_loss_uncalibrated")), ("log loss after",
+            m.get("log_loss"))]  # fmt: skip
+    if c.get("band_low") is not None:
+        text += (
+            f"; uncertain band [{_e(format_probability(c['band_low']))}, "
+            f"{_e(format_probability(c['band_high']))}), chosen for at most "
+            f"{_e(format_probability(c.get('target_fake_called_real')))} of fakes called real "
+            f"and {_e(format_probability(c.get('target_real_called_fake')))} of reals called "
+            "fake"
+        )
+        rows += [("uncertain (all / real / fake)", " / ".join(
+                    format_probability(m.get(k))
+                    for k in ("uncertain_share", "uncertain_real", "uncertain_fake"))),
+                 ("accuracy where decided", m.get("decided_accuracy"))]  # fmt: skip
+    return f"<p>{text}.</p>" + _table(("calibration", "value"), rows)
 
 
 def provenance_block(evaluation: Evaluation) -> str:

@@ -95,19 +95,32 @@ def pr_figure(evaluations: Sequence[Evaluation], title: str = "Precision-recall 
 
 
 def reliability_figure(evaluation: Evaluation) -> Figure:
-    """Observed share of fakes against mean predicted P(fake) per bin, with bin counts below."""
+    """Observed share of fakes against mean predicted P(fake) per bin, with bin counts below;
+    before and after calibration when the evaluation has both."""
     bins = evaluation.reliability
+    before = evaluation.reliability_uncalibrated
+    temperature = evaluation.calibration.get("temperature", 1.0)
     fig = Figure(figsize=(4.8, 5.0), layout="constrained")
     top, bottom = fig.subplots(2, 1, sharex=True, gridspec_kw={"height_ratios": [3, 1]})
     top.plot([0, 1], [0, 1], linestyle=":", color="grey", label="perfectly calibrated")
-    top.plot(bins["mean_probability"], bins["fake_fraction"], marker="o", label=evaluation.model)
     ece = evaluation.metrics.get("ece")
-    top.set_title("Reliability" + (f" (ECE {ece:.3f})" if ece is not None else ""))
+    ece_before = evaluation.metrics.get("ece_uncalibrated")
+    calibrated = evaluation.calibration.get("method", "none") != "none"
+    if before and calibrated:
+        top.plot(before["mean_probability"], before["fake_fraction"], marker="s", alpha=0.6,
+                 label=f"before calibration (ECE {ece_before:.3f})")
+        after = f"after, T = {temperature:.3g} (ECE {ece:.3f})"
+        top.plot(bins["mean_probability"], bins["fake_fraction"], marker="o", label=after)
+        top.set_title(f"Reliability of {evaluation.model}")
+    else:
+        top.plot(bins["mean_probability"], bins["fake_fraction"], marker="o",
+                 label=evaluation.model)
+        top.set_title("Reliability" + (f" (ECE {ece:.3f})" if ece is not None else ""))
     top.set_ylabel("observed share of fakes")
     top.set_ylim(0, 1)
     top.legend(loc="upper left", fontsize="small")
     bottom.bar(bins["mean_probability"], bins["count"], width=0.04)
-    bottom.set_xlabel("predicted P(fake)")
+    bottom.set_xlabel("predicted P(fake)" + (" (calibrated)" if calibrated else ""))
     bottom.set_ylabel("images")
     bottom.set_xlim(0, 1)
     return fig

@@ -109,6 +109,10 @@ def _model_info(service: InferenceService, settings: ServeSettings, checkpoint: 
                         resize=spec.resize),
         face_crop=settings.face_crop,
         threshold=loaded.threshold,
+        band_low=loaded.calibration.band(loaded.threshold)[0],
+        band_high=loaded.calibration.band(loaded.threshold)[1],
+        temperature=loaded.calibration.temperature,
+        calibration=json_safe(loaded.calibration.to_dict()),
         metrics=json_safe(loaded.metrics),
     )
 

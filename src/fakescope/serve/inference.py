@@ -18,8 +18,8 @@ import torch
 from PIL import Image
 
 from fakescope.data.faces import FaceBox
-from fakescope.evaluate.gradcam import gradcam_heatmap, overlay, png_bytes
-from fakescope.evaluate.predict import LABELS, Prediction, Predictor
+from fakescope.evaluate.gradcam import explained_pixels, gradcam_heatmap, overlay, png_bytes
+from fakescope.evaluate.predict import Prediction, Predictor
 from fakescope.models.registry import LoadedDetector
 from fakescope.serve.settings import ServeSettings
 from fakescope.serve.worker import MicroBatcher
@@ -27,7 +27,7 @@ from fakescope.serve.worker import MicroBatcher
 
 @dataclass(frozen=True)
 class ModelInput:
-    pixels: np.ndarray  # uint8 HWC at the model's input size
+    pixels: np.ndarray  # uint8 HWC at the model's input size (unresized: native detectors)
     face_box: FaceBox | None
     gradcam: bool
 
@@ -90,14 +90,12 @@ class InferenceService:
             self.prepare, load_image, gradcam, limiter=self.cpu_limiter
         )
         output = await asyncio.wrap_future(self.batcher.submit(model_input))
-        prob = output.probability_fake
-        prediction = Prediction(
-            prob, LABELS[int(prob >= self.threshold)], self.threshold, model_input.face_box
-        )
+        prediction = self.predictor.prediction(output.probability_fake, model_input.face_box)
         png = None
         if output.heatmap is not None:
+            explained = explained_pixels(self.loaded, model_input.pixels)
             png = await anyio.to_thread.run_sync(
-                overlay_png, model_input.pixels, output.heatmap, limiter=self.cpu_limiter
+                overlay_png, explained, output.heatmap, limiter=self.cpu_limiter
             )
         return Outcome(prediction, png)
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
@@ -22,8 +22,17 @@ class FaceBoxBody(BaseModel):
 class PredictionBody(BaseModel):
     filename: str
     label: str = Field(description="'real' or 'fake': fake when probability_fake >= threshold")
-    probability_fake: float = Field(ge=0.0, le=1.0)
+    verdict: Literal["real", "uncertain", "fake"] = Field(
+        description="'fake' when probability_fake >= band_high, 'real' below band_low, "
+        "'uncertain' in between; without a stored band, band_low = band_high = threshold and "
+        "the verdict is the label"
+    )
+    probability_fake: float = Field(
+        ge=0.0, le=1.0, description="calibrated P(fake): the checkpoint's temperature applied"
+    )
     threshold: float
+    band_low: float = Field(description="calibrated P(fake) below which the verdict is real")
+    band_high: float = Field(description="calibrated P(fake) from which the verdict is fake")
     face_box: FaceBoxBody | None = Field(
         default=None,
         description="where the face crop was taken (image pixels), when cropping found one",
@@ -110,6 +119,12 @@ class ModelInfo(BaseModel):
     input: InputBody
     face_crop: bool
     threshold: float
+    band_low: float = Field(description="the uncertain band (equal to threshold without one)")
+    band_high: float
+    temperature: float = Field(description="the temperature dividing the log-odds (1: none)")
+    calibration: dict[str, Any] = Field(
+        description="how the temperature and band were fitted (split, targets, ECE before/after)"
+    )
     metrics: dict[str, Any] = Field(description="the evaluation metrics stored in the checkpoint")
 
 

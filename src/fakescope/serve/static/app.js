@@ -20,7 +20,24 @@ function formatBytes(n) {
   return `${n} bytes`;
 }
 
-const percent = (p) => `${(100 * p).toFixed(1)} %`;
+// As fakescope.evaluate.display.format_probability: one decimal, more where one would round
+// to 0 or 100, and "0 %" or "100 %" only when the value is exactly that.
+function percent(p) {
+  if (p <= 0) return "0 %";
+  if (p >= 1) return "100 %";
+  const value = 100 * p;
+  for (const decimals of [1, 2]) {
+    const shown = Number(value.toFixed(decimals));
+    if (shown > 0 && shown < 100) return `${value.toFixed(decimals)} %`;
+  }
+  return value < 50 ? "<0.01 %" : ">99.99 %";
+}
+
+const VERDICTS = {
+  fake: "Likely generated (fake)",
+  real: "Likely a real photo",
+  uncertain: "Uncertain",
+};
 
 function headers() {
   const key = $("api-key-input").value.trim();
@@ -87,30 +104,44 @@ function showGradcam() {
 function showResult(result) {
   state.result = result;
   clearError();
-  const fake = result.label === "fake";
+  const verdictName = result.verdict || result.label;
   const verdict = $("verdict");
-  verdict.classList.toggle("is-fake", fake);
-  verdict.classList.toggle("is-real", !fake);
-  $("verdict-label").textContent = fake ? "Likely generated (fake)" : "Likely a real photo";
-  const margin = Math.abs(result.probability_fake - result.threshold);
-  const confidence = margin > 0.35 ? "clearly" : margin > 0.15 ? "fairly clearly" : "narrowly";
-  $("verdict-sub").textContent =
-    `P(fake) ${percent(result.probability_fake)} is ${confidence} ` +
-    `${fake ? "above" : "below"} the threshold of ${percent(result.threshold)}.`;
+  for (const name of Object.keys(VERDICTS)) verdict.classList.toggle(`is-${name}`, name === verdictName);
+  $("verdict-label").textContent = VERDICTS[verdictName] || verdictName;
+  const p = result.probability_fake;
+  const low = result.band_low ?? result.threshold;
+  const high = result.band_high ?? result.threshold;
+  if (verdictName === "uncertain") {
+    $("verdict-sub").textContent =
+      `P(fake) ${percent(p)} lies in the uncertain band from ${percent(low)} to ` +
+      `${percent(high)}: this detector cannot tell for this picture.`;
+  } else {
+    const margin = Math.abs(p - result.threshold);
+    const confidence = margin > 0.35 ? "clearly" : margin > 0.15 ? "fairly clearly" : "narrowly";
+    $("verdict-sub").textContent =
+      `P(fake) ${percent(p)} is ${confidence} ` +
+      `${verdictName === "fake" ? "above" : "below"} the threshold of ${percent(result.threshold)}.`;
+  }
   const bar = $("probability-bar");
-  bar.setAttribute("aria-valuenow", (100 * result.probability_fake).toFixed(1));
-  bar.setAttribute("aria-valuetext", `${percent(result.probability_fake)} fake`);
-  $("bar-fill").style.width = `${100 * result.probability_fake}%`;
+  bar.setAttribute("aria-valuenow", (100 * p).toFixed(2));
+  bar.setAttribute("aria-valuetext", `${percent(p)} fake, verdict ${verdictName}`);
+  $("bar-fill").style.width = `${100 * p}%`;
   $("bar-threshold").style.left = `${100 * result.threshold}%`;
-  $("fact-probability").textContent = percent(result.probability_fake);
+  const band = $("bar-band");
+  band.hidden = !(high > low);
+  band.style.left = `${100 * low}%`;
+  band.style.width = `${100 * (high - low)}%`;
+  $("fact-probability").textContent = percent(p);
   $("fact-threshold").textContent = percent(result.threshold);
+  $("fact-band-row").hidden = !(high > low);
+  $("fact-band").textContent = `${percent(low)} – ${percent(high)}`;
   $("fact-model").textContent = result.model;
   $("fact-latency").textContent = `${result.latency_ms.toFixed(0)} ms`;
   const box = result.face_box;
   $("fact-face-row").hidden = !box;
   if (box) $("fact-face").textContent = `${box.w}×${box.h} px at (${box.x}, ${box.y})`;
   verdict.hidden = false;
-  setStatus(`Verdict for ${result.filename}: ${result.label}.`);
+  setStatus(`Verdict for ${result.filename}: ${verdictName}.`);
   showProvenance(result.provenance);
   showGradcam();
 }
@@ -241,6 +272,12 @@ function describeModel(model) {
       (model.face_crop ? ", face crop" : "")],
     ["Threshold", percent(model.threshold)],
   ];
+  if (model.band_high > model.band_low) {
+    rows.push(["Uncertain band", `${percent(model.band_low)} – ${percent(model.band_high)}`]);
+  }
+  if (model.temperature !== undefined && model.temperature !== 1) {
+    rows.push(["Temperature", model.temperature.toPrecision(3)]);
+  }
   for (const [name, value] of Object.entries(model.metrics || {})) {
     if (typeof value === "number") rows.push([name, Number.isInteger(value) ? value : value.toFixed(4)]);
   }

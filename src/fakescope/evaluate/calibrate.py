@@ -1,0 +1,124 @@
+"""Fitting a detector's calibration on validation scores, and storing it in its checkpoint.
+
+    calibration = fit_calibration(labels, log_odds, "val", BandTargets(0.05, 0.05))
+    probs = calibration.probability(log_odds)          # calibrated P(fake)
+
+The temperature minimises the negative log-likelihood of the validation labels (one bounded
+scalar search over log T with scipy). The uncertain band is then chosen on the calibrated
+probabilities of the same split for target error rates: `high` is the loosest threshold at
+which at most `real_called_fake` of the reals score at or above it, `low` the strictest at
+which at most `fake_called_real` of the fakes score below it. The band always contains the
+decision threshold, so the thresholded label and the verdict never contradict each other.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from scipy.optimize import minimize_scalar
+
+from fakescope.evaluate.metrics import both_classes, expected_calibration_error
+from fakescope.evaluate.threshold import ThresholdRule, choose_threshold
+from fakescope.models.calibration import Calibration
+
+# log T is searched within these bounds: T from 1/150 to 150 covers any detector that is
+# better than chance (an unbounded search runs off to infinity on a useless one).
+_LOG_T_BOUNDS = (-5.0, 5.0)
+RELIABILITY_BINS = 15
+
+
+@dataclass(frozen=True)
+class BandTargets:
+    """Error rates the uncertain band is chosen for (shares of a class, in [0, 1))."""
+
+    fake_called_real: float = 0.05  # at most this share of fakes below `low`
+    real_called_fake: float = 0.05  # at most this share of reals at or above `high`
+
+    def __post_init__(self) -> None:
+        for name in ("fake_called_real", "real_called_fake"):
+            rate = getattr(self, name)
+            if not 0.0 <= rate < 1.0:
+                raise ValueError(f"uncertain band target {name}={rate} must be in [0, 1)")
+
+
+def negative_log_likelihood(labels: np.ndarray, log_odds: np.ndarray, temperature: float) -> float:
+    """Mean binary cross-entropy of sigmoid(log_odds / T), computed stably from the log-odds."""
+    signs = 2.0 * labels - 1.0  # +1 fake, -1 real
+    return float(np.mean(np.logaddexp(0.0, -signs * log_odds / temperature)))
+
+
+def fit_temperature(labels: Any, log_odds: Any) -> float:
+    """The temperature T > 0 that minimises the NLL of sigmoid(log_odds / T) on these labels."""
+    y = np.asarray(labels, dtype=np.float64).reshape(-1)
+    z = np.asarray(log_odds, dtype=np.float64).reshape(-1)
+    if y.size != z.size or y.size == 0:
+        raise ValueError(f"{y.size} labels but {z.size} log-odds")
+    if not both_classes(y):
+        raise ValueError("temperature scaling needs both real and fake images")
+    if not np.isfinite(z).all():
+        raise ValueError("log-odds must be finite")
+    if not np.any(z):
+        return 1.0  # a constant-zero detector: every temperature gives the same probabilities
+    result = minimize_scalar(
+        lambda log_t: negative_log_likelihood(y, z, float(np.exp(log_t))),
+        bounds=_LOG_T_BOUNDS,
+        method="bounded",
+    )
+    return float(np.exp(result.x))
+
+
+def uncertain_band(
+    labels: Any, probs: Any, threshold: float, targets: BandTargets
+) -> tuple[float, float]:
+    """(low, high) on these P(fake) for the target error rates, widened to hold `threshold`."""
+    y = np.asarray(labels, dtype=np.int64).reshape(-1)
+    p = np.asarray(probs, dtype=np.float64).reshape(-1)
+    high = choose_threshold(y, p, ThresholdRule("fpr", targets.real_called_fake))
+    fakes = np.sort(p[y == 1])
+    # The k-th smallest fake score (0-based) has at most k fakes strictly below it.
+    k = int(np.floor(targets.fake_called_real * fakes.size))
+    low = float(fakes[min(k, fakes.size - 1)])
+    return min(low, threshold), max(high, threshold)
+
+
+def fit_calibration(
+    labels: Any,
+    log_odds: Any,
+    split: str,
+    targets: BandTargets | None,
+    rule: ThresholdRule,
+    temperature_scaling: bool = True,
+) -> tuple[Calibration, float]:
+    """(calibration, threshold) fitted on one split: the temperature (or 1 without
+    `temperature_scaling`), the decision threshold `rule` picks on the calibrated probabilities,
+    and the uncertain band for `targets` (none when `targets` is None)."""
+    y = np.asarray(labels, dtype=np.int64).reshape(-1)
+    z = np.asarray(log_odds, dtype=np.float64).reshape(-1)
+    if not both_classes(y):
+        raise ValueError(f"calibrating on '{split}' needs both real and fake images there")
+    temperature = fit_temperature(y, z) if temperature_scaling else 1.0
+    method = "temperature" if temperature_scaling else "none"
+    before = Calibration()
+    after = Calibration(method=method, temperature=temperature)
+    probs = after.probability(z)
+    threshold = choose_threshold(y, probs, rule)
+    low = high = None
+    if targets is not None:
+        low, high = uncertain_band(y, probs, threshold, targets)
+    calibration = Calibration(
+        method=method,
+        temperature=temperature,
+        band_low=low,
+        band_high=high,
+        target_fake_called_real=targets.fake_called_real if targets else None,
+        target_real_called_fake=targets.real_called_fake if targets else None,
+        fitted_on=split,
+        n=int(y.size),
+        ece_before=expected_calibration_error(y, before.probability(z), RELIABILITY_BINS),
+        ece_after=expected_calibration_error(y, probs, RELIABILITY_BINS),
+        nll_before=negative_log_likelihood(y, z, 1.0),
+        nll_after=negative_log_likelihood(y, z, temperature),
+    )
+    return calibration, threshold

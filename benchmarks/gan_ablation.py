@@ -1,8 +1,8 @@
 """What each small-data GAN technique is worth, at equal compute, measured against a real floor.
 
     python benchmarks/gan_ablation.py --out /tmp/ablation                      # the demo's faces
-    python benchmarks/gan_ablation.py --data PATCHES --holdout HELD_OUT --variants small_data64 \
-        paper000_dcgan64 --minutes 4 --out /tmp/photos                          # any real images
+    python benchmarks/gan_ablation.py --data PATCHES --holdout HELD_OUT --resolution 64 \
+        --variants small_data paper000_dcgan --minutes 4 --out /tmp/photos     # any real images
 
 Each variant is a preset plus overrides, trained by `fakescope gan train` in its own process on
 one thread with a CPU-time budget (`train.budget_clock=cpu`): two variants can run side by side
@@ -33,10 +33,10 @@ from pathlib import Path
 from typing import Any
 
 FAKESCOPE = [sys.executable, "-m", "fakescope"]
-BASE = "small_data64"
+BASE = "small_data"
 # name: (preset, overrides); every technique of the preset off in turn, R1 on, another generator
 VARIANTS: dict[str, tuple[str, dict[str, Any]]] = {
-    "small_data64": (BASE, {}),
+    "small_data": (BASE, {}),
     "no_diffaug": (BASE, {"train.diffaug": []}),
     "no_ema": (BASE, {"train.ema_kimg": 0}),
     "bce_loss": (BASE, {"train.loss": "bce"}),
@@ -45,8 +45,9 @@ VARIANTS: dict[str, tuple[str, dict[str, Any]]] = {
     "with_r1": (BASE, {"train.r1_gamma": 1.0}),
     "dcgan16_arch": (BASE, {"model.arch": "dcgan", "model.base_width": 16,
                             "model.max_width": None, "model.d_base_width": None}),
-    "paper000_dcgan64": ("paper000_dcgan64", {"train.epochs": 100000, "train.sample_every": 0,
-                                              "train.checkpoint_every": 100000}),
+    # paper 000's recipe (its DCGAN, batch 16, BCE, Adam 2e-4) at the same size and budget
+    "paper000_dcgan": ("paper000_dcgan64", {"train.epochs": 100000, "train.sample_every": 0,
+                                            "train.checkpoint_every": 100000}),
 }
 
 
@@ -71,16 +72,17 @@ def cpu_model() -> str:
     return platform.processor() or "unknown"
 
 
-def synthesize(out: Path, n: int, seed: int) -> Path:
+def synthesize(out: Path, n: int, seed: int, size: int) -> Path:
     folder = out / "real"
     if not folder.is_dir():
         subprocess.run([*FAKESCOPE, "data", "synth", "--out", str(out), "--n", str(n),
-                        "--size", "64", "--seed", str(seed)], check=True, capture_output=True)
+                        "--size", str(size), "--seed", str(seed)], check=True, capture_output=True)
     return folder
 
 
 def train_and_score(
-    variant: str, seed: int, data: Path, holdout: Path, root: Path, minutes: float, n_real: int
+    variant: str, seed: int, data: Path, holdout: Path, root: Path, minutes: float, n_real: int,
+    resolution: int,
 ) -> dict[str, Any]:
     preset, overrides = VARIANTS[variant]
     settings = {
@@ -90,7 +92,8 @@ def train_and_score(
     }
     name = f"{variant}_s{seed}"
     command = [*FAKESCOPE, "gan", "train", "--config", preset, "--data", str(data),
-               "--root", str(root / "runs"), "--name", name, "--seed", str(seed)]
+               "--root", str(root / "runs"), "--name", name, "--seed", str(seed),
+               "--resolution", str(resolution)]
     for key, value in settings.items():
         command += ["--set", f"{key}={json.dumps(value)}"]
     started = time.perf_counter()
@@ -111,6 +114,7 @@ def train_and_score(
     )
     metrics = json.loads(scored.stdout)
     return {"variant": variant, "preset": preset, "overrides": overrides, "seed": seed,
+            "resolution": resolution,
             "steps": steps, "train_wall_s": round(wall, 1), "budget_cpu_min": minutes, **metrics}
 
 
@@ -149,6 +153,8 @@ def main() -> int:
     parser.add_argument("--out", type=Path, required=True)
     parser.add_argument("--data", type=Path, help="real training images (default: demo faces)")
     parser.add_argument("--holdout", type=Path, help="held-out real images")
+    parser.add_argument("--resolution", type=int, default=32,
+                        help="image side: the demo's faces are drawn at it, every GAN trains at it")
     parser.add_argument("--faces", type=int, default=800)
     parser.add_argument("--holdout-faces", type=int, default=512)
     parser.add_argument("--variants", nargs="+", default=list(VARIANTS), choices=list(VARIANTS))
@@ -157,8 +163,9 @@ def main() -> int:
     parser.add_argument("--parallel", type=int, default=2, help="runs at a time (one core each)")
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
-    data = args.data or synthesize(args.out / "faces", args.faces, 0)
-    holdout = args.holdout or synthesize(args.out / "holdout", args.holdout_faces, 7919)
+    data = args.data or synthesize(args.out / "faces", args.faces, 0, args.resolution)
+    holdout = args.holdout or synthesize(args.out / "holdout", args.holdout_faces, 7919,
+                                         args.resolution)
     n_real = args.holdout_faces if args.holdout is None else 2 * 10**6
     started = datetime.datetime.now(datetime.timezone.utc)
     load_before = os.getloadavg()
@@ -167,7 +174,7 @@ def main() -> int:
     log = args.out / "ablation.jsonl"
     with ThreadPoolExecutor(args.parallel) as pool:
         futures = [pool.submit(train_and_score, v, s, data, holdout, args.out, args.minutes,
-                               n_real) for v, s in jobs]
+                               n_real, args.resolution) for v, s in jobs]
         for future in futures:
             result = future.result()
             results.append(result)
@@ -179,9 +186,9 @@ def main() -> int:
     header = (
         f"Run {started:%Y-%m-%d %H:%M} UTC on {cpu_model()}, {os.cpu_count()} cores "
         f"(CPU flags: {cpu_flags()}), load average {load_before[0]:.1f} before and "
-        f"{os.getloadavg()[0]:.1f} after; {args.minutes:g} CPU minutes a run on one thread, "
-        f"fp32; seeds {args.seeds}.\n\nCommand: `python benchmarks/gan_ablation.py "
-        f"{' '.join(sys.argv[1:])}`\n\n"
+        f"{os.getloadavg()[0]:.1f} after; {args.resolution}x{args.resolution} images, "
+        f"{args.minutes:g} CPU minutes a run on one thread, fp32; seeds {args.seeds}.\n\n"
+        f"Command: `python benchmarks/gan_ablation.py {' '.join(sys.argv[1:])}`\n\n"
     )
     (args.out / "ablation.md").write_text(header + table(results, args.variants) + "\n")
     print(header + table(results, args.variants))

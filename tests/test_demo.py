@@ -34,14 +34,20 @@ def test_quick_demo_runs_every_stage(tmp_path: Path, capsys: pytest.CaptureFixtu
     report = out / "report" / "index.html"
     assert f"report: {report}" in printed and report.is_file()
     html = report.read_text()
-    for section in ("gan", "detectors/selfcnn", "detectors/dcgan_disc", "Model comparison"):
+    for section in ("gan", "detectors/selfcnn", "detectors/gan_disc", "Model comparison"):
         assert section in html
     assert "http://" not in html and "https://" not in html  # opens offline
     comparison = json.loads((out / "comparison" / "comparison.json").read_text())
     models = [e["model"] for e in comparison["evaluations"]]
     assert len(models) == 3
-    for name in ("selfcnn", "dcgan_disc", "efficientnet_lite0"):
+    for name in ("selfcnn", "gan_disc", "efficientnet_lite0"):
         loaded = load_detector(out / "detectors" / name / "checkpoints" / "best.pt")
         assert 0.0 <= loaded.threshold <= 1.0 and loaded.metrics  # calibrated on validation
     assert len(list((out / "data" / "fake").glob("*.jpg"))) == 96
     assert (out / "gan" / "samples").is_dir() and any((out / "gan" / "samples").iterdir())
+    # the GAN against held-out faces, next to the real-vs-real floor, with both grids
+    quality = json.loads((out / "gan" / "quality_vs_floor.json").read_text())
+    assert quality["images"] == 32 and quality["floor"]["fd"] > 0 and quality["fake"]["fd"] > 0
+    assert "GAN against 32 held-out faces" in printed and "floor" in printed
+    assert (out / "gan" / "real_grid.png").is_file() and (out / "gan" / "fake_grid.png").is_file()
+    assert "Real and generated faces" in html and "real vs real (floor)" in html

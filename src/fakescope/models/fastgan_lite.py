@@ -3,18 +3,22 @@
 The generator follows FastGAN (Liu et al., ICLR 2021, "Towards Faster and Stabilized GAN Training
 for High-fidelity Few-shot Image Synthesis") in a form small enough for a laptop CPU:
 
-    z (z_dim) -> 4x4 (transposed conv, BatchNorm, GLU)
-    each doubling: nearest-neighbour up-sample -> 3x3 conv -> BatchNorm -> GLU
-    skip-layer excitation (SLE): the 4x4 features gate the channels of the 32x32 ones, the 8x8
-        features those of the 64x64 ones (always 8x smaller), so coarse layout reaches fine
+    z (z_dim) -> 4x4 (transposed conv, BatchNorm, LeakyReLU)
+    each doubling up to half the resolution: nearest-neighbour up-sample -> 3x3 conv ->
+        BatchNorm -> LeakyReLU (FastGAN's GLU would double every conv's cost)
+    skip-layer excitation (SLE): the 4x4 features gate the channels of the 16x16 ones, the 8x8
+        features those of the 32x32 ones (always 4x smaller), so coarse layout reaches fine
         layers in one hop, a cheap global path instead of residual blocks
-    3x3 conv -> 3 channels -> Tanh
+    last doubling: up-sample -> 3x3 conv -> 3 channels -> Tanh
 
-Up-sampling by nearest neighbour then convolving leaves none of the checkerboard that strided
-transposed convolutions print (Odena et al., Distill 2016). Widths halve toward the image from
-`max_width`, with `base_width` channels at full resolution: at 64x64 and the defaults (16, 256)
-the generator has 1,235,190 parameters, about a third of paper 000's DCGAN, and costs a fraction of
-its arithmetic per image, so a CPU takes several times more steps in the same time.
+Up-sampling by nearest neighbour then convolving avoids the uneven kernel overlap of strided
+transposed convolutions (Odena et al., Distill 2016), though early in training its samples still
+show 2x2 blocks from the last up-sampling step. Widths halve toward the image from
+`max_width`, with `base_width` channels next to it; the last step goes straight from half
+resolution to RGB, so no hidden feature map is ever stored at full resolution. At 64x64 with the
+small_data preset's widths (16, 128) the generator has 385,683 parameters and the discriminator
+186,129, about a ninth and a fifteenth of paper 000's DCGAN pair, so a CPU takes many more steps
+in the same time (benchmarks/gan_ablation.md).
 
 The discriminator is a residual stack of stride-2 4x4 convolutions with an average-pool shortcut
 (FastGAN's DownBlockComp without the extra conv), LeakyReLU, no BatchNorm (so an R1 penalty and
@@ -106,7 +110,7 @@ class FastGanLiteGenerator(ImageGenerator):
         )
         # block i: widths[i] x S x S -> widths[i + 1] x 2S x 2S (S = 4 * 2^i)
         self.ups = nn.ModuleList(UpBlock(a, b) for a, b in itertools.pairwise(widths))
-        # excitation of level j (side 4 * 2^j >= 32) by level j - 3 (8x smaller)
+        # excitation of level j (side 4 * 2^j >= 16) by level j - 2 (4x smaller)
         shift = SLE_RATIO.bit_length() - 1
         self.sle_levels = [j for j in range(len(widths)) if 4 << j >= SLE_MIN_SIDE]
         self.sles = nn.ModuleList(

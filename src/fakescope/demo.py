@@ -41,7 +41,7 @@ class DemoConfig:
     gan_batch_size: int | None = None  # None: the preset's
     # More real faces, drawn apart and never trained on: the reference of the GAN's FD/KID and,
     # split in two, the real-vs-real floor they are read against.
-    holdout_faces: int = 512
+    holdout_faces: int = 256
     detectors: list[str] = field(
         default_factory=lambda: ["selfcnn", "gan_disc", "efficientnet_lite0"]
     )

@@ -51,12 +51,22 @@ def test_small_data_preset_builds_the_measured_networks() -> None:
     config = validate(load_config(GanJobConfig, "small_data"))
     G = build_generator(config.model.arch, **config.model.generator_kwargs())
     D = build_discriminator(config.model.arch, **config.model.discriminator_kwargs())
-    assert isinstance(G, FastGanLiteGenerator) and isinstance(D, FastGanLiteDiscriminator)
-    assert n_params(G) == 385_683
-    assert n_params(D) == 186_129
+    assert n_params(G) == 378_080  # the slim DCGAN the ablation chose
+    assert n_params(D) == 175_296
+    assert any("parametrizations" in k for k in D.state_dict())  # spectral norm
     images = G(torch.randn(3, config.model.z_dim))
     assert images.shape == (3, 3, 64, 64) and images.abs().max() <= 1
     assert D(images).shape == (3, 1)
+
+
+def test_fastgan_lite_at_the_ablation_widths() -> None:
+    G = build_generator("fastgan_lite", resolution=64, base_width=16, max_width=128)
+    D = build_discriminator("fastgan_lite", resolution=64, base_width=16, max_width=128)
+    assert isinstance(G, FastGanLiteGenerator) and isinstance(D, FastGanLiteDiscriminator)
+    assert n_params(G) == 385_683
+    assert n_params(D) == 186_129
+    images = G(torch.randn(2, 100))
+    assert images.shape == (2, 3, 64, 64) and D(images).shape == (2, 1)
 
 
 @pytest.mark.parametrize("resolution", [32, 64, 128])

@@ -15,10 +15,11 @@ Up-sampling by nearest neighbour then convolving avoids the uneven kernel overla
 transposed convolutions (Odena et al., Distill 2016), though early in training its samples still
 show 2x2 blocks from the last up-sampling step. Widths halve toward the image from
 `max_width`, with `base_width` channels next to it; the last step goes straight from half
-resolution to RGB, so no hidden feature map is ever stored at full resolution. At 64x64 with the
-small_data preset's widths (16, 128) the generator has 385,683 parameters and the discriminator
-186,129, about a ninth and a fifteenth of paper 000's DCGAN pair, so a CPU takes many more steps
-in the same time (benchmarks/gan_ablation.md).
+resolution to RGB, so no hidden feature map is ever stored at full resolution. At 64x64 with
+widths (16, 128) the generator has 385,683 parameters and the discriminator 186,129. At the
+demo's budget (two CPU minutes) a slim DCGAN of the same size learned faster
+(benchmarks/gan_ablation.md), so the small_data preset uses that; this pair is here for longer
+runs and as a second generator family for detectors to be tested against.
 
 The discriminator is a residual stack of stride-2 4x4 convolutions with an average-pool shortcut
 (FastGAN's DownBlockComp without the extra conv), LeakyReLU, no BatchNorm (so an R1 penalty and

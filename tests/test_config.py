@@ -48,9 +48,15 @@ def test_defaults_then_preset_then_overrides(tmp_path: Path) -> None:
     assert config.paper == "Paper 002, Table 1"
 
 
-def test_dict_overrides_skip_none() -> None:
-    config = load_config(ToyJob, None, {"train.lr": 0.5, "train.epochs": None})
-    assert config.train.lr == 0.5 and config.train.epochs == 5
+def test_none_in_overrides_sets_none(tmp_path: Path) -> None:
+    # callers leave out the flags a user did not give (merge_overrides); a None that reaches
+    # load_config is a value, as `--set key=null` is: it unsets a preset's optional key
+    preset = tmp_path / "p.yaml"
+    preset.write_text("data:\n  image_size: 64\n")
+    assert load_config(ToyJob, preset).data.image_size == 64
+    assert load_config(ToyJob, preset, {"data.image_size": None}).data.image_size is None
+    assert load_config(ToyJob, preset, ["data.image_size=null"]).data.image_size is None
+    assert merge_overrides({"train.lr": None, "train.epochs": 3}, []) == {"train.epochs": 3}
 
 
 @pytest.mark.parametrize(

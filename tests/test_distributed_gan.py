@@ -51,8 +51,10 @@ def test_two_processes_train_and_resume_like_one(faces: Path, tmp_path: Path) ->
     single = make_tiny_config(faces, tmp_path / "single", **SETTINGS)
     train_gan(single)
 
+    # train.epochs goes by flag: 1, then 2 on resume (a flag and a --set of one key must agree)
+    settings = {k: v for k, v in SETTINGS.items() if k != "train.epochs"}
     sets = [f"--set={k}={v}" for k, v in {
-        **SETTINGS, "data.path": faces, "data.cache_dir": tmp_path / "ddp" / "cache",
+        **settings, "data.path": faces, "data.cache_dir": tmp_path / "ddp" / "cache",
         "run.root": tmp_path / "ddp" / "runs", "run.name": "tiny", "model.resolution": 32,
         "model.base_width": 8, "train.checkpoint_every": 2, "train.plot_every": 0,
         "train.amp": False,
@@ -61,7 +63,7 @@ def test_two_processes_train_and_resume_like_one(faces: Path, tmp_path: Path) ->
     # One epoch, then a resumed second one: the resume path under torchrun as well.
     first = torchrun(["gan", "train", *sets, "--epochs=1"], cwd=tmp_path)
     assert first.returncode == 0, first.stderr[-3000:]
-    done = torchrun(["gan", "train", *sets, "--resume"], cwd=tmp_path)
+    done = torchrun(["gan", "train", *sets, "--epochs=2", "--resume"], cwd=tmp_path)
     assert done.returncode == 0, done.stderr[-3000:]
     assert done.stdout.count("trained 2 epochs (4 iterations)") == 1  # rank 0 speaks alone
 

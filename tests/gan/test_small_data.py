@@ -95,7 +95,8 @@ def test_settings_an_architecture_lacks_are_refused() -> None:
     with pytest.raises(ConfigError, match=r"model\.max_width"):
         validate(load_config(GanJobConfig, "paper000_dcgan64", {"model.max_width": 64}))
     with pytest.raises(ConfigError, match=r"model\.g_bn_layers"):
-        validate(load_config(GanJobConfig, "small_data", {"model.g_bn_layers": [0]}))
+        validate(load_config(GanJobConfig, "small_data", {"model.arch": "fastgan_lite",
+                                                          "model.g_bn_layers": [0]}))
     with pytest.raises(ConfigError, match=r"train\.diffaug"):
         validate(load_config(GanJobConfig, "small_data", {"train.diffaug": ["rotate"]}))
     with pytest.raises(ConfigError, match=r"model\.arch"):

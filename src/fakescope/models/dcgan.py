@@ -17,7 +17,7 @@ detector (paper 000, see fakescope.models.discriminator_detector).
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from typing import Literal
 
 import torch
@@ -29,6 +29,7 @@ from fakescope.models.gan_registry import (
     ImageGenerator,
     ZDist,
     apply_spectral_norm,
+    check_latent,
     register_gan,
 )
 
@@ -96,10 +97,7 @@ class Generator(ImageGenerator):
         activation: Activation = "relu",
     ) -> None:
         super().__init__()
-        if z_dist not in ("normal", "uniform"):
-            raise ValueError(f"unknown z distribution '{z_dist}' (use normal or uniform)")
-        if z_dim < 1:
-            raise ValueError(f"z_dim must be positive, got {z_dim}")
+        check_latent(z_dim, z_dist)
         self.resolution, self.z_dim, self.z_dist = resolution, z_dim, z_dist
         widths = hidden_widths(resolution, base_width)[::-1]  # 4x4 side first
         # Block i of G counts from the 4x4 block; default: BatchNorm on every hidden block.
@@ -161,18 +159,6 @@ class Discriminator(ImageDiscriminator):
         if spectral_norm:  # off in every paper preset (their exact networks)
             apply_spectral_norm(self)
 
-    def features(self, x: torch.Tensor) -> torch.Tensor:
-        """The head's input, flattened: (N, top width x 4 x 4)."""
-        return self.blocks(x).flatten(1)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.head(self.blocks(x)).view(-1, 1)
-
-    def head_parameters(self) -> Iterator[nn.Parameter]:
-        return self.head.parameters()
-
-    def gradcam_layer(self) -> nn.Module:
-        return self.blocks[-1]
 
 
 DCGAN = register_gan(GanArchitecture(

@@ -29,7 +29,6 @@ spectral normalisation apply cleanly), and a 4x4 conv to one logit.
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterator
 
 import torch
 from torch import nn
@@ -41,6 +40,7 @@ from fakescope.models.gan_registry import (
     ImageGenerator,
     ZDist,
     apply_spectral_norm,
+    check_latent,
     register_gan,
 )
 
@@ -97,10 +97,7 @@ class FastGanLiteGenerator(ImageGenerator):
         max_width: int = 256,
     ) -> None:
         super().__init__()
-        if z_dist not in ("normal", "uniform"):
-            raise ValueError(f"unknown z distribution '{z_dist}' (use normal or uniform)")
-        if z_dim < 1:
-            raise ValueError(f"z_dim must be positive, got {z_dim}")
+        check_latent(z_dim, z_dist)
         self.resolution, self.z_dim, self.z_dist = resolution, z_dim, z_dist
         widths = generator_widths(resolution, base_width, max_width)  # 4x4 side first
         # z_dim x 1 x 1 -> widths[0] x 4 x 4
@@ -172,17 +169,6 @@ class FastGanLiteDiscriminator(ImageDiscriminator):
         if spectral_norm:
             apply_spectral_norm(self)
 
-    def features(self, x: torch.Tensor) -> torch.Tensor:
-        return self.blocks(x).flatten(1)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.head(self.blocks(x)).view(-1, 1)
-
-    def head_parameters(self) -> Iterator[nn.Parameter]:
-        return self.head.parameters()
-
-    def gradcam_layer(self) -> nn.Module:
-        return self.blocks[-1]
 
 
 FASTGAN_LITE = register_gan(GanArchitecture(

@@ -80,20 +80,34 @@ class ImageGenerator(nn.Module):
 
 
 class ImageDiscriminator(nn.Module):
-    """images in [-1, 1] -> one logit per image (N, 1), high for real."""
+    """images in [-1, 1] -> one logit per image (N, 1), high for real.
+
+    Subclasses build `blocks` (image -> a 4x4 feature map) and `head` (that map -> one logit)."""
 
     resolution: int
+    blocks: nn.Sequential
+    head: nn.Module
 
     def features(self, x: torch.Tensor) -> torch.Tensor:
         """The head's input, flattened (N, F)."""
-        raise NotImplementedError
+        return self.blocks(x).flatten(1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.blocks(x)).view(-1, 1)
 
     def head_parameters(self) -> Iterator[nn.Parameter]:
-        raise NotImplementedError
+        return self.head.parameters()
 
     def gradcam_layer(self) -> nn.Module:
         """The last convolutional block, whose activations Grad-CAM explains."""
-        raise NotImplementedError
+        return self.blocks[-1]
+
+
+def check_latent(z_dim: int, z_dist: str) -> None:
+    if z_dist not in ("normal", "uniform"):
+        raise ValueError(f"unknown z distribution '{z_dist}' (use normal or uniform)")
+    if z_dim < 1:
+        raise ValueError(f"z_dim must be positive, got {z_dim}")
 
 
 @dataclass(frozen=True)

@@ -113,3 +113,12 @@ def test_a_run_on_a_missing_dataset_leaves_no_run_folder(
     assert main(argv) == 2
     assert "not found" in capsys.readouterr().err
     assert not (tmp_path / "runs" / "typo").exists()
+
+
+def test_max_minutes_flag_sets_the_budget(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit):  # argparse: a budget must be a number
+        main(["gan", "train", "--max-minutes", "soon"])
+    assert main(["gan", "train", "--max-minutes", "-1", "--data", str(tmp_path)]) == 2
+    assert "train.max_minutes" in capsys.readouterr().err

@@ -27,6 +27,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     train.add_argument("--batch-size", type=int, help="train.batch_size")
     train.add_argument("--resolution", type=int, help="model.resolution: 32, 64, 128 or 256")
     train.add_argument("--seed", type=int, help="run.seed")
+    train.add_argument("--max-minutes", type=float,
+                       help="time budget (train.max_minutes): stop at the first iteration past it "
+                            "with a checkpoint and samples; --resume goes on")
     train.add_argument("--device", help="auto, cpu, cuda or cuda:N (run.device)")
     train.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                        help="any config value, e.g. --set train.g_loss=saturating (repeatable)")
@@ -127,6 +130,7 @@ def _train(args: argparse.Namespace) -> int:
         "data.path": args.data, "run.name": args.name, "run.root": args.root,
         "train.epochs": args.epochs, "train.batch_size": args.batch_size,
         "model.resolution": args.resolution, "run.seed": args.seed, "run.device": args.device,
+        "train.max_minutes": args.max_minutes,
     }
     config = load_config(GanJobConfig, args.config, merge_overrides(flags, args.set))
     handler = _TqdmHandler()

@@ -23,7 +23,7 @@ from fakescope.data.images import BadImageError, load_image
 from fakescope.data.pipeline import PreparedData, prepare_data
 from fakescope.evaluate.tiles import is_native, picture_log_odds
 from fakescope.models.calibration import log_odds
-from fakescope.models.registry import LoadedDetector, fake_probability
+from fakescope.models.registry import LoadedDetector
 
 ALL_SPLITS = "all"
 
@@ -83,23 +83,6 @@ def split_names(prepared: PreparedData, split: str) -> list[str]:
     if split not in have:
         raise ValueError(f"no '{split}' split in this data set (have: {', '.join(have)}, all)")
     return [split]
-
-
-@torch.inference_mode()
-def score_batches(
-    model: torch.nn.Module,
-    batches: Iterable[tuple[torch.Tensor, torch.Tensor]],
-    device: torch.device,
-) -> tuple[np.ndarray, np.ndarray]:
-    """(labels, P(fake)) over batches of (normalised images, labels)."""
-    labels, probs = [], []
-    for images, batch_labels in batches:
-        logits = model(images.to(device))
-        probs.append(fake_probability(logits).float().cpu().numpy())
-        labels.append(batch_labels.numpy())
-    if not labels:
-        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float64)
-    return np.concatenate(labels).astype(np.int64), np.concatenate(probs).astype(np.float64)
 
 
 @torch.inference_mode()

@@ -263,7 +263,6 @@ class GanTrainer:
         self.deadline: float | None = None
         self._started_at = 0.0
         self._steps_at_start = 0
-        self.stopped_by_budget = False
 
     def _probe_speed(self) -> SpeedSettings:
         t = self.config.train
@@ -656,7 +655,6 @@ class GanTrainer:
         s = self.state
         message = (f"time budget of {self.config.train.max_minutes:g} min spent at epoch "
                    f"{s.epoch}, batch {s.batch} (step {s.step}); --resume continues")
-        self.stopped_by_budget = True
         log.info(message)
 
 

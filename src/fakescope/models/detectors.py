@@ -62,7 +62,31 @@ def conv_stage(cin: int, cout: int, pool: bool) -> nn.Sequential:
     return nn.Sequential(*layers, *([nn.MaxPool2d(2)] if pool else []))
 
 
-class SelfCNN(Detector):
+class ConvBodyDetector(Detector):
+    """A detector built as `body` (conv stages) -> `pool` -> flatten -> `head`, on whatever
+    `model_input` makes of the image (the pixels themselves unless a subclass says otherwise)."""
+
+    body: nn.Sequential
+    pool: nn.Module
+    head: nn.Module
+
+    def model_input(self, x: torch.Tensor) -> torch.Tensor:
+        return x
+
+    def features(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.flatten(self.pool(self.body(self.model_input(x))), 1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.features(x))
+
+    def head_parameters(self) -> Iterator[nn.Parameter]:
+        return self.head.parameters()
+
+    def gradcam_layer(self) -> nn.Module:
+        return self.body[-1]
+
+
+class SelfCNN(ConvBodyDetector):
     """Paper 002's self-built CNN (its appendix, Fig. 9).
 
     Input 256 x 256 (the Kaggle set's native size, so nothing is resampled), ImageNet mean/std.
@@ -89,18 +113,6 @@ class SelfCNN(Detector):
             nn.Linear(128, num_logits),
         )
 
-    def features(self, x: torch.Tensor) -> torch.Tensor:
-        return torch.flatten(self.pool(self.body(x)), 1)  # 512
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.head(self.features(x))
-
-    def head_parameters(self) -> Iterator[nn.Parameter]:
-        return self.head.parameters()
-
-    def gradcam_layer(self) -> nn.Module:
-        return self.body[-1]
-
 
 def dct_matrix(n: int, device: torch.device, dtype: torch.dtype) -> torch.Tensor:
     """Orthonormal DCT-II matrix D (n x n): the DCT of a vector v is D @ v."""
@@ -126,7 +138,7 @@ def frequency_coordinates(x: torch.Tensor) -> torch.Tensor:
     return torch.cat([fy, fx], dim=1)
 
 
-class SpectrumCNN(Detector):
+class SpectrumCNN(ConvBodyDetector):
     """A CNN that looks at the image's log DCT spectrum instead of its pixels.
 
     Generators that upsample (transposed convolutions, as in DCGAN) leave periodic traces that
@@ -168,17 +180,8 @@ class SpectrumCNN(Detector):
             spectrum = self.spectrum_norm(log_dct_spectrum(x.float()))
         return torch.cat([spectrum, frequency_coordinates(spectrum)], dim=1)
 
-    def features(self, x: torch.Tensor) -> torch.Tensor:
-        return torch.flatten(self.pool(self.body(self.spectrum(x))), 1)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.head(self.features(x))
-
-    def head_parameters(self) -> Iterator[nn.Parameter]:
-        return self.head.parameters()
-
-    def gradcam_layer(self) -> nn.Module:
-        return self.body[-1]
+    def model_input(self, x: torch.Tensor) -> torch.Tensor:
+        return self.spectrum(x)
 
 
 class LinearProbe(Detector):

@@ -19,15 +19,13 @@ the paper.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from fakescope.data.transforms import MINUS_ONE_ONE_MEAN, MINUS_ONE_ONE_STD, InputSpec
 from fakescope.models.backbones import check_num_logits
-from fakescope.models.detectors import conv_stage
+from fakescope.models.detectors import ConvBodyDetector, conv_stage
 from fakescope.models.registry import Detector, register_detector
 from fakescope.models.weights import apply_pretrained
 
@@ -44,7 +42,7 @@ def npr_residual(x: torch.Tensor, factor: int = 2) -> torch.Tensor:
     return x - F.interpolate(down, scale_factor=factor, mode="nearest")
 
 
-class NPRCNN(Detector):
+class NPRCNN(ConvBodyDetector):
     """Three conv stages on the scaled NPR residual, global average pooling, a linear head.
 
     Input 64 x 64 tiles normalised to [-1, 1]; at prediction time a picture is scored on as
@@ -68,20 +66,8 @@ class NPRCNN(Detector):
         self.pool = nn.AdaptiveAvgPool2d(1)
         self.head = nn.Sequential(nn.Dropout(dropout), nn.Linear(4 * width, num_logits))
 
-    def residual(self, x: torch.Tensor) -> torch.Tensor:
+    def model_input(self, x: torch.Tensor) -> torch.Tensor:
         return npr_residual(x) * RESIDUAL_SCALE
-
-    def features(self, x: torch.Tensor) -> torch.Tensor:
-        return torch.flatten(self.pool(self.body(self.residual(x))), 1)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.head(self.features(x))
-
-    def head_parameters(self) -> Iterator[nn.Parameter]:
-        return self.head.parameters()
-
-    def gradcam_layer(self) -> nn.Module:
-        return self.body[-1]
 
 
 @register_detector("npr_cnn", "small CNN on the up-sampling residual (NPR, Tan et al. 2024)")

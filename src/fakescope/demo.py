@@ -18,10 +18,13 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fakescope.config import DataConfig, load_config, to_dict
 from fakescope.runs import write_json
+
+if TYPE_CHECKING:
+    from fakescope.data.pipeline import PreparedData
 
 log = logging.getLogger("fakescope.demo")
 
@@ -94,7 +97,6 @@ def _timed(seconds: dict[str, float], name: str, announce: Stage) -> Callable[[]
 
 
 HOLDOUT_SEED_OFFSET = 7919  # the held-out faces' seed, apart from the training faces'
-GAN_QUALITY_FILE = "quality_vs_floor.json"
 
 
 def draw_real_faces(config: DemoConfig, data_dir: Path, holdout_dir: Path) -> None:
@@ -133,7 +135,13 @@ def train_demo_gan(config: DemoConfig, data_dir: Path, progress: bool) -> Path:
 def measure_demo_gan(config: DemoConfig, checkpoint: Path, holdout_dir: Path) -> dict[str, Any]:
     """FD/KID/diversity of the GAN's faces against the held-out faces, next to the real-vs-real
     floor, and grids of held-out real and generated faces, beside the GAN run."""
-    from fakescope.gan.metrics import build_feature_extractor, compare_with_floor
+    from fakescope.gan.metrics import (
+        FAKE_GRID_FILE,
+        FLOOR_COMPARISON_FILE,
+        REAL_GRID_FILE,
+        build_feature_extractor,
+        compare_with_floor,
+    )
     from fakescope.gan.sample import load_generator, sample_grid, save_grid
     from fakescope.gan.train import real_uint8_batches
     from fakescope.reproducibility import resolve_device
@@ -148,15 +156,15 @@ def measure_demo_gan(config: DemoConfig, checkpoint: Path, holdout_dir: Path) ->
     )
     gan_dir = Path(config.out) / "gan"
     result = {**comparison.to_dict(), "reals": "held-out synthetic faces, never trained on"}
-    write_json(gan_dir / GAN_QUALITY_FILE, result)
+    write_json(gan_dir / FLOOR_COMPARISON_FILE, result)
+    # the loader's images are already on the generator's [-1, 1] scale
     reals = next(iter(prepared.loader("train", 32, shuffle=True, seed=config.seed)))[0]
-    save_grid(prepared.normalizer.denormalize(reals).float() / 127.5 - 1,
-              gan_dir / "real_grid.png")
-    sample_grid(generator, gan_dir / "fake_grid.png", 32, seed=config.seed)
+    save_grid(reals, gan_dir / REAL_GRID_FILE)
+    sample_grid(generator, gan_dir / FAKE_GRID_FILE, 32, seed=config.seed)
     return result
 
 
-def _holdout_data(config: DemoConfig, holdout_dir: Path) -> Any:
+def _holdout_data(config: DemoConfig, holdout_dir: Path) -> PreparedData:
     from fakescope.data.pipeline import prepare_data
     from fakescope.data.transforms import InputSpec
 

@@ -520,8 +520,11 @@ class GanTrainer:
         return budget_clock(self.config.train.budget_clock)
 
     def budget_spent(self) -> bool:
-        """Whether the time budget has run out, agreed by every rank."""
-        return self.dist.any(self.deadline is not None and self.clock() >= self.deadline)
+        """Whether the time budget has run out, agreed by every rank. Without a budget, no
+        rank asks the others (every rank has the same config): no collective per iteration."""
+        if self.deadline is None:
+            return False
+        return self.dist.any(self.clock() >= self.deadline)
 
     def planned_steps(self) -> int:
         """Iterations this run is expected to reach: all its epochs, or with a time budget, as

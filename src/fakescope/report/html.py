@@ -37,6 +37,7 @@ from fakescope.evaluate.compare import COMPARISON_FILE, TABLE_COLUMNS, read_comp
 from fakescope.evaluate.display import format_number, format_probability
 from fakescope.evaluate.evaluate import EVALUATION_FILE, Evaluation, read_evaluation
 from fakescope.evaluate.robustness import ROBUSTNESS_FILE, Robustness
+from fakescope.gan.metrics import FAKE_GRID_FILE, FLOOR_COMPARISON_FILE, REAL_GRID_FILE
 from fakescope.report import plots
 from fakescope.runs import RunDir, atomic_write_bytes
 
@@ -52,8 +53,9 @@ _HEADLINE = (
     "log_loss", "brier", "ece",
 )  # fmt: skip
 _QUALITY_COLUMN = re.compile(r"^(fid|fd_|kid)")
-FLOOR_FILE = "quality_vs_floor.json"
-_OWN_JSON = {"data_report.json", EVALUATION_FILE, COMPARISON_FILE, ROBUSTNESS_FILE, FLOOR_FILE}
+_OWN_JSON = {
+    "data_report.json", EVALUATION_FILE, COMPARISON_FILE, ROBUSTNESS_FILE, FLOOR_COMPARISON_FILE,
+}
 
 STYLE = """
 body { font-family: system-ui, sans-serif; margin: 2rem auto; max-width: 1100px; color: #222;
@@ -225,12 +227,12 @@ def quality_section(run: RunDir) -> str:
 def floor_section(run: RunDir) -> str:
     """Real and generated faces side by side, and the GAN's FD/KID/diversity against held-out
     real images next to the floor: the same numbers for a second set of real images."""
-    data = _read_json(run.path / FLOOR_FILE)
+    data = _read_json(run.path / FLOOR_COMPARISON_FILE)
     if not isinstance(data, dict):
         return ""
     grids = "".join(
         _image((run.path / name).read_bytes(), caption, width=360)
-        for name, caption in (("real_grid.png", "held-out real"), ("fake_grid.png", "generated"))
+        for name, caption in ((REAL_GRID_FILE, "held-out real"), (FAKE_GRID_FILE, "generated"))
         if (run.path / name).is_file()
     )
     fake, floor = data.get("fake", {}), data.get("floor", {})

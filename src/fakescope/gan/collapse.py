@@ -12,8 +12,12 @@ from dataclasses import dataclass
 
 import torch
 
-from fakescope.gan.metrics import FeatureExtractor, extract_features, pairwise_diversity, to_uint8
-from fakescope.gan.sample import generate_batches
+from fakescope.gan.metrics import (
+    FeatureExtractor,
+    extract_features,
+    generated_features,
+    pairwise_diversity,
+)
 from fakescope.models.gan_registry import ImageGenerator
 
 
@@ -49,8 +53,8 @@ class CollapseWatch:
         self.num_samples, self.threshold, self.seed = num_samples, threshold, seed
 
     def check(self, generator: ImageGenerator) -> DiversityCheck:
-        batches = generate_batches(generator, self.num_samples, self.num_samples, self.seed)
-        features = extract_features(self.extractor, (to_uint8(b) for b in batches))
+        features = generated_features(self.extractor, generator, self.num_samples,
+                                      self.num_samples, self.seed)
         diversity = pairwise_diversity(features)
         ratio = diversity / self.real_diversity
         return DiversityCheck(diversity, self.real_diversity, ratio, ratio < self.threshold)

@@ -165,6 +165,16 @@ def metric_names(extractor_name: str) -> tuple[str, str]:
     return f"fd_{extractor_name}", f"kid_{extractor_name}"
 
 
+def generated_features(
+    extractor: FeatureExtractor, generator: ImageGenerator, n: int, batch_size: int, seed: int
+) -> torch.Tensor:
+    """Features of the generator's first n images of `seed` (eval mode, any batch size)."""
+    from fakescope.gan.sample import generate_batches  # sample imports this module
+
+    batches = generate_batches(generator, n, batch_size, seed)
+    return extract_features(extractor, (to_uint8(b) for b in batches))
+
+
 def extract_features(extractor: FeatureExtractor, batches: Iterable[torch.Tensor]) -> torch.Tensor:
     """Features of every uint8 batch, concatenated on the CPU in float64."""
     parts = [extractor(batch).detach().cpu().double() for batch in batches]
@@ -255,10 +265,8 @@ class QualityMeter:
 
     def measure(self, generator: ImageGenerator) -> dict[str, float]:
         """{fd name: value, kid name: mean, kid name + '_std': std} over as many fakes as reals."""
-        from fakescope.gan.sample import generate_batches
-
-        batches = generate_batches(generator, self.num_samples, self.batch_size, self.seed)
-        fake = extract_features(self.extractor, (to_uint8(b) for b in batches))
+        fake = generated_features(self.extractor, generator, self.num_samples, self.batch_size,
+                                  self.seed)
         kid_mean, kid_std = features_to_kid(
             self.real_features, fake, self.kid_subsets, self.kid_subset_size, self.seed
         )
@@ -322,15 +330,12 @@ def compare_with_floor(
 ) -> FloorComparison:
     """Split the real images (uint8 batches, in a shuffled order) into halves A and B; score B
     against A (the floor) and as many generated images against A (the generator)."""
-    from fakescope.gan.sample import generate_batches
-
     real = extract_features(extractor, real_batches)
     half = len(real) // 2
     if half < 2:
         raise ValueError("comparing with the real-vs-real floor needs at least 4 real images")
     reference, second = real[:half], real[half : 2 * half]
-    fakes = generate_batches(generator, half, batch_size, seed)
-    fake = extract_features(extractor, (to_uint8(b) for b in fakes))
+    fake = generated_features(extractor, generator, half, batch_size, seed)
     fd_name, kid_name = metric_names(extractor.name)
     return FloorComparison(
         fd_name, kid_name, half,

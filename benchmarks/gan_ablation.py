@@ -32,6 +32,8 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
+import yaml
+
 FAKESCOPE = [sys.executable, "-m", "fakescope"]
 BASE = "small_data"
 # name: (preset, overrides); every technique of the preset off in turn, R1 on, another generator
@@ -49,6 +51,23 @@ VARIANTS: dict[str, tuple[str, dict[str, Any]]] = {
     "paper000_dcgan": ("paper000_dcgan64", {"train.epochs": 100000, "train.sample_every": 0,
                                             "train.checkpoint_every": 100000}),
 }
+
+
+# variants given on the command line (--try), filled by main()
+EXTRA: dict[str, tuple[str, dict[str, Any]]] = {}
+
+
+def parse_try(text: str) -> tuple[str, tuple[str, dict[str, Any]]]:
+    """`NAME key=value ...` (YAML values) -> a variant of the base preset, or of `preset=NAME`."""
+    name, *pairs = text.split()
+    overrides = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep:
+            raise SystemExit(f"--try {name}: '{pair}' is not key=value")
+        overrides[key] = yaml.safe_load(value)
+    preset = overrides.pop("preset", BASE)
+    return name, (preset, overrides)
 
 
 def cpu_flags() -> str:
@@ -84,7 +103,7 @@ def train_and_score(
     variant: str, seed: int, data: Path, holdout: Path, root: Path, minutes: float, n_real: int,
     resolution: int,
 ) -> dict[str, Any]:
-    preset, overrides = VARIANTS[variant]
+    preset, overrides = VARIANTS[variant] if variant in VARIANTS else EXTRA[variant]
     settings = {
         **overrides, "train.max_minutes": minutes, "train.budget_clock": "cpu",
         "train.threads": 1, "train.amp": False, "train.metrics_every": 0,
@@ -157,11 +176,19 @@ def main() -> int:
                         help="image side: the demo's faces are drawn at it, every GAN trains at it")
     parser.add_argument("--faces", type=int, default=800)
     parser.add_argument("--holdout-faces", type=int, default=512)
-    parser.add_argument("--variants", nargs="+", default=list(VARIANTS), choices=list(VARIANTS))
+    parser.add_argument("--variants", nargs="*", default=None, choices=list(VARIANTS),
+                        help="named variants (default: all, unless --try is given)")
+    parser.add_argument("--try", dest="tries", action="append", default=[], metavar="SPEC",
+                        help="an ad-hoc variant, 'NAME key=value ...' on the small_data preset "
+                             "(preset=NAME picks another); repeatable")
     parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1])
     parser.add_argument("--minutes", type=float, default=2.5, help="CPU minutes per run")
     parser.add_argument("--parallel", type=int, default=2, help="runs at a time (one core each)")
     args = parser.parse_args()
+    EXTRA.update(parse_try(spec) for spec in args.tries)
+    if args.variants is None:
+        args.variants = [] if EXTRA else list(VARIANTS)
+    args.variants += list(EXTRA)
     args.out.mkdir(parents=True, exist_ok=True)
     data = args.data or synthesize(args.out / "faces", args.faces, 0, args.resolution)
     holdout = args.holdout or synthesize(args.out / "holdout", args.holdout_faces, 7919,

@@ -11,6 +11,8 @@ from __future__ import annotations
 import dataclasses
 import types
 import typing
+from importlib import resources
+from importlib.resources.abc import Traversable
 from pathlib import Path
 from typing import Any, Literal, TypeVar, Union, get_args, get_origin, get_type_hints
 
@@ -18,7 +20,9 @@ import yaml
 
 T = TypeVar("T")
 
-CONFIG_DIR = Path(__file__).resolve().parents[2] / "configs"
+# The presets ship inside the package (package data), so a wheel or a plain `pip install .`
+# finds them by name as well as an editable checkout does.
+PRESET_DIR: Traversable = resources.files("fakescope") / "presets"
 
 
 class ConfigError(ValueError):
@@ -225,21 +229,27 @@ def merge_overrides(flags: dict[str, Any], sets: list[str]) -> dict[str, Any]:
     return merged
 
 
-def resolve_preset(preset: str | Path) -> Path:
-    """A preset is a YAML path, or the name of a file in the repository's `configs/` folder."""
+def preset_names() -> list[str]:
+    """The names of the presets that ship with fakescope (`fakescope/presets/*.yaml`)."""
+    return sorted(p.name[: -len(".yaml")] for p in PRESET_DIR.iterdir() if p.name.endswith(".yaml"))
+
+
+def resolve_preset(preset: str | Path) -> Path | Traversable:
+    """A preset is a YAML path, or the name of a preset shipped in `fakescope/presets/`."""
     path = Path(preset)
     if path.is_file():
         return path
-    named = CONFIG_DIR / f"{preset}.yaml"
+    named = PRESET_DIR / f"{preset}.yaml"
     if named.is_file():
         return named
-    raise ConfigError(f"config preset '{preset}' not found (no such file, and no {named})")
+    raise ConfigError(f"config preset '{preset}' not found (no such file, and no preset of that "
+                      f"name; presets: {', '.join(preset_names())})")
 
 
 def read_preset(preset: str | Path) -> dict[str, Any]:
     path = resolve_preset(preset)
     try:
-        data = yaml.safe_load(path.read_text()) or {}
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
     except yaml.YAMLError as err:
         raise ConfigError(f"{path}: not valid YAML ({err})") from err
     if not isinstance(data, dict):

@@ -1,6 +1,6 @@
 """`fakescope demo`: the whole story on synthetic faces, in minutes on a laptop CPU.
 
-    synthetic real faces ──> small-data GAN (configs/small_data.yaml, a time budget)
+    synthetic real faces ──> small-data GAN (presets/small_data.yaml, a time budget)
         ──> quality against held-out faces next to the real-vs-real floor ──> generated fakes
         real + fakes ──> detectors (self-built CNN, the GAN's discriminator, an ImageNet
         EfficientNet-Lite0) ──> threshold on validation ──> evaluation, comparison,

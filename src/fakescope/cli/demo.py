@@ -15,7 +15,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "demo", help="run the whole pipeline on synthetic faces (about 6 minutes on 2 cores)"
     )
     demo.add_argument("--out", default=None, help="output folder (default runs/demo)")
-    demo.add_argument("--config", default=None, help="a demo preset (default configs/demo.yaml)")
+    demo.add_argument("--config", default=None, help="a demo preset (default: the demo preset)")
     demo.add_argument("--seed", type=int, default=None)
     demo.add_argument("--device", default=None, help="auto | cpu | cuda")
     demo.add_argument(

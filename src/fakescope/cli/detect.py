@@ -10,7 +10,7 @@ from fakescope.config import load_config, merge_overrides
 
 
 def _add_common(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--config", help="preset name in configs/ or a YAML path")
+    parser.add_argument("--config", help="a preset name (fakescope/presets/) or a YAML path")
     parser.add_argument("--data", help="dataset folder (data.path)")
     parser.add_argument("--model", help="registered detector name (model.name)")
     parser.add_argument("--pretrained", help="none, imagenet or a weights file (model.pretrained)")

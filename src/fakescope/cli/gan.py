@@ -19,7 +19,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     commands = gan.add_subparsers(dest="gan_command", metavar="ACTION", required=True)
 
     train = commands.add_parser("train", help="train (or --resume) a DCGAN on real face images")
-    train.add_argument("--config", help="preset name in configs/ or a YAML file")
+    train.add_argument("--config", help="a preset name (fakescope/presets/) or a YAML file")
     train.add_argument("--data", help="folder of real images (data.path)")
     train.add_argument("--name", help="run name (run.name)")
     train.add_argument("--root", help="folder of runs (run.root)")

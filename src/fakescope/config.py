@@ -18,6 +18,8 @@ from typing import Any, Literal, TypeVar, Union, get_args, get_origin, get_type_
 
 import yaml
 
+from fakescope.errors import FakescopeError
+
 T = TypeVar("T")
 
 # The presets ship inside the package (package data), so a wheel or a plain `pip install .`
@@ -25,7 +27,7 @@ T = TypeVar("T")
 PRESET_DIR: Traversable = resources.files("fakescope") / "presets"
 
 
-class ConfigError(ValueError):
+class ConfigError(FakescopeError, ValueError):
     """A preset or override does not fit the config's schema; the message names the key."""
 
 

@@ -31,6 +31,7 @@ from typing import Any
 import torch
 
 from fakescope.config import save_config
+from fakescope.errors import FakescopeError
 
 CHECKPOINT_FORMAT_VERSION = 1
 _STEP_CHECKPOINT = re.compile(r"^ckpt-(\d+)\.pt$")
@@ -44,7 +45,7 @@ def _public_mode(path: str | Path) -> None:
     os.chmod(path, 0o666 & ~umask)
 
 
-class CheckpointError(RuntimeError):
+class CheckpointError(FakescopeError, RuntimeError):
     """A checkpoint is missing, unreadable, or of a format this version cannot read."""
 
 

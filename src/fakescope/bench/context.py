@@ -11,6 +11,8 @@ import torch
 
 from fakescope.bench.dataset import BenchData
 from fakescope.bench.settings import BenchSettings
+from fakescope.config import ConfigError
+from fakescope.errors import SetupError
 
 
 @dataclass(frozen=True)
@@ -25,9 +27,9 @@ class BenchContext:
 def training_devices(device: str) -> tuple[torch.device, ...]:
     """`auto`: the CPU, and the GPU too when CUDA is present; `cpu` or `cuda`: that one."""
     if device not in ("auto", "cpu", "cuda"):
-        raise ValueError(f"--device must be auto, cpu or cuda, got '{device}'")
+        raise ConfigError(f"--device must be auto, cpu or cuda, got '{device}'")
     if device == "cuda" and not torch.cuda.is_available():
-        raise RuntimeError("--device cuda: CUDA is not available on this machine")
+        raise SetupError("--device cuda: CUDA is not available on this machine")
     if device == "auto":
         return (torch.device("cpu"),) + ((torch.device("cuda"),) if torch.cuda.is_available()
                                          else ())

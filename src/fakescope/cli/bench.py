@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 from fakescope.bench import AREAS
+from fakescope.config import ConfigError
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -46,7 +47,7 @@ def _bench(args: argparse.Namespace) -> int:
     changes = {"rounds": args.rounds, "images": args.images}
     settings = dataclasses.replace(settings, **{k: v for k, v in changes.items() if v is not None})
     if args.data and args.images is not None:
-        raise ValueError("--images draws synthetic faces; it cannot be combined with --data")
+        raise ConfigError("--images draws synthetic faces; it cannot be combined with --data")
 
     started = time.monotonic()
 

@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from fakescope.config import ConfigError
 from fakescope.evaluate.display import format_probability
 
 if TYPE_CHECKING:
@@ -90,11 +91,11 @@ def _export(args: argparse.Namespace) -> int:
     loaded = load_detector(checkpoint, "cpu")
     fp32 = Path(args.out) if args.out else default_onnx_path(checkpoint)
     if args.int8 and fp32.suffix != ".onnx":
-        raise ValueError(f"--out must end in .onnx when --int8 is given, got {fp32}")
+        raise ConfigError(f"--out must end in .onnx when --int8 is given, got {fp32}")
     if not args.int8 and (args.data or args.calibration_data):
-        raise ValueError("--data and --calibration-data are for --int8")
+        raise ConfigError("--data and --calibration-data are for --int8")
     if args.int8 and args.int8_method == "static" and not (args.calibration_data or args.data):
-        raise ValueError(NO_CALIBRATION)
+        raise ConfigError(NO_CALIBRATION)
     exported = export_onnx(loaded, fp32, args.exporter, args.opset or OPSET)
     results: dict[str, Any] = {"onnx": exported.to_dict()}
     lines = [
@@ -176,6 +177,6 @@ def _calibration(
     elif prepared is not None and prepared.size("train"):
         source, paths = args.data, [sample.path for sample in prepared.samples("train")]
     else:
-        raise ValueError(NO_CALIBRATION)
+        raise ConfigError(NO_CALIBRATION)
     face_crop = evaluation_data_config(loaded, source).face_crop
     return calibration_images(paths, loaded.input_spec, args.calibration_images, face_crop)

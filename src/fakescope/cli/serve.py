@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from fakescope.config import ConfigError
 from fakescope.serve.settings import (
     HEADER_TIMEOUT_S,
     KEEP_ALIVE_S,
@@ -79,7 +80,7 @@ def _api_key(var: str | None) -> str | None:
         return None
     key = os.environ.get(var, "")
     if not key.strip():
-        raise ValueError(f"--api-key-env {var}: that environment variable is unset or empty")
+        raise ConfigError(f"--api-key-env {var}: that environment variable is unset or empty")
     return key
 
 

@@ -14,6 +14,8 @@ from typing import Any
 import numpy as np
 from sklearn import metrics as skm
 
+from fakescope.errors import DataError
+
 # Probabilities are clipped this far from 0 and 1 before the log loss, so one saturated
 # sigmoid cannot make it infinite.
 _LOG_LOSS_EPS = 1e-7
@@ -56,7 +58,7 @@ def check_scores(labels: Any, probs: Any) -> tuple[np.ndarray, np.ndarray]:
     if y.shape != p.shape:
         raise ValueError(f"{y.size} labels but {p.size} probabilities")
     if y.size == 0:
-        raise ValueError("no images to evaluate")
+        raise DataError("no images to evaluate")
     if not np.isin(y, (0, 1)).all():
         raise ValueError("labels must be 0 (real) or 1 (fake)")
     if not np.isfinite(p).all() or p.min() < 0 or p.max() > 1:
@@ -116,7 +118,7 @@ def equal_error_rate(labels: Any, probs: Any) -> tuple[float, float]:
     """
     y, p = check_scores(labels, probs)
     if not both_classes(y):
-        raise ValueError("the equal error rate needs both real and fake images")
+        raise DataError("the equal error rate needs both real and fake images")
     fpr, tpr, thresholds = skm.roc_curve(y, p, drop_intermediate=False)
     gap = (1.0 - tpr) - fpr  # falls from 1 at the strictest threshold to -1 at the loosest
     i = int(np.argmax(gap <= 0))

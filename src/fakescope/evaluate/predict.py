@@ -32,9 +32,11 @@ import torch
 from PIL import Image
 from tqdm import tqdm
 
+from fakescope.config import ConfigError
 from fakescope.data.faces import FaceBox, crop_around, find_largest_face
 from fakescope.data.images import BadImageError, is_image_name, load_image
 from fakescope.data.transforms import InputSpec, Normalizer, preprocess
+from fakescope.errors import SetupError
 from fakescope.evaluate.tiles import is_native, picture_log_odds
 from fakescope.export.artifacts import default_onnx_path
 from fakescope.models.registry import LoadedDetector
@@ -152,9 +154,9 @@ class Predictor:
         onnx_path: str | Path | None = None,
     ) -> None:
         if batch_size < 1:
-            raise ValueError(f"batch size must be at least 1, got {batch_size}")
+            raise ConfigError(f"batch size must be at least 1, got {batch_size}")
         if backend not in BACKENDS:
-            raise ValueError(f"unknown backend '{backend}' (use {', '.join(BACKENDS)})")
+            raise ConfigError(f"unknown backend '{backend}' (use {', '.join(BACKENDS)})")
         self.loaded = loaded
         self.device = torch.device(device)
         self.batch_size = batch_size
@@ -183,7 +185,7 @@ class Predictor:
             from fakescope.export.runtime import select_onnx_model
         except ImportError as err:
             if backend == "onnx" or onnx_path is not None:
-                raise RuntimeError(f"the onnx backend needs onnxruntime ({err})") from err
+                raise SetupError(f"the onnx backend needs onnxruntime ({err})") from err
             logger.warning("onnxruntime is not installed: using PyTorch, not the ONNX export")
             return None
         required = backend == "onnx"

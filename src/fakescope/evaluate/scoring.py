@@ -21,6 +21,7 @@ from tqdm import tqdm
 from fakescope.config import ConfigError, DataConfig, from_dict
 from fakescope.data.images import BadImageError, load_image
 from fakescope.data.pipeline import PreparedData, prepare_data
+from fakescope.errors import DataError
 from fakescope.evaluate.tiles import is_native, picture_log_odds
 from fakescope.models.calibration import log_odds
 from fakescope.models.registry import LoadedDetector
@@ -81,7 +82,7 @@ def split_names(prepared: PreparedData, split: str) -> list[str]:
     if split == ALL_SPLITS:
         return have
     if split not in have:
-        raise ValueError(f"no '{split}' split in this data set (have: {', '.join(have)}, all)")
+        raise DataError(f"no '{split}' split in this data set (have: {', '.join(have)}, all)")
     return [split]
 
 

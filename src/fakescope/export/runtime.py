@@ -16,6 +16,8 @@ import onnxruntime as ort
 import torch
 from torch import nn
 
+from fakescope.config import ConfigError
+from fakescope.errors import FakescopeError
 from fakescope.export.artifacts import ONNX_INPUT, ExportMetadata, default_onnx_path
 from fakescope.models.registry import LoadedDetector
 
@@ -74,7 +76,7 @@ def read_metadata(path: str | Path) -> ExportMetadata:
     try:
         model = onnx.load(str(path), load_external_data=False)
     except DecodeError as err:
-        raise ValueError(f"{path} is not an ONNX file ({err})") from err
+        raise FakescopeError(f"{path} is not an ONNX file ({err})") from err
     props = {p.key: p.value for p in model.metadata_props}
     return ExportMetadata.from_props(props, str(path))
 
@@ -92,7 +94,7 @@ def select_onnx_model(
     for (`required` or `onnx_path`) and skipped with a warning otherwise, never used silently."""
     if onnx_path is None and checkpoint is None:
         if required:
-            raise ValueError("the onnx backend needs the checkpoint path or an ONNX file")
+            raise ConfigError("the onnx backend needs the checkpoint path or an ONNX file")
         return None
     path = Path(onnx_path) if onnx_path is not None else default_onnx_path(checkpoint or "")
     if not path.is_file():
@@ -105,6 +107,6 @@ def select_onnx_model(
         return OnnxDetector(path, threads)
     message = f"{path} does not match {checkpoint or 'the loaded detector'}: {problem}"
     if required or onnx_path is not None:
-        raise ValueError(f"{message}; re-run `fakescope export`")
+        raise FakescopeError(f"{message}; re-run `fakescope export`")
     logger.warning("ignoring %s; using PyTorch (re-run `fakescope export` to refresh it)", message)
     return None

@@ -26,6 +26,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from fakescope.config import ConfigError
+from fakescope.errors import DataError
 from fakescope.models.gan_registry import ImageGenerator
 
 INCEPTION = "inception"
@@ -155,7 +157,7 @@ def build_feature_extractor(
         return EfficientNetLite0Features(device)
     if kind == PIXELS:
         return PixelFeatures()
-    raise ValueError(f"unknown feature extractor '{kind}' (use auto, inception, efflite0, pixels)")
+    raise ConfigError(f"unknown feature extractor '{kind}' (use auto, inception, efflite0, pixels)")
 
 
 def metric_names(extractor_name: str) -> tuple[str, str]:
@@ -179,7 +181,7 @@ def extract_features(extractor: FeatureExtractor, batches: Iterable[torch.Tensor
     """Features of every uint8 batch, concatenated on the CPU in float64."""
     parts = [extractor(batch).detach().cpu().double() for batch in batches]
     if not parts:
-        raise ValueError("no images to extract features from")
+        raise DataError("no images to extract features from")
     return torch.cat(parts)
 
 
@@ -221,7 +223,7 @@ def features_to_kid(
 
     size = min(subset_size, len(a), len(b))
     if size < 2:
-        raise ValueError("KID needs at least 2 images on each side")
+        raise DataError("KID needs at least 2 images on each side")
     result = kid_features_to_metric(
         a.double().cpu(), b.double().cpu(), kid_subsets=subsets, kid_subset_size=size,
         rng_seed=seed, verbose=False,
@@ -232,7 +234,7 @@ def features_to_kid(
 def pairwise_diversity(features: torch.Tensor) -> float:
     """Mean Euclidean distance over all pairs: near 0 when every sample looks the same."""
     if len(features) < 2:
-        raise ValueError("diversity needs at least 2 samples")
+        raise DataError("diversity needs at least 2 samples")
     return float(torch.pdist(features.double()).mean())
 
 
@@ -333,7 +335,7 @@ def compare_with_floor(
     real = extract_features(extractor, real_batches)
     half = len(real) // 2
     if half < 2:
-        raise ValueError("comparing with the real-vs-real floor needs at least 4 real images")
+        raise DataError("comparing with the real-vs-real floor needs at least 4 real images")
     reference, second = real[:half], real[half : 2 * half]
     fake = generated_features(extractor, generator, half, batch_size, seed)
     fd_name, kid_name = metric_names(extractor.name)

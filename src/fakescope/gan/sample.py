@@ -18,6 +18,7 @@ from PIL import Image
 from torchvision.utils import make_grid
 from tqdm import tqdm
 
+from fakescope.config import ConfigError
 from fakescope.gan.metrics import to_uint8
 from fakescope.models.gan_registry import ImageGenerator, build_generator
 from fakescope.runs import CheckpointError, RunDir, atomic_write_bytes, load_checkpoint
@@ -145,7 +146,7 @@ def interpolation_grid(
     stays inside their cube.
     """
     if steps < 2:
-        raise ValueError("an interpolation needs at least 2 steps")
+        raise ConfigError("an interpolation needs at least 2 steps")
     rng = latent_generator(seed)
     ends = generator.sample_latent(2 * rows, generator=rng, device=torch.device("cpu"))
     a, b = ends[:rows, None, :], ends[rows:, None, :]
@@ -195,9 +196,9 @@ def generate_images(
     arguments skips the files already written and finishes the set.
     """
     if n < 1:
-        raise ValueError(f"--n must be at least 1, got {n}")
+        raise ConfigError(f"--n must be at least 1, got {n}")
     if fmt not in ("png", "jpg"):
-        raise ValueError(f"unknown image format '{fmt}' (use png or jpg)")
+        raise ConfigError(f"unknown image format '{fmt}' (use png or jpg)")
     out.mkdir(parents=True, exist_ok=True)
     names = [out / f"{prefix}_{i:06d}.{fmt}" for i in range(n)]
     stream = LatentStream(generator, seed)

@@ -26,6 +26,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from fakescope.data.transforms import InputSpec
+from fakescope.errors import UnknownNameError
 from fakescope.models.calibration import Calibration
 from fakescope.runs import CheckpointError, load_checkpoint, save_checkpoint
 
@@ -124,7 +125,7 @@ def build_detector(name: str, pretrained: str = "none", **kwargs: Any) -> Detect
     _populate()
     if name not in _REGISTRY:
         known = ", ".join(sorted(_REGISTRY))
-        raise KeyError(f"unknown detector '{name}' (registered: {known})")
+        raise UnknownNameError(f"unknown detector '{name}' (registered: {known})")
     model = _REGISTRY[name](pretrained=pretrained, **kwargs)
     model._build_kwargs = dict(kwargs)
     return model

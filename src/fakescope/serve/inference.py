@@ -17,6 +17,7 @@ import numpy as np
 import torch
 from PIL import Image
 
+from fakescope.config import ConfigError
 from fakescope.data.faces import FaceBox
 from fakescope.evaluate.gradcam import explained_pixels, gradcam_heatmap, overlay, png_bytes
 from fakescope.evaluate.predict import Prediction, Predictor
@@ -110,5 +111,5 @@ def overlay_png(pixels: np.ndarray, heatmap: np.ndarray) -> bytes:
 def set_cpu_threads(threads: int) -> None:
     """Threads torch spreads one forward pass over (process-wide: call once, at start-up)."""
     if threads < 1:
-        raise ValueError(f"threads must be at least 1, got {threads}")
+        raise ConfigError(f"threads must be at least 1, got {threads}")
     torch.set_num_threads(threads)

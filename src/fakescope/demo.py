@@ -233,7 +233,7 @@ def evaluate_detectors(
         evaluate_checkpoint,
         write_evaluation,
     )
-    from fakescope.evaluate.gradcam import explain_worst
+    from fakescope.evaluate.explain import explain_worst
     from fakescope.evaluate.threshold import ThresholdRule
     from fakescope.report.plots import write_evaluation_plots
 

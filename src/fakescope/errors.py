@@ -22,3 +22,8 @@ class UnknownNameError(FakescopeError, KeyError):
 
 class SetupError(FakescopeError, RuntimeError):
     """The machine or installation lacks what the job asked for: a GPU, a package, a free port."""
+
+
+class BadFileError(FakescopeError, ValueError):
+    """A file the user gave is not what the job needs (not an ONNX export of this checkpoint,
+    no certificate in a PEM file); the message names the file."""

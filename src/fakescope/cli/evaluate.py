@@ -219,7 +219,7 @@ def _evaluate(args: argparse.Namespace) -> int:
     written = write_evaluation(evaluation, scores, out)
     written += write_evaluation_plots(evaluation, out)
     if args.explain > 0:
-        from fakescope.evaluate.gradcam import explain_worst
+        from fakescope.evaluate.explain import explain_worst
 
         written += explain_worst(checkpoint, scores, args.explain, data.face_crop, out / "gradcam")
     _report_skipped(evaluation.data.get("bad_files") or [], out / "evaluation.json")
@@ -318,7 +318,7 @@ def _robustness(args: argparse.Namespace) -> int:
 
 
 def _predict(args: argparse.Namespace) -> int:
-    from fakescope.evaluate.predict import Predictor, expand_inputs
+    from fakescope.inference.predict import Predictor, expand_inputs
     from fakescope.models.registry import load_detector
     from fakescope.reproducibility import resolve_device
 
@@ -368,7 +368,7 @@ def _decision_rule(loaded: Any) -> str:
 
 def _explain_each(loaded: Any, results: Sequence[Any], folder: Path, face_crop: bool) -> None:
     from fakescope.data.images import load_image
-    from fakescope.evaluate.gradcam import write_gradcam
+    from fakescope.inference.gradcam import write_gradcam
 
     for index, result in enumerate(results):
         if result.prediction is not None:

@@ -83,8 +83,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _export(args: argparse.Namespace) -> int:
-    from fakescope.export.artifacts import default_onnx_path, int8_onnx_path
     from fakescope.export.onnx_export import OPSET, export_onnx
+    from fakescope.inference.artifacts import default_onnx_path, int8_onnx_path
     from fakescope.models.registry import load_detector
 
     checkpoint = Path(args.checkpoint)
@@ -118,7 +118,7 @@ def _quantize(
     args: argparse.Namespace, loaded: LoadedDetector, fp32: Path, out: Path
 ) -> tuple[dict[str, Any], list[str]]:
     from fakescope.export.quantize import quantization_cost, quantize_onnx
-    from fakescope.export.runtime import OnnxDetector
+    from fakescope.inference.runtime import OnnxDetector
 
     prepared = _prepared_data(args, loaded) if args.data else None
     pixels = _calibration(args, loaded, prepared) if args.int8_method == "static" else None
@@ -168,9 +168,9 @@ def _calibration(
 ) -> np.ndarray:
     """Calibration pictures from --calibration-data, else from the train split of --data (never
     the split the cost is measured on), preprocessed as the checkpoint was trained."""
-    from fakescope.evaluate.predict import expand_inputs
     from fakescope.evaluate.scoring import evaluation_data_config
     from fakescope.export.quantize import calibration_images
+    from fakescope.inference.predict import expand_inputs
 
     if args.calibration_data:
         source, paths = args.calibration_data, expand_inputs([args.calibration_data])

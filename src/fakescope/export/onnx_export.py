@@ -29,8 +29,8 @@ from torch import nn
 
 from fakescope.config import ConfigError
 from fakescope.errors import FakescopeError, SetupError
-from fakescope.export.artifacts import ONNX_INPUT, ONNX_OUTPUT, ExportMetadata
-from fakescope.export.runtime import OnnxDetector
+from fakescope.inference.artifacts import ONNX_INPUT, ONNX_OUTPUT, ExportMetadata
+from fakescope.inference.runtime import OnnxDetector
 from fakescope.models.registry import LoadedDetector, fake_probability
 from fakescope.runs import atomic_write_bytes
 

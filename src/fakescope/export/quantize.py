@@ -40,9 +40,9 @@ from fakescope.data.pipeline import PreparedData
 from fakescope.data.transforms import InputSpec, Normalizer, to_chw_tensor
 from fakescope.errors import DataError
 from fakescope.evaluate.metrics import ranking_metrics
-from fakescope.evaluate.predict import model_input
 from fakescope.evaluate.scoring import score_log_odds, split_names
-from fakescope.export.artifacts import ONNX_INPUT, ExportMetadata
+from fakescope.inference.artifacts import ONNX_INPUT, ExportMetadata
+from fakescope.inference.predict import model_input
 from fakescope.models.calibration import Calibration
 from fakescope.runs import atomic_write_bytes
 

@@ -28,6 +28,7 @@ from torch import nn
 
 from fakescope.config import ConfigError
 from fakescope.errors import DataError
+from fakescope.gan.sample import generate_batches, to_uint8
 from fakescope.models.gan_registry import ImageGenerator
 
 INCEPTION = "inception"
@@ -41,11 +42,6 @@ class FeatureExtractor(Protocol):
     name: str
 
     def __call__(self, images: torch.Tensor) -> torch.Tensor: ...
-
-
-def to_uint8(images: torch.Tensor) -> torch.Tensor:
-    """Images in [-1, 1] (a generator's output) -> uint8 in [0, 255]."""
-    return ((images.clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8)
 
 
 class InceptionFeatures:
@@ -171,7 +167,6 @@ def generated_features(
     extractor: FeatureExtractor, generator: ImageGenerator, n: int, batch_size: int, seed: int
 ) -> torch.Tensor:
     """Features of the generator's first n images of `seed` (eval mode, any batch size)."""
-    from fakescope.gan.sample import generate_batches  # sample imports this module
 
     batches = generate_batches(generator, n, batch_size, seed)
     return extract_features(extractor, (to_uint8(b) for b in batches))

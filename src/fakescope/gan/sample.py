@@ -19,11 +19,15 @@ from torchvision.utils import make_grid
 from tqdm import tqdm
 
 from fakescope.config import ConfigError
-from fakescope.gan.metrics import to_uint8
 from fakescope.models.gan_registry import ImageGenerator, build_generator
 from fakescope.runs import CheckpointError, RunDir, atomic_write_bytes, load_checkpoint
 
 ImageFormat = Literal["png", "jpg"]
+
+
+def to_uint8(images: torch.Tensor) -> torch.Tensor:
+    """Images in [-1, 1] (a generator's output) -> uint8 in [0, 255]."""
+    return ((images.clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8)
 
 
 def resolve_gan_checkpoint(path: str | Path) -> Path:

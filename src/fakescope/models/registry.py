@@ -44,7 +44,7 @@ class Detector(nn.Module):
     num_logits: int = 1
     input_spec: InputSpec = InputSpec(size=224)
     # Artifact detectors read traces that resizing erases: prediction, evaluation and serving
-    # then score tiles of input_spec.size cut from the unresized picture (evaluate.tiles).
+    # then score tiles of input_spec.size cut from the unresized picture (inference.tiles).
     native_resolution: bool = False
     _build_kwargs: dict[str, Any]  # set by build_detector
 

@@ -19,8 +19,8 @@ from PIL import Image
 
 from fakescope.config import ConfigError
 from fakescope.data.faces import FaceBox
-from fakescope.evaluate.gradcam import explained_pixels, gradcam_heatmap, overlay, png_bytes
-from fakescope.evaluate.predict import Prediction, Predictor
+from fakescope.inference.gradcam import explained_pixels, gradcam_heatmap, overlay, png_bytes
+from fakescope.inference.predict import Prediction, Predictor
 from fakescope.models.registry import LoadedDetector
 from fakescope.serve.settings import ServeSettings
 from fakescope.serve.worker import MicroBatcher

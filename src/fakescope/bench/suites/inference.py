@@ -15,7 +15,7 @@ from fakescope.bench.settings import BenchSettings, ModelSpec
 from fakescope.bench.table import Row, Unit, comparison_row
 from fakescope.bench.timing import Side, alternate
 from fakescope.export.onnx_export import export_onnx
-from fakescope.export.runtime import OnnxDetector
+from fakescope.inference.runtime import OnnxDetector
 
 CALIBRATION_FACES = 32
 

@@ -17,8 +17,8 @@ import torch
 from torch import nn
 
 from fakescope.config import ConfigError
-from fakescope.errors import FakescopeError
-from fakescope.export.artifacts import ONNX_INPUT, ExportMetadata, default_onnx_path
+from fakescope.errors import BadFileError
+from fakescope.inference.artifacts import ONNX_INPUT, ExportMetadata, default_onnx_path
 from fakescope.models.registry import LoadedDetector
 
 logger = logging.getLogger(__name__)
@@ -76,7 +76,7 @@ def read_metadata(path: str | Path) -> ExportMetadata:
     try:
         model = onnx.load(str(path), load_external_data=False)
     except DecodeError as err:
-        raise FakescopeError(f"{path} is not an ONNX file ({err})") from err
+        raise BadFileError(f"{path} is not an ONNX file ({err})") from err
     props = {p.key: p.value for p in model.metadata_props}
     return ExportMetadata.from_props(props, str(path))
 
@@ -107,6 +107,6 @@ def select_onnx_model(
         return OnnxDetector(path, threads)
     message = f"{path} does not match {checkpoint or 'the loaded detector'}: {problem}"
     if required or onnx_path is not None:
-        raise FakescopeError(f"{message}; re-run `fakescope export`")
+        raise BadFileError(f"{message}; re-run `fakescope export`")
     logger.warning("ignoring %s; using PyTorch (re-run `fakescope export` to refresh it)", message)
     return None

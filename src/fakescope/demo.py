@@ -228,20 +228,14 @@ def evaluate_detectors(
     config: DemoConfig, checkpoints: list[Path], data_dir: Path, progress: bool
 ) -> list[dict[str, Any]]:
     """Threshold on validation, test-split evaluation with plots and Grad-CAM, per detector."""
-    from fakescope.evaluate.evaluate import (
-        default_evaluation_dir,
-        evaluate_checkpoint,
-        write_evaluation,
-    )
-    from fakescope.evaluate.explain import explain_worst
     from fakescope.evaluate.threshold import ThresholdRule
-    from fakescope.report.plots import write_evaluation_plots
+    from fakescope.report.evaluation import evaluate_and_write
 
     table = []
     rule = ThresholdRule.parse(config.threshold_rule)
     for checkpoint in checkpoints:
         data = DataConfig(path=str(data_dir), cache_dir=str(Path(config.out) / "cache"))
-        evaluation, scores = evaluate_checkpoint(
+        evaluation = evaluate_and_write(
             checkpoint,
             _evaluation_data(checkpoint, data),
             "test",
@@ -249,12 +243,9 @@ def evaluate_detectors(
             "val",
             device=config.device,
             progress=progress,
-        )
-        out = default_evaluation_dir(checkpoint, "test")
-        write_evaluation(evaluation, scores, out)
-        write_evaluation_plots(evaluation, out)
-        if config.gradcam_per_class > 0:
-            explain_worst(checkpoint, scores, config.gradcam_per_class, False, out / "gradcam")
+            provenance=False,
+            explain_per_class=config.gradcam_per_class,
+        ).evaluation
         table.append(
             {
                 "model": checkpoint.parent.parent.name,

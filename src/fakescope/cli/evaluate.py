@@ -192,36 +192,22 @@ def format_table(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
 
 def _evaluate(args: argparse.Namespace) -> int:
     from fakescope.evaluate.calibrate import BandTargets
-    from fakescope.evaluate.evaluate import (
-        default_evaluation_dir,
-        evaluate_checkpoint,
-        write_evaluation,
-    )
     from fakescope.evaluate.threshold import ThresholdRule
-    from fakescope.report.plots import write_evaluation_plots
+    from fakescope.report.evaluation import evaluate_and_write
 
     checkpoint = Path(args.checkpoint)
     rule = ThresholdRule.parse(args.calibrate_threshold) if args.calibrate_threshold else None
     band = None if args.no_uncertain_band else BandTargets(
         args.max_fake_called_real, args.max_real_called_fake
     )
-    data = _data_config(args, checkpoint)
-    evaluation, scores = evaluate_checkpoint(
-        checkpoint, data, args.split, rule, args.threshold_split, store=not args.no_store,
-        device=args.device, batch_size=args.batch_size, seed=args.seed, progress=_progress(args),
-        band=band, temperature_scaling=not args.no_calibration,
+    result = evaluate_and_write(
+        checkpoint, _data_config(args, checkpoint), args.split, rule, args.threshold_split,
+        out=args.out, store=not args.no_store, device=args.device, batch_size=args.batch_size,
+        seed=args.seed, progress=_progress(args), band=band,
+        temperature_scaling=not args.no_calibration, provenance=not args.no_provenance,
+        explain_per_class=args.explain,
     )
-    if not args.no_provenance:
-        from fakescope.provenance import verdict_counts
-
-        evaluation.provenance = verdict_counts(scores.paths, scores.labels.tolist())
-    out = Path(args.out) if args.out else default_evaluation_dir(checkpoint, args.split)
-    written = write_evaluation(evaluation, scores, out)
-    written += write_evaluation_plots(evaluation, out)
-    if args.explain > 0:
-        from fakescope.evaluate.explain import explain_worst
-
-        written += explain_worst(checkpoint, scores, args.explain, data.face_crop, out / "gradcam")
+    evaluation, out, written = result.evaluation, result.out, result.written
     _report_skipped(evaluation.data.get("bad_files") or [], out / "evaluation.json")
     if args.json:
         print(json.dumps(evaluation.metrics, indent=2))

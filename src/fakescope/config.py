@@ -61,7 +61,7 @@ class DataConfig:
     face_margin: float = 0.25
     cache: bool = True
     cache_dir: str = ".fakescope_cache"
-    num_workers: int = 0
+    num_workers: int = 0  # processes decoding images into the cache; 0: one per core, up to 8
     augment: AugmentConfig = dataclasses.field(default_factory=AugmentConfig)
 
 
@@ -229,6 +229,15 @@ def merge_overrides(flags: dict[str, Any], sets: list[str]) -> dict[str, Any]:
                               f"--set {text.strip()}: give it once")
         merged[key], given[key] = value, f"--set {text.strip()}"
     return merged
+
+
+def override_settings(base: T, overrides: dict[str, Any]) -> T:
+    """Settings without a preset (serve's, bench's) with a command's overrides applied: `base`
+    rebuilt through `from_dict`, so a `--set` is checked like a preset's value would be."""
+    tree = to_dict(base)
+    for key, value in overrides.items():
+        _set_dotted(tree, key, value)
+    return from_dict(type(base), tree)
 
 
 def preset_names() -> list[str]:

@@ -7,7 +7,7 @@ import logging
 import sys
 from typing import Any
 
-from fakescope.config import parse_override
+from fakescope.config import merge_overrides
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -33,7 +33,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         action="append",
         default=[],
         metavar="KEY=VALUE",
-        help="override any DemoConfig field, e.g. --set faces=400",
+        help="override any DemoConfig field, e.g. --set faces=400 (a flag and a --set of "
+        "the same key must agree)",
     )
     demo.set_defaults(handler=_demo)
 
@@ -44,9 +45,7 @@ def _demo(args: argparse.Namespace) -> int:
 
     preset = args.config or ("demo_quick" if args.quick else "demo")
     flags: dict[str, Any] = {"out": args.out, "seed": args.seed, "device": args.device}
-    overrides = {k: v for k, v in flags.items() if v is not None}
-    overrides.update(parse_override(text) for text in args.set)
-    config = load_config(DemoConfig, preset, overrides)
+    config = load_config(DemoConfig, preset, merge_overrides(flags, args.set))
     logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stderr)
     step = 0
 

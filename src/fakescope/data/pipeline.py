@@ -316,6 +316,8 @@ def prepare_data(
     started = time.perf_counter()
     if not config.path:
         raise ConfigError("no dataset path given (set data.path or pass --data PATH)")
+    if config.num_workers < 0:
+        raise ConfigError(f"data.num_workers: 0 (one per core) or more, got {config.num_workers}")
     layout, samples = read_layout(config.path, config.layout)
     if labelled:
         if {s.label for s in samples} != {REAL, FAKE}:
@@ -341,7 +343,7 @@ def prepare_data(
             config.cache_dir,
             config.path,
             face_margin,
-            workers=None,
+            workers=config.num_workers or None,
             progress=tqdm_progress("decoding into cache") if progress else None,
         )
         row_of = entry.row_of()

@@ -268,25 +268,17 @@ def _evaluation_data(checkpoint: Path, data: DataConfig) -> DataConfig:
 def compare_and_sweep(
     config: DemoConfig, checkpoints: list[Path], data_dir: Path, progress: bool
 ) -> None:
-    from fakescope.evaluate.compare import compare_checkpoints, write_comparison
-    from fakescope.report.plots import write_comparison_plots, write_robustness_plots
+    from fakescope.report.evaluation import compare_and_write, sweep_and_write
 
     data = _evaluation_data(
         checkpoints[0], DataConfig(path=str(data_dir), cache_dir=str(Path(config.out) / "cache"))
     )
-    comparison = compare_checkpoints(checkpoints, data, "test", config.device, progress=progress)
-    out = Path(config.out) / "comparison"
-    write_comparison(comparison, out)
-    write_comparison_plots(comparison, out)
+    out = Path(config.out)
+    compare_and_write(checkpoints, data, out / "comparison", device=config.device,
+                      progress=progress)
     if config.robustness:
-        from fakescope.evaluate.robustness import robustness_sweep, write_robustness
-
-        result = robustness_sweep(
-            checkpoints, data, "test", device=config.device, progress=progress
-        )
-        robustness_dir = Path(config.out) / "robustness"
-        write_robustness(result, robustness_dir)
-        write_robustness_plots(result, robustness_dir)
+        sweep_and_write(checkpoints, data, out / "robustness", device=config.device,
+                        progress=progress)
 
 
 def best_by(table: list[dict[str, Any]], metric: str = "roc_auc") -> dict[str, Any]:

@@ -42,7 +42,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def _bench(args: argparse.Namespace) -> int:
     from fakescope.bench.runner import parse_areas, run_bench
     from fakescope.bench.settings import full_settings, quick_settings
-    from fakescope.bench.table import Row, format_number, format_ratio
+    from fakescope.bench.table import Row, format_ratio
+    from fakescope.formatting import format_measurement
 
     areas = parse_areas(args.only)
     overrides = merge_overrides({"rounds": args.rounds, "images": args.images}, args.set)
@@ -59,8 +60,8 @@ def _bench(args: argparse.Namespace) -> int:
     def show(row: Row) -> None:
         goal = "" if row.goal is None else f" (goal {format_ratio(row.goal)}: " \
             f"{'met' if row.met else 'NOT met'})"
-        log(f"  {row.what}: baseline {format_number(row.baseline)}, fakescope "
-            f"{format_number(row.fakescope)} {row.unit} -> {format_ratio(row.ratio)}{goal}")
+        log(f"  {row.what}: baseline {format_measurement(row.baseline)}, fakescope "
+            f"{format_measurement(row.fakescope)} {row.unit} -> {format_ratio(row.ratio)}{goal}")
 
     with tempfile.TemporaryDirectory(prefix="fakescope-bench-") as work:
         report = run_bench(settings, areas, Path(work), Path(args.data) if args.data else None,

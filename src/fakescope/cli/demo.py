@@ -8,6 +8,7 @@ import sys
 from typing import Any
 
 from fakescope.config import merge_overrides
+from fakescope.formatting import format_value
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -62,7 +63,7 @@ def _demo(args: argparse.Namespace) -> int:
     columns = ("model", "accuracy", "precision", "recall", "f1", "roc_auc", "eer", "threshold")
     print("\n" + "  ".join(f"{c:>18}" for c in columns))
     for row in result.table:
-        print("  ".join(f"{_cell(row.get(c)):>18}" for c in columns))
+        print("  ".join(f"{format_value(row.get(c)):>18}" for c in columns))
     total = sum(result.seconds.values())
     stages = ", ".join(f"{k} {v:.0f} s" for k, v in result.seconds.items())
     print(f"\nstages took {total:.0f} s: {stages}")
@@ -75,12 +76,3 @@ def _demo(args: argparse.Namespace) -> int:
         return main(["serve", "--checkpoint", best, "--port", str(args.port)])
     return 0
 
-
-def _cell(value: Any) -> str:
-    if value is None:
-        return "-"
-    if isinstance(value, float):
-        from fakescope.evaluate.display import format_number
-
-        return format_number(value)  # never "1.0000" for a threshold short of 1
-    return str(value)

@@ -7,7 +7,7 @@ import json
 import sys
 
 from fakescope.config import ConfigError
-from fakescope.evaluate.display import format_probability
+from fakescope.formatting import format_probability
 
 MIB = 1024 * 1024
 

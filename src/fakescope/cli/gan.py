@@ -184,23 +184,15 @@ def _sample(args: argparse.Namespace) -> int:
 
 
 def _metrics(args: argparse.Namespace) -> int:
-    from fakescope.gan.judge import checkpoint_data
-    from fakescope.gan.metrics import build_feature_extractor, compare_with_floor
-    from fakescope.gan.sample import load_generator, read_gan_checkpoint
-    from fakescope.gan.train import real_uint8_batches
+    from fakescope.gan.judge import measure_quality
     from fakescope.reproducibility import resolve_device
 
-    device = resolve_device(args.device)
-    path, payload = read_gan_checkpoint(args.checkpoint)
-    prepared = checkpoint_data(payload, args.data, progress=sys.stderr.isatty())
-    extractor = build_feature_extractor(args.feature_extractor, device, args.inception_weights)
-    comparison = compare_with_floor(
-        extractor, load_generator(path, device),
-        real_uint8_batches(prepared, args.n, 50, args.seed), seed=args.seed,
+    report = measure_quality(
+        args.checkpoint, args.data, args.n, args.feature_extractor, args.inception_weights,
+        args.seed, resolve_device(args.device), progress=sys.stderr.isatty(),
     )
-    reals = args.data or f"{payload['config']['data']['path']} (the training images)"
-    print(json.dumps({"checkpoint": str(path), "reals": reals, **comparison.to_dict()}, indent=2))
-    if not args.data:
+    print(json.dumps(report.to_dict(), indent=2))
+    if not report.held_out:
         print("note: pass --data with real images the GAN did not train on for a held-out "
               "comparison", file=sys.stderr)
     return 0

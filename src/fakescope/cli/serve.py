@@ -17,6 +17,7 @@ from fakescope.serve.settings import (
     MIB,
     ServeSettings,
 )
+from fakescope.speed import usable_cores
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -29,7 +30,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                        help="address to listen on (default 127.0.0.1; 0.0.0.0 for every interface)")
     serve.add_argument("--port", type=int, default=8000, help="TCP port (default 8000)")
     serve.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
-    serve.add_argument("--threads", type=int, default=_usable_cores(),
+    serve.add_argument("--threads", type=int, default=usable_cores(),
                        help="CPU threads for one forward pass (default: all usable cores)")
     serve.add_argument("--backend", choices=["auto", "torch", "onnx"],
                        help="auto: the ONNX export beside the checkpoint (fakescope export) "
@@ -81,12 +82,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     serve.set_defaults(handler=_serve)
 
 
-def _usable_cores() -> int:
-    if hasattr(os, "sched_getaffinity"):  # honours container CPU limits, Linux only
-        return len(os.sched_getaffinity(0))
-    return os.cpu_count() or 1
-
-
 def _api_key(var: str | None) -> str | None:
     if var is None:
         return None
@@ -124,14 +119,14 @@ def _serve(args: argparse.Namespace) -> int:
     from fakescope.models.registry import load_detector
     from fakescope.reproducibility import resolve_device
     from fakescope.serve.app import create_app
-    from fakescope.serve.inference import set_cpu_threads
     from fakescope.serve.server import bind_socket, run_app
+    from fakescope.speed import set_torch_threads
 
     overrides = merge_overrides(_setting_flags(args), args.set)
     settings = override_settings(ServeSettings(), overrides)  # checked before any work
     bind_socket(args.host, args.port).close()  # a bad port or address in use: before loading
     checkpoint = Path(args.checkpoint)
-    set_cpu_threads(args.threads)
+    set_torch_threads(args.threads)
     loaded = load_detector(checkpoint, resolve_device(args.device))
     if "face_crop" not in overrides:  # then faces are cropped as the checkpoint was trained
         settings = dataclasses.replace(settings, face_crop=_trained_face_crop(loaded))

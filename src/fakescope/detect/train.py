@@ -33,10 +33,10 @@ from fakescope.config import ConfigError, to_dict
 from fakescope.data.pipeline import PreparedData, prepare_data
 from fakescope.data.transforms import InputSpec, resolve_input_spec
 from fakescope.detect.config import DetectJobConfig, TrainConfig, check_detect_config
-from fakescope.detect.metrics import classification_metrics
 from fakescope.detect.speed import choose_speed_settings
 from fakescope.distributed import DistContext, data_parallel, distributed_session
 from fakescope.errors import DataError, FakescopeError
+from fakescope.metrics import classification_metrics
 from fakescope.models.registry import (
     Detector,
     build_detector,
@@ -127,7 +127,7 @@ class RunningScores:
         for loss, probs, labels in parts:
             self.add(loss, probs, labels)
 
-    def summary(self, threshold: float) -> dict[str, float]:
+    def summary(self, threshold: float) -> dict[str, Any]:  # None: undefined (fakescope.metrics)
         probs = torch.cat(self.probs).numpy()
         labels = torch.cat(self.labels).numpy()
         scores = classification_metrics(labels, probs, threshold)

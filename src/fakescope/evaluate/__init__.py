@@ -8,5 +8,4 @@
     explain      Grad-CAM overlays of the worst-scored images
     compare      several checkpoints on the same images, one table
     robustness   the same evaluation under JPEG, blur, downscale and noise
-    display      probabilities and metric values as text
 """

@@ -21,8 +21,8 @@ from scipy.optimize import minimize_scalar
 
 from fakescope.config import ConfigError
 from fakescope.errors import DataError
-from fakescope.evaluate.metrics import both_classes, expected_calibration_error
 from fakescope.evaluate.threshold import ThresholdRule, choose_threshold
+from fakescope.metrics import both_classes, expected_calibration_error
 from fakescope.models.calibration import Calibration
 
 # log T is searched within these bounds: T from 1/150 to 150 covers any detector that is

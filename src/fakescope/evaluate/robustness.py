@@ -28,8 +28,8 @@ from fakescope.config import ConfigError, DataConfig
 from fakescope.data.pipeline import PreparedData
 from fakescope.data.transforms import InputSpec, jpeg_roundtrip
 from fakescope.evaluate.evaluate import model_name
-from fakescope.evaluate.metrics import binary_metrics
 from fakescope.evaluate.scoring import prepare_evaluation_data, score_split, training_seed
+from fakescope.metrics import binary_metrics
 from fakescope.models.registry import load_detector
 from fakescope.reproducibility import resolve_device
 from fakescope.runs import write_json

@@ -21,7 +21,7 @@ from sklearn import metrics as skm
 
 from fakescope.config import ConfigError
 from fakescope.errors import DataError
-from fakescope.evaluate.metrics import (
+from fakescope.metrics import (
     both_classes,
     check_scores,
     equal_error_rate,

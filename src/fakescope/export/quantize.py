@@ -39,10 +39,10 @@ from fakescope.data.images import BadImageError, load_image
 from fakescope.data.pipeline import PreparedData
 from fakescope.data.transforms import InputSpec, Normalizer, to_chw_tensor
 from fakescope.errors import DataError
-from fakescope.evaluate.metrics import ranking_metrics
 from fakescope.evaluate.scoring import score_log_odds, split_names
 from fakescope.inference.artifacts import ONNX_INPUT, ExportMetadata
 from fakescope.inference.predict import model_input
+from fakescope.metrics import ranking_metrics
 from fakescope.models.calibration import Calibration
 from fakescope.runs import atomic_write_bytes
 

@@ -1,8 +1,9 @@
-"""`fakescope gan eval-disc` as one library call: paper 000's Fig. 4 for a GAN checkpoint.
+"""Judging a trained GAN from its checkpoint: `fakescope gan metrics` and `gan eval-disc`.
 
-D's batch-wise accuracy on held-out real images (the data set's test, else val, else train
-split) and on as many generated ones, written as a figure and a JSON file; `checkpoint_data`
-also gives `gan metrics` the real images of a checkpoint's run.
+`measure_quality`: FD, KID and diversity of the generator next to the real-vs-real floor of
+the same real images. `evaluate_discriminator`: paper 000's Fig. 4, D's batch-wise accuracy on
+held-out real images (the data set's test, else val, else train split) and on as many
+generated ones, written as a figure and a JSON file.
 """
 
 from __future__ import annotations
@@ -18,9 +19,10 @@ from fakescope.config import from_dict
 from fakescope.data.pipeline import PreparedData, prepare_data
 from fakescope.gan.config import GanJobConfig
 from fakescope.gan.export import DiscriminatorScores, load_discriminator, score_discriminator
+from fakescope.gan.metrics import FloorComparison, build_feature_extractor, compare_with_floor
 from fakescope.gan.plots import plot_batch_accuracy
 from fakescope.gan.sample import load_generator, read_gan_checkpoint
-from fakescope.gan.train import gan_input_spec
+from fakescope.gan.train import gan_input_spec, real_uint8_batches
 from fakescope.runs import write_json
 
 
@@ -42,6 +44,41 @@ def checkpoint_data(payload: dict[str, Any], data: str | None, progress: bool = 
         config.data.path = data
     return prepare_data(config.data, gan_input_spec(config), seed=config.run.seed, labelled=False,
                         progress=progress)
+
+
+@dataclass(frozen=True)
+class QualityReport:
+    checkpoint: Path
+    reals: str  # where the real images came from
+    held_out: bool  # False: the run's own training images (no `data` given)
+    comparison: FloorComparison
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"checkpoint": str(self.checkpoint), "reals": self.reals,
+                **self.comparison.to_dict()}
+
+
+def measure_quality(
+    checkpoint: str | Path,
+    data: str | None = None,
+    n: int = 1000,
+    feature_extractor: str = "auto",
+    inception_weights: str = "",
+    seed: int = 0,
+    device: torch.device | str = "cpu",
+    progress: bool = False,
+) -> QualityReport:
+    """The generator's quality against the floor, on `n` real images of `data` (default: the
+    run's training images): half are the reference, half the floor's second set."""
+    path, payload = read_gan_checkpoint(checkpoint)
+    prepared = checkpoint_data(payload, data, progress)
+    extractor = build_feature_extractor(feature_extractor, torch.device(device), inception_weights)
+    comparison = compare_with_floor(
+        extractor, load_generator(path, device), real_uint8_batches(prepared, n, 50, seed),
+        seed=seed,
+    )
+    reals = data or f"{payload['config']['data']['path']} (the training images)"
+    return QualityReport(path, reals, bool(data), comparison)
 
 
 def evaluate_discriminator(

@@ -8,7 +8,6 @@ that calls `model(images) -> logits` (scoring, prediction) can use it unchanged.
 from __future__ import annotations
 
 import logging
-import os
 from pathlib import Path
 
 import numpy as np
@@ -20,13 +19,9 @@ from fakescope.config import ConfigError
 from fakescope.errors import BadFileError
 from fakescope.inference.artifacts import ONNX_INPUT, ExportMetadata, default_onnx_path
 from fakescope.models.registry import LoadedDetector
+from fakescope.speed import usable_cores
 
 logger = logging.getLogger(__name__)
-
-
-def cpu_cores() -> int:
-    """Cores this process may run on (the affinity mask, not the machine's count)."""
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
 def session_options(threads: int | None = None, allow_spinning: bool = False) -> ort.SessionOptions:
@@ -37,7 +32,7 @@ def session_options(threads: int | None = None, allow_spinning: bool = False) ->
     machine but, when other work (request threads, other processes) wants the same cores,
     doubled EfficientNet-B0's latency here (benchmarks/onnx_results.md)."""
     options = ort.SessionOptions()
-    options.intra_op_num_threads = threads or cpu_cores()
+    options.intra_op_num_threads = threads or usable_cores()
     options.inter_op_num_threads = 1
     options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
     options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL

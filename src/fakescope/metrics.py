@@ -1,4 +1,5 @@
-"""Binary detection metrics from true labels (0 real, 1 fake) and scores P(fake).
+"""Binary detection metrics from true labels (0 real, 1 fake) and scores P(fake): the one
+metrics module, for the trainers' per-epoch rows and for evaluation alike.
 
 An image is called fake when P(fake) >= threshold, the same convention scikit-learn's
 `roc_curve` uses, so a threshold read off a curve reproduces that curve's operating point.
@@ -150,6 +151,16 @@ def ranking_metrics(labels: Any, probs: Any) -> dict[str, float | None]:
         "eer": eer,
         "eer_threshold": eer_threshold,
     }
+
+
+def classification_metrics(labels: Any, probs: Any, threshold: float = 0.5
+                           ) -> dict[str, float | None]:
+    """A training run's per-epoch row: accuracy, precision, recall and F1 at `threshold` (fake
+    is the positive class) and ROC-AUC; None where undefined, as everywhere in this module."""
+    y, p = check_scores(labels, probs)
+    hard = threshold_metrics(y, p, threshold)
+    row = {name: hard[name] for name in ("accuracy", "precision", "recall", "f1")}
+    return {**row, "roc_auc": ranking_metrics(y, p)["roc_auc"]}
 
 
 def reliability_bins(labels: Any, probs: Any, n_bins: int = 15) -> ReliabilityBins:

@@ -11,17 +11,23 @@ from __future__ import annotations
 import dataclasses
 import types
 import typing
+from importlib import resources
+from importlib.resources.abc import Traversable
 from pathlib import Path
 from typing import Any, Literal, TypeVar, Union, get_args, get_origin, get_type_hints
 
 import yaml
 
+from fakescope.errors import FakescopeError
+
 T = TypeVar("T")
 
-CONFIG_DIR = Path(__file__).resolve().parents[2] / "configs"
+# The presets ship inside the package (package data), so a wheel or a plain `pip install .`
+# finds them by name as well as an editable checkout does.
+PRESET_DIR: Traversable = resources.files("fakescope") / "presets"
 
 
-class ConfigError(ValueError):
+class ConfigError(FakescopeError, ValueError):
     """A preset or override does not fit the config's schema; the message names the key."""
 
 
@@ -55,7 +61,7 @@ class DataConfig:
     face_margin: float = 0.25
     cache: bool = True
     cache_dir: str = ".fakescope_cache"
-    num_workers: int = 0
+    num_workers: int = 0  # processes decoding images into the cache; 0: one per core, up to 8
     augment: AugmentConfig = dataclasses.field(default_factory=AugmentConfig)
 
 
@@ -225,21 +231,36 @@ def merge_overrides(flags: dict[str, Any], sets: list[str]) -> dict[str, Any]:
     return merged
 
 
-def resolve_preset(preset: str | Path) -> Path:
-    """A preset is a YAML path, or the name of a file in the repository's `configs/` folder."""
+def override_settings(base: T, overrides: dict[str, Any]) -> T:
+    """Settings without a preset (serve's, bench's) with a command's overrides applied: `base`
+    rebuilt through `from_dict`, so a `--set` is checked like a preset's value would be."""
+    tree = to_dict(base)
+    for key, value in overrides.items():
+        _set_dotted(tree, key, value)
+    return from_dict(type(base), tree)
+
+
+def preset_names() -> list[str]:
+    """The names of the presets that ship with fakescope (`fakescope/presets/*.yaml`)."""
+    return sorted(p.name[: -len(".yaml")] for p in PRESET_DIR.iterdir() if p.name.endswith(".yaml"))
+
+
+def resolve_preset(preset: str | Path) -> Path | Traversable:
+    """A preset is a YAML path, or the name of a preset shipped in `fakescope/presets/`."""
     path = Path(preset)
     if path.is_file():
         return path
-    named = CONFIG_DIR / f"{preset}.yaml"
+    named = PRESET_DIR / f"{preset}.yaml"
     if named.is_file():
         return named
-    raise ConfigError(f"config preset '{preset}' not found (no such file, and no {named})")
+    raise ConfigError(f"config preset '{preset}' not found (no such file, and no preset of that "
+                      f"name; presets: {', '.join(preset_names())})")
 
 
 def read_preset(preset: str | Path) -> dict[str, Any]:
     path = resolve_preset(preset)
     try:
-        data = yaml.safe_load(path.read_text()) or {}
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
     except yaml.YAMLError as err:
         raise ConfigError(f"{path}: not valid YAML ({err})") from err
     if not isinstance(data, dict):

@@ -1,6 +1,6 @@
 """`fakescope demo`: the whole story on synthetic faces, in minutes on a laptop CPU.
 
-    synthetic real faces ──> small-data GAN (configs/small_data.yaml, a time budget)
+    synthetic real faces ──> small-data GAN (presets/small_data.yaml, a time budget)
         ──> quality against held-out faces next to the real-vs-real floor ──> generated fakes
         real + fakes ──> detectors (self-built CNN, the GAN's discriminator, an ImageNet
         EfficientNet-Lite0) ──> threshold on validation ──> evaluation, comparison,
@@ -228,20 +228,14 @@ def evaluate_detectors(
     config: DemoConfig, checkpoints: list[Path], data_dir: Path, progress: bool
 ) -> list[dict[str, Any]]:
     """Threshold on validation, test-split evaluation with plots and Grad-CAM, per detector."""
-    from fakescope.evaluate.evaluate import (
-        default_evaluation_dir,
-        evaluate_checkpoint,
-        write_evaluation,
-    )
-    from fakescope.evaluate.gradcam import explain_worst
     from fakescope.evaluate.threshold import ThresholdRule
-    from fakescope.report.plots import write_evaluation_plots
+    from fakescope.report.evaluation import evaluate_and_write
 
     table = []
     rule = ThresholdRule.parse(config.threshold_rule)
     for checkpoint in checkpoints:
         data = DataConfig(path=str(data_dir), cache_dir=str(Path(config.out) / "cache"))
-        evaluation, scores = evaluate_checkpoint(
+        evaluation = evaluate_and_write(
             checkpoint,
             _evaluation_data(checkpoint, data),
             "test",
@@ -249,12 +243,9 @@ def evaluate_detectors(
             "val",
             device=config.device,
             progress=progress,
-        )
-        out = default_evaluation_dir(checkpoint, "test")
-        write_evaluation(evaluation, scores, out)
-        write_evaluation_plots(evaluation, out)
-        if config.gradcam_per_class > 0:
-            explain_worst(checkpoint, scores, config.gradcam_per_class, False, out / "gradcam")
+            provenance=False,
+            explain_per_class=config.gradcam_per_class,
+        ).evaluation
         table.append(
             {
                 "model": checkpoint.parent.parent.name,
@@ -277,25 +268,17 @@ def _evaluation_data(checkpoint: Path, data: DataConfig) -> DataConfig:
 def compare_and_sweep(
     config: DemoConfig, checkpoints: list[Path], data_dir: Path, progress: bool
 ) -> None:
-    from fakescope.evaluate.compare import compare_checkpoints, write_comparison
-    from fakescope.report.plots import write_comparison_plots, write_robustness_plots
+    from fakescope.report.evaluation import compare_and_write, sweep_and_write
 
     data = _evaluation_data(
         checkpoints[0], DataConfig(path=str(data_dir), cache_dir=str(Path(config.out) / "cache"))
     )
-    comparison = compare_checkpoints(checkpoints, data, "test", config.device, progress=progress)
-    out = Path(config.out) / "comparison"
-    write_comparison(comparison, out)
-    write_comparison_plots(comparison, out)
+    out = Path(config.out)
+    compare_and_write(checkpoints, data, out / "comparison", device=config.device,
+                      progress=progress)
     if config.robustness:
-        from fakescope.evaluate.robustness import robustness_sweep, write_robustness
-
-        result = robustness_sweep(
-            checkpoints, data, "test", device=config.device, progress=progress
-        )
-        robustness_dir = Path(config.out) / "robustness"
-        write_robustness(result, robustness_dir)
-        write_robustness_plots(result, robustness_dir)
+        sweep_and_write(checkpoints, data, out / "robustness", device=config.device,
+                        progress=progress)
 
 
 def best_by(table: list[dict[str, Any]], metric: str = "roc_auc") -> dict[str, Any]:

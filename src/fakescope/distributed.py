@@ -29,6 +29,7 @@ import torch.distributed.nn.functional as dist_fn
 from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 
+from fakescope.config import ConfigError
 from fakescope.reproducibility import resolve_device
 
 log = logging.getLogger("fakescope.distributed")
@@ -61,7 +62,7 @@ class DistContext:
 
     def local_batch_size(self, global_batch: int, key: str = "train.batch_size") -> int:
         if global_batch % self.world:
-            raise ValueError(
+            raise ConfigError(
                 f"{key} ({global_batch}) must be divisible by the number of processes "
                 f"({self.world}): it is the global batch, split evenly among them"
             )
@@ -121,9 +122,9 @@ def context_from_environment() -> DistContext:
         rank = int(os.environ.get("RANK", "0"))
         local_rank = int(os.environ.get("LOCAL_RANK", "0"))
     except ValueError as err:
-        raise ValueError(f"RANK, WORLD_SIZE and LOCAL_RANK must be integers ({err})") from err
+        raise ConfigError(f"RANK, WORLD_SIZE and LOCAL_RANK must be integers ({err})") from err
     if world < 1 or not 0 <= rank < world:
-        raise ValueError(f"invalid torchrun environment: RANK={rank}, WORLD_SIZE={world}")
+        raise ConfigError(f"invalid torchrun environment: RANK={rank}, WORLD_SIZE={world}")
     return DistContext(rank=rank, world=world, local_rank=local_rank)
 
 

@@ -11,6 +11,8 @@ from typing import Any, cast
 import numpy as np
 import torch
 
+from fakescope.errors import SetupError
+
 
 def seed_everything(seed: int, deterministic: bool = False) -> None:
     """Seed Python, NumPy and torch (CPU and CUDA); optionally force deterministic kernels."""
@@ -90,5 +92,5 @@ def resolve_device(name: str = "auto") -> torch.device:
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     device = torch.device(name)
     if device.type == "cuda" and not torch.cuda.is_available():
-        raise RuntimeError(f"device '{name}' requested but CUDA is not available on this machine")
+        raise SetupError(f"device '{name}' requested but CUDA is not available on this machine")
     return device

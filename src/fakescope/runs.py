@@ -31,6 +31,8 @@ from typing import Any
 import torch
 
 from fakescope.config import save_config
+from fakescope.errors import FakescopeError
+from fakescope.formatting import csv_bytes
 
 CHECKPOINT_FORMAT_VERSION = 1
 _STEP_CHECKPOINT = re.compile(r"^ckpt-(\d+)\.pt$")
@@ -44,7 +46,7 @@ def _public_mode(path: str | Path) -> None:
     os.chmod(path, 0o666 & ~umask)
 
 
-class CheckpointError(RuntimeError):
+class CheckpointError(FakescopeError, RuntimeError):
     """A checkpoint is missing, unreadable, or of a format this version cannot read."""
 
 
@@ -237,39 +239,18 @@ class MetricsLog:
         if new_columns and rows:
             # Rare (a metric that appears later): rewrite the file with the wider header.
             columns += new_columns
-            body = [*rows, {k: _fmt(v) for k, v in row.items()}]
-            atomic_write_bytes(self.path, _csv_bytes(columns, body))
+            atomic_write_bytes(self.path, csv_bytes(columns, [*rows, row]))
             return
         columns = columns or list(row.keys())
-        with self.path.open("a", newline="") as handle:
-            writer = csv.DictWriter(handle, fieldnames=columns)
-            if handle.tell() == 0:
-                writer.writeheader()
-            writer.writerow({k: _fmt(v) for k, v in row.items()})
+        with self.path.open("ab") as handle:
+            handle.write(csv_bytes(columns, [row], header=handle.tell() == 0))
 
     def truncate_after(self, column: str, last_value: float) -> None:
         """Drop rows logged after a checkpoint, so a resumed run does not duplicate them."""
         rows = self.read()
         kept = [r for r in rows if r.get(column, "") != "" and float(r[column]) <= last_value]
         if len(kept) != len(rows):
-            atomic_write_bytes(self.path, _csv_bytes(list(rows[0].keys()), kept))
-
-
-def _fmt(value: Any) -> str:
-    if isinstance(value, float):
-        return f"{value:.6g}"
-    return str(value)
-
-
-def _csv_bytes(columns: list[str], rows: list[dict[str, Any]]) -> bytes:
-    import io
-
-    buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=columns)
-    writer.writeheader()
-    for r in rows:
-        writer.writerow(r)
-    return buffer.getvalue().encode()
+            atomic_write_bytes(self.path, csv_bytes(list(rows[0].keys()), kept))
 
 
 def write_json(path: Path, data: Any) -> None:

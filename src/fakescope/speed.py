@@ -18,6 +18,7 @@ from __future__ import annotations
 import contextlib
 import itertools
 import logging
+import os
 import time
 import warnings
 from collections.abc import Callable, Iterator, Sequence
@@ -25,6 +26,8 @@ from dataclasses import dataclass
 from typing import Any, Literal, Protocol
 
 import torch
+
+from fakescope.config import ConfigError
 
 Switch = Literal["auto"] | bool
 Threads = Literal["auto"] | int
@@ -53,16 +56,9 @@ class SpeedSettings:
         # fp16 gradients underflow without loss scaling; bf16 has fp32's exponent range.
         return device.type == "cuda" and self.amp_dtype == "float16"
 
-    @contextlib.contextmanager
-    def thread_count(self) -> Iterator[None]:
+    def thread_count(self) -> contextlib.AbstractContextManager[None]:
         """Use `threads` CPU threads inside the block, and the caller's count again after it."""
-        before = torch.get_num_threads()
-        if self.threads:
-            torch.set_num_threads(self.threads)
-        try:
-            yield
-        finally:
-            torch.set_num_threads(before)
+        return torch_threads(self.threads)
 
     def describe(self) -> str:
         threads = self.threads or torch.get_num_threads()
@@ -229,3 +225,33 @@ class CompiledForward:
         self.logger.warning(message)
         warnings.warn(message, RuntimeWarning, stacklevel=3)
         self._call = self.module
+
+
+# The one place fakescope counts cores and sets PyTorch's CPU threads.
+
+
+def usable_cores() -> int:
+    """CPU cores this process may run on (honours affinity and container limits on Linux)."""
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
+
+
+@contextlib.contextmanager
+def torch_threads(count: int) -> Iterator[None]:
+    """PyTorch's CPU thread count set to `count` inside the block (0: left as it is), and the
+    caller's count again after it."""
+    before = torch.get_num_threads()
+    if count:
+        torch.set_num_threads(count)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
+def set_torch_threads(count: int) -> None:
+    """Threads PyTorch spreads one operation over, for the whole process (a server, at start)."""
+    if count < 1:
+        raise ConfigError(f"threads must be at least 1, got {count}")
+    torch.set_num_threads(count)

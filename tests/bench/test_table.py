@@ -8,8 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from fakescope.bench.table import BenchReport, Row, comparison_row, format_number, goal_for
+from fakescope.bench.table import BenchReport, Row, comparison_row, goal_for
 from fakescope.bench.timing import Comparison, Turn
+from fakescope.formatting import format_measurement
 
 
 @pytest.mark.parametrize(("key", "goal"), [
@@ -98,4 +99,4 @@ def test_written_json_round_trips_with_goals_and_verdicts(tmp_path: Path) -> Non
     (7992.4, "7,992"), (100.0, "100"), (17.64, "17.6"), (1.184, "1.18"), (0.171, "0.17"),
 ])  # fmt: skip
 def test_numbers_keep_about_three_figures(value: float, text: str) -> None:
-    assert format_number(value) == text
+    assert format_measurement(value) == text

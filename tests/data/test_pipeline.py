@@ -10,7 +10,7 @@ import pytest
 import torch
 from imagefiles import make_class_folders, make_image
 
-from fakescope.config import AugmentConfig, DataConfig
+from fakescope.config import AugmentConfig, ConfigError, DataConfig
 from fakescope.data import cache as cache_module
 from fakescope.data.images import load_image
 from fakescope.data.pipeline import prepare_data
@@ -169,3 +169,25 @@ def test_parallel_decode_matches_inline(tmp_path: Path) -> None:
     rows = entry.row_of()
     inline = torch.from_numpy(np.stack([entry.images[rows[s.path]] for s in one.samples("train")]))
     assert np.array_equal(images_a, np.asarray(Normalizer(SPEC)(inline.permute(0, 3, 1, 2))))
+
+
+@pytest.mark.parametrize(("num_workers", "expected"), [(0, None), (3, 3)])
+def test_num_workers_sets_the_cache_decoding_processes(
+    num_workers: int, expected: int | None, dataset: Path, tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    seen: list[int | None] = []
+    real_decode_all = cache_module.decode_all
+
+    def recording(*args: object, **kwargs: object) -> object:
+        seen.append(args[4] if len(args) > 4 else kwargs.get("workers"))  # type: ignore[arg-type]
+        return real_decode_all(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(cache_module, "decode_all", recording)
+    prepare_data(_config(dataset, tmp_path, num_workers=num_workers), SPEC, seed=0)
+    assert seen == [expected]  # None: decode_all picks one process per core (at most 8)
+
+
+def test_a_negative_num_workers_is_refused(dataset: Path, tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match=r"data\.num_workers"):
+        prepare_data(_config(dataset, tmp_path, num_workers=-1), SPEC, seed=0)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from fakescope.config import CONFIG_DIR, ConfigError, load_config
+from fakescope.config import PRESET_DIR, ConfigError, load_config
 from fakescope.detect.config import DetectJobConfig, check_detect_config
 from fakescope.models.registry import list_detectors
 
@@ -24,7 +24,7 @@ def test_paper_presets_load_and_name_a_registered_model(preset: str) -> None:
     check_detect_config(config)
     assert config.paper.startswith(preset[5:8])
     assert config.model.name in list_detectors()
-    assert (CONFIG_DIR / f"{preset}.yaml").read_text().startswith("# Paper ")
+    assert (PRESET_DIR / f"{preset}.yaml").read_text(encoding="utf-8").startswith("# Paper ")
 
 
 def test_paper_recipes_carry_their_numbers() -> None:

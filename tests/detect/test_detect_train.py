@@ -25,7 +25,11 @@ def test_logs_every_epoch_and_writes_loadable_checkpoints(make_config: MakeConfi
     assert [int(r["epoch"]) for r in rows] == [1, 2]
     for split in ("train", "val"):
         for name in METRICS:
-            assert all(math.isfinite(float(r[f"{split}_{name}"])) for r in rows)
+            # Precision is undefined (an empty cell) while the detector calls no image fake.
+            cells = [r[f"{split}_{name}"] for r in rows]
+            if name == "precision":
+                cells = [c for c in cells if c]
+            assert all(math.isfinite(float(c)) for c in cells)
     assert result.best_epoch == 1 + min(range(2), key=lambda i: float(rows[i]["val_loss"]))
     assert result.run.data_report.is_file()
     loaded = load_detector(result.best_checkpoint)

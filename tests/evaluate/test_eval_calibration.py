@@ -13,10 +13,10 @@ import torch
 from fakescope.cli import main
 from fakescope.config import DataConfig
 from fakescope.evaluate.calibrate import BandTargets, fit_calibration, fit_temperature
-from fakescope.evaluate.display import format_number, format_probability
 from fakescope.evaluate.evaluate import evaluate_checkpoint
-from fakescope.evaluate.metrics import expected_calibration_error
 from fakescope.evaluate.threshold import ThresholdRule
+from fakescope.formatting import format_number, format_probability
+from fakescope.metrics import expected_calibration_error
 from fakescope.models.calibration import Calibration, log_odds
 from fakescope.models.registry import fake_probability, load_detector
 from fakescope.runs import load_checkpoint

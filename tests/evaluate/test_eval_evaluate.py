@@ -18,8 +18,6 @@ from fakescope.evaluate.evaluate import (
     read_evaluation,
     write_evaluation,
 )
-from fakescope.evaluate.metrics import binary_metrics
-from fakescope.evaluate.predict import Predictor
 from fakescope.evaluate.scoring import (
     evaluation_data_config,
     prepare_evaluation_data,
@@ -27,6 +25,8 @@ from fakescope.evaluate.scoring import (
     training_seed,
 )
 from fakescope.evaluate.threshold import ThresholdRule
+from fakescope.inference.predict import Predictor
+from fakescope.metrics import binary_metrics
 from fakescope.models.registry import load_detector
 from fakescope.runs import load_checkpoint, save_checkpoint
 

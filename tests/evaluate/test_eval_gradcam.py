@@ -12,14 +12,14 @@ import torch
 from PIL import Image
 
 from fakescope.data.images import load_image
-from fakescope.evaluate.gradcam import (
+from fakescope.evaluate.explain import worst_examples
+from fakescope.inference.gradcam import (
     MIN_DISPLAY_SIDE,
     LogOddsTarget,
     gradcam_heatmap,
     gradcam_png,
-    worst_examples,
 )
-from fakescope.evaluate.predict import Predictor, model_input
+from fakescope.inference.predict import Predictor, model_input
 from fakescope.models.registry import load_detector
 
 

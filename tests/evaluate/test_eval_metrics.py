@@ -9,7 +9,7 @@ import pytest
 import torch
 from torchmetrics.functional.classification import binary_calibration_error
 
-from fakescope.evaluate.metrics import (
+from fakescope.metrics import (
     binary_metrics,
     confusion_counts,
     equal_error_rate,

@@ -10,7 +10,7 @@ import pytest
 from PIL import Image
 
 from fakescope.data.images import load_image
-from fakescope.evaluate.predict import Predictor, expand_inputs
+from fakescope.inference.predict import Predictor, expand_inputs
 from fakescope.models.registry import load_detector
 
 

@@ -12,8 +12,8 @@ import pytest
 
 from fakescope.cli import main
 from fakescope.data.images import load_image
-from fakescope.evaluate.predict import Predictor, expand_inputs
 from fakescope.evaluate.threshold import ThresholdRule, store_threshold
+from fakescope.inference.predict import Predictor, expand_inputs
 from fakescope.models.calibration import Calibration
 from fakescope.models.registry import load_detector
 

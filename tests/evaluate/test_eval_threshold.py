@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from fakescope.evaluate.metrics import confusion_counts
 from fakescope.evaluate.threshold import ThresholdRule, choose_threshold, store_threshold
+from fakescope.metrics import confusion_counts
 from fakescope.models.registry import load_detector
 from fakescope.runs import load_checkpoint
 

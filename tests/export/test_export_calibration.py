@@ -9,12 +9,12 @@ import numpy as np
 import pytest
 
 from fakescope.data.images import load_image
-from fakescope.evaluate.predict import Predictor
 from fakescope.evaluate.threshold import ThresholdRule, store_threshold
-from fakescope.export.artifacts import default_onnx_path, int8_onnx_path
 from fakescope.export.onnx_export import export_onnx
 from fakescope.export.quantize import calibration_images, quantize_onnx
-from fakescope.export.runtime import read_metadata
+from fakescope.inference.artifacts import default_onnx_path, int8_onnx_path
+from fakescope.inference.predict import Predictor
+from fakescope.inference.runtime import read_metadata
 from fakescope.models.calibration import Calibration
 from fakescope.models.registry import load_detector
 

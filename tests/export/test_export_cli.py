@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from fakescope.cli import main
-from fakescope.export.runtime import read_metadata
+from fakescope.inference.runtime import read_metadata
 
 
 def test_export_then_predict_picks_the_export_up(

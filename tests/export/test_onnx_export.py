@@ -10,15 +10,15 @@ import pytest
 import torch
 from export.tiny_models import FROZEN, SMALL_SPEC, save_copy, spread_outputs, varied_images
 
-from fakescope.export.artifacts import (
+from fakescope.export.onnx_export import export_onnx
+from fakescope.inference.artifacts import (
     ONNX_INPUT,
     ExportMetadata,
     default_onnx_path,
     int8_onnx_path,
     weights_fingerprint,
 )
-from fakescope.export.onnx_export import export_onnx
-from fakescope.export.runtime import OnnxDetector, read_metadata
+from fakescope.inference.runtime import OnnxDetector, read_metadata
 from fakescope.models.registry import build_detector, fake_probability, load_detector
 
 # What the tests accept between onnxruntime and PyTorch: P(fake) within 1e-4 absolute, logits

@@ -12,9 +12,9 @@ import torch
 from export.tiny_models import DISC_KWARGS, save_copy
 
 from fakescope.data.images import load_image
-from fakescope.evaluate.predict import Predictor
-from fakescope.export.artifacts import default_onnx_path, int8_onnx_path
 from fakescope.export.onnx_export import export_onnx
+from fakescope.inference.artifacts import default_onnx_path, int8_onnx_path
+from fakescope.inference.predict import Predictor
 from fakescope.models.registry import load_detector
 
 PROB_ATOL = 1e-4
@@ -125,7 +125,7 @@ def test_missing_onnxruntime_falls_back_to_pytorch(
 ) -> None:
     _exported(disc_checkpoint)
     monkeypatch.setitem(sys.modules, "onnxruntime", None)  # makes `import onnxruntime` fail
-    monkeypatch.delitem(sys.modules, "fakescope.export.runtime")
+    monkeypatch.delitem(sys.modules, "fakescope.inference.runtime")
     loaded = load_detector(disc_checkpoint)
     with caplog.at_level(logging.WARNING):
         assert Predictor(loaded, checkpoint=disc_checkpoint).backend == "torch"

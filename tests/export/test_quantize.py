@@ -11,10 +11,10 @@ import torch
 from fakescope.config import DataConfig
 from fakescope.data.pipeline import prepare_data
 from fakescope.evaluate.scoring import score_log_odds
-from fakescope.export.artifacts import default_onnx_path, int8_onnx_path
 from fakescope.export.onnx_export import export_onnx
 from fakescope.export.quantize import calibration_images, quantization_cost, quantize_onnx
-from fakescope.export.runtime import OnnxDetector, read_metadata
+from fakescope.inference.artifacts import default_onnx_path, int8_onnx_path
+from fakescope.inference.runtime import OnnxDetector, read_metadata
 from fakescope.models.calibration import Calibration
 from fakescope.models.registry import load_detector
 

@@ -6,7 +6,7 @@ import torch
 from gan.tiny_gan import TinyPixelFeatures
 
 from fakescope.gan.collapse import CollapseWatch
-from fakescope.gan.metrics import to_uint8
+from fakescope.gan.sample import to_uint8
 from fakescope.models.dcgan import Generator
 
 

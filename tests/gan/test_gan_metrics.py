@@ -20,8 +20,8 @@ from fakescope.gan.metrics import (
     metric_names,
     pairwise_diversity,
     statistics_to_fd,
-    to_uint8,
 )
+from fakescope.gan.sample import to_uint8
 from fakescope.models.dcgan import Generator
 
 

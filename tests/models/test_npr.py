@@ -13,8 +13,8 @@ from PIL import Image
 from threads import one_torch_thread
 
 from fakescope.data.transforms import Normalizer
-from fakescope.evaluate.predict import Predictor
-from fakescope.evaluate.tiles import GRID_ALIGN, is_native, tile_origins, tiles
+from fakescope.inference.predict import Predictor
+from fakescope.inference.tiles import GRID_ALIGN, is_native, tile_origins, tiles
 from fakescope.models.calibration import log_odds
 from fakescope.models.npr import npr_residual
 from fakescope.models.registry import (
@@ -151,7 +151,7 @@ def test_robustness_downscale_keeps_a_native_pictures_shape() -> None:
 
 
 def test_the_centre_tile_is_cut_without_tiling_everything() -> None:
-    from fakescope.evaluate.tiles import centre_tile
+    from fakescope.inference.tiles import centre_tile
 
     picture = np.zeros((5 * 64 + 16, 3 * 64, 3), dtype=np.uint8)
     picture[8 + 2 * 64 : 8 + 3 * 64, 64:128] = 255  # the middle of a 5 x 3 grid

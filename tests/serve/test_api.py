@@ -24,7 +24,7 @@ from PIL import Image
 from fakescope.data.faces import find_largest_face
 from fakescope.data.images import decode_image
 from fakescope.data.synth import draw_face
-from fakescope.evaluate.predict import Predictor
+from fakescope.inference.predict import Predictor
 from fakescope.models.registry import LoadedDetector
 from fakescope.serve.app import create_app
 from fakescope.serve.security import decode_upload
@@ -277,8 +277,8 @@ def test_an_onnx_export_beside_the_checkpoint_is_used(
     tmp_path: Path, image_bytes: Callable[..., bytes],
 ) -> None:
     pytest.importorskip("onnxruntime")
-    from fakescope.export.artifacts import default_onnx_path
     from fakescope.export.onnx_export import export_onnx
+    from fakescope.inference.artifacts import default_onnx_path
 
     checkpoint = tmp_path / "tiny.pt"
     shutil.copy(tiny_checkpoint, checkpoint)

@@ -9,7 +9,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from fakescope.data.images import decode_image
-from fakescope.evaluate.predict import Predictor
+from fakescope.inference.predict import Predictor
 from fakescope.models.calibration import Calibration
 from fakescope.models.registry import LoadedDetector
 from fakescope.serve.app import create_app

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -11,6 +10,8 @@ import torch
 
 from fakescope.bench.dataset import BenchData
 from fakescope.bench.settings import BenchSettings
+from fakescope.config import ConfigError
+from fakescope.errors import SetupError
 
 
 @dataclass(frozen=True)
@@ -25,9 +26,9 @@ class BenchContext:
 def training_devices(device: str) -> tuple[torch.device, ...]:
     """`auto`: the CPU, and the GPU too when CUDA is present; `cpu` or `cuda`: that one."""
     if device not in ("auto", "cpu", "cuda"):
-        raise ValueError(f"--device must be auto, cpu or cuda, got '{device}'")
+        raise ConfigError(f"--device must be auto, cpu or cuda, got '{device}'")
     if device == "cuda" and not torch.cuda.is_available():
-        raise RuntimeError("--device cuda: CUDA is not available on this machine")
+        raise SetupError("--device cuda: CUDA is not available on this machine")
     if device == "auto":
         return (torch.device("cpu"),) + ((torch.device("cuda"),) if torch.cuda.is_available()
                                          else ())
@@ -38,14 +39,3 @@ def synchronize(device: torch.device) -> None:
     """Wait for queued GPU work, so that a turn's wall time includes it."""
     if device.type == "cuda":
         torch.cuda.synchronize(device)
-
-
-@contextmanager
-def torch_threads(count: int) -> Iterator[None]:
-    """PyTorch's CPU thread count set to `count` inside the block, restored after it."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(count)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)

@@ -9,8 +9,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from fakescope.config import ConfigError
 from fakescope.data.images import is_image_name
 from fakescope.data.synth import synthesize_dataset
+from fakescope.errors import DataError
 
 CLASSES = ("real", "fake")
 
@@ -55,20 +57,20 @@ def faces_folder(root: Path) -> BenchData:
     }
     if set(subfolders) != set(CLASSES):
         found = ", ".join(sorted(subfolders)) or "none"
-        raise ValueError(
+        raise DataError(
             f"--data {root}: expected exactly the subfolders real/ and fake/ (as `fakescope data "
             f"synth --fakes` writes), found: {found}"
         )
     real, fake = (len(_images(subfolders[name])) for name in CLASSES)
     if not real or not fake:
-        raise ValueError(f"--data {root}: real/ and fake/ must both hold images")
+        raise DataError(f"--data {root}: real/ and fake/ must both hold images")
     return BenchData(root, real, fake)
 
 
 def synthetic_faces(folder: Path, images: int, side: int) -> BenchData:
     """Draw `images` faces (half real, half stand-in fakes) of `side` pixels into `folder`."""
     if images < 2:
-        raise ValueError(f"--images must be at least 2 (half real, half fake), got {images}")
+        raise ConfigError(f"--images must be at least 2 (half real, half fake), got {images}")
     synthesize_dataset(folder, n=images // 2, size=side, seed=0, fakes=True)
     return BenchData(folder, images // 2, images // 2, side)
 
@@ -76,7 +78,7 @@ def synthetic_faces(folder: Path, images: int, side: int) -> BenchData:
 def require_images(count: int, batch_size: int, what: str) -> None:
     """Refuse a dataset too small for one full batch (both sides drop a short last batch)."""
     if count < batch_size:
-        raise ValueError(
+        raise DataError(
             f"{what} needs at least {batch_size} images (one batch), the dataset has {count}; "
             "give more with --images or --data"
         )

@@ -11,6 +11,8 @@ from typing import Any
 import onnxruntime
 import torch
 
+from fakescope.speed import usable_cores
+
 # Instruction sets that decide which fast kernels torch and onnxruntime can use on x86.
 CPU_FLAGS = ("avx2", "avx512f", "avx512_vnni", "avx512_bf16", "amx_bf16")
 
@@ -27,12 +29,6 @@ def _cpuinfo() -> dict[str, str]:
         entries[key.strip()] = value.strip()
     return entries
 
-
-def usable_cores() -> int:
-    """Cores this process may run on (honours container CPU limits on Linux)."""
-    if hasattr(os, "sched_getaffinity"):
-        return len(os.sched_getaffinity(0))
-    return os.cpu_count() or 1
 
 
 def memory_gib() -> float | None:

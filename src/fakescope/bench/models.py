@@ -16,8 +16,8 @@ import torch
 from fakescope.bench.settings import ModelSpec
 from fakescope.data.images import load_image
 from fakescope.data.transforms import InputSpec, Normalizer, preprocess, to_chw_tensor
-from fakescope.export.artifacts import default_onnx_path
 from fakescope.export.onnx_export import export_onnx
+from fakescope.inference.artifacts import default_onnx_path
 from fakescope.models.batchnorm import average_batchnorm_statistics
 from fakescope.models.registry import LoadedDetector, build_detector, save_detector
 

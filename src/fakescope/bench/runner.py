@@ -13,6 +13,7 @@ from fakescope.bench.dataset import faces_folder, synthetic_faces
 from fakescope.bench.machine import describe_machine, load_average, timestamp
 from fakescope.bench.settings import BenchSettings
 from fakescope.bench.table import BenchReport, Row
+from fakescope.config import ConfigError
 
 
 def parse_areas(text: str | None) -> list[str]:
@@ -22,7 +23,7 @@ def parse_areas(text: str | None) -> list[str]:
     asked = [part.strip() for part in text.split(",") if part.strip()]
     unknown = [area for area in asked if area not in AREAS]
     if unknown or not asked:
-        raise ValueError(
+        raise ConfigError(
             f"--only: unknown area '{unknown[0] if unknown else text}' "
             f"(choose from {', '.join(AREAS)})"
         )
@@ -42,7 +43,7 @@ def run_bench(
     """Measure `areas` on the faces in `data` (else synthetic ones drawn into `work`), using
     `work` as scratch space; `log` gets a line before each measurement, `on_row` each row."""
     if settings.rounds < 1:
-        raise ValueError(f"--rounds must be at least 1, got {settings.rounds}")
+        raise ConfigError(f"--rounds must be at least 1, got {settings.rounds}")
     devices = training_devices(device)
     load_before, started, clock = load_average(), timestamp(), time.perf_counter()
     if data is not None:

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from fakescope.bench.timing import Comparison
+from fakescope.formatting import format_measurement
 from fakescope.runs import atomic_write_bytes
 
 # The issue's goals for a 2-core machine, as the least ratio fakescope must reach over the
@@ -77,17 +78,8 @@ def comparison_row(
                {**(details or {}), "rounds": comparison.to_dict()})
 
 
-def format_number(value: float) -> str:
-    """Three significant figures or so, with thousands separators."""
-    if value >= 100:
-        return f"{value:,.0f}"
-    if value >= 10:
-        return f"{value:.1f}"
-    return f"{value:.2f}"
-
-
 def format_ratio(value: float | None) -> str:
-    return "" if value is None else f"{format_number(value)}x"
+    return "" if value is None else f"{format_measurement(value)}x"
 
 
 @dataclass
@@ -118,8 +110,9 @@ class BenchReport:
         for row in self.rows:
             met = "" if row.met is None else ("yes" if row.met else "**no**")
             lines.append(
-                f"| {row.area} | {row.what} | {format_number(row.baseline)} | "
-                f"{format_number(row.fakescope)} | {row.unit} | **{format_ratio(row.ratio)}** | "
+                f"| {row.area} | {row.what} | {format_measurement(row.baseline)} | "
+                f"{format_measurement(row.fakescope)} | {row.unit} | "
+                f"**{format_ratio(row.ratio)}** | "
                 f"{format_ratio(row.cpu_ratio)} | {format_ratio(row.goal)} | {met} |"
             )
         return "\n".join(lines)

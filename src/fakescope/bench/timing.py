@@ -20,6 +20,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from fakescope.config import ConfigError
+
 SIDES = ("baseline", "fakescope")
 
 
@@ -107,7 +109,7 @@ def _timed(side: Side) -> Turn:
 def alternate(baseline: Side, fakescope: Side, rounds: int) -> Comparison:
     """Warm both sides up, then time `rounds` turns of each, alternating which goes first."""
     if rounds < 1:
-        raise ValueError(f"rounds must be at least 1, got {rounds}")
+        raise ConfigError(f"rounds must be at least 1, got {rounds}")
     for side in (baseline, fakescope):
         if side.warmup is not None:
             side.warmup()

@@ -9,10 +9,11 @@ from __future__ import annotations
 import argparse
 import importlib
 import sys
+import traceback
 from collections.abc import Sequence
 
 from fakescope import __version__
-from fakescope.cli.errors import USER_ERRORS, format_error
+from fakescope.cli.errors import BUG_REPORT, USER_ERRORS, format_error
 
 COMMAND_MODULES = (
     "fakescope.cli.data",
@@ -53,6 +54,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except USER_ERRORS as err:
         print(f"fakescope: error: {format_error(err)}", file=sys.stderr)
         return 2
+    except Exception:
+        traceback.print_exc()
+        print(BUG_REPORT, file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

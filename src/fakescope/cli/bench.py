@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import shlex
 import sys
 import tempfile
@@ -11,6 +10,7 @@ import time
 from pathlib import Path
 
 from fakescope.bench import AREAS
+from fakescope.config import ConfigError, merge_overrides, override_settings
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -33,20 +33,23 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                        help="synthetic faces to draw, half real, half fake (default 2000)")
     bench.add_argument("--data", help="reuse this folder of faces (real/ and fake/ subfolders) "
                        "instead of drawing synthetic ones")
+    bench.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                       help="any bench setting (fakescope.bench.settings.BenchSettings), e.g. "
+                       "--set gan_steps=5 (repeatable; must agree with --rounds/--images)")
     bench.set_defaults(handler=_bench)
 
 
 def _bench(args: argparse.Namespace) -> int:
     from fakescope.bench.runner import parse_areas, run_bench
     from fakescope.bench.settings import full_settings, quick_settings
-    from fakescope.bench.table import Row, format_number, format_ratio
+    from fakescope.bench.table import Row, format_ratio
+    from fakescope.formatting import format_measurement
 
     areas = parse_areas(args.only)
-    settings = quick_settings() if args.quick else full_settings()
-    changes = {"rounds": args.rounds, "images": args.images}
-    settings = dataclasses.replace(settings, **{k: v for k, v in changes.items() if v is not None})
-    if args.data and args.images is not None:
-        raise ValueError("--images draws synthetic faces; it cannot be combined with --data")
+    overrides = merge_overrides({"rounds": args.rounds, "images": args.images}, args.set)
+    if args.data and "images" in overrides:
+        raise ConfigError("--images draws synthetic faces; it cannot be combined with --data")
+    settings = override_settings(quick_settings() if args.quick else full_settings(), overrides)
 
     started = time.monotonic()
 
@@ -57,8 +60,8 @@ def _bench(args: argparse.Namespace) -> int:
     def show(row: Row) -> None:
         goal = "" if row.goal is None else f" (goal {format_ratio(row.goal)}: " \
             f"{'met' if row.met else 'NOT met'})"
-        log(f"  {row.what}: baseline {format_number(row.baseline)}, fakescope "
-            f"{format_number(row.fakescope)} {row.unit} -> {format_ratio(row.ratio)}{goal}")
+        log(f"  {row.what}: baseline {format_measurement(row.baseline)}, fakescope "
+            f"{format_measurement(row.fakescope)} {row.unit} -> {format_ratio(row.ratio)}{goal}")
 
     with tempfile.TemporaryDirectory(prefix="fakescope-bench-") as work:
         report = run_bench(settings, areas, Path(work), Path(args.data) if args.data else None,
@@ -77,4 +80,6 @@ def _command_line(args: argparse.Namespace) -> str:
         value = getattr(args, flag)
         if value is not None and not (flag == "device" and value == "auto"):
             words += [f"--{flag}", str(value)]
+    for text in args.set:
+        words += ["--set", text]
     return shlex.join(words)

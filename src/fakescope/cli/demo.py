@@ -7,7 +7,8 @@ import logging
 import sys
 from typing import Any
 
-from fakescope.config import parse_override
+from fakescope.config import merge_overrides
+from fakescope.formatting import format_value
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -15,7 +16,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "demo", help="run the whole pipeline on synthetic faces (about 6 minutes on 2 cores)"
     )
     demo.add_argument("--out", default=None, help="output folder (default runs/demo)")
-    demo.add_argument("--config", default=None, help="a demo preset (default configs/demo.yaml)")
+    demo.add_argument("--config", default=None, help="a demo preset (default: the demo preset)")
     demo.add_argument("--seed", type=int, default=None)
     demo.add_argument("--device", default=None, help="auto | cpu | cuda")
     demo.add_argument(
@@ -33,7 +34,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         action="append",
         default=[],
         metavar="KEY=VALUE",
-        help="override any DemoConfig field, e.g. --set faces=400",
+        help="override any DemoConfig field, e.g. --set faces=400 (a flag and a --set of "
+        "the same key must agree)",
     )
     demo.set_defaults(handler=_demo)
 
@@ -44,9 +46,7 @@ def _demo(args: argparse.Namespace) -> int:
 
     preset = args.config or ("demo_quick" if args.quick else "demo")
     flags: dict[str, Any] = {"out": args.out, "seed": args.seed, "device": args.device}
-    overrides = {k: v for k, v in flags.items() if v is not None}
-    overrides.update(parse_override(text) for text in args.set)
-    config = load_config(DemoConfig, preset, overrides)
+    config = load_config(DemoConfig, preset, merge_overrides(flags, args.set))
     logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stderr)
     step = 0
 
@@ -63,7 +63,7 @@ def _demo(args: argparse.Namespace) -> int:
     columns = ("model", "accuracy", "precision", "recall", "f1", "roc_auc", "eer", "threshold")
     print("\n" + "  ".join(f"{c:>18}" for c in columns))
     for row in result.table:
-        print("  ".join(f"{_cell(row.get(c)):>18}" for c in columns))
+        print("  ".join(f"{format_value(row.get(c)):>18}" for c in columns))
     total = sum(result.seconds.values())
     stages = ", ".join(f"{k} {v:.0f} s" for k, v in result.seconds.items())
     print(f"\nstages took {total:.0f} s: {stages}")
@@ -76,12 +76,3 @@ def _demo(args: argparse.Namespace) -> int:
         return main(["serve", "--checkpoint", best, "--port", str(args.port)])
     return 0
 
-
-def _cell(value: Any) -> str:
-    if value is None:
-        return "-"
-    if isinstance(value, float):
-        from fakescope.evaluate.display import format_number
-
-        return format_number(value)  # never "1.0000" for a threshold short of 1
-    return str(value)

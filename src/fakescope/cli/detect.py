@@ -6,11 +6,11 @@ import argparse
 import sys
 from typing import Any
 
-from fakescope.config import load_config, merge_overrides
+from fakescope.config import ConfigError, load_config, merge_overrides
 
 
 def _add_common(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--config", help="preset name in configs/ or a YAML path")
+    parser.add_argument("--config", help="a preset name (fakescope/presets/) or a YAML path")
     parser.add_argument("--data", help="dataset folder (data.path)")
     parser.add_argument("--model", help="registered detector name (model.name)")
     parser.add_argument("--pretrained", help="none, imagenet or a weights file (model.pretrained)")
@@ -90,7 +90,7 @@ def _search(args: argparse.Namespace) -> int:
     from fakescope.distributed import context_from_environment
 
     if context_from_environment().enabled:
-        raise ValueError("a search is not a torchrun job: start one `fakescope search` per "
+        raise ConfigError("a search is not a torchrun job: start one `fakescope search` per "
                          "machine or GPU, all with the same --storage database")
     if args.quiet:
         optuna.logging.set_verbosity(optuna.logging.WARNING)

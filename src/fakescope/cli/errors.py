@@ -1,22 +1,27 @@
-"""Errors a user can cause (bad path, bad flag, bad file): shown as one line, not a traceback."""
+"""How the command line reports a failure: a user's mistake as one line, a bug with its traceback.
+
+Every error a user can cause is a `FakescopeError` (a bad flag, setting, file or data set), or
+the operating system's answer about a path the user gave (missing, a folder, not allowed).
+Anything else (a bare ValueError, KeyError, RuntimeError, ...) is a bug in fakescope: it keeps
+its traceback and asks for a report.
+"""
 
 from __future__ import annotations
 
-from fakescope.config import ConfigError
-from fakescope.data.images import BadImageError
-from fakescope.runs import CheckpointError
+from fakescope.errors import FakescopeError
 
 USER_ERRORS: tuple[type[BaseException], ...] = (
-    ConfigError,
-    BadImageError,
-    CheckpointError,
+    FakescopeError,
     FileNotFoundError,
     FileExistsError,
+    IsADirectoryError,
     NotADirectoryError,
     PermissionError,
-    KeyError,
-    ValueError,
-    RuntimeError,
+)
+
+BUG_REPORT = (
+    "fakescope: this is a bug in fakescope, not a mistake of yours; please report it with the "
+    "command you ran, `fakescope --version` and the traceback above"
 )
 
 

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import csv
-import io
 import json
 import sys
 from collections.abc import Sequence
@@ -12,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from fakescope.config import DataConfig
-from fakescope.evaluate.display import format_number, format_probability
+from fakescope.formatting import csv_bytes, format_probability, format_value
 
 SUMMARY_METRICS = (
     "accuracy", "precision", "recall", "f1", "roc_auc", "average_precision", "eer",
@@ -178,12 +176,7 @@ def format_table(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
     """Plain-text table with aligned columns; floats with 4 significant digits (more where a
     value short of 1 would read as 1)."""
 
-    def cell(value: Any) -> str:
-        if value is None:
-            return "-"
-        return format_number(value) if isinstance(value, float) else str(value)
-
-    cells = [[cell(v) for v in row] for row in rows]
+    cells = [[format_value(v) for v in row] for row in rows]
     widths = [max([len(str(h)), *(len(r[i]) for r in cells)]) for i, h in enumerate(header)]
     lines = ["  ".join(str(h).ljust(w) for h, w in zip(header, widths, strict=True))]
     lines += ["  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)) for row in cells]
@@ -192,36 +185,22 @@ def format_table(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
 
 def _evaluate(args: argparse.Namespace) -> int:
     from fakescope.evaluate.calibrate import BandTargets
-    from fakescope.evaluate.evaluate import (
-        default_evaluation_dir,
-        evaluate_checkpoint,
-        write_evaluation,
-    )
     from fakescope.evaluate.threshold import ThresholdRule
-    from fakescope.report.plots import write_evaluation_plots
+    from fakescope.report.evaluation import evaluate_and_write
 
     checkpoint = Path(args.checkpoint)
     rule = ThresholdRule.parse(args.calibrate_threshold) if args.calibrate_threshold else None
     band = None if args.no_uncertain_band else BandTargets(
         args.max_fake_called_real, args.max_real_called_fake
     )
-    data = _data_config(args, checkpoint)
-    evaluation, scores = evaluate_checkpoint(
-        checkpoint, data, args.split, rule, args.threshold_split, store=not args.no_store,
-        device=args.device, batch_size=args.batch_size, seed=args.seed, progress=_progress(args),
-        band=band, temperature_scaling=not args.no_calibration,
+    result = evaluate_and_write(
+        checkpoint, _data_config(args, checkpoint), args.split, rule, args.threshold_split,
+        out=args.out, store=not args.no_store, device=args.device, batch_size=args.batch_size,
+        seed=args.seed, progress=_progress(args), band=band,
+        temperature_scaling=not args.no_calibration, provenance=not args.no_provenance,
+        explain_per_class=args.explain,
     )
-    if not args.no_provenance:
-        from fakescope.provenance import verdict_counts
-
-        evaluation.provenance = verdict_counts(scores.paths, scores.labels.tolist())
-    out = Path(args.out) if args.out else default_evaluation_dir(checkpoint, args.split)
-    written = write_evaluation(evaluation, scores, out)
-    written += write_evaluation_plots(evaluation, out)
-    if args.explain > 0:
-        from fakescope.evaluate.gradcam import explain_worst
-
-        written += explain_worst(checkpoint, scores, args.explain, data.face_crop, out / "gradcam")
+    evaluation, out, written = result.evaluation, result.out, result.written
     _report_skipped(evaluation.data.get("bad_files") or [], out / "evaluation.json")
     if args.json:
         print(json.dumps(evaluation.metrics, indent=2))
@@ -271,18 +250,16 @@ def calibration_line(calibration: dict[str, Any], threshold: float, m: dict[str,
 
 
 def _compare(args: argparse.Namespace) -> int:
-    from fakescope.evaluate.compare import TABLE_COLUMNS, compare_checkpoints, write_comparison
-    from fakescope.report.plots import write_comparison_plots
+    from fakescope.evaluate.compare import TABLE_COLUMNS
+    from fakescope.report.evaluation import compare_and_write
 
     checkpoints, skipped = _checkpoints(args.models, args.glob)
-    data = _data_config(args, checkpoints[0])
-    comparison = compare_checkpoints(
-        checkpoints, data, args.split, args.device, args.batch_size, args.seed, _progress(args)
-    )
-    comparison.skipped = skipped
     first = Path(args.models[0])
     out = Path(args.out) if args.out else (first if first.is_dir() else first.parent) / "comparison"
-    written = write_comparison(comparison, out) + write_comparison_plots(comparison, out)
+    comparison, written = compare_and_write(
+        checkpoints, _data_config(args, checkpoints[0]), out, args.split, args.device,
+        args.batch_size, args.seed, _progress(args), skipped,
+    )
     header = ("model", *TABLE_COLUMNS)
     print(format_table(header, [[row[c] for c in header] for row in comparison.table()]))
     for item in skipped:
@@ -293,23 +270,17 @@ def _compare(args: argparse.Namespace) -> int:
 
 def _robustness(args: argparse.Namespace) -> int:
     from fakescope.evaluate.evaluate import default_evaluation_dir
-    from fakescope.evaluate.robustness import (
-        parse_sweeps,
-        robustness_sweep,
-        write_robustness,
-    )
-    from fakescope.report.plots import write_robustness_plots
+    from fakescope.evaluate.robustness import parse_sweeps
+    from fakescope.report.evaluation import sweep_and_write
 
     sweeps = parse_sweeps(args.corruptions)
     checkpoints, _ = _checkpoints(args.models, args.glob)
-    data = _data_config(args, checkpoints[0])
-    result = robustness_sweep(
-        checkpoints, data, args.split, sweeps, args.device, args.batch_size, args.seed,
-        _progress(args),
-    )
     default_out = default_evaluation_dir(checkpoints[0], args.split)
     out = Path(args.out) if args.out else default_out.with_name(f"robustness-{args.split}")
-    written = [write_robustness(result, out), *write_robustness_plots(result, out)]
+    result, written = sweep_and_write(
+        checkpoints, _data_config(args, checkpoints[0]), out, args.split, sweeps, args.device,
+        args.batch_size, args.seed, _progress(args),
+    )
     header = ("model", "corruption", "strength", "accuracy", "roc_auc", "eer")
     rows = [[r[c] if c in r else r["metrics"][c] for c in header] for r in result.rows]
     print(format_table(header, rows))
@@ -318,7 +289,7 @@ def _robustness(args: argparse.Namespace) -> int:
 
 
 def _predict(args: argparse.Namespace) -> int:
-    from fakescope.evaluate.predict import Predictor, expand_inputs
+    from fakescope.inference.predict import Predictor, expand_inputs
     from fakescope.models.registry import load_detector
     from fakescope.reproducibility import resolve_device
 
@@ -368,7 +339,7 @@ def _decision_rule(loaded: Any) -> str:
 
 def _explain_each(loaded: Any, results: Sequence[Any], folder: Path, face_crop: bool) -> None:
     from fakescope.data.images import load_image
-    from fakescope.evaluate.gradcam import write_gradcam
+    from fakescope.inference.gradcam import write_gradcam
 
     for index, result in enumerate(results):
         if result.prediction is not None:
@@ -377,16 +348,12 @@ def _explain_each(loaded: Any, results: Sequence[Any], folder: Path, face_crop: 
 
 
 def _rows_csv(rows: list[dict[str, Any]]) -> str:
-    buffer = io.StringIO()
     columns = ["path", "probability_fake", "label", "verdict", "threshold", "band_low",
                "band_high", "face_box", "error"]
     columns += [c for c in (rows[0] if rows else {}) if c.startswith("provenance")]
-    writer = csv.DictWriter(buffer, fieldnames=columns)
-    writer.writeheader()
-    for row in rows:
-        box = row["face_box"]
-        writer.writerow({**row, "face_box": "" if box is None else json.dumps(box)})
-    return buffer.getvalue()
+    boxed = [{**row, "face_box": None if row["face_box"] is None else json.dumps(row["face_box"])}
+             for row in rows]
+    return csv_bytes(columns, boxed).decode()
 
 
 def _emit(target: str, text: str) -> None:

@@ -5,22 +5,11 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from pathlib import Path
-from typing import TYPE_CHECKING, Any
 
-from fakescope.evaluate.display import format_probability
-
-if TYPE_CHECKING:
-    import numpy as np
-
-    from fakescope.data.pipeline import PreparedData
-    from fakescope.models.registry import LoadedDetector
+from fakescope.config import ConfigError
+from fakescope.formatting import format_probability
 
 MIB = 1024 * 1024
-NO_CALIBRATION = (
-    "static int8 needs calibration pictures: give --calibration-data PATH or --data (its train "
-    "split is used), or use --int8-method dynamic"
-)
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -82,100 +71,36 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _export(args: argparse.Namespace) -> int:
-    from fakescope.export.artifacts import default_onnx_path, int8_onnx_path
-    from fakescope.export.onnx_export import OPSET, export_onnx
-    from fakescope.models.registry import load_detector
+    from fakescope.export.checkpoint import Int8Settings, export_checkpoint
+    from fakescope.export.onnx_export import OPSET
 
-    checkpoint = Path(args.checkpoint)
-    loaded = load_detector(checkpoint, "cpu")
-    fp32 = Path(args.out) if args.out else default_onnx_path(checkpoint)
-    if args.int8 and fp32.suffix != ".onnx":
-        raise ValueError(f"--out must end in .onnx when --int8 is given, got {fp32}")
     if not args.int8 and (args.data or args.calibration_data):
-        raise ValueError("--data and --calibration-data are for --int8")
-    if args.int8 and args.int8_method == "static" and not (args.calibration_data or args.data):
-        raise ValueError(NO_CALIBRATION)
-    exported = export_onnx(loaded, fp32, args.exporter, args.opset or OPSET)
-    results: dict[str, Any] = {"onnx": exported.to_dict()}
-    lines = [
-        f"wrote {fp32} ({exported.size_bytes / MIB:.2f} MiB); onnxruntime matches PyTorch on "
-        f"{exported.check_batch} random images: max |P(fake) diff| "
-        f"{exported.max_probability_diff:.2e}, max |logit diff| {exported.max_logit_diff:.2e} "
-        f"(logits up to {exported.max_abs_logit:.3g})"
-    ]
-    if args.int8:
-        results["int8"], int8_lines = _quantize(args, loaded, fp32, int8_onnx_path(fp32))
-        lines += int8_lines
-    if args.json:
-        print(json.dumps(results, indent=2))
-    else:
-        print("\n".join(lines))
-    return 0
-
-
-def _quantize(
-    args: argparse.Namespace, loaded: LoadedDetector, fp32: Path, out: Path
-) -> tuple[dict[str, Any], list[str]]:
-    from fakescope.export.quantize import quantization_cost, quantize_onnx
-    from fakescope.export.runtime import OnnxDetector
-
-    prepared = _prepared_data(args, loaded) if args.data else None
-    pixels = _calibration(args, loaded, prepared) if args.int8_method == "static" else None
-    quantize_onnx(fp32, out, args.int8_method, pixels)
-    size = out.stat().st_size
-    calibrated = 0 if pixels is None else len(pixels)
-    results: dict[str, Any] = {
-        "path": str(out), "method": args.int8_method, "size_bytes": size,
-        "calibration_images": calibrated,
-    }  # fmt: skip
-    how = f", calibrated on {calibrated} pictures" if calibrated else ""
-    lines = [f"wrote {out} ({size / MIB:.2f} MiB, {args.int8_method} int8{how})"]
-    if prepared is not None:
-        cost = quantization_cost(
-            OnnxDetector(fp32), OnnxDetector(out), prepared, args.split, loaded.threshold,
-            calibration=loaded.calibration,
-        )
-        results["cost"] = cost.to_dict()
-        lines.append(
-            f"int8 cost on {cost.split} ({cost.n} images, "
-            f"threshold {format_probability(cost.threshold)}): "
-            f"accuracy {cost.accuracy_fp32:.4f} -> {cost.accuracy_int8:.4f}, "
-            f"max |P(fake) diff| {cost.max_probability_diff:.4f} "
-            f"(mean {cost.mean_probability_diff:.4f}), "
-            f"{cost.changed_decisions} decisions changed"
-        )
-    return results, lines
-
-
-def _prepared_data(args: argparse.Namespace, loaded: LoadedDetector) -> PreparedData:
-    from fakescope.evaluate.scoring import (
-        evaluation_data_config,
-        prepare_evaluation_data,
-        training_seed,
-    )
-
-    data = evaluation_data_config(
-        loaded, args.data, limit_per_class=args.limit_per_class,
-        cache=False if args.no_cache else None,
+        raise ConfigError("--data and --calibration-data are for --int8")
+    int8 = None if not args.int8 else Int8Settings(
+        method=args.int8_method, calibration_data=args.calibration_data,
+        calibration_images=args.calibration_images, data=args.data, split=args.split,
+        limit_per_class=args.limit_per_class, cache=not args.no_cache, seed=args.seed,
     )  # fmt: skip
-    seed = training_seed(loaded) if args.seed is None else args.seed
-    return prepare_evaluation_data(loaded, data, seed, progress=sys.stderr.isatty())
-
-
-def _calibration(
-    args: argparse.Namespace, loaded: LoadedDetector, prepared: PreparedData | None
-) -> np.ndarray:
-    """Calibration pictures from --calibration-data, else from the train split of --data (never
-    the split the cost is measured on), preprocessed as the checkpoint was trained."""
-    from fakescope.evaluate.predict import expand_inputs
-    from fakescope.evaluate.scoring import evaluation_data_config
-    from fakescope.export.quantize import calibration_images
-
-    if args.calibration_data:
-        source, paths = args.calibration_data, expand_inputs([args.calibration_data])
-    elif prepared is not None and prepared.size("train"):
-        source, paths = args.data, [sample.path for sample in prepared.samples("train")]
-    else:
-        raise ValueError(NO_CALIBRATION)
-    face_crop = evaluation_data_config(loaded, source).face_crop
-    return calibration_images(paths, loaded.input_spec, args.calibration_images, face_crop)
+    result = export_checkpoint(args.checkpoint, args.out, args.exporter, args.opset or OPSET,
+                               int8, progress=sys.stderr.isatty())
+    if args.json:
+        print(json.dumps(result.to_dict(), indent=2))
+        return 0
+    exported = result.onnx
+    print(f"wrote {exported.path} ({exported.size_bytes / MIB:.2f} MiB); onnxruntime matches "
+          f"PyTorch on {exported.check_batch} random images: max |P(fake) diff| "
+          f"{exported.max_probability_diff:.2e}, max |logit diff| {exported.max_logit_diff:.2e} "
+          f"(logits up to {exported.max_abs_logit:.3g})")
+    if result.int8 is not None:
+        q = result.int8
+        how = f", calibrated on {q.calibration_images} pictures" if q.calibration_images else ""
+        print(f"wrote {q.path} ({q.size_bytes / MIB:.2f} MiB, {q.method} int8{how})")
+        if q.cost is not None:
+            cost = q.cost
+            print(f"int8 cost on {cost.split} ({cost.n} images, "
+                  f"threshold {format_probability(cost.threshold)}): "
+                  f"accuracy {cost.accuracy_fp32:.4f} -> {cost.accuracy_int8:.4f}, "
+                  f"max |P(fake) diff| {cost.max_probability_diff:.4f} "
+                  f"(mean {cost.mean_probability_diff:.4f}), "
+                  f"{cost.changed_decisions} decisions changed")
+    return 0

@@ -19,7 +19,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     commands = gan.add_subparsers(dest="gan_command", metavar="ACTION", required=True)
 
     train = commands.add_parser("train", help="train (or --resume) a DCGAN on real face images")
-    train.add_argument("--config", help="preset name in configs/ or a YAML file")
+    train.add_argument("--config", help="a preset name (fakescope/presets/) or a YAML file")
     train.add_argument("--data", help="folder of real images (data.path)")
     train.add_argument("--name", help="run name (run.name)")
     train.add_argument("--root", help="folder of runs (run.root)")
@@ -183,82 +183,36 @@ def _sample(args: argparse.Namespace) -> int:
     return 0
 
 
-def _real_data(args: argparse.Namespace, payload: dict[str, Any]) -> Any:
-    """The dataset a checkpoint's run trained on, or `--data`, prepared at its resolution."""
-    from fakescope.config import from_dict
-    from fakescope.data.pipeline import prepare_data
-    from fakescope.gan.config import GanJobConfig
-    from fakescope.gan.train import gan_input_spec
-
-    config = from_dict(GanJobConfig, payload["config"])
-    if args.data:
-        config.data.path = args.data
-    return prepare_data(config.data, gan_input_spec(config), seed=config.run.seed, labelled=False,
-                        progress=sys.stderr.isatty())
-
-
 def _metrics(args: argparse.Namespace) -> int:
-    from fakescope.gan.metrics import build_feature_extractor, compare_with_floor
-    from fakescope.gan.sample import load_generator, read_gan_checkpoint
-    from fakescope.gan.train import real_uint8_batches
+    from fakescope.gan.judge import measure_quality
     from fakescope.reproducibility import resolve_device
 
-    device = resolve_device(args.device)
-    path, payload = read_gan_checkpoint(args.checkpoint)
-    prepared = _real_data(args, payload)
-    extractor = build_feature_extractor(args.feature_extractor, device, args.inception_weights)
-    comparison = compare_with_floor(
-        extractor, load_generator(path, device),
-        real_uint8_batches(prepared, args.n, 50, args.seed), seed=args.seed,
+    report = measure_quality(
+        args.checkpoint, args.data, args.n, args.feature_extractor, args.inception_weights,
+        args.seed, resolve_device(args.device), progress=sys.stderr.isatty(),
     )
-    reals = args.data or f"{payload['config']['data']['path']} (the training images)"
-    print(json.dumps({"checkpoint": str(path), "reals": reals, **comparison.to_dict()}, indent=2))
-    if not args.data:
+    print(json.dumps(report.to_dict(), indent=2))
+    if not report.held_out:
         print("note: pass --data with real images the GAN did not train on for a held-out "
               "comparison", file=sys.stderr)
     return 0
 
 
 def _eval_disc(args: argparse.Namespace) -> int:
-    from fakescope.gan.export import load_discriminator, score_discriminator
-    from fakescope.gan.plots import plot_batch_accuracy
-    from fakescope.gan.sample import load_generator, read_gan_checkpoint
+    from fakescope.gan.judge import evaluate_discriminator
     from fakescope.reproducibility import resolve_device
-    from fakescope.runs import write_json
 
-    device = resolve_device(args.device)
-    path, payload = read_gan_checkpoint(args.checkpoint)
-    prepared = _real_data(args, payload)
-    held_out = [s for s in ("val", "test") if s in prepared.split_names()]
-    split = held_out[-1] if held_out else "train"
-    if not held_out:
-        print("note: the data has no val/test split; scoring images from the training split",
+    result = evaluate_discriminator(
+        args.checkpoint, args.data, args.n, args.batch_size, args.seed, args.out,
+        resolve_device(args.device), progress=sys.stderr.isatty(),
+    )
+    if not result.held_out:
+        print("note: the data has no val/test split; scored images from the training split",
               file=sys.stderr)
-    real = _take(prepared.loader(split, args.batch_size, shuffle=True, seed=args.seed), args.n)
-    scores = score_discriminator(load_discriminator(path, device), load_generator(path, device),
-                                 real, args.n, args.batch_size, args.seed)
-    run_report = path.parent.parent / "report" if path.parent.name == "checkpoints" else path.parent
-    out = Path(args.out) if args.out else run_report
-    out.mkdir(parents=True, exist_ok=True)
-    plot_batch_accuracy(scores.real_accuracy, scores.fake_accuracy, out / "disc_accuracy.png")
-    summary = {"checkpoint": str(path), "split": split, **scores.summary,
-               "batch_accuracy_real": scores.real_accuracy,
-               "batch_accuracy_fake": scores.fake_accuracy}
-    write_json(out / "disc_accuracy.json", summary)
-    s = scores.summary
+    s = result.scores.summary
     print(f"discriminator accuracy: real {s['accuracy_real']:.3f}, fake {s['accuracy_fake']:.3f}, "
-          f"overall {s['accuracy']:.3f} ({out / 'disc_accuracy.png'})")
+          f"overall {s['accuracy']:.3f} ({result.figure})")
     return 0
-
-
-def _take(loader: Any, n: int) -> Any:
-    """Normalised image batches from `loader` until n images have been given."""
-    given = 0
-    for images, _ in loader:
-        yield images[: n - given]
-        given += len(images)
-        if given >= n:
-            return
 
 
 def _export(args: argparse.Namespace) -> int:

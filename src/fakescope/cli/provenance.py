@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import csv
-import io
 import sys
 from collections.abc import Sequence
 
@@ -60,16 +58,15 @@ def _provenance(args: argparse.Namespace) -> int:
 
 
 def _csv(results: Sequence[object]) -> str:
+    from fakescope.formatting import csv_bytes
     from fakescope.provenance.reader import COLUMNS, Provenance
 
-    buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=["path", *COLUMNS, "summary", "error"])
-    writer.writeheader()
+    rows = []
     for result in results:
         assert isinstance(result, Provenance)
-        writer.writerow({"path": result.path, **result.columns(), "summary": result.summary,
-                         "error": result.error or ""})
-    return buffer.getvalue()
+        rows.append({"path": result.path, **result.columns(), "summary": result.summary,
+                     "error": result.error or ""})
+    return csv_bytes(["path", *COLUMNS, "summary", "error"], rows).decode()
 
 
 def _emit(target: str, text: str) -> None:

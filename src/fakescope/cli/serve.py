@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 import sys
 from pathlib import Path
 from typing import Any
 
+from fakescope.config import ConfigError, merge_overrides, override_settings
 from fakescope.serve.settings import (
     HEADER_TIMEOUT_S,
     KEEP_ALIVE_S,
@@ -15,6 +17,7 @@ from fakescope.serve.settings import (
     MIB,
     ServeSettings,
 )
+from fakescope.speed import usable_cores
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -27,32 +30,39 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                        help="address to listen on (default 127.0.0.1; 0.0.0.0 for every interface)")
     serve.add_argument("--port", type=int, default=8000, help="TCP port (default 8000)")
     serve.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
-    serve.add_argument("--threads", type=int, default=_usable_cores(),
+    serve.add_argument("--threads", type=int, default=usable_cores(),
                        help="CPU threads for one forward pass (default: all usable cores)")
-    serve.add_argument("--backend", default="auto", choices=["auto", "torch", "onnx"],
+    serve.add_argument("--backend", choices=["auto", "torch", "onnx"],
                        help="auto: the ONNX export beside the checkpoint (fakescope export) "
                        "when there is one, else PyTorch")
     serve.add_argument("--face-crop", action=argparse.BooleanOptionalAction, default=None,
                        help="crop the largest face first (default: as the checkpoint was trained)")
-    serve.add_argument("--max-upload-mb", type=float, default=defaults.max_upload_bytes / MIB,
-                       help="largest accepted image file in MiB (larger ones get 413)")
-    serve.add_argument("--max-pixels", type=int, default=defaults.max_pixels,
-                       help="largest accepted width x height (decompression-bomb guard)")
-    serve.add_argument("--max-batch-files", type=int, default=defaults.max_batch_files,
-                       help="images per /api/predict/batch request")
-    serve.add_argument("--upload-timeout-s", type=float, default=defaults.upload_timeout_s,
-                       help="seconds a client may take to send its upload (then 408)")
+    serve.add_argument("--max-upload-mb", type=float,
+                       help="largest accepted image file in MiB (larger ones get 413; default "
+                       f"{defaults.max_upload_bytes / MIB:g})")
+    serve.add_argument("--max-pixels", type=int,
+                       help="largest accepted width x height (decompression-bomb guard; default "
+                       f"{defaults.max_pixels})")
+    serve.add_argument("--max-batch-files", type=int,
+                       help=f"images per /api/predict/batch request (default "
+                       f"{defaults.max_batch_files})")
+    serve.add_argument("--upload-timeout-s", type=float,
+                       help="seconds a client may take to send its upload (then 408; default "
+                       f"{defaults.upload_timeout_s:g})")
     serve.add_argument("--api-key-env", metavar="VAR",
                        help="require the API key held in environment variable VAR "
                        "(clients send it as X-API-Key)")
     serve.add_argument("--cors-origin", action="append", default=[], metavar="ORIGIN",
                        help="allow browser calls from ORIGIN (repeatable; CORS is off without it)")
-    serve.add_argument("--batch-size", type=int, default=defaults.batch_size,
-                       help="most images per forward pass (micro-batching)")
-    serve.add_argument("--max-wait-ms", type=float, default=defaults.max_wait_ms,
-                       help="how long a forward pass waits for more images to batch")
-    serve.add_argument("--max-queue", type=int, default=defaults.max_queue,
-                       help="images that may wait for the model before requests get 503")
+    serve.add_argument("--batch-size", type=int,
+                       help=f"most images per forward pass (micro-batching; default "
+                       f"{defaults.batch_size})")
+    serve.add_argument("--max-wait-ms", type=float,
+                       help="how long a forward pass waits for more images to batch (default "
+                       f"{defaults.max_wait_ms:g})")
+    serve.add_argument("--max-queue", type=int,
+                       help="images that may wait for the model before requests get 503 "
+                       f"(default {defaults.max_queue})")
     serve.add_argument("--limit-concurrency", type=int, default=LIMIT_CONCURRENCY,
                        help="requests in progress before new ones get 503 (bounds upload "
                        "memory; idle connections do not count, /api/health always answers)")
@@ -65,13 +75,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                        help="do not read uploads' provenance metadata (C2PA, XMP, EXIF)")
     serve.add_argument("--log-level", default="info",
                        choices=["critical", "error", "warning", "info", "debug"])
+    serve.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                       help="any server setting (fakescope.serve.settings.ServeSettings), e.g. "
+                       "--set decode_concurrency=2 (repeatable; must agree with a flag of the "
+                       "same setting)")
     serve.set_defaults(handler=_serve)
-
-
-def _usable_cores() -> int:
-    if hasattr(os, "sched_getaffinity"):  # honours container CPU limits, Linux only
-        return len(os.sched_getaffinity(0))
-    return os.cpu_count() or 1
 
 
 def _api_key(var: str | None) -> str | None:
@@ -79,7 +87,7 @@ def _api_key(var: str | None) -> str | None:
         return None
     key = os.environ.get(var, "")
     if not key.strip():
-        raise ValueError(f"--api-key-env {var}: that environment variable is unset or empty")
+        raise ConfigError(f"--api-key-env {var}: that environment variable is unset or empty")
     return key
 
 
@@ -89,32 +97,39 @@ def _trained_face_crop(loaded: Any) -> bool:
     return bool((training_config(loaded).get("data") or {}).get("face_crop", False))
 
 
+def _setting_flags(args: argparse.Namespace) -> dict[str, Any]:
+    """The flags that set a ServeSettings field (None: not given)."""
+    return {
+        "max_upload_bytes": None if args.max_upload_mb is None else int(args.max_upload_mb * MIB),
+        "max_pixels": args.max_pixels,
+        "max_batch_files": args.max_batch_files,
+        "upload_timeout_s": args.upload_timeout_s,
+        "api_key": _api_key(args.api_key_env),
+        "cors_origins": list(args.cors_origin) or None,
+        "backend": args.backend,
+        "face_crop": args.face_crop,
+        "batch_size": args.batch_size,
+        "max_wait_ms": args.max_wait_ms,
+        "max_queue": args.max_queue,
+        "provenance": False if args.no_provenance else None,
+    }
+
+
 def _serve(args: argparse.Namespace) -> int:
     from fakescope.models.registry import load_detector
     from fakescope.reproducibility import resolve_device
     from fakescope.serve.app import create_app
-    from fakescope.serve.inference import set_cpu_threads
     from fakescope.serve.server import bind_socket, run_app
+    from fakescope.speed import set_torch_threads
 
-    bind_socket(args.host, args.port).close()  # a bad port or an address in use fails first
+    overrides = merge_overrides(_setting_flags(args), args.set)
+    settings = override_settings(ServeSettings(), overrides)  # checked before any work
+    bind_socket(args.host, args.port).close()  # a bad port or address in use: before loading
     checkpoint = Path(args.checkpoint)
-    api_key = _api_key(args.api_key_env)
-    set_cpu_threads(args.threads)
+    set_torch_threads(args.threads)
     loaded = load_detector(checkpoint, resolve_device(args.device))
-    settings = ServeSettings(
-        max_upload_bytes=int(args.max_upload_mb * MIB),
-        max_pixels=args.max_pixels,
-        max_batch_files=args.max_batch_files,
-        upload_timeout_s=args.upload_timeout_s,
-        api_key=api_key,
-        cors_origins=tuple(args.cors_origin),
-        backend=args.backend,
-        face_crop=_trained_face_crop(loaded) if args.face_crop is None else args.face_crop,
-        batch_size=args.batch_size,
-        max_wait_ms=args.max_wait_ms,
-        max_queue=args.max_queue,
-        provenance=not args.no_provenance,
-    )
+    if "face_crop" not in overrides:  # then faces are cropped as the checkpoint was trained
+        settings = dataclasses.replace(settings, face_crop=_trained_face_crop(loaded))
     app = create_app(loaded, settings, checkpoint)
     print(f"fakescope: serving {loaded.name} from {checkpoint} at http://{args.host}:{args.port}/",
           file=sys.stderr)

@@ -7,7 +7,6 @@ with its one-line reason and never stops the batch.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
@@ -18,6 +17,7 @@ import numpy as np
 from fakescope.data.faces import FaceCropper
 from fakescope.data.images import BadImageError, load_image
 from fakescope.data.transforms import InputSpec, preprocess
+from fakescope.speed import usable_cores
 
 CHUNK = 64
 
@@ -76,7 +76,7 @@ def decode_chunk(task: DecodeTask) -> DecodeResult:
 
 
 def default_workers() -> int:
-    return max(1, min(os.cpu_count() or 1, 8))
+    return min(usable_cores(), 8)
 
 
 def decode_all(

@@ -22,6 +22,9 @@ import cv2.data
 import numpy as np
 from PIL import Image
 
+from fakescope.config import ConfigError
+from fakescope.errors import SetupError
+
 FRONTAL_CASCADE = "haarcascade_frontalface_alt2.xml"
 PROFILE_CASCADE = "haarcascade_profileface.xml"
 DETECT_SIDE = 320  # long side of the grey copy the cascades scan
@@ -52,7 +55,7 @@ class FaceBox:
 def load_cascade(path: Path) -> cv2.CascadeClassifier:
     """Load one Haar cascade file, failing with a one-line reason instead of an empty detector."""
     if not hasattr(cv2, "CascadeClassifier"):
-        raise RuntimeError(
+        raise SetupError(
             f"OpenCV {cv2.__version__} has no CascadeClassifier; face crop needs "
             "opencv-python-headless<5"
         )
@@ -64,9 +67,9 @@ def load_cascade(path: Path) -> cv2.CascadeClassifier:
     try:
         loaded = cascade.load(str(path))
     except cv2.error as err:  # not an OpenCV storage file at all
-        raise RuntimeError(f"face detector model unreadable: {path}") from err
+        raise SetupError(f"face detector model unreadable: {path}") from err
     if not loaded or cascade.empty():
-        raise RuntimeError(f"face detector model unreadable: {path}")
+        raise SetupError(f"face detector model unreadable: {path}")
     return cascade
 
 
@@ -148,7 +151,7 @@ def crop_around(img: Image.Image, box: FaceBox, margin: float) -> Image.Image:
     larger than the short side (always true for the square boxes `find_largest_face` returns).
     """
     if margin < 0:
-        raise ValueError(f"face margin must be >= 0, got {margin}")
+        raise ConfigError(f"face margin must be >= 0, got {margin}")
     width, height = img.size
     side = min(round(max(box.w, box.h) * (1 + 2 * margin)), width, height)
     left = min(max(box.x + (box.w - side) // 2, 0), width - side)
@@ -166,7 +169,7 @@ class FaceCropper:
 
     def __init__(self, margin: float = 0.25) -> None:
         if margin < 0:
-            raise ValueError(f"face margin must be >= 0, got {margin}")
+            raise ConfigError(f"face margin must be >= 0, got {margin}")
         self.margin = margin
         self.found = 0
         self.missing = 0

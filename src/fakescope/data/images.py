@@ -9,6 +9,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+from fakescope.errors import FakescopeError
+
 IMAGE_EXTENSIONS = frozenset(
     {".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp", ".tif", ".tiff", ".ppm", ".pgm"}
 )
@@ -16,7 +18,7 @@ IMAGE_EXTENSIONS = frozenset(
 MAX_IMAGE_PIXELS = 89_478_485
 
 
-class BadImageError(ValueError):
+class BadImageError(FakescopeError, ValueError):
     """A file that cannot be decoded as an image; the message says why in one line."""
 
 

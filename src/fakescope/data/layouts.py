@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from fakescope.data.images import is_image_name
+from fakescope.errors import DataError
 
 REAL, FAKE = 0, 1
 SPLITS = ("train", "val", "test")
@@ -39,7 +40,7 @@ _CLASS_ALIASES = {"real": REAL, "0_real": REAL, "fake": FAKE, "1_fake": FAKE}
 _LABEL_WORDS = {"0": REAL, "real": REAL, "1": FAKE, "fake": FAKE}
 
 
-class LayoutError(ValueError):
+class LayoutError(DataError):
     """The path does not hold the layout asked for (or any known layout)."""
 
 

@@ -24,13 +24,14 @@ import torch
 from PIL import Image
 from tqdm import tqdm
 
-from fakescope.config import DataConfig
+from fakescope.config import ConfigError, DataConfig
 from fakescope.data.cache import CacheEntry, load_or_build_cache
 from fakescope.data.decode import DecodeResult
 from fakescope.data.images import BadImageError, load_image
 from fakescope.data.layouts import FAKE, REAL, SPLITS, Sample, read_layout
 from fakescope.data.splits import apply_limits, assign_splits
 from fakescope.data.transforms import Augmenter, InputSpec, Normalizer, preprocess, to_chw_tensor
+from fakescope.errors import DataError
 
 CLASS_NAMES = {REAL: "real", FAKE: "fake"}
 
@@ -163,7 +164,7 @@ class BatchLoader:
         pin_memory: bool = False,
     ) -> None:
         if batch_size < 1:
-            raise ValueError(f"batch_size must be at least 1, got {batch_size}")
+            raise ConfigError(f"batch_size must be at least 1, got {batch_size}")
         order = np.arange(len(rows))
         if shuffle:
             gen = np.random.default_rng(_seed_for("order", seed, epoch))
@@ -255,7 +256,7 @@ class PreparedData:
         pin_memory: bool = False,
     ) -> BatchLoader:
         if split not in self._rows:
-            raise ValueError(
+            raise DataError(
                 f"no '{split}' split in this dataset (have: {', '.join(self.split_names())})"
             )
         rows = np.asarray(self._rows[split], dtype=np.int64)
@@ -314,11 +315,13 @@ def prepare_data(
     """
     started = time.perf_counter()
     if not config.path:
-        raise ValueError("no dataset path given (set data.path or pass --data PATH)")
+        raise ConfigError("no dataset path given (set data.path or pass --data PATH)")
+    if config.num_workers < 0:
+        raise ConfigError(f"data.num_workers: 0 (one per core) or more, got {config.num_workers}")
     layout, samples = read_layout(config.path, config.layout)
     if labelled:
         if {s.label for s in samples} != {REAL, FAKE}:
-            raise ValueError(
+            raise DataError(
                 f"{config.path}: a detector needs real and fake images, but the {layout} layout "
                 "gave only one class"
             )
@@ -340,7 +343,7 @@ def prepare_data(
             config.cache_dir,
             config.path,
             face_margin,
-            workers=None,
+            workers=config.num_workers or None,
             progress=tqdm_progress("decoding into cache") if progress else None,
         )
         row_of = entry.row_of()

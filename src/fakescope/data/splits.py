@@ -8,6 +8,7 @@ from dataclasses import replace
 
 import numpy as np
 
+from fakescope.config import ConfigError
 from fakescope.data.layouts import SPLITS, Sample
 
 
@@ -32,7 +33,7 @@ def assign_splits(
     Samples that already have a split (from the layout) keep it.
     """
     if len(fractions) != 3 or any(f < 0 for f in fractions) or sum(fractions) <= 0:
-        raise ValueError(f"split_fractions must be three non-negative numbers, got {fractions}")
+        raise ConfigError(f"split_fractions must be three non-negative numbers, got {fractions}")
     total = sum(fractions)
     shares = [f / total for f in fractions]
     keep = [s for s in samples if s.split is not None]
@@ -70,9 +71,9 @@ def apply_limits(
     if per_class is None and fraction is None:
         return samples
     if per_class is not None and per_class < 1:
-        raise ValueError(f"limit_per_class must be at least 1, got {per_class}")
+        raise ConfigError(f"limit_per_class must be at least 1, got {per_class}")
     if fraction is not None and not 0 < fraction <= 1:
-        raise ValueError(f"limit_fraction must be in (0, 1], got {fraction}")
+        raise ConfigError(f"limit_fraction must be in (0, 1], got {fraction}")
     groups: dict[tuple[str | None, int], list[Sample]] = defaultdict(list)
     for s in samples:
         groups[(s.split, s.label)].append(s)

@@ -45,6 +45,7 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageFilter
 from tqdm import tqdm
 
+from fakescope.config import ConfigError
 from fakescope.data.images import is_image_name
 
 MIN_SIZE, MAX_SIZE = 16, 1024
@@ -614,7 +615,7 @@ def draw_fake_face(rng: np.random.Generator, size: int) -> Image.Image:
 
 def _check_size(size: int) -> None:
     if not MIN_SIZE <= size <= MAX_SIZE:
-        raise ValueError(f"size must be between {MIN_SIZE} and {MAX_SIZE} pixels, got {size}")
+        raise ConfigError(f"size must be between {MIN_SIZE} and {MAX_SIZE} pixels, got {size}")
 
 
 def image_rng(seed: int, label: int, index: int) -> np.random.Generator:
@@ -635,7 +636,7 @@ def _check_folder(folder: Path, names: set[str]) -> None:
             p.name for p in folder.iterdir() if is_image_name(p) and p.name not in names
         )
         if foreign:
-            raise ValueError(
+            raise ConfigError(
                 f"{folder} already holds {len(foreign)} other image(s) (e.g. {foreign[0]}); "
                 "use an empty folder"
             )
@@ -656,11 +657,11 @@ def synthesize_dataset(
     is refused rather than mixed.
     """
     if n < 1:
-        raise ValueError(f"n must be at least 1, got {n}")
+        raise ConfigError(f"n must be at least 1, got {n}")
     _check_size(size)
     low_q, high_q = jpeg_quality
     if not 1 <= low_q <= high_q <= 100:
-        raise ValueError(
+        raise ConfigError(
             f"jpeg_quality must be (low, high) with 1 <= low <= high <= 100, got {jpeg_quality}"
         )
     out = Path(out)

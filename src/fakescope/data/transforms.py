@@ -21,7 +21,7 @@ import torch
 from PIL import Image, ImageFilter
 from torchvision.transforms.v2 import functional as TF
 
-from fakescope.config import AugmentConfig, DataConfig
+from fakescope.config import AugmentConfig, ConfigError, DataConfig
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
@@ -72,7 +72,7 @@ def resize_image(img: Image.Image, size: int, mode: str) -> Image.Image:
     if mode == "resize":
         return img.resize((size, size), Image.Resampling.BILINEAR)
     if mode != "short_side_crop":
-        raise ValueError(f"unknown resize mode '{mode}' (use short_side_crop or resize)")
+        raise ConfigError(f"unknown resize mode '{mode}' (use short_side_crop or resize)")
     width, height = img.size
     scale = size / min(width, height)
     new_w, new_h = max(size, round(width * scale)), max(size, round(height * scale))

@@ -29,6 +29,7 @@ from optuna.trial import TrialState
 from fakescope.config import to_dict
 from fakescope.detect.config import DetectJobConfig, SearchConfig, check_detect_config
 from fakescope.detect.train import TrainingDiverged, train_detector
+from fakescope.errors import DataError
 from fakescope.runs import atomic_write_bytes
 
 _FINISHED = (TrialState.COMPLETE, TrialState.PRUNED)
@@ -195,7 +196,7 @@ def run_search(config: DetectJobConfig, progress: bool = False) -> SearchResult:
         )
     counts = {state: len(study.get_trials(deepcopy=False, states=(state,))) for state in TrialState}
     if counts[TrialState.COMPLETE] == 0:
-        raise ValueError(
+        raise DataError(
             f"study '{study.study_name}' has no completed trial "
             f"({counts[TrialState.PRUNED]} pruned, {counts[TrialState.FAIL]} failed)"
         )

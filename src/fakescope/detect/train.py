@@ -29,13 +29,14 @@ import torch
 from sklearn.utils.class_weight import compute_class_weight
 from tqdm import tqdm
 
-from fakescope.config import to_dict
+from fakescope.config import ConfigError, to_dict
 from fakescope.data.pipeline import PreparedData, prepare_data
 from fakescope.data.transforms import InputSpec, resolve_input_spec
 from fakescope.detect.config import DetectJobConfig, TrainConfig, check_detect_config
-from fakescope.detect.metrics import classification_metrics
 from fakescope.detect.speed import choose_speed_settings
 from fakescope.distributed import DistContext, data_parallel, distributed_session
+from fakescope.errors import DataError, FakescopeError
+from fakescope.metrics import classification_metrics
 from fakescope.models.registry import (
     Detector,
     build_detector,
@@ -68,11 +69,11 @@ from fakescope.speed import CompiledForward, SpeedSettings
 EpochCallback = Callable[[int, dict[str, float]], None]
 
 
-class TrainingInterrupted(RuntimeError):
+class TrainingInterrupted(FakescopeError, RuntimeError):
     """SIGINT/SIGTERM stopped training after a checkpoint was written; `--resume` continues."""
 
 
-class TrainingDiverged(RuntimeError):
+class TrainingDiverged(FakescopeError, RuntimeError):
     """The validation loss became NaN or infinite; the run's checkpoints are kept."""
 
 
@@ -126,7 +127,7 @@ class RunningScores:
         for loss, probs, labels in parts:
             self.add(loss, probs, labels)
 
-    def summary(self, threshold: float) -> dict[str, float]:
+    def summary(self, threshold: float) -> dict[str, Any]:  # None: undefined (fakescope.metrics)
         probs = torch.cat(self.probs).numpy()
         labels = torch.cat(self.labels).numpy()
         scores = classification_metrics(labels, probs, threshold)
@@ -189,7 +190,7 @@ def check_splits(prepared: PreparedData) -> None:
     for split in ("train", "val"):
         labels = {s.label for s in prepared.samples(split)}
         if labels != {0, 1}:
-            raise ValueError(
+            raise DataError(
                 f"the '{split}' split needs both real and fake images (has "
                 f"{prepared.size(split)} images, labels {sorted(labels)}); add images or change "
                 "data.split_fractions"
@@ -438,7 +439,7 @@ def train_detector(
     check_detect_config(config)
     # Checked before the run folder is made, so a typo leaves no empty run behind.
     if not config.data.path:
-        raise ValueError("no dataset path given (set data.path or pass --data PATH)")
+        raise ConfigError("no dataset path given (set data.path or pass --data PATH)")
     if not Path(config.data.path).exists():
         raise FileNotFoundError(f"dataset not found: {config.data.path}")
     with distributed_session(config.run.device) as (dist, device):

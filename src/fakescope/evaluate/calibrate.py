@@ -19,8 +19,10 @@ from typing import Any
 import numpy as np
 from scipy.optimize import minimize_scalar
 
-from fakescope.evaluate.metrics import both_classes, expected_calibration_error
+from fakescope.config import ConfigError
+from fakescope.errors import DataError
 from fakescope.evaluate.threshold import ThresholdRule, choose_threshold
+from fakescope.metrics import both_classes, expected_calibration_error
 from fakescope.models.calibration import Calibration
 
 # log T is searched within these bounds: T from 1/150 to 150 covers any detector that is
@@ -40,7 +42,7 @@ class BandTargets:
         for name in ("fake_called_real", "real_called_fake"):
             rate = getattr(self, name)
             if not 0.0 <= rate < 1.0:
-                raise ValueError(f"uncertain band target {name}={rate} must be in [0, 1)")
+                raise ConfigError(f"uncertain band target {name}={rate} must be in [0, 1)")
 
 
 def negative_log_likelihood(labels: np.ndarray, log_odds: np.ndarray, temperature: float) -> float:
@@ -56,7 +58,7 @@ def fit_temperature(labels: Any, log_odds: Any) -> float:
     if y.size != z.size or y.size == 0:
         raise ValueError(f"{y.size} labels but {z.size} log-odds")
     if not both_classes(y):
-        raise ValueError("temperature scaling needs both real and fake images")
+        raise DataError("temperature scaling needs both real and fake images")
     if not np.isfinite(z).all():
         raise ValueError("log-odds must be finite")
     if not np.any(z):
@@ -97,7 +99,7 @@ def fit_calibration(
     y = np.asarray(labels, dtype=np.int64).reshape(-1)
     z = np.asarray(log_odds, dtype=np.float64).reshape(-1)
     if not both_classes(y):
-        raise ValueError(f"calibrating on '{split}' needs both real and fake images there")
+        raise DataError(f"calibrating on '{split}' needs both real and fake images there")
     temperature = fit_temperature(y, z) if temperature_scaling else 1.0
     method = "temperature" if temperature_scaling else "none"
     before = Calibration()

@@ -14,8 +14,6 @@ the saved JSON.
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -27,13 +25,6 @@ import torch
 from fakescope.config import DataConfig
 from fakescope.data.pipeline import PreparedData
 from fakescope.evaluate.calibrate import BandTargets, fit_calibration
-from fakescope.evaluate.metrics import (
-    binary_metrics,
-    pr_points,
-    probability_metrics,
-    reliability_bins,
-    roc_points,
-)
 from fakescope.evaluate.scoring import (
     Scores,
     prepare_evaluation_data,
@@ -41,6 +32,14 @@ from fakescope.evaluate.scoring import (
     training_seed,
 )
 from fakescope.evaluate.threshold import ThresholdRule, store_threshold
+from fakescope.formatting import csv_bytes
+from fakescope.metrics import (
+    binary_metrics,
+    pr_points,
+    probability_metrics,
+    reliability_bins,
+    roc_points,
+)
 from fakescope.models.calibration import Calibration
 from fakescope.models.registry import LoadedDetector, load_detector
 from fakescope.reproducibility import resolve_device
@@ -282,16 +281,14 @@ def predictions_csv(
     """One row per image: path, true label, calibrated P(fake), predicted label (at the
     threshold) and verdict (real, uncertain or fake, by the uncertain band)."""
     calibration = calibration or Calibration()
-    buffer = io.StringIO()
-    writer = csv.writer(buffer)
-    writer.writerow(["path", "label", "probability_fake", "predicted", "verdict"])
     names = ("real", "fake")
-    for path, label, prob in zip(scores.paths, scores.labels, scores.probs, strict=True):
-        writer.writerow([
-            path, names[int(label)], f"{prob:.6g}", names[int(prob >= threshold)],
-            calibration.verdict(float(prob), threshold),
-        ])  # fmt: skip
-    return buffer.getvalue().encode()
+    rows = [
+        {"path": path, "label": names[int(label)], "probability_fake": float(prob),
+         "predicted": names[int(prob >= threshold)],
+         "verdict": calibration.verdict(float(prob), threshold)}
+        for path, label, prob in zip(scores.paths, scores.labels, scores.probs, strict=True)
+    ]  # fmt: skip
+    return csv_bytes(["path", "label", "probability_fake", "predicted", "verdict"], rows)
 
 
 def metrics_csv(evaluations: list[Evaluation]) -> bytes:
@@ -299,21 +296,11 @@ def metrics_csv(evaluations: list[Evaluation]) -> bytes:
     columns: list[str] = []
     for evaluation in evaluations:
         columns += [k for k in evaluation.metrics if k not in columns]
-    buffer = io.StringIO()
-    writer = csv.writer(buffer)
-    writer.writerow(["model", "split", "threshold_source", *columns])
-    for e in evaluations:
-        values = [_cell(e.metrics.get(c)) for c in columns]
-        writer.writerow([e.model, e.split, e.threshold_source, *values])
-    return buffer.getvalue().encode()
-
-
-def _cell(value: Any) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, float):
-        return f"{value:.6g}"
-    return str(value)
+    rows = [
+        {"model": e.model, "split": e.split, "threshold_source": e.threshold_source, **e.metrics}
+        for e in evaluations
+    ]
+    return csv_bytes(["model", "split", "threshold_source", *columns], rows)
 
 
 def write_evaluation(evaluation: Evaluation, scores: Scores | None, out_dir: Path) -> list[Path]:

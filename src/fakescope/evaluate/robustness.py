@@ -24,12 +24,12 @@ from typing import Any
 import torch
 from torchvision.transforms.v2 import functional as TF
 
-from fakescope.config import DataConfig
+from fakescope.config import ConfigError, DataConfig
 from fakescope.data.pipeline import PreparedData
 from fakescope.data.transforms import InputSpec, jpeg_roundtrip
 from fakescope.evaluate.evaluate import model_name
-from fakescope.evaluate.metrics import binary_metrics
 from fakescope.evaluate.scoring import prepare_evaluation_data, score_split, training_seed
+from fakescope.metrics import binary_metrics
 from fakescope.models.registry import load_detector
 from fakescope.reproducibility import resolve_device
 from fakescope.runs import write_json
@@ -94,7 +94,7 @@ def parse_sweeps(kinds: Sequence[str] | None) -> dict[str, tuple[float, ...]]:
     unknown = [k for k in kinds if k not in DEFAULT_SWEEPS]
     if unknown:
         known = ", ".join(DEFAULT_SWEEPS)
-        raise ValueError(f"unknown corruption '{unknown[0]}' (known: {known})")
+        raise ConfigError(f"unknown corruption '{unknown[0]}' (known: {known})")
     return {k: DEFAULT_SWEEPS[k] for k in kinds}
 
 

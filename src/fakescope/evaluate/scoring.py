@@ -2,7 +2,7 @@
 
 Evaluation reads images through the same data layer as training (`prepare_data`, the same
 cache and the checkpoint's own `InputSpec`), so eval sees exactly the pixels training saw. A
-detector that scores at native resolution (`fakescope.evaluate.tiles`) instead reads each file
+detector that scores at native resolution (`fakescope.inference.tiles`) instead reads each file
 unresized and is scored on its tiles. Probabilities are the checkpoint's calibrated ones; the
 raw log-odds are kept beside them, for fitting a calibration.
 """
@@ -21,7 +21,8 @@ from tqdm import tqdm
 from fakescope.config import ConfigError, DataConfig, from_dict
 from fakescope.data.images import BadImageError, load_image
 from fakescope.data.pipeline import PreparedData, prepare_data
-from fakescope.evaluate.tiles import is_native, picture_log_odds
+from fakescope.errors import DataError
+from fakescope.inference.tiles import is_native, picture_log_odds
 from fakescope.models.calibration import log_odds
 from fakescope.models.registry import LoadedDetector
 
@@ -81,7 +82,7 @@ def split_names(prepared: PreparedData, split: str) -> list[str]:
     if split == ALL_SPLITS:
         return have
     if split not in have:
-        raise ValueError(f"no '{split}' split in this data set (have: {', '.join(have)}, all)")
+        raise DataError(f"no '{split}' split in this data set (have: {', '.join(have)}, all)")
     return [split]
 
 

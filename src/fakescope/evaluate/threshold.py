@@ -19,7 +19,9 @@ from typing import Any
 import numpy as np
 from sklearn import metrics as skm
 
-from fakescope.evaluate.metrics import (
+from fakescope.config import ConfigError
+from fakescope.errors import DataError
+from fakescope.metrics import (
     both_classes,
     check_scores,
     equal_error_rate,
@@ -44,11 +46,11 @@ class ThresholdRule:
         if word.startswith("fpr:"):
             rate = _number(word[4:], text)
             if not 0 <= rate < 1:
-                raise ValueError(f"threshold rule '{text}': the target rate must be in [0, 1)")
+                raise ConfigError(f"threshold rule '{text}': the target rate must be in [0, 1)")
             return cls("fpr", rate)
         fixed = _number(word, text)
         if not 0 <= fixed <= 1:
-            raise ValueError(f"threshold rule '{text}': a fixed threshold must be in [0, 1]")
+            raise ConfigError(f"threshold rule '{text}': a fixed threshold must be in [0, 1]")
         return cls("fixed", fixed)
 
     def __str__(self) -> str:
@@ -63,7 +65,7 @@ def _number(text: str, rule: str) -> float:
     try:
         return float(text)
     except ValueError:
-        raise ValueError(f"unknown threshold rule '{rule}' (use {RULE_HELP})") from None
+        raise ConfigError(f"unknown threshold rule '{rule}' (use {RULE_HELP})") from None
 
 
 def choose_threshold(labels: Any, probs: Any, rule: ThresholdRule) -> float:
@@ -72,7 +74,7 @@ def choose_threshold(labels: Any, probs: Any, rule: ThresholdRule) -> float:
         return float(rule.value if rule.value is not None else 0.5)
     y, p = check_scores(labels, probs)
     if not both_classes(y):
-        raise ValueError(f"threshold rule '{rule}' needs both real and fake images")
+        raise DataError(f"threshold rule '{rule}' needs both real and fake images")
     if rule.method == "eer":
         return equal_error_rate(y, p)[1]
     if rule.method == "f1":
@@ -91,7 +93,7 @@ def choose_threshold(labels: Any, probs: Any, rule: ThresholdRule) -> float:
         # fpr grows as the threshold falls: the last point within the target is the loosest.
         within = np.flatnonzero(fpr <= (rule.value or 0.0))
         return finite_threshold(thresholds[within[-1]], p)
-    raise ValueError(f"unknown threshold rule '{rule}' (use {RULE_HELP})")
+    raise ConfigError(f"unknown threshold rule '{rule}' (use {RULE_HELP})")
 
 
 def store_threshold(

@@ -27,10 +27,17 @@ import onnx
 import torch
 from torch import nn
 
-from fakescope.export.artifacts import ONNX_INPUT, ONNX_OUTPUT, ExportMetadata
-from fakescope.export.runtime import OnnxDetector
+from fakescope.config import ConfigError
+from fakescope.errors import FakescopeError, SetupError
+from fakescope.inference.artifacts import ONNX_INPUT, ONNX_OUTPUT, ExportMetadata
+from fakescope.inference.runtime import OnnxDetector
 from fakescope.models.registry import LoadedDetector, fake_probability
 from fakescope.runs import atomic_write_bytes
+
+
+class ExportError(FakescopeError, RuntimeError):
+    """The model cannot be exported, or its export does not match PyTorch; nothing is written."""
+
 
 EXPORTERS = ("torchscript", "dynamo")
 OPSET = 18
@@ -86,7 +93,7 @@ def _trace(model: nn.Module, sample: torch.Tensor, out: Path, exporter: str, ops
     try:
         import onnxscript  # noqa: F401  (the dynamo exporter's dependency)
     except ImportError as err:
-        raise RuntimeError(
+        raise SetupError(
             "the dynamo exporter needs the onnxscript package: pip install onnxscript"
         ) from err
     batch = torch.export.Dim.DYNAMIC
@@ -135,7 +142,7 @@ def export_onnx(
     """Write `loaded` as an ONNX file at `out` (atomically), after checking that onnxruntime
     reproduces PyTorch's P(fake) within `tolerance` on a random batch."""
     if exporter not in EXPORTERS:
-        raise ValueError(f"unknown exporter '{exporter}' (use {' or '.join(EXPORTERS)})")
+        raise ConfigError(f"unknown exporter '{exporter}' (use {' or '.join(EXPORTERS)})")
     out = Path(out)
     model = loaded.model.to("cpu").eval()
     size = loaded.input_spec.size
@@ -144,7 +151,7 @@ def export_onnx(
         try:
             _trace(model, random_images(size, EXPORT_BATCH, seed=1), traced, exporter, opset)
         except torch.onnx.errors.OnnxExporterError as err:
-            raise RuntimeError(_export_failure(loaded.name, exporter, err)) from err
+            raise ExportError(_export_failure(loaded.name, exporter, err)) from err
         graph = onnx.load(str(traced))
     for key, value in ExportMetadata.of(loaded).to_props().items():
         graph.metadata_props.add(key=key, value=value)
@@ -154,7 +161,7 @@ def export_onnx(
         model, exported, random_images(size, CHECK_BATCH, seed=0)
     )
     if not np.isfinite(prob_diff) or prob_diff > tolerance:
-        raise RuntimeError(
+        raise ExportError(
             f"the ONNX export of {loaded.name} differs from PyTorch by {prob_diff:.3g} in P(fake) "
             f"(tolerance {tolerance:g}); nothing written"
         )

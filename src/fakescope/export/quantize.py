@@ -34,13 +34,15 @@ from onnxruntime.quantization import (
 from onnxruntime.quantization.shape_inference import quant_pre_process
 from torch import nn
 
+from fakescope.config import ConfigError
 from fakescope.data.images import BadImageError, load_image
 from fakescope.data.pipeline import PreparedData
 from fakescope.data.transforms import InputSpec, Normalizer, to_chw_tensor
-from fakescope.evaluate.metrics import ranking_metrics
-from fakescope.evaluate.predict import model_input
+from fakescope.errors import DataError
 from fakescope.evaluate.scoring import score_log_odds, split_names
-from fakescope.export.artifacts import ONNX_INPUT, ExportMetadata
+from fakescope.inference.artifacts import ONNX_INPUT, ExportMetadata
+from fakescope.inference.predict import model_input
+from fakescope.metrics import ranking_metrics
 from fakescope.models.calibration import Calibration
 from fakescope.runs import atomic_write_bytes
 
@@ -54,9 +56,9 @@ def calibration_images(
     """Up to `count` pictures spread evenly over `paths` (sorted lists then cover every class
     and folder), preprocessed as for prediction; unreadable files are skipped."""
     if count < 1:
-        raise ValueError(f"calibration needs at least 1 picture, got count={count}")
+        raise ConfigError(f"calibration needs at least 1 picture, got count={count}")
     if not paths:
-        raise ValueError("no calibration pictures given")
+        raise ConfigError("no calibration pictures given")
     picks = np.unique(np.linspace(0, len(paths) - 1, num=min(count, len(paths))).round())
     normalize = Normalizer(spec)
     pixels = []
@@ -67,7 +69,7 @@ def calibration_images(
             continue
         pixels.append(normalize(to_chw_tensor(array)))
     if not pixels:
-        raise ValueError("no readable calibration pictures")
+        raise DataError("no readable calibration pictures")
     return torch.stack(pixels).numpy()
 
 
@@ -92,9 +94,9 @@ def quantize_onnx(
     """Write an int8 version of the exported file `fp32_path` at `out` (atomically), carrying
     the same fakescope metadata with its precision changed."""
     if method not in QUANTIZATION_METHODS:
-        raise ValueError(f"unknown quantization '{method}' (use static or dynamic)")
+        raise ConfigError(f"unknown quantization '{method}' (use static or dynamic)")
     if method == "static" and (calibration is None or len(calibration) == 0):
-        raise ValueError("static int8 quantization needs calibration pictures")
+        raise ConfigError("static int8 quantization needs calibration pictures")
     source = onnx.load(str(fp32_path))
     props = {p.key: p.value for p in source.metadata_props}
     metadata = ExportMetadata.from_props(props, str(fp32_path))
@@ -163,7 +165,7 @@ def quantization_cost(
         int8.append(calibration.probability(z_int8))
     y, p, q = np.concatenate(labels), np.concatenate(fp32), np.concatenate(int8)
     if len(y) == 0:
-        raise ValueError(f"no pictures in split '{split}' to measure the quantization cost on")
+        raise DataError(f"no pictures in split '{split}' to measure the quantization cost on")
     gap = np.abs(p - q)
     fake_fp32, fake_int8 = p >= threshold, q >= threshold  # the convention of evaluate.metrics
     return QuantizationCost(

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 import torch
 
+from fakescope.errors import DataError
 from fakescope.gan.metrics import (
     FeatureExtractor,
     extract_features,
@@ -49,7 +50,7 @@ class CollapseWatch:
         self.extractor = extractor
         self.real_diversity = pairwise_diversity(extract_features(extractor, real_batches))
         if self.real_diversity <= 0:
-            raise ValueError("the real images used by the collapse watch are all identical")
+            raise DataError("the real images used by the collapse watch are all identical")
         self.num_samples, self.threshold, self.seed = num_samples, threshold, seed
 
     def check(self, generator: ImageGenerator) -> DiversityCheck:

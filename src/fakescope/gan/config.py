@@ -2,7 +2,7 @@
 
 Every small-data technique (differentiable augmentation, EMA, hinge loss, R1, spectral norm) is
 its own key and off by default, so the paper presets build and train exactly their papers' DCGAN;
-`configs/small_data.yaml` turns on the ones the ablation in benchmarks/gan_ablation.md kept.
+`presets/small_data.yaml` turns on the ones the ablation in benchmarks/gan_ablation.md kept.
 """
 
 from __future__ import annotations

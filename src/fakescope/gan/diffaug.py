@@ -21,6 +21,8 @@ from collections.abc import Callable, Sequence
 import torch
 import torch.nn.functional as F
 
+from fakescope.config import ConfigError
+
 POLICIES = ("color", "translation", "cutout")
 TRANSLATION_RATIO = 0.125
 CUTOUT_RATIO = 0.5
@@ -80,7 +82,7 @@ _TRANSFORMS: dict[str, Callable[[torch.Tensor, torch.Generator], torch.Tensor]] 
 def check_policy(policy: Sequence[str]) -> None:
     unknown = [p for p in policy if p not in _TRANSFORMS]
     if unknown:
-        raise ValueError(f"unknown augmentation '{unknown[0]}' (use {', '.join(POLICIES)})")
+        raise ConfigError(f"unknown augmentation '{unknown[0]}' (use {', '.join(POLICIES)})")
 
 
 def diff_augment(

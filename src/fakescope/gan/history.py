@@ -7,11 +7,11 @@ resume, so a resumed run does not log the same iterations twice.
 
 from __future__ import annotations
 
-import csv
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from fakescope.formatting import csv_bytes
 from fakescope.runs import MetricsLog
 
 ITERATION_COLUMNS = (
@@ -33,22 +33,14 @@ class IterationLog:
         if not self.pending:
             return
         new_file = not self.path.is_file() or self.path.stat().st_size == 0
-        with self.path.open("a", newline="") as handle:
-            writer = csv.DictWriter(handle, fieldnames=self.columns)
-            if new_file:
-                writer.writeheader()
-            for row in self.pending:
-                writer.writerow({k: _fmt(v) for k, v in row.items()})
+        with self.path.open("ab") as handle:
+            handle.write(csv_bytes(self.columns, self.pending, header=new_file))
         self.pending.clear()
 
     def truncate_after(self, step: int) -> None:
         self.pending.clear()
         if self.path.is_file():
             MetricsLog(self.path).truncate_after("step", step)
-
-
-def _fmt(value: Any) -> Any:
-    return f"{value:.6g}" if isinstance(value, float) else value
 
 
 def read_series(path: Path, x: str, y: str) -> tuple[list[float], list[float]]:

@@ -12,6 +12,8 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
+from fakescope.config import ConfigError
+
 
 def discriminator_loss(
     real_logits: torch.Tensor, fake_logits: torch.Tensor, label_smoothing: float = 0.0
@@ -29,7 +31,7 @@ def generator_loss(fake_logits: torch.Tensor, kind: str = "non_saturating") -> t
     if kind == "saturating":
         # log(1 - sigmoid(l)) = -softplus(l); its gradient vanishes when D rejects the fakes.
         return -F.softplus(fake_logits).mean()
-    raise ValueError(f"unknown generator loss '{kind}' (use saturating or non_saturating)")
+    raise ConfigError(f"unknown generator loss '{kind}' (use saturating or non_saturating)")
 
 
 def instance_noise_std(start: float, step: int, anneal_steps: int) -> float:

@@ -26,6 +26,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from fakescope.config import ConfigError
+from fakescope.errors import DataError
+from fakescope.gan.sample import generate_batches, to_uint8
 from fakescope.models.gan_registry import ImageGenerator
 
 INCEPTION = "inception"
@@ -39,11 +42,6 @@ class FeatureExtractor(Protocol):
     name: str
 
     def __call__(self, images: torch.Tensor) -> torch.Tensor: ...
-
-
-def to_uint8(images: torch.Tensor) -> torch.Tensor:
-    """Images in [-1, 1] (a generator's output) -> uint8 in [0, 255]."""
-    return ((images.clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8)
 
 
 class InceptionFeatures:
@@ -155,7 +153,7 @@ def build_feature_extractor(
         return EfficientNetLite0Features(device)
     if kind == PIXELS:
         return PixelFeatures()
-    raise ValueError(f"unknown feature extractor '{kind}' (use auto, inception, efflite0, pixels)")
+    raise ConfigError(f"unknown feature extractor '{kind}' (use auto, inception, efflite0, pixels)")
 
 
 def metric_names(extractor_name: str) -> tuple[str, str]:
@@ -169,7 +167,6 @@ def generated_features(
     extractor: FeatureExtractor, generator: ImageGenerator, n: int, batch_size: int, seed: int
 ) -> torch.Tensor:
     """Features of the generator's first n images of `seed` (eval mode, any batch size)."""
-    from fakescope.gan.sample import generate_batches  # sample imports this module
 
     batches = generate_batches(generator, n, batch_size, seed)
     return extract_features(extractor, (to_uint8(b) for b in batches))
@@ -179,7 +176,7 @@ def extract_features(extractor: FeatureExtractor, batches: Iterable[torch.Tensor
     """Features of every uint8 batch, concatenated on the CPU in float64."""
     parts = [extractor(batch).detach().cpu().double() for batch in batches]
     if not parts:
-        raise ValueError("no images to extract features from")
+        raise DataError("no images to extract features from")
     return torch.cat(parts)
 
 
@@ -221,7 +218,7 @@ def features_to_kid(
 
     size = min(subset_size, len(a), len(b))
     if size < 2:
-        raise ValueError("KID needs at least 2 images on each side")
+        raise DataError("KID needs at least 2 images on each side")
     result = kid_features_to_metric(
         a.double().cpu(), b.double().cpu(), kid_subsets=subsets, kid_subset_size=size,
         rng_seed=seed, verbose=False,
@@ -232,7 +229,7 @@ def features_to_kid(
 def pairwise_diversity(features: torch.Tensor) -> float:
     """Mean Euclidean distance over all pairs: near 0 when every sample looks the same."""
     if len(features) < 2:
-        raise ValueError("diversity needs at least 2 samples")
+        raise DataError("diversity needs at least 2 samples")
     return float(torch.pdist(features.double()).mean())
 
 
@@ -333,7 +330,7 @@ def compare_with_floor(
     real = extract_features(extractor, real_batches)
     half = len(real) // 2
     if half < 2:
-        raise ValueError("comparing with the real-vs-real floor needs at least 4 real images")
+        raise DataError("comparing with the real-vs-real floor needs at least 4 real images")
     reference, second = real[:half], real[half : 2 * half]
     fake = generated_features(extractor, generator, half, batch_size, seed)
     fd_name, kid_name = metric_names(extractor.name)

@@ -18,11 +18,16 @@ from PIL import Image
 from torchvision.utils import make_grid
 from tqdm import tqdm
 
-from fakescope.gan.metrics import to_uint8
+from fakescope.config import ConfigError
 from fakescope.models.gan_registry import ImageGenerator, build_generator
 from fakescope.runs import CheckpointError, RunDir, atomic_write_bytes, load_checkpoint
 
 ImageFormat = Literal["png", "jpg"]
+
+
+def to_uint8(images: torch.Tensor) -> torch.Tensor:
+    """Images in [-1, 1] (a generator's output) -> uint8 in [0, 255]."""
+    return ((images.clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8)
 
 
 def resolve_gan_checkpoint(path: str | Path) -> Path:
@@ -145,7 +150,7 @@ def interpolation_grid(
     stays inside their cube.
     """
     if steps < 2:
-        raise ValueError("an interpolation needs at least 2 steps")
+        raise ConfigError("an interpolation needs at least 2 steps")
     rng = latent_generator(seed)
     ends = generator.sample_latent(2 * rows, generator=rng, device=torch.device("cpu"))
     a, b = ends[:rows, None, :], ends[rows:, None, :]
@@ -195,9 +200,9 @@ def generate_images(
     arguments skips the files already written and finishes the set.
     """
     if n < 1:
-        raise ValueError(f"--n must be at least 1, got {n}")
+        raise ConfigError(f"--n must be at least 1, got {n}")
     if fmt not in ("png", "jpg"):
-        raise ValueError(f"unknown image format '{fmt}' (use png or jpg)")
+        raise ConfigError(f"unknown image format '{fmt}' (use png or jpg)")
     out.mkdir(parents=True, exist_ok=True)
     names = [out / f"{prefix}_{i:06d}.{fmt}" for i in range(n)]
     stream = LatentStream(generator, seed)

@@ -17,6 +17,7 @@ from typing import Any
 
 import torch
 
+from fakescope.config import ConfigError
 from fakescope.gan.losses import discriminator_loss, generator_loss
 from fakescope.models.gan_registry import ImageDiscriminator, ImageGenerator
 from fakescope.speed import (
@@ -121,7 +122,7 @@ def choose_gan_speed_settings(
     if mixed_precision_dtype(device) != "bfloat16":
         # fp16 would need loss scaling for both optimizers; the GAN trainer has none.
         if amp is True:
-            raise ValueError("train.amp: this GPU has no bf16, and the GAN trains in bf16 or "
+            raise ConfigError("train.amp: this GPU has no bf16, and the GAN trains in bf16 or "
                              "fp32 only (set train.amp to false or auto)")
         amp = False
     with preserved_rng(device):

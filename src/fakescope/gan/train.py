@@ -41,6 +41,7 @@ from fakescope.distributed import (
     distributed_session,
     local_batchnorm,
 )
+from fakescope.errors import DataError
 from fakescope.gan.collapse import CollapseWatch
 from fakescope.gan.config import GanJobConfig, validate
 from fakescope.gan.diffaug import diff_augment
@@ -245,7 +246,7 @@ class GanTrainer:
         self.epochs_log = MetricsLog(run.path / "epochs.csv")
         self.batches_per_epoch = len(self._loader(epoch=0, start_batch=0))
         if self.batches_per_epoch == 0:
-            raise ValueError(
+            raise DataError(
                 f"{config.data.path}: no training batches (fewer images per process than "
                 f"train.batch_size={t.batch_size} / {self.dist.world} with drop_last)"
             )
@@ -705,7 +706,7 @@ def _train(
     if dist.is_main:
         write_json(run.data_report, prepared.report.to_dict())
     if "train" not in prepared.split_names():
-        raise ValueError(f"{config.data.path}: no real training images found")
+        raise DataError(f"{config.data.path}: no real training images found")
     # Read once: it gives the speed settings the trainer is built with (a resumed run keeps its
     # arithmetic, so its results) and then the state it continues from.
     found = newest_gan_checkpoint(run) if resume else None

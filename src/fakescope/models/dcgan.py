@@ -23,6 +23,7 @@ from typing import Literal
 import torch
 from torch import nn
 
+from fakescope.config import ConfigError
 from fakescope.models.gan_registry import (
     GanArchitecture,
     ImageDiscriminator,
@@ -43,7 +44,7 @@ def num_hidden_blocks(resolution: int) -> int:
     """Stride-2 steps between 4x4 and the image, which is also the hidden block count."""
     if resolution not in RESOLUTIONS:
         choices = ", ".join(str(r) for r in RESOLUTIONS)
-        raise ValueError(f"DCGAN resolution must be one of {choices}, got {resolution}")
+        raise ConfigError(f"DCGAN resolution must be one of {choices}, got {resolution}")
     return resolution.bit_length() - 1 - 2  # log2(resolution) - log2(4)
 
 
@@ -52,7 +53,7 @@ def hidden_widths(resolution: int, base_width: int | None = None) -> list[int]:
     n = num_hidden_blocks(resolution)
     base = base_width if base_width is not None else max(1, TOP_WIDTH >> (n - 1))
     if base < 1:
-        raise ValueError(f"DCGAN base width must be positive, got {base}")
+        raise ConfigError(f"DCGAN base width must be positive, got {base}")
     return [base << i for i in range(n)]
 
 
@@ -60,7 +61,7 @@ def _bn_set(layers: Sequence[int] | None, default: Sequence[int], n: int, net: s
     chosen = set(default if layers is None else layers)
     bad = sorted(i for i in chosen if not 0 <= i < n)
     if bad:
-        raise ValueError(f"{net} BatchNorm layer {bad[0]} out of range: blocks are 0..{n - 1}")
+        raise ConfigError(f"{net} BatchNorm layer {bad[0]} out of range: blocks are 0..{n - 1}")
     return chosen
 
 
@@ -81,7 +82,7 @@ def _activation(name: str) -> nn.Module:
         return nn.ReLU(inplace=True)
     if name == "leaky_relu":
         return nn.LeakyReLU(LEAK, inplace=True)
-    raise ValueError(f"unknown activation '{name}' (use relu or leaky_relu)")
+    raise ConfigError(f"unknown activation '{name}' (use relu or leaky_relu)")
 
 
 class Generator(ImageGenerator):

@@ -15,6 +15,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from fakescope.config import ConfigError
 from fakescope.data.transforms import MINUS_ONE_ONE_MEAN, MINUS_ONE_ONE_STD, InputSpec
 from fakescope.models.gan_registry import build_discriminator
 from fakescope.models.registry import Detector, register_detector
@@ -86,20 +87,20 @@ def build_discriminator_detector(
     `dcgan_disc*` names only DCGAN discriminators.
     """
     if pretrained == "imagenet":
-        raise ValueError("GAN discriminators have no ImageNet weights: use none or a checkpoint")
+        raise ConfigError("GAN discriminators have no ImageNet weights: use none or a checkpoint")
     state = None
     if pretrained != "none":
         arch, state = discriminator_weights(pretrained)
         kwargs = {**arch, **kwargs}
     if dcgan_only and kwargs.get("arch", "dcgan") != "dcgan":
-        raise ValueError(
+        raise ConfigError(
             f"this detector wraps DCGAN discriminators; {pretrained} holds a "
             f"'{kwargs['arch']}' one: use gan_disc"
         )
     if fixed_resolution is not None:
         resolution = kwargs.setdefault("resolution", fixed_resolution)
         if resolution != fixed_resolution:
-            raise ValueError(
+            raise ConfigError(
                 f"this detector is {fixed_resolution}x{fixed_resolution}, the discriminator "
                 f"asked for is {resolution}x{resolution}: use dcgan_disc"
             )

@@ -33,6 +33,7 @@ import itertools
 import torch
 from torch import nn
 
+from fakescope.config import ConfigError
 from fakescope.models.dcgan import LEAK, init_dcgan_weights, num_hidden_blocks
 from fakescope.models.gan_registry import (
     GanArchitecture,
@@ -53,7 +54,7 @@ def generator_widths(resolution: int, base_width: int, max_width: int) -> list[i
     4x4, capped at max_width."""
     n = num_hidden_blocks(resolution)  # sides 4 .. resolution / 2
     if base_width < 1 or max_width < base_width:
-        raise ValueError(f"widths must satisfy 1 <= base_width <= max_width, got {base_width}, "
+        raise ConfigError(f"widths must satisfy 1 <= base_width <= max_width, got {base_width}, "
                          f"{max_width}")
     return [min(max_width, base_width << (n - 1 - i)) for i in range(n)]
 

@@ -22,6 +22,8 @@ from typing import Any, Literal
 import torch
 from torch import nn
 
+from fakescope.config import ConfigError
+from fakescope.errors import UnknownNameError
 from fakescope.models.batchnorm import average_batchnorm_statistics
 
 ZDist = Literal["normal", "uniform"]
@@ -105,9 +107,9 @@ class ImageDiscriminator(nn.Module):
 
 def check_latent(z_dim: int, z_dist: str) -> None:
     if z_dist not in ("normal", "uniform"):
-        raise ValueError(f"unknown z distribution '{z_dist}' (use normal or uniform)")
+        raise ConfigError(f"unknown z distribution '{z_dist}' (use normal or uniform)")
     if z_dim < 1:
-        raise ValueError(f"z_dim must be positive, got {z_dim}")
+        raise ConfigError(f"z_dim must be positive, got {z_dim}")
 
 
 @dataclass(frozen=True)
@@ -138,7 +140,7 @@ def gan_architecture(name: str) -> GanArchitecture:
         importlib.import_module(module)
     if name not in _ARCHITECTURES:
         known = ", ".join(sorted(_ARCHITECTURES))
-        raise KeyError(f"unknown GAN architecture '{name}' (registered: {known})")
+        raise UnknownNameError(f"unknown GAN architecture '{name}' (registered: {known})")
     return _ARCHITECTURES[name]
 
 

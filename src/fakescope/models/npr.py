@@ -12,7 +12,7 @@ head), 288,033 parameters with one logit.
 
 The trace is a few pixels wide and any resampling erases it, so the detector declares
 `native_resolution`: prediction, evaluation and serving show it tiles of its input size cut
-from the unresized picture (`fakescope.evaluate.tiles`) and average their log-odds.
+from the unresized picture (`fakescope.inference.tiles`) and average their log-odds.
 fakescope has not measured how well it generalises to unseen generators; the claim rests on
 the paper.
 """

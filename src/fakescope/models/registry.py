@@ -26,6 +26,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from fakescope.data.transforms import InputSpec
+from fakescope.errors import UnknownNameError
 from fakescope.models.calibration import Calibration
 from fakescope.runs import CheckpointError, load_checkpoint, save_checkpoint
 
@@ -43,7 +44,7 @@ class Detector(nn.Module):
     num_logits: int = 1
     input_spec: InputSpec = InputSpec(size=224)
     # Artifact detectors read traces that resizing erases: prediction, evaluation and serving
-    # then score tiles of input_spec.size cut from the unresized picture (evaluate.tiles).
+    # then score tiles of input_spec.size cut from the unresized picture (inference.tiles).
     native_resolution: bool = False
     _build_kwargs: dict[str, Any]  # set by build_detector
 
@@ -124,7 +125,7 @@ def build_detector(name: str, pretrained: str = "none", **kwargs: Any) -> Detect
     _populate()
     if name not in _REGISTRY:
         known = ", ".join(sorted(_REGISTRY))
-        raise KeyError(f"unknown detector '{name}' (registered: {known})")
+        raise UnknownNameError(f"unknown detector '{name}' (registered: {known})")
     model = _REGISTRY[name](pretrained=pretrained, **kwargs)
     model._build_kwargs = dict(kwargs)
     return model

@@ -30,6 +30,7 @@ from urllib.parse import urlparse
 import torch
 from torch import nn
 
+from fakescope.errors import FakescopeError
 from fakescope.models.registry import Detector
 
 logger = logging.getLogger(__name__)
@@ -42,7 +43,7 @@ _LEGACY_DENSENET_KEY = re.compile(
 _STATE_DICT_KEYS = ("state_dict", "model_state_dict", "model")
 
 
-class PretrainedWeightsError(RuntimeError):
+class PretrainedWeightsError(FakescopeError, RuntimeError):
     """Weights cannot be found, read, or matched to the model."""
 
 

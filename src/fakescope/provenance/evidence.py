@@ -7,6 +7,8 @@ import re
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from fakescope.config import ConfigError
+
 MIB = 1024 * 1024
 
 # What a piece of evidence points to.
@@ -41,7 +43,7 @@ class ProvenanceLimits:
     def __post_init__(self) -> None:
         for name, value in asdict(self).items():
             if value < 1:
-                raise ValueError(f"{name} must be at least 1, got {value}")
+                raise ConfigError(f"{name} must be at least 1, got {value}")
 
 
 @dataclass(frozen=True)

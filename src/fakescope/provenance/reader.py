@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from fakescope.errors import BadFileError
 from fakescope.provenance.c2pa_reader import C2paSummary, read_c2pa
 from fakescope.provenance.evidence import (
     ERROR,
@@ -167,7 +168,7 @@ def load_trust_anchors(path: str | Path | None) -> str | None:
         return None
     text = Path(path).read_text(encoding="ascii", errors="replace")
     if "-----BEGIN CERTIFICATE-----" not in text:
-        raise ValueError(f"{path}: no PEM certificate in it")
+        raise BadFileError(f"{path}: no PEM certificate in it")
     return text
 
 

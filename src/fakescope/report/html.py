@@ -34,9 +34,9 @@ from typing import Any
 from matplotlib.figure import Figure
 
 from fakescope.evaluate.compare import COMPARISON_FILE, TABLE_COLUMNS, read_comparison
-from fakescope.evaluate.display import format_number, format_probability
 from fakescope.evaluate.evaluate import EVALUATION_FILE, Evaluation, read_evaluation
 from fakescope.evaluate.robustness import ROBUSTNESS_FILE, Robustness
+from fakescope.formatting import format_probability, format_value
 from fakescope.gan.metrics import FAKE_GRID_FILE, FLOOR_COMPARISON_FILE, REAL_GRID_FILE
 from fakescope.report import plots
 from fakescope.runs import RunDir, atomic_write_bytes
@@ -44,6 +44,7 @@ from fakescope.runs import RunDir, atomic_write_bytes
 REPORT_FILE = "index.html"
 MAX_SAMPLE_IMAGES = 4
 MAX_GRADCAM_IMAGES = 12
+DASH = "–"  # an undefined value (None) in a table
 MAX_BAD_FILES_LISTED = 20
 # Folders that hold a run's outputs, never a nested run.
 _NOT_RUN_FOLDERS = {"checkpoints", "samples", "report", "evaluation", "gradcam"}
@@ -120,18 +121,11 @@ def _figure(fig: Figure, caption: str = "") -> str:
     return _image(plots.figure_png(fig), caption)
 
 
-def _format(value: Any) -> str:
-    if value is None or value == "":
-        return "–"
-    if isinstance(value, float):
-        return format_number(value)
-    return str(value)
-
-
 def _table(header: Sequence[str], rows: Iterable[Sequence[Any]]) -> str:
     head = "".join(f"<th>{_e(h)}</th>" for h in header)
     body = "".join(
-        "<tr>" + "".join(f"<td>{_e(_format(v))}</td>" for v in row) + "</tr>" for row in rows
+        "<tr>" + "".join(f"<td>{_e(format_value(v, DASH))}</td>" for v in row) + "</tr>"
+        for row in rows
     )
     return f"<table><tr>{head}</tr>{body}</table>"
 
@@ -242,7 +236,8 @@ def floor_section(run: RunDir) -> str:
         ("diversity (ratio to the reals')", fake.get("diversity"), floor.get("diversity")),
     ]
     note = (f"<p class='note'>{_e(data.get('images', ''))} images on each side; "
-            f"{_e(data.get('reals', ''))}. FD over floor: {_format(data.get('fd_over_floor'))}"
+            f"{_e(data.get('reals', ''))}. FD over floor: "
+            f"{format_value(data.get('fd_over_floor'), DASH)}"
             " (1 is as close as a second set of real images).</p>")
     return ("<h3>Real and generated faces</h3>" + grids
             + _table(("metric", "generated vs real", "real vs real (floor)"), rows) + note)

@@ -28,7 +28,7 @@ from starlette.exceptions import HTTPException
 from starlette.requests import ClientDisconnect
 
 from fakescope import __version__
-from fakescope.evaluate.predict import Prediction
+from fakescope.inference.predict import Prediction
 from fakescope.models.registry import LoadedDetector, list_detectors
 from fakescope.serve.inference import InferenceService, Outcome
 from fakescope.serve.provenance import ProvenanceService

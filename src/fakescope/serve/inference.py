@@ -14,12 +14,11 @@ from pathlib import Path
 
 import anyio
 import numpy as np
-import torch
 from PIL import Image
 
 from fakescope.data.faces import FaceBox
-from fakescope.evaluate.gradcam import explained_pixels, gradcam_heatmap, overlay, png_bytes
-from fakescope.evaluate.predict import Prediction, Predictor
+from fakescope.inference.gradcam import explained_pixels, gradcam_heatmap, overlay, png_bytes
+from fakescope.inference.predict import Prediction, Predictor
 from fakescope.models.registry import LoadedDetector
 from fakescope.serve.settings import ServeSettings
 from fakescope.serve.worker import MicroBatcher
@@ -106,9 +105,3 @@ class InferenceService:
 def overlay_png(pixels: np.ndarray, heatmap: np.ndarray) -> bytes:
     return png_bytes(overlay(pixels, heatmap))
 
-
-def set_cpu_threads(threads: int) -> None:
-    """Threads torch spreads one forward pass over (process-wide: call once, at start-up)."""
-    if threads < 1:
-        raise ValueError(f"threads must be at least 1, got {threads}")
-    torch.set_num_threads(threads)

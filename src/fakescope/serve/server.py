@@ -23,6 +23,8 @@ from typing import Any
 import uvicorn
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
+from fakescope.config import ConfigError
+from fakescope.errors import SetupError
 from fakescope.serve.settings import HEADER_TIMEOUT_S, KEEP_ALIVE_S, LIMIT_CONCURRENCY
 
 Scope = MutableMapping[str, Any]
@@ -82,7 +84,7 @@ class GuardedH11Protocol(H11Protocol):
 def guarded_protocol(header_timeout_s: float) -> type[GuardedH11Protocol]:
     """The protocol class with this server's header deadline."""
     if header_timeout_s <= 0:
-        raise ValueError(f"the header timeout must be positive, got {header_timeout_s}")
+        raise ConfigError(f"the header timeout must be positive, got {header_timeout_s}")
     return type("GuardedH11Protocol", (GuardedH11Protocol,), {"header_timeout_s": header_timeout_s})
 
 
@@ -92,7 +94,7 @@ class InFlightLimit:
 
     def __init__(self, app: ASGIApp, limit: int, always: frozenset[str] = ALWAYS_ANSWERED) -> None:
         if limit < 1:
-            raise ValueError(f"the concurrency limit must be at least 1, got {limit}")
+            raise ConfigError(f"the concurrency limit must be at least 1, got {limit}")
         self.app, self.limit, self.always = app, limit, always
         self.in_flight = 0
 
@@ -122,7 +124,7 @@ async def _busy(send: Send, limit: int) -> None:
 def bind_socket(host: str, port: int) -> socket.socket:
     """A listening-ready socket on host:port; a bad port or an address in use is one line."""
     if not 0 <= port <= 65535:
-        raise ValueError(f"--port {port}: a TCP port is a number from 0 to 65535")
+        raise ConfigError(f"--port {port}: a TCP port is a number from 0 to 65535")
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -130,7 +132,7 @@ def bind_socket(host: str, port: int) -> socket.socket:
         sock.bind((host, port))
     except OSError as err:
         sock.close()
-        raise RuntimeError(f"cannot listen on {host}:{port}: {err.strerror or err}") from err
+        raise SetupError(f"cannot listen on {host}:{port}: {err.strerror or err}") from err
     return sock
 
 

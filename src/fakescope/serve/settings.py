@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from fakescope.config import ConfigError
+
 MIB = 1024 * 1024
 # The connection guards of `fakescope.serve.server` (see there): seconds to send a request's
 # headers, seconds an idle keep-alive connection stays, requests in progress before 503.
@@ -40,14 +42,14 @@ class ServeSettings:
         }
         for name, value in positive.items():
             if value < 1:
-                raise ValueError(f"{name} must be at least 1, got {value}")
+                raise ConfigError(f"{name} must be at least 1, got {value}")
         if self.upload_timeout_s <= 0:
-            raise ValueError(f"upload_timeout_s must be positive, got {self.upload_timeout_s}")
+            raise ConfigError(f"upload_timeout_s must be positive, got {self.upload_timeout_s}")
         if self.provenance_timeout_s <= 0:
-            raise ValueError(
+            raise ConfigError(
                 f"provenance_timeout_s must be positive, got {self.provenance_timeout_s}"
             )
         if self.max_wait_ms < 0:
-            raise ValueError(f"max_wait_ms must not be negative, got {self.max_wait_ms}")
+            raise ConfigError(f"max_wait_ms must not be negative, got {self.max_wait_ms}")
         if self.api_key is not None and not self.api_key.strip():
-            raise ValueError("the API key must not be empty")
+            raise ConfigError("the API key must not be empty")

@@ -15,13 +15,15 @@ from python_multipart import MultipartParser
 from python_multipart.exceptions import MultipartParseError
 from python_multipart.multipart import parse_options_header
 
+from fakescope.errors import FakescopeError
+
 # Boundary lines and part headers around each part's data; generous for long file names.
 PART_OVERHEAD_BYTES = 16 * 1024
 EXTRA_PARTS = 4  # form fields besides the files (tolerated, ignored)
 MAX_FILENAME_CHARS = 255
 
 
-class RequestError(Exception):
+class RequestError(FakescopeError):
     """A request the server refuses: its HTTP status and a one-line reason for the client."""
 
     def __init__(self, status: int, message: str) -> None:

@@ -14,13 +14,15 @@ from collections.abc import Callable
 from concurrent.futures import Future
 from typing import Generic, TypeVar, cast
 
+from fakescope.errors import FakescopeError
+
 Item = TypeVar("Item")
 Result = TypeVar("Result")
 
 _STOP = object()  # queued by close(): the worker finishes the batch in hand and exits
 
 
-class QueueFullError(RuntimeError):
+class QueueFullError(FakescopeError, RuntimeError):
     """More items are waiting than the queue holds; the caller should retry later."""
 
 

@@ -9,13 +9,14 @@ from typing import Any
 import torch
 
 from fakescope.bench.baselines import eager_logits
-from fakescope.bench.context import BenchContext, torch_threads
+from fakescope.bench.context import BenchContext
 from fakescope.bench.models import calibrated_detector, face_batch
 from fakescope.bench.settings import BenchSettings, ModelSpec
 from fakescope.bench.table import Row, Unit, comparison_row
 from fakescope.bench.timing import Side, alternate
 from fakescope.export.onnx_export import export_onnx
-from fakescope.export.runtime import OnnxDetector
+from fakescope.inference.runtime import OnnxDetector
+from fakescope.speed import torch_threads
 
 CALIBRATION_FACES = 32
 

@@ -20,7 +20,7 @@ function formatBytes(n) {
   return `${n} bytes`;
 }
 
-// As fakescope.evaluate.display.format_probability: one decimal, more where one would round
+// As fakescope.formatting.format_probability: one decimal, more where one would round
 // to 0 or 100, and "0 %" or "100 %" only when the value is exactly that.
 function percent(p) {
   if (p <= 0) return "0 %";

@@ -3,7 +3,7 @@
 Pictures go through exactly the training preprocessing (`decode_image` -> optional face crop
 -> `preprocess` at the checkpoint's `InputSpec` -> normalise) and are scored in batches; a
 detector that scores at native resolution is shown tiles of the unresized picture instead
-(`fakescope.evaluate.tiles`). P(fake) is the checkpoint's calibrated probability (its stored
+(`fakescope.inference.tiles`). P(fake) is the checkpoint's calibrated probability (its stored
 temperature applied to the log-odds, whichever backend computed them), and the verdict is real,
 uncertain or fake by its uncertain band.
 
@@ -32,15 +32,17 @@ import torch
 from PIL import Image
 from tqdm import tqdm
 
+from fakescope.config import ConfigError
 from fakescope.data.faces import FaceBox, crop_around, find_largest_face
 from fakescope.data.images import BadImageError, is_image_name, load_image
 from fakescope.data.transforms import InputSpec, Normalizer, preprocess
-from fakescope.evaluate.tiles import is_native, picture_log_odds
-from fakescope.export.artifacts import default_onnx_path
+from fakescope.errors import SetupError
+from fakescope.inference.artifacts import default_onnx_path
+from fakescope.inference.tiles import is_native, picture_log_odds
 from fakescope.models.registry import LoadedDetector
 
 if TYPE_CHECKING:
-    from fakescope.export.runtime import OnnxDetector
+    from fakescope.inference.runtime import OnnxDetector
 
 LABELS = ("real", "fake")
 BACKENDS = ("auto", "torch", "onnx")
@@ -152,9 +154,9 @@ class Predictor:
         onnx_path: str | Path | None = None,
     ) -> None:
         if batch_size < 1:
-            raise ValueError(f"batch size must be at least 1, got {batch_size}")
+            raise ConfigError(f"batch size must be at least 1, got {batch_size}")
         if backend not in BACKENDS:
-            raise ValueError(f"unknown backend '{backend}' (use {', '.join(BACKENDS)})")
+            raise ConfigError(f"unknown backend '{backend}' (use {', '.join(BACKENDS)})")
         self.loaded = loaded
         self.device = torch.device(device)
         self.batch_size = batch_size
@@ -180,10 +182,10 @@ class Predictor:
             if not default_onnx_path(checkpoint).is_file():
                 return None
         try:
-            from fakescope.export.runtime import select_onnx_model
+            from fakescope.inference.runtime import select_onnx_model
         except ImportError as err:
             if backend == "onnx" or onnx_path is not None:
-                raise RuntimeError(f"the onnx backend needs onnxruntime ({err})") from err
+                raise SetupError(f"the onnx backend needs onnxruntime ({err})") from err
             logger.warning("onnxruntime is not installed: using PyTorch, not the ONNX export")
             return None
         required = backend == "onnx"

@@ -1,4 +1,5 @@
-"""Binary detection metrics from true labels (0 real, 1 fake) and scores P(fake).
+"""Binary detection metrics from true labels (0 real, 1 fake) and scores P(fake): the one
+metrics module, for the trainers' per-epoch rows and for evaluation alike.
 
 An image is called fake when P(fake) >= threshold, the same convention scikit-learn's
 `roc_curve` uses, so a threshold read off a curve reproduces that curve's operating point.
@@ -13,6 +14,8 @@ from typing import Any
 
 import numpy as np
 from sklearn import metrics as skm
+
+from fakescope.errors import DataError
 
 # Probabilities are clipped this far from 0 and 1 before the log loss, so one saturated
 # sigmoid cannot make it infinite.
@@ -56,7 +59,7 @@ def check_scores(labels: Any, probs: Any) -> tuple[np.ndarray, np.ndarray]:
     if y.shape != p.shape:
         raise ValueError(f"{y.size} labels but {p.size} probabilities")
     if y.size == 0:
-        raise ValueError("no images to evaluate")
+        raise DataError("no images to evaluate")
     if not np.isin(y, (0, 1)).all():
         raise ValueError("labels must be 0 (real) or 1 (fake)")
     if not np.isfinite(p).all() or p.min() < 0 or p.max() > 1:
@@ -116,7 +119,7 @@ def equal_error_rate(labels: Any, probs: Any) -> tuple[float, float]:
     """
     y, p = check_scores(labels, probs)
     if not both_classes(y):
-        raise ValueError("the equal error rate needs both real and fake images")
+        raise DataError("the equal error rate needs both real and fake images")
     fpr, tpr, thresholds = skm.roc_curve(y, p, drop_intermediate=False)
     gap = (1.0 - tpr) - fpr  # falls from 1 at the strictest threshold to -1 at the loosest
     i = int(np.argmax(gap <= 0))
@@ -148,6 +151,16 @@ def ranking_metrics(labels: Any, probs: Any) -> dict[str, float | None]:
         "eer": eer,
         "eer_threshold": eer_threshold,
     }
+
+
+def classification_metrics(labels: Any, probs: Any, threshold: float = 0.5
+                           ) -> dict[str, float | None]:
+    """A training run's per-epoch row: accuracy, precision, recall and F1 at `threshold` (fake
+    is the positive class) and ROC-AUC; None where undefined, as everywhere in this module."""
+    y, p = check_scores(labels, probs)
+    hard = threshold_metrics(y, p, threshold)
+    row = {name: hard[name] for name in ("accuracy", "precision", "recall", "f1")}
+    return {**row, "roc_auc": ranking_metrics(y, p)["roc_auc"]}
 
 
 def reliability_bins(labels: Any, probs: Any, n_bins: int = 15) -> ReliabilityBins:

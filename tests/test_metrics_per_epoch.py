@@ -1,13 +1,11 @@
-"""Per-epoch metrics: fake is the positive class; ROC-AUC is undefined with one class."""
+"""Per-epoch metrics: fake is the positive class; undefined values are None, as in evaluation."""
 
 from __future__ import annotations
-
-import math
 
 import numpy as np
 import pytest
 
-from fakescope.detect.metrics import classification_metrics
+from fakescope.metrics import binary_metrics, classification_metrics
 
 
 def test_counts_fake_as_positive() -> None:
@@ -30,12 +28,25 @@ def test_threshold_moves_the_decision() -> None:
     assert classification_metrics(labels, probs, 0.35)["accuracy"] == 1.0
 
 
-def test_single_class_gives_nan_auc_and_no_crash() -> None:
+def test_single_class_gives_none_auc_and_no_crash() -> None:
     scores = classification_metrics(np.array([1, 1]), np.array([0.2, 0.9]))
-    assert math.isnan(scores["roc_auc"])
+    assert scores["roc_auc"] is None
     assert scores["recall"] == 0.5
 
 
+def test_no_predicted_fake_leaves_precision_undefined() -> None:
+    scores = classification_metrics(np.array([0, 1]), np.array([0.2, 0.3]))
+    assert scores["precision"] is None and scores["recall"] == 0.0 and scores["f1"] == 0.0
+
+
+def test_the_row_agrees_with_the_evaluation_metrics() -> None:
+    labels = np.array([0, 0, 1, 1, 1, 0])
+    probs = np.array([0.1, 0.7, 0.8, 0.4, 0.9, 0.2])
+    row = classification_metrics(labels, probs, 0.5)
+    full = binary_metrics(labels, probs, 0.5)
+    assert {k: full[k] for k in row} == row
+
+
 def test_empty_input_is_an_error() -> None:
-    with pytest.raises(ValueError, match="no predictions"):
+    with pytest.raises(ValueError, match="no images"):
         classification_metrics(np.array([]), np.array([]))

@@ -8,7 +8,6 @@ that calls `model(images) -> logits` (scoring, prediction) can use it unchanged.
 from __future__ import annotations
 
 import logging
-import os
 from pathlib import Path
 
 import numpy as np
@@ -16,15 +15,13 @@ import onnxruntime as ort
 import torch
 from torch import nn
 
-from fakescope.export.artifacts import ONNX_INPUT, ExportMetadata, default_onnx_path
+from fakescope.config import ConfigError
+from fakescope.errors import BadFileError
+from fakescope.inference.artifacts import ONNX_INPUT, ExportMetadata, default_onnx_path
 from fakescope.models.registry import LoadedDetector
+from fakescope.speed import usable_cores
 
 logger = logging.getLogger(__name__)
-
-
-def cpu_cores() -> int:
-    """Cores this process may run on (the affinity mask, not the machine's count)."""
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
 def session_options(threads: int | None = None, allow_spinning: bool = False) -> ort.SessionOptions:
@@ -35,7 +32,7 @@ def session_options(threads: int | None = None, allow_spinning: bool = False) ->
     machine but, when other work (request threads, other processes) wants the same cores,
     doubled EfficientNet-B0's latency here (benchmarks/onnx_results.md)."""
     options = ort.SessionOptions()
-    options.intra_op_num_threads = threads or cpu_cores()
+    options.intra_op_num_threads = threads or usable_cores()
     options.inter_op_num_threads = 1
     options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
     options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
@@ -74,7 +71,7 @@ def read_metadata(path: str | Path) -> ExportMetadata:
     try:
         model = onnx.load(str(path), load_external_data=False)
     except DecodeError as err:
-        raise ValueError(f"{path} is not an ONNX file ({err})") from err
+        raise BadFileError(f"{path} is not an ONNX file ({err})") from err
     props = {p.key: p.value for p in model.metadata_props}
     return ExportMetadata.from_props(props, str(path))
 
@@ -92,7 +89,7 @@ def select_onnx_model(
     for (`required` or `onnx_path`) and skipped with a warning otherwise, never used silently."""
     if onnx_path is None and checkpoint is None:
         if required:
-            raise ValueError("the onnx backend needs the checkpoint path or an ONNX file")
+            raise ConfigError("the onnx backend needs the checkpoint path or an ONNX file")
         return None
     path = Path(onnx_path) if onnx_path is not None else default_onnx_path(checkpoint or "")
     if not path.is_file():
@@ -105,6 +102,6 @@ def select_onnx_model(
         return OnnxDetector(path, threads)
     message = f"{path} does not match {checkpoint or 'the loaded detector'}: {problem}"
     if required or onnx_path is not None:
-        raise ValueError(f"{message}; re-run `fakescope export`")
+        raise BadFileError(f"{message}; re-run `fakescope export`")
     logger.warning("ignoring %s; using PyTorch (re-run `fakescope export` to refresh it)", message)
     return None

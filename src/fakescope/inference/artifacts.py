@@ -26,6 +26,7 @@ from torch import nn
 
 from fakescope import __version__
 from fakescope.data.transforms import InputSpec
+from fakescope.errors import BadFileError
 from fakescope.models.calibration import Calibration
 from fakescope.models.registry import LoadedDetector
 
@@ -111,7 +112,7 @@ class ExportMetadata:
                 ),
             )
         except (KeyError, ValueError, TypeError) as err:
-            raise ValueError(
+            raise BadFileError(
                 f"{source} was not exported by `fakescope export` (no valid fakescope metadata)"
             ) from err
 

@@ -21,13 +21,11 @@ from PIL import Image
 from pytorch_grad_cam import GradCAM
 from pytorch_grad_cam.utils.image import show_cam_on_image
 
-from fakescope.data.images import load_image
 from fakescope.data.transforms import Normalizer, to_chw_tensor
-from fakescope.evaluate.predict import model_input
-from fakescope.evaluate.scoring import Scores
-from fakescope.evaluate.tiles import centre_tile, is_native
+from fakescope.inference.predict import model_input
+from fakescope.inference.tiles import centre_tile, is_native
 from fakescope.models.calibration import log_odds
-from fakescope.models.registry import LoadedDetector, load_detector
+from fakescope.models.registry import LoadedDetector
 
 # Overlays of small inputs (64 px DCGAN discriminators) are enlarged to be readable.
 MIN_DISPLAY_SIDE = 256
@@ -121,28 +119,3 @@ def write_gradcam(
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_bytes(png_bytes(array))
     return prob
-
-
-def worst_examples(labels: np.ndarray, probs: np.ndarray, per_class: int) -> list[int]:
-    """Indices of the `per_class` images of each class the detector got most wrong (largest
-    gap between label and P(fake)), real ones first."""
-    picked: list[int] = []
-    gap = np.abs(labels - probs)
-    for label in (0, 1):
-        members = np.flatnonzero(labels == label)
-        picked.extend(members[np.argsort(-gap[members], kind="stable")][:per_class].tolist())
-    return picked
-
-
-def explain_worst(
-    checkpoint: Path, scores: Scores, per_class: int, face_crop: bool, out: Path
-) -> list[Path]:
-    """Grad-CAM overlays of the `per_class` worst-scored images of each class, into `out`."""
-    loaded = load_detector(checkpoint)
-    written = []
-    for rank, i in enumerate(worst_examples(scores.labels, scores.probs, per_class)):
-        truth = "fake" if scores.labels[i] else "real"
-        path = out / f"{rank:02d}-{truth}-p{scores.probs[i]:.2f}-{Path(scores.paths[i]).stem}.png"
-        write_gradcam(loaded, load_image(scores.paths[i]), path, face_crop)
-        written.append(path)
-    return written

@@ -1,0 +1,115 @@
+"""Evaluations run and written out with their plots: what `eval`, `compare`, `robustness` and
+the demo do, each as one call.
+
+`evaluate_and_write`: calibrate and choose the threshold on `threshold_split` (when a rule is
+given), score `split`, count the provenance verdicts (optional), write evaluation.json, the
+metric and prediction CSVs and the plots, then Grad-CAM overlays of the worst-scored images
+(optional). `compare_and_write` and `sweep_and_write` do the same for several checkpoints side
+by side and under corruptions.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from fakescope.config import DataConfig
+from fakescope.evaluate.calibrate import BandTargets
+from fakescope.evaluate.compare import Comparison, compare_checkpoints, write_comparison
+from fakescope.evaluate.evaluate import (
+    DEFAULT_BAND,
+    Evaluation,
+    default_evaluation_dir,
+    evaluate_checkpoint,
+    write_evaluation,
+)
+from fakescope.evaluate.explain import explain_worst
+from fakescope.evaluate.robustness import Robustness, robustness_sweep, write_robustness
+from fakescope.evaluate.scoring import Scores
+from fakescope.evaluate.threshold import ThresholdRule
+from fakescope.provenance import verdict_counts
+from fakescope.report.plots import (
+    write_comparison_plots,
+    write_evaluation_plots,
+    write_robustness_plots,
+)
+
+
+@dataclass(frozen=True)
+class WrittenEvaluation:
+    evaluation: Evaluation
+    scores: Scores
+    out: Path  # the folder everything was written into
+    written: list[Path]
+
+
+def evaluate_and_write(
+    checkpoint: str | Path,
+    data: DataConfig,
+    split: str = "test",
+    threshold_rule: ThresholdRule | None = None,
+    threshold_split: str = "val",
+    out: str | Path | None = None,
+    store: bool = True,
+    device: str = "auto",
+    batch_size: int = 64,
+    seed: int | None = None,
+    progress: bool = False,
+    band: BandTargets | None = DEFAULT_BAND,
+    temperature_scaling: bool = True,
+    provenance: bool = True,
+    explain_per_class: int = 0,
+) -> WrittenEvaluation:
+    """Evaluate `checkpoint` on `split` of `data` and write the results into `out` (default:
+    the checkpoint's run, `evaluation/<split>/`); the arguments are `evaluate_checkpoint`'s."""
+    checkpoint = Path(checkpoint)
+    evaluation, scores = evaluate_checkpoint(
+        checkpoint, data, split, threshold_rule, threshold_split, store=store, device=device,
+        batch_size=batch_size, seed=seed, progress=progress, band=band,
+        temperature_scaling=temperature_scaling,
+    )
+    if provenance:
+        evaluation.provenance = verdict_counts(scores.paths, scores.labels.tolist())
+    folder = Path(out) if out else default_evaluation_dir(checkpoint, split)
+    written = write_evaluation(evaluation, scores, folder)
+    written += write_evaluation_plots(evaluation, folder)
+    if explain_per_class > 0:
+        written += explain_worst(
+            checkpoint, scores, explain_per_class, data.face_crop, folder / "gradcam"
+        )
+    return WrittenEvaluation(evaluation, scores, folder, written)
+
+
+def compare_and_write(
+    checkpoints: Sequence[str | Path],
+    data: DataConfig,
+    out: Path,
+    split: str = "test",
+    device: str = "auto",
+    batch_size: int = 64,
+    seed: int | None = None,
+    progress: bool = False,
+    skipped: list[dict[str, str]] | None = None,
+) -> tuple[Comparison, list[Path]]:
+    """Several checkpoints on the same images: comparison.json, .csv and plots into `out`;
+    `skipped` (files found but not detector checkpoints) is recorded in comparison.json."""
+    comparison = compare_checkpoints(checkpoints, data, split, device, batch_size, seed, progress)
+    comparison.skipped = skipped or []
+    return comparison, write_comparison(comparison, out) + write_comparison_plots(comparison, out)
+
+
+def sweep_and_write(
+    checkpoints: Sequence[str | Path],
+    data: DataConfig,
+    out: Path,
+    split: str = "test",
+    sweeps: dict[str, tuple[float, ...]] | None = None,
+    device: str = "auto",
+    batch_size: int = 64,
+    seed: int | None = None,
+    progress: bool = False,
+) -> tuple[Robustness, list[Path]]:
+    """The robustness sweep of `robustness_sweep`: robustness.json and its plots into `out`."""
+    result = robustness_sweep(checkpoints, data, split, sweeps, device, batch_size, seed, progress)
+    return result, [write_robustness(result, out), *write_robustness_plots(result, out)]

@@ -79,7 +79,7 @@ from fakescope.runs import (
     write_json,
 )
 from fakescope.signals import StopRequest, stop_on_signals
-from fakescope.speed import CompiledForward, SpeedSettings
+from fakescope.speed import CompiledForward, SpeedSettings, ThreadWatch, append_recheck
 
 log = logging.getLogger("fakescope.gan")
 
@@ -216,6 +216,7 @@ class GanTrainer:
             speed = self.dist.broadcast(self._probe_speed() if self.dist.is_main
                                         else SpeedSettings())
         self.speed = speed
+        self.watch = ThreadWatch(speed, t.threads, device, self._record_recheck)
         layout = self.memory_format = speed.memory_format
         self.G.to(memory_format=layout)
         self.D.to(memory_format=layout)
@@ -274,6 +275,10 @@ class GanTrainer:
         log.info("speed settings: %s", speed.describe())
         return speed
 
+    def _record_recheck(self, record: dict[str, Any]) -> None:
+        if self.dist.is_main:
+            append_recheck(self.run.path / "speed.json", {"epoch": self.state.epoch + 1, **record})
+
     # -- checkpoints --------------------------------------------------------------------------
 
     @property
@@ -297,7 +302,7 @@ class GanTrainer:
             "state": self.state.to_dict(),
             "rng": rng_state(),
             "augment_rng": self.augment_rng.get_state(),
-            "speed": self.speed.to_dict(),
+            "speed": self.watch.settings.to_dict(),
         }
         if self.G_average is not None:
             payload["generator_train"] = self.G.state_dict()
@@ -618,7 +623,8 @@ class GanTrainer:
                     for real, _ in loader:
                         real = real.to(self.device, memory_format=self.memory_format,
                                        non_blocking=True)
-                        row = self.train_step(real)
+                        with self.watch.step():
+                            row = self.train_step(real)
                         s.step += 1
                         s.batch += 1
                         s.images += real.shape[0]

@@ -616,8 +616,10 @@ class GanTrainer:
         with stop_on_signals(stop), self.speed.thread_count():
             while s.epoch < t.epochs:
                 loader = self._loader(epoch=s.epoch, start_batch=s.batch)
-                bar = tqdm(total=self.batches_per_epoch, initial=s.batch, leave=False,
-                           desc=f"epoch {s.epoch + 1}/{t.epochs}", unit="batch",
+                # Counts the run's iterations, so its ETA is the run's (within a time budget,
+                # the iterations the pace so far fits into it).
+                bar = tqdm(total=self.planned_steps(), initial=s.step, leave=False,
+                           desc=f"GAN epoch {s.epoch + 1}/{t.epochs}", unit="it",
                            disable=not self.progress)
                 with bar:
                     for real, _ in loader:
@@ -639,6 +641,7 @@ class GanTrainer:
                         if self._collapse_flag:
                             postfix["COLLAPSE?"] = self._collapse_flag
                         bar.set_postfix(postfix, refresh=False)
+                        bar.total = self.planned_steps()
                         bar.update()
                         if self.on_step is not None:
                             self.on_step(s.step)

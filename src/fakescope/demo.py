@@ -76,6 +76,7 @@ class DemoResult:
 
 Stage = Callable[[str], None]
 DEMO_MARKER = "demo_config.json"
+TIMINGS_FILE = "demo_timings.json"  # {"stage_seconds": {stage: seconds}}
 
 
 def fresh_output_folder(out: Path) -> None:
@@ -352,7 +353,7 @@ def run_demo(config: DemoConfig, progress: bool = False, announce: Stage = log.i
     )
     compare_and_sweep(config, checkpoints, data_dir, progress)
     done()
-    write_json(out / "demo_timings.json", {"stage_seconds": seconds})
+    write_json(out / TIMINGS_FILE, {"stage_seconds": seconds})
     done = _timed(seconds, "writing the report", announce)
     report = write_report(out)
     done()

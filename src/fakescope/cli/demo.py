@@ -51,12 +51,12 @@ def _demo(args: argparse.Namespace) -> int:
     config = load_config(DemoConfig, preset, overrides)
     level = logging.WARNING if args.quiet else logging.INFO
     logging.basicConfig(level=level, format="%(message)s", stream=sys.stderr)
-    step, stages = 0, stage_count(config)
+    step, stage_total = 0, stage_count(config)
 
     def announce(stage: str) -> None:
         nonlocal step
         step += 1
-        print(f"[{step}/{stages}] {stage}", file=sys.stderr, flush=True)
+        print(f"[{step}/{stage_total}] {stage}", file=sys.stderr, flush=True)
 
     result = run_demo(config, progress=not args.quiet, announce=announce)
     q = result.gan_quality

@@ -249,7 +249,7 @@ class CompiledForward:
 # switches when another count is clearly faster. Only the thread count is re-checked: it is the
 # setting a passing load flips (OpenMP teams wait for descheduled threads), and changing it
 # changes neither the model's layout nor its precision.
-RECHECK_FIRST_SECONDS = 15.0  # the earliest first re-check, in seconds of training steps
+RECHECK_FIRST_SECONDS = 30.0  # the earliest first re-check, in seconds of training steps
 RECHECK_SHARE = 0.02  # re-checks are spaced so their extra cost stays near this share
 RECHECK_MAX_INTERVAL = 600.0  # a confirmed choice is re-checked at least this often
 TRIAL_ROUNDS = 2  # steps of each thread count per re-check, taking turns

@@ -145,6 +145,7 @@ def test_a_gan_run_probed_on_a_busy_core_recovers_the_faster_thread_count(
     clock = BusyCoreClock()
     monkeypatch.setattr(speed, "clock", clock)
     monkeypatch.setattr(speed, "RECHECK_SHARE", 0.2)  # re-check after ~10 iterations, not ~50
+    monkeypatch.setattr(speed, "RECHECK_FIRST_SECONDS", 15.0)
 
     def probe_while_busy(*args: Any, **kwargs: Any) -> tuple[SpeedSettings, dict[str, float]]:
         clock.busy = True  # another process holds one core just while the probe runs

@@ -1,14 +1,17 @@
-"""`fakescope demo` end to end at the demo_quick size, and its output-folder safety."""
+"""`fakescope demo` end to end at the demo_quick size, its output-folder safety and --quiet."""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
+from fakescope import demo
 from fakescope.cli import main
-from fakescope.demo import DEMO_MARKER, fresh_output_folder
+from fakescope.config import load_config
+from fakescope.demo import DEMO_MARKER, DemoConfig, DemoResult, fresh_output_folder
 from fakescope.models.registry import load_detector
 
 
@@ -51,3 +54,27 @@ def test_quick_demo_runs_every_stage(tmp_path: Path, capsys: pytest.CaptureFixtu
     assert "GAN against 32 held-out faces" in printed and "floor" in printed
     assert (out / "gan" / "real_grid.png").is_file() and (out / "gan" / "fake_grid.png").is_file()
     assert "Real and generated faces" in html and "real vs real (floor)" in html
+
+
+def test_quiet_turns_the_stage_bars_off_and_keeps_the_results(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    asked: list[bool] = []
+
+    def stages(config: DemoConfig, progress: bool, announce: Callable[[str], None]) -> DemoResult:
+        asked.append(progress)
+        announce("drawing synthetic real faces")
+        side = {"fd": 2.0, "diversity": 0.9}
+        quality = {"images": 8, "fd_name": "FD", "fake": side, "floor": side, "fd_over_floor": 1.0}
+        row = {"model": "selfcnn", "roc_auc": 0.9, "accuracy": 0.8, "threshold": 0.5}
+        return DemoResult(tmp_path, tmp_path / "index.html", tmp_path / "best.pt", [row],
+                          {"drawing synthetic real faces": 1.0}, quality)
+
+    monkeypatch.setattr(demo, "run_demo", stages)
+    for flags, progress in (([], True), (["--quiet"], False)):
+        assert main(["demo", "--out", str(tmp_path / "demo"), *flags]) == 0
+        printed = capsys.readouterr()
+        assert asked.pop() is progress
+        stage_total = demo.stage_count(load_config(DemoConfig, "demo"))
+        assert f"[1/{stage_total}] drawing synthetic real faces" in printed.err
+        assert "best detector:" in printed.out and "selfcnn" in printed.out

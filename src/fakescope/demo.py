@@ -13,12 +13,15 @@ number in the report is measured in this run.
 from __future__ import annotations
 
 import logging
+import math
 import shutil
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+from tqdm import tqdm
 
 from fakescope.config import DataConfig, load_config, to_dict
 from fakescope.runs import write_json
@@ -73,6 +76,7 @@ class DemoResult:
 
 Stage = Callable[[str], None]
 DEMO_MARKER = "demo_config.json"
+TIMINGS_FILE = "demo_timings.json"  # {"stage_seconds": {stage: seconds}}
 
 
 def fresh_output_folder(out: Path) -> None:
@@ -99,12 +103,15 @@ def _timed(seconds: dict[str, float], name: str, announce: Stage) -> Callable[[]
 HOLDOUT_SEED_OFFSET = 7919  # the held-out faces' seed, apart from the training faces'
 
 
-def draw_real_faces(config: DemoConfig, data_dir: Path, holdout_dir: Path) -> None:
+def draw_real_faces(
+    config: DemoConfig, data_dir: Path, holdout_dir: Path, progress: bool = False
+) -> None:
     from fakescope.data.synth import synthesize_dataset
 
-    synthesize_dataset(data_dir, n=config.faces, size=config.image_size, seed=config.seed)
+    synthesize_dataset(data_dir, n=config.faces, size=config.image_size, seed=config.seed,
+                       progress=progress)
     synthesize_dataset(holdout_dir, n=config.holdout_faces, size=config.image_size,
-                       seed=config.seed + HOLDOUT_SEED_OFFSET)
+                       seed=config.seed + HOLDOUT_SEED_OFFSET, progress=progress)
 
 
 def train_demo_gan(config: DemoConfig, data_dir: Path, progress: bool) -> Path:
@@ -132,7 +139,9 @@ def train_demo_gan(config: DemoConfig, data_dir: Path, progress: bool) -> Path:
     return result.checkpoint
 
 
-def measure_demo_gan(config: DemoConfig, checkpoint: Path, holdout_dir: Path) -> dict[str, Any]:
+def measure_demo_gan(
+    config: DemoConfig, checkpoint: Path, holdout_dir: Path, progress: bool = False
+) -> dict[str, Any]:
     """FD/KID/diversity of the GAN's faces against the held-out faces, next to the real-vs-real
     floor, and grids of held-out real and generated faces, beside the GAN run."""
     from fakescope.gan.metrics import (
@@ -150,16 +159,16 @@ def measure_demo_gan(config: DemoConfig, checkpoint: Path, holdout_dir: Path) ->
     prepared = _holdout_data(config, holdout_dir)
     generator = load_generator(checkpoint, device)
     extractor = build_feature_extractor("efflite0", device)
-    comparison = compare_with_floor(
-        extractor, generator,
-        real_uint8_batches(prepared, config.holdout_faces, 64, config.seed), seed=config.seed,
-    )
+    reals = tqdm(real_uint8_batches(prepared, config.holdout_faces, 64, config.seed),
+                 desc="embedding held-out faces", total=math.ceil(config.holdout_faces / 64),
+                 unit="batch", leave=False, disable=not progress)
+    comparison = compare_with_floor(extractor, generator, reals, seed=config.seed)
     gan_dir = Path(config.out) / "gan"
     result = {**comparison.to_dict(), "reals": "held-out synthetic faces, never trained on"}
     write_json(gan_dir / FLOOR_COMPARISON_FILE, result)
     # the loader's images are already on the generator's [-1, 1] scale
-    reals = next(iter(prepared.loader("train", 32, shuffle=True, seed=config.seed)))[0]
-    save_grid(reals, gan_dir / REAL_GRID_FILE)
+    grid = next(iter(prepared.loader("train", 32, shuffle=True, seed=config.seed)))[0]
+    save_grid(grid, gan_dir / REAL_GRID_FILE)
     sample_grid(generator, gan_dir / FAKE_GRID_FILE, 32, seed=config.seed)
     return result
 
@@ -281,6 +290,12 @@ def compare_and_sweep(
                         progress=progress)
 
 
+def stage_count(config: DemoConfig) -> int:
+    """How many stages `run_demo` announces: faces, GAN, its measure, fakes, one per detector,
+    evaluation, comparison, report."""
+    return 7 + len(config.detectors)
+
+
 def best_by(table: list[dict[str, Any]], metric: str = "roc_auc") -> dict[str, Any]:
     """The row with the highest `metric` (accuracy breaks ties; a missing value ranks last)."""
     return max(table, key=lambda r: (r.get(metric) or -1.0, r.get("accuracy") or -1.0))
@@ -297,13 +312,13 @@ def run_demo(config: DemoConfig, progress: bool = False, announce: Stage = log.i
     seconds: dict[str, float] = {}
 
     done = _timed(seconds, "drawing synthetic real faces", announce)
-    draw_real_faces(config, data_dir, holdout_dir)
+    draw_real_faces(config, data_dir, holdout_dir, progress)
     done()
     done = _timed(seconds, f"training the GAN ({config.gan_preset})", announce)
     gan_checkpoint = train_demo_gan(config, data_dir, progress)
     done()
     done = _timed(seconds, "measuring the GAN against held-out faces", announce)
-    gan_quality = measure_demo_gan(config, gan_checkpoint, holdout_dir)
+    gan_quality = measure_demo_gan(config, gan_checkpoint, holdout_dir, progress)
     done()
     done = _timed(seconds, "generating fakes", announce)
     generate_fakes(config, gan_checkpoint, data_dir, progress)
@@ -321,7 +336,7 @@ def run_demo(config: DemoConfig, progress: bool = False, announce: Stage = log.i
     )
     compare_and_sweep(config, checkpoints, data_dir, progress)
     done()
-    write_json(out / "demo_timings.json", {"stage_seconds": seconds})
+    write_json(out / TIMINGS_FILE, {"stage_seconds": seconds})
     done = _timed(seconds, "writing the report", announce)
     report = write_report(out)
     done()

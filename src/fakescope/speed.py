@@ -8,21 +8,30 @@ small operator's OpenMP barrier then waits for a descheduled thread. So "auto" t
 training steps of copies of the model under each candidate and keeps the fastest; the choice is
 stored in the checkpoint so a resumed run continues with the same arithmetic.
 
+A probe lasts seconds, and a load that passes in seconds (another process on one core) can make
+one thread look best for a run of many minutes; so while training, `ThreadWatch` re-checks the
+thread count now and then on a few real steps and switches when another count is clearly faster.
+
 This module holds the settings, the candidate timing (`pick_fastest`, given any probe that trains
-one step) and the `torch.compile` opt-in (`CompiledForward`); each trainer brings its own probe
-(fakescope.detect.speed, fakescope.gan.speed).
+one step), the re-check during training (`ThreadWatch`) and the `torch.compile` opt-in
+(`CompiledForward`); each trainer brings its own probe (fakescope.detect.speed,
+fakescope.gan.speed) and runs its steps inside the shared watch.
 """
 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import itertools
+import json
 import logging
 import os
+import statistics
 import time
 import warnings
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Literal, Protocol
 
 import torch
@@ -33,6 +42,7 @@ Switch = Literal["auto"] | bool
 Threads = Literal["auto"] | int
 _DTYPES = {"bfloat16": torch.bfloat16, "float16": torch.float16}
 log = logging.getLogger("fakescope.speed")
+clock = time.perf_counter  # the timer of probes and of ThreadWatch (tests replace it)
 
 
 @dataclass(frozen=True)
@@ -168,11 +178,11 @@ def timed_step(settings: SpeedSettings, device: torch.device, step: Callable[[],
     """Seconds one call of `step` takes under `settings`' thread count, finished on the device
     (CUDA kernels run asynchronously, so the clock stops after a synchronisation)."""
     with settings.thread_count():
-        start = time.perf_counter()
+        start = clock()
         step()
         if device.type == "cuda":
             torch.cuda.synchronize(device)
-        return time.perf_counter() - start
+        return clock() - start
 
 
 def preserved_rng(device: torch.device) -> contextlib.AbstractContextManager[Any]:
@@ -255,3 +265,128 @@ def set_torch_threads(count: int) -> None:
     if count < 1:
         raise ConfigError(f"threads must be at least 1, got {count}")
     torch.set_num_threads(count)
+
+
+# -- re-checking the thread count during training -------------------------------------------
+
+# The probe's thread choice can be made during a passing load (another process busy on one
+# core for a few seconds) and would then hold for the whole run. So training re-checks it:
+# now and then a few steps alternate between the current count and the others, and the run
+# switches when another count is clearly faster. Only the thread count is re-checked: it is the
+# setting a passing load flips (OpenMP teams wait for descheduled threads), and changing it
+# changes neither the model's layout nor its precision.
+RECHECK_FIRST_SECONDS = 30.0  # the earliest first re-check, in seconds of training steps
+RECHECK_SHARE = 0.02  # re-checks are spaced so their extra cost stays near this share
+RECHECK_MAX_INTERVAL = 600.0  # a confirmed choice is re-checked at least this often
+TRIAL_ROUNDS = 2  # steps of each thread count per re-check, taking turns
+SWITCH_MARGIN = 0.10  # another count must be this much faster (beyond step-to-step noise)
+GIVE_UP_RATIO = 1.5  # a trial step this much slower than the current count's ends the re-check
+
+class ThreadWatch:
+    """Times training steps and re-checks the thread count while a run trains.
+
+    Trainers run every step inside `step()`; `settings` is the setting to checkpoint. With one
+    thread count to consider (fixed in the config, a GPU, a one-core machine) it only times.
+    `on_check(record)` receives each re-check's record (for speed.json).
+    """
+
+    def __init__(
+        self,
+        settings: SpeedSettings,
+        threads: Threads,
+        device: torch.device,
+        on_check: Callable[[dict[str, Any]], None] = lambda record: None,
+    ) -> None:
+        self.settings, self.on_check = settings, on_check
+        self.full = torch.get_num_threads()  # what threads=0 means
+        options = thread_options(threads, device)
+        if settings.threads not in options:  # a resumed run's choice, or a fixed count
+            options = [settings.threads]
+        self.options = options
+        self.trained = 0.0  # seconds spent in steps
+        self.steps = 0
+        self.checks = 0
+        self.interval = RECHECK_FIRST_SECONDS
+        self.next_check = RECHECK_FIRST_SECONDS
+        self._recent: list[float] = []  # the last steps' seconds under the current setting
+        self._trial: list[int] = []  # thread counts of the trial steps still to run
+        self._timings: dict[int, list[float]] = {}
+
+    def count(self, threads: int) -> int:
+        return threads or self.full
+
+    @contextlib.contextmanager
+    def step(self) -> Iterator[None]:
+        """One training step, under the current thread count or a trial's."""
+        if not self._trial and len(self.options) > 1 and self.trained >= self._first_due():
+            self._start_trial()
+        threads = self._trial.pop(0) if self._trial else self.settings.threads
+        torch.set_num_threads(self.count(threads))
+        start = clock()
+        yield
+        seconds = clock() - start
+        self.trained += seconds
+        self.steps += 1
+        if threads in self._timings:
+            self._timings[threads].append(seconds)
+            self._give_up_if_hopeless(threads, seconds)
+            if not self._trial:
+                self._finish_trial()
+        else:
+            self._recent = [*self._recent[-4:], seconds]
+        torch.set_num_threads(self.count(self.settings.threads))
+
+    def _first_due(self) -> float:
+        if self.checks or not self._recent:
+            return self.next_check
+        # Before any re-check: after 1/RECHECK_SHARE steps, so one step of a twice slower
+        # count costs about RECHECK_SHARE of what came before.
+        return max(self.next_check, statistics.median(self._recent) / RECHECK_SHARE)
+
+    def _start_trial(self) -> None:
+        current = self.settings.threads
+        others = [n for n in self.options if n != current]
+        self._timings = {n: [] for n in self.options}
+        self._trial = [n for _ in range(TRIAL_ROUNDS) for n in (current, *others)]
+
+    def _give_up_if_hopeless(self, threads: int, seconds: float) -> None:
+        mine = self._timings[self.settings.threads]
+        if threads != self.settings.threads and mine and seconds > GIVE_UP_RATIO * min(mine):
+            self._trial = [n for n in self._trial if n != threads]
+
+    def _finish_trial(self) -> None:
+        current = self.settings.threads
+        best = {n: min(t) for n, t in self._timings.items() if t}
+        fastest = min(best, key=best.__getitem__)
+        switch = fastest != current and best[fastest] < (1 - SWITCH_MARGIN) * best[current]
+        # Extra seconds the trial cost: its steps beyond what the current count would have taken.
+        cost = sum(max(0.0, s - best[current]) for n, t in self._timings.items() if n != current
+                   for s in t)
+        self.checks += 1
+        record = {
+            "check": self.checks, "step": self.steps, "train_seconds": round(self.trained, 3),
+            "step_seconds": {f"threads={self.count(n)}": round(s, 6) for n, s in best.items()},
+            "threads_before": self.count(current),
+            "threads_after": self.count(fastest if switch else current),
+            "switched": switch, "cost_seconds": round(cost, 3),
+        }
+        if switch:
+            self.settings = dataclasses.replace(self.settings, threads=fastest)
+            self._recent = []
+            self.interval = RECHECK_FIRST_SECONDS
+            log.info("speed re-check: %d threads are faster now, switching (%s)",
+                     self.count(fastest), record["step_seconds"])
+        else:
+            self.interval = min(2 * self.interval, RECHECK_MAX_INTERVAL)
+        self.next_check = self.trained + max(self.interval, cost / RECHECK_SHARE)
+        self._timings = {}
+        self.on_check(record)
+
+
+def append_recheck(path: Path, record: dict[str, Any]) -> None:
+    """Add a re-check's record to the "rechecks" list of a run's speed.json."""
+    data = json.loads(path.read_text()) if path.is_file() else {}
+    data.setdefault("rechecks", []).append(record)
+    tmp = path.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps(data, indent=2))
+    tmp.replace(path)

@@ -8,11 +8,13 @@ from pathlib import Path
 
 import pytest
 
+from fakescope.bench.machine import bf16_statement, native_bf16
 from fakescope.cli import main
 
 QUICK_KEYS = {
     "data": ["data/first-epoch/32", "data/later-epochs/32"],
-    "gan": ["gan/cpu/32/fp32", "gan/cpu/32"],
+    # held to fp32 and the default settings; without native bf16 the default is fp32: one row
+    "gan": ["gan/cpu/32/fp32", "gan/cpu/32"] if native_bf16() else ["gan/cpu/32"],
     "detect": ["detect/cpu/dcgan_disc64/64"],
     "inference": [
         "inference/latency/dcgan_disc64/64", "inference/latency-1-thread/dcgan_disc64/64",
@@ -47,6 +49,8 @@ def check_report(report: dict, out: Path, area: str) -> None:
     assert report["machine"]["logical_cores"] >= 1 and report["command"].startswith(
         "fakescope bench --out")
     assert len(report["load_before"]) == 3 and area in report["areas"]
+    assert report["machine"]["native_bf16"] == native_bf16()
+    assert f"**bf16:** {bf16_statement(native_bf16())}" in markdown
 
 
 @pytest.mark.parametrize("area", ["gan", "detect", "inference"])

@@ -68,3 +68,15 @@ def test_search_writes_the_preset_where_asked(
     printed = capsys.readouterr().out
     assert "2 complete" in printed and f"preset: {out}" in printed
     assert load_config(DetectJobConfig, out).train.batch_size == 16
+
+
+def test_train_shows_a_progress_bar_unless_quiet(
+    faces: Path, cache_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    args = ["train", *_args(faces, cache_dir, tmp_path)]  # _args asks for --quiet
+    assert main([*args, "--name", "quiet"]) == 0
+    quiet = capsys.readouterr()
+    assert "%|" not in quiet.err and "run:" in quiet.out
+    assert main([a for a in args if a != "--quiet"] + ["--name", "bars"]) == 0
+    shown = capsys.readouterr()
+    assert "epoch 1/1" in shown.err and "%|" in shown.err and "run:" in shown.out

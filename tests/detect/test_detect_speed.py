@@ -1,18 +1,33 @@
 """Choosing autocast and memory layout: the candidates, and a probe that changes nothing;
-torch.compile as an opt-in that falls back to eager."""
+re-checking the thread count while training; torch.compile as an opt-in that falls back to
+eager."""
 
 from __future__ import annotations
 
+import json
 import shutil
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 import torch
+from busy_clock import BusyCoreClock
 from detect.tiny_detector import TinyDetector
 
 from fakescope import speed
+from fakescope.detect import train as train_module
+from fakescope.detect.config import DetectJobConfig
 from fakescope.detect.speed import _Probe, choose_speed_settings
-from fakescope.speed import CompiledForward, SpeedSettings, candidates, thread_options
+from fakescope.detect.train import train_detector
+from fakescope.runs import load_checkpoint
+from fakescope.speed import (
+    CompiledForward,
+    SpeedSettings,
+    ThreadWatch,
+    candidates,
+    thread_options,
+)
 
 CPU = torch.device("cpu")
 
@@ -161,3 +176,67 @@ def test_inductor_compiles_a_training_step() -> None:
     loss.backward()
     assert forward.compiled and forward.compile_seconds is not None
     assert all(p.grad is not None for p in model.parameters())
+
+
+def test_thread_watch_switches_when_another_count_is_clearly_faster(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(speed, "clock", BusyCoreClock())
+    torch.set_num_threads(2)
+    records: list[dict] = []
+    watch = ThreadWatch(SpeedSettings(threads=1), "auto", CPU, records.append)
+    for _ in range(60):
+        with watch.step():
+            assert torch.get_num_threads() in (1, 2)
+    assert watch.settings == SpeedSettings(threads=0)
+    assert torch.get_num_threads() == 2
+    first = records[0]
+    assert first["switched"] and (first["threads_before"], first["threads_after"]) == (1, 2)
+    assert first["step_seconds"] == {"threads=1": 1.5, "threads=2": 1.0}
+    # Not before 1/RECHECK_SHARE steps: one trial step then costs about that share of the run.
+    assert first["train_seconds"] >= 1.5 / speed.RECHECK_SHARE
+
+
+def test_thread_watch_keeps_a_good_choice_at_a_small_cost(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(speed, "clock", BusyCoreClock())
+    torch.set_num_threads(2)
+    records: list[dict] = []
+    watch = ThreadWatch(SpeedSettings(threads=0), "auto", CPU, records.append)
+    for _ in range(2000):
+        with watch.step():
+            pass
+    assert watch.settings == SpeedSettings(threads=0) and len(records) >= 3
+    assert not any(r["switched"] for r in records)
+    assert sum(r["cost_seconds"] for r in records) < speed.RECHECK_SHARE * watch.trained
+    fixed = ThreadWatch(SpeedSettings(threads=1), 1, CPU, records.append)
+    for _ in range(200):
+        with fixed.step():
+            pass
+    assert fixed.checks == 0
+
+
+def test_a_run_probed_on_a_busy_core_recovers_the_faster_thread_count(
+    monkeypatch: pytest.MonkeyPatch, make_config: Callable[..., DetectJobConfig]
+) -> None:
+    clock = BusyCoreClock()
+    monkeypatch.setattr(speed, "clock", clock)
+    monkeypatch.setattr(speed, "RECHECK_SHARE", 0.2)  # re-check after ~10 steps, not ~50
+    monkeypatch.setattr(speed, "RECHECK_FIRST_SECONDS", 15.0)
+
+    def probe_while_busy(*args: Any, **kwargs: Any) -> tuple[SpeedSettings, dict[str, float]]:
+        clock.busy = True  # another process holds one core just while the probe runs
+        try:
+            return choose_speed_settings(*args, **kwargs)
+        finally:
+            clock.busy = False
+
+    monkeypatch.setattr(train_module, "choose_speed_settings", probe_while_busy)
+    torch.set_num_threads(2)
+    result = train_detector(make_config(train__threads="auto", train__batch_size=4),
+                            progress=False)
+    record = json.loads((result.run.path / "speed.json").read_text())
+    assert record["chosen"]["threads"] == 1  # the probe saw two threads at their worst
+    switch = record["rechecks"][0]
+    assert switch["switched"] and switch["threads_after"] == 2
+    assert result.speed.threads == 0
+    assert load_checkpoint(result.last_checkpoint)["train_state"]["speed"]["threads"] == 0

@@ -164,3 +164,15 @@ def test_predict_on_a_folder_without_images_says_so_and_fails(
                  "--device", "cpu", "--quiet", *output])  # fmt: skip
     assert code == 1
     assert "no image files in this folder" in capsys.readouterr().out
+
+
+def test_eval_shows_progress_bars_unless_quiet(
+    one_logit_checkpoint: Path, data_config: DataConfig, capsys: pytest.CaptureFixture[str]
+) -> None:
+    args = ["eval", "--checkpoint", str(one_logit_checkpoint), *_data_flags(data_config)]
+    assert main(args) == 0
+    shown = capsys.readouterr()
+    assert "scoring" in shown.err and "%|" in shown.err  # a tqdm bar, also where no terminal is
+    assert main([*args, "--quiet"]) == 0
+    quiet = capsys.readouterr()
+    assert "%|" not in quiet.err and quiet.out == shown.out  # the same summary

@@ -122,3 +122,18 @@ def test_max_minutes_flag_sets_the_budget(
         main(["gan", "train", "--max-minutes", "soon"])
     assert main(["gan", "train", "--max-minutes", "-1", "--data", str(tmp_path)]) == 2
     assert "train.max_minutes" in capsys.readouterr().err
+
+
+def test_train_shows_a_progress_bar_unless_quiet(
+    faces: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    args = ["gan", "train", "--data", str(faces), "--root", str(tmp_path / "runs"),
+            "--resolution", "32", "--epochs", "1", "--batch-size", "8",
+            "--set", "model.base_width=8", "--set", f"data.cache_dir={tmp_path / 'cache'}",
+            "--set", "train.metrics_every=0", "--set", "collapse.enabled=false"]
+    assert main([*args, "--name", "quiet", "--quiet"]) == 0
+    quiet = capsys.readouterr()
+    assert "%|" not in quiet.err and "trained 1 epochs" in quiet.out
+    assert main([*args, "--name", "bars"]) == 0
+    shown = capsys.readouterr()
+    assert "GAN epoch 1/1" in shown.err and "%|" in shown.err and "trained 1 epochs" in shown.out

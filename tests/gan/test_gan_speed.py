@@ -1,15 +1,21 @@
 """The GAN speed probe: a valid choice that changes nothing, settings that survive a
-checkpoint, and a bf16 iteration that trains."""
+checkpoint, a run that recovers from a probe on a busy core, and a bf16 iteration that trains."""
 
 from __future__ import annotations
 
+import json
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 import torch
+from busy_clock import BusyCoreClock
 
 from fakescope import speed
 from fakescope.gan import speed as gan_speed
+from fakescope.gan import train as gan_train
+from fakescope.gan.config import GanJobConfig
 from fakescope.gan.speed import (
     GanProbe,
     adam,
@@ -17,6 +23,7 @@ from fakescope.gan.speed import (
     choose_gan_speed_settings,
     gan_iteration,
 )
+from fakescope.gan.train import train_gan
 from fakescope.models.dcgan import Discriminator, Generator
 from fakescope.runs import load_checkpoint, save_checkpoint
 from fakescope.speed import CompiledForward, SpeedSettings, candidates
@@ -129,3 +136,36 @@ def test_probe_steps_compiled_networks_too() -> None:
     assert torch.isfinite(loss_d) and torch.isfinite(loss_g)
     assert g.compile_seconds is not None and d.compile_seconds is not None
     assert all(p.requires_grad for p in probe.D.parameters())
+
+
+def test_a_gan_run_probed_on_a_busy_core_recovers_the_faster_thread_count(
+    monkeypatch: pytest.MonkeyPatch, tiny_config: Callable[..., GanJobConfig],
+    pixel_features: Callable,
+) -> None:
+    clock = BusyCoreClock()
+    monkeypatch.setattr(speed, "clock", clock)
+    monkeypatch.setattr(speed, "RECHECK_SHARE", 0.2)  # re-check after ~10 iterations, not ~50
+    monkeypatch.setattr(speed, "RECHECK_FIRST_SECONDS", 15.0)
+
+    def probe_while_busy(*args: Any, **kwargs: Any) -> tuple[SpeedSettings, dict[str, float]]:
+        clock.busy = True  # another process holds one core just while the probe runs
+        try:
+            return choose_gan_speed_settings(*args, **kwargs)
+        finally:
+            clock.busy = False
+
+    monkeypatch.setattr(gan_train, "choose_gan_speed_settings", probe_while_busy)
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        result = train_gan(tiny_config(**{"train.threads": "auto", "train.epochs": 4,
+                                          "train.checkpoint_every": 4, "train.metrics_every": 0,
+                                          "collapse.enabled": False}),
+                           extractor_factory=pixel_features)
+    finally:
+        torch.set_num_threads(before)
+    record = json.loads((result.run.path / "speed.json").read_text())
+    assert record["chosen"]["threads"] == 1  # the probe saw two threads at their worst
+    switch = record["rechecks"][0]
+    assert switch["switched"] and switch["threads_after"] == 2
+    assert load_checkpoint(result.checkpoint)["speed"]["threads"] == 0  # type: ignore[arg-type]

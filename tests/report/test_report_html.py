@@ -6,55 +6,14 @@ import re
 from collections.abc import Callable
 from pathlib import Path
 
-import numpy as np
 import pytest
-from PIL import Image
+from report.demo_folder import STAGE_SECONDS, demo_folder
 
-from fakescope.evaluate.compare import Comparison, write_comparison
-from fakescope.evaluate.evaluate import Evaluation, write_evaluation
-from fakescope.evaluate.robustness import Robustness, write_robustness
+from fakescope.demo import best_by
+from fakescope.evaluate.compare import read_comparison
+from fakescope.evaluate.evaluate import Evaluation
+from fakescope.formatting import format_number, format_probability
 from fakescope.report.html import build_report, find_runs, write_report
-from fakescope.runs import write_json
-
-
-def _png(path: Path, seed: int) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    pixels = np.random.default_rng(seed).integers(0, 256, (16, 16, 3), dtype=np.uint8)
-    Image.fromarray(pixels).save(path)
-
-
-def gan_run(folder: Path) -> Path:
-    folder.mkdir(parents=True)
-    (folder / "config.yaml").write_text("paper: '000'\nrun:\n  name: gan\n")
-    (folder / "metrics.csv").write_text("step,epoch,loss_d,loss_g\n1,0,1.3,0.7\n2,0,1.1,0.9\n")
-    (folder / "epochs.csv").write_text(
-        "epoch,step,fid,kid,kid_std,diversity\n1,1,150.2,0.08,0.01,0.9\n2,2,123.4,0.05,,0.95\n"
-    )
-    for i in range(6):
-        _png(folder / "samples" / f"epoch_{i:03d}.png", i)
-    write_json(folder / "speed.json", {"chosen": {"amp": "bf16"}, "seconds_per_step": [0.5]})
-    return folder
-
-
-def detector_run(folder: Path, evaluation: Evaluation) -> Path:
-    folder.mkdir(parents=True)
-    (folder / "config.yaml").write_text("run:\n  name: det\n")
-    (folder / "metrics.csv").write_text("epoch,train_loss,val_loss\n1,0.7,0.6\n2,0.5,0.55\n")
-    write_json(folder / "data_report.json", {
-        "root": "faces", "layout": "class_folders",
-        "counts": {"train": {"real": 16, "fake": 16}, "test": {"real": 2, "fake": 2}},
-        "bad_files": [{"path": "faces/real/broken.jpg", "reason": "not an image"}],
-        "image_sizes": {"most_common": [{"size": "40x40", "count": 40}]},
-    })  # fmt: skip
-    out = folder / "evaluation" / "best-test"
-    write_evaluation(evaluation, None, out)
-    _png(out / "gradcam" / "00-real-p0.80-face_00001.png", 9)
-    rows = [
-        {"model": "det/best", "corruption": "blur", "strength": s, "metrics": {"accuracy": a}}
-        for s, a in ((0.0, 0.9), (3.0, 0.6))
-    ]
-    write_robustness(Robustness("test", rows), folder / "evaluation" / "robustness-test")
-    return folder
 
 
 @pytest.fixture(scope="module")
@@ -62,12 +21,7 @@ def demo(
     tmp_path_factory: pytest.TempPathFactory, make_evaluation: Callable[..., Evaluation]
 ) -> Path:
     """A folder of runs as the demo writes it: a GAN run, a detector run, a comparison."""
-    root = tmp_path_factory.mktemp("report") / "demo"
-    gan_run(root / "gan")
-    detector_run(root / "detector", make_evaluation("det/best"))
-    comparison = Comparison("test", [make_evaluation("a", 1), make_evaluation("b", 2)])
-    write_comparison(comparison, root / "comparison")
-    return root
+    return demo_folder(tmp_path_factory.mktemp("report") / "demo", make_evaluation)
 
 
 def _sections(page: str) -> dict[str, str]:
@@ -94,7 +48,7 @@ def test_find_runs_skips_output_folders(demo: Path) -> None:
 
 def test_report_of_a_folder_of_runs(page: str) -> None:
     sections = _sections(page)
-    assert list(sections) == ["demo", "detector", "gan"]
+    assert list(sections) == ["demo", "detector", "gan", "Configs"]
     top, detector, gan = sections["demo"], sections["detector"], sections["gan"]
     assert "Model comparison" in top and "Evaluation:" not in top
     assert "Generated samples" in gan and "latest 4 of 6" in gan
@@ -103,11 +57,32 @@ def test_report_of_a_folder_of_runs(page: str) -> None:
     assert "<td>fid</td><td>123.4</td>" in quality and "<td>kid_std</td><td>0.01</td>" in quality
     assert "epochs.csv" in gan and "speed.json" in gan and "bf16" in gan
     assert "Confusion" not in gan and "Evaluation" not in gan and "Data</h3>" not in gan
-    for heading in ("Config", "Data", "Training curves", "Evaluation: det/best on test",
+    for heading in ("Data", "Training curves", "Evaluation: det/best on test",
                     "Grad-CAM examples", "Robustness on test"):  # fmt: skip
         assert heading in detector
     assert "Generated samples" not in detector
     assert "1 unreadable file(s)" in detector and "paper002_sensitivity" in detector
+
+
+def test_the_page_opens_with_the_answer_and_ends_with_the_configs(
+    page: str, demo: Path
+) -> None:
+    summary = page.split("<section id='summary'>")[1].split("</section>")[0]
+    assert page.index("<section id='summary'>") < page.index("<nav>")
+    comparison = read_comparison(demo / "comparison" / "comparison.json")
+    best = best_by(comparison.table())
+    assert f"Best detector: <b id='best-model'>{best['model']}</b>" in summary
+    assert f"ROC-AUC <b id='best-roc-auc'>{format_number(best['roc_auc'])}</b>" in summary
+    assert format_probability(best["threshold"]) in summary
+    assert "FD_efflite0 <b>41.5</b>" in summary and "<b>4.49x</b> the floor" in summary
+    assert "real faces (held out)" in summary and "generated faces" in summary
+    total = sum(STAGE_SECONDS.values())
+    assert f"{total:.0f} s in all" in summary and "training the GAN (small_data) 121 s" in summary
+    configs = _sections(page)["Configs"]
+    assert "<details open" not in page and configs.count("<details>") == 3
+    for name in ("demo_config.json", "gan/config.yaml", "detector/config.yaml"):
+        assert f"<summary>{name}</summary>" in configs
+    assert "demo_config.json" not in _sections(page)["demo"]  # not dumped among the results
 
 
 def test_report_is_self_contained(page: str) -> None:

@@ -11,7 +11,7 @@ from typing import Any
 import onnxruntime
 import torch
 
-from fakescope.speed import usable_cores
+from fakescope.speed import fast_mixed_precision, usable_cores
 
 # Instruction sets that decide which fast kernels torch and onnxruntime can use on x86.
 CPU_FLAGS = ("avx2", "avx512f", "avx512_vnni", "avx512_bf16", "amx_bf16")
@@ -44,6 +44,21 @@ def load_average() -> tuple[float, float, float]:
     return round(one, 2), round(five, 2), round(fifteen, 2)
 
 
+def native_bf16() -> bool:
+    """Whether this CPU computes in bf16 natively (AVX512-BF16 or AMX); elsewhere oneDNN
+    emulates bf16 in fp32 units and fakescope trains in fp32."""
+    return fast_mixed_precision(torch.device("cpu"))
+
+
+def bf16_statement(native: bool) -> str:
+    if native:
+        return ("this CPU has native bf16 (AVX512-BF16/AMX): rows held to fp32, and rows with "
+                "the settings fakescope picks by default (bf16 autocast where its probe finds it "
+                "faster)")
+    return ("this CPU has no native bf16 (no AVX512-BF16/AMX): fakescope trains in fp32 here, "
+            "so every row is fp32")
+
+
 def timestamp() -> str:
     return time.strftime("%Y-%m-%d %H:%M %Z")
 
@@ -55,6 +70,7 @@ def describe_machine() -> dict[str, Any]:
         "cpu": info.get("model name") or platform.processor() or platform.machine(),
         "architecture": platform.machine(),
         "cpu_flags": [flag for flag in CPU_FLAGS if flag in flags],
+        "native_bf16": native_bf16(),
         "logical_cores": os.cpu_count(),
         "usable_cores": usable_cores(),
         "memory_gib": memory_gib(),

@@ -8,6 +8,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from fakescope.bench.machine import bf16_statement
 from fakescope.bench.timing import Comparison
 from fakescope.formatting import format_measurement
 from fakescope.runs import atomic_write_bytes
@@ -130,6 +131,7 @@ class BenchReport:
             f"({m['usable_cores']} usable), {m['memory_gib']} GiB RAM, {gpu}; {m['os']}; "
             f"Python {m['python']}, torch {m['torch']} ({m['torch_threads']} threads), "
             f"onnxruntime {m['onnxruntime']}",
+            f"- **bf16:** {bf16_statement(bool(m.get('native_bf16')))}",
             f"- **Load average** (1, 5, 15 min): {before} before; {after} after",
             f"- **Command:** `{self.command}`",
             f"- **Data:** {self.data}",

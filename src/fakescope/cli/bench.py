@@ -40,6 +40,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _bench(args: argparse.Namespace) -> int:
+    from fakescope.bench.machine import bf16_statement
     from fakescope.bench.runner import parse_areas, run_bench
     from fakescope.bench.settings import full_settings, quick_settings
     from fakescope.bench.table import Row, format_ratio
@@ -68,6 +69,7 @@ def _bench(args: argparse.Namespace) -> int:
                            args.device, _command_line(args), log, show)
     markdown, data = report.write(Path(args.out))
     print(report.table())
+    print(f"\nbf16: {bf16_statement(bool(report.machine['native_bf16']))}")
     print(f"\nwrote {markdown} and {data}")
     return 0
 

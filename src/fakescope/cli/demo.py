@@ -29,6 +29,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--serve", action="store_true", help="afterwards, serve the best detector on the web page"
     )
     demo.add_argument("--port", type=int, default=8000, help="port for --serve")
+    demo.add_argument("--quiet", action="store_true",
+                      help="no progress bars or log lines: stage names and the results only")
     demo.add_argument(
         "--set",
         action="append",
@@ -42,20 +44,21 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def _demo(args: argparse.Namespace) -> int:
     from fakescope.config import load_config
-    from fakescope.demo import DemoConfig, run_demo
+    from fakescope.demo import DemoConfig, run_demo, stage_count
 
     preset = args.config or ("demo_quick" if args.quick else "demo")
     flags: dict[str, Any] = {"out": args.out, "seed": args.seed, "device": args.device}
     config = load_config(DemoConfig, preset, merge_overrides(flags, args.set))
-    logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stderr)
-    step = 0
+    level = logging.WARNING if args.quiet else logging.INFO
+    logging.basicConfig(level=level, format="%(message)s", stream=sys.stderr)
+    step, stage_total = 0, stage_count(config)
 
     def announce(stage: str) -> None:
         nonlocal step
         step += 1
-        print(f"[{step}] {stage}", file=sys.stderr, flush=True)
+        print(f"[{step}/{stage_total}] {stage}", file=sys.stderr, flush=True)
 
-    result = run_demo(config, progress=sys.stderr.isatty(), announce=announce)
+    result = run_demo(config, progress=not args.quiet, announce=announce)
     q = result.gan_quality
     print(f"\nGAN against {q['images']} held-out faces: {q['fd_name']} {q['fake']['fd']:.1f} "
           f"(real-vs-real floor {q['floor']['fd']:.1f}, {q['fd_over_floor']:.2f}x), "

@@ -56,7 +56,8 @@ def _load(args: argparse.Namespace, flags: dict[str, Any]) -> Any:
 
 
 def _progress(args: argparse.Namespace) -> bool:
-    return not args.quiet and sys.stderr.isatty()
+    # Bars in a log too: a run redirected to a file still shows how far it is.
+    return not args.quiet
 
 
 def _train(args: argparse.Namespace) -> int:

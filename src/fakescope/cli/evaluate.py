@@ -134,7 +134,8 @@ def _add_data(parser: argparse.ArgumentParser) -> None:
 
 
 def _progress(args: argparse.Namespace) -> bool:
-    return not args.quiet and sys.stderr.isatty()
+    # Bars in a log too: a run redirected to a file still shows how far it is.
+    return not args.quiet
 
 
 def _data_config(args: argparse.Namespace, checkpoint: Path) -> DataConfig:

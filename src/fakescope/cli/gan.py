@@ -35,6 +35,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                        help="any config value, e.g. --set train.g_loss=saturating (repeatable)")
     train.add_argument("--resume", action="store_true",
                        help="continue the run from its newest checkpoint")
+    train.add_argument("--quiet", action="store_true", help="no progress bar")
     train.set_defaults(handler=_train)
 
     generate = commands.add_parser("generate", help="write N generated images (a detector's fakes)")
@@ -138,7 +139,7 @@ def _train(args: argparse.Namespace) -> int:
     logger = logging.getLogger("fakescope.gan")
     logger.addHandler(handler)
     try:
-        result = train_gan(config, resume=args.resume, progress=sys.stderr.isatty())
+        result = train_gan(config, resume=args.resume, progress=not args.quiet)
     finally:
         logger.removeHandler(handler)
     if not context_from_environment().is_main:  # under torchrun, rank 0 speaks for all

@@ -62,7 +62,7 @@ from fakescope.runs import (
     write_json,
 )
 from fakescope.signals import StopRequest, stop_on_signals
-from fakescope.speed import CompiledForward, SpeedSettings
+from fakescope.speed import CompiledForward, SpeedSettings, ThreadWatch, append_recheck
 
 # Called after every epoch with its 1-based number and logged row; may raise to stop training
 # (a search pruning a trial), after that epoch's checkpoints are safely written.
@@ -221,6 +221,7 @@ class Trainer:
         self.config, self.t = config, config.train
         self.prepared, self.run, self.device, self.speed = prepared, run, device, speed
         self.dist = dist or DistContext()
+        self.watch = ThreadWatch(speed, self.t.threads, device, self._record_recheck)
         self.local_batch_size = self.dist.local_batch_size(self.t.batch_size)
         self.model = model.to(device).to(memory_format=speed.memory_format)
         # Training passes go through `net` (gradient averaging under torchrun); `model` shares
@@ -244,6 +245,10 @@ class Trainer:
     def spec(self) -> InputSpec:
         return self.prepared.spec
 
+    def _record_recheck(self, record: dict[str, Any]) -> None:
+        if self.dist.is_main:
+            append_recheck(self.run.path / "speed.json", {"epoch": self.state.epoch + 1, **record})
+
     # --- checkpoints -------------------------------------------------------------------------
 
     def save(self, path: Path, metrics: dict[str, float], running: RunningScores | None) -> None:
@@ -253,7 +258,7 @@ class Trainer:
             "scheduler": self.scheduler.state_dict() if self.scheduler else {},
             "scaler": self.scaler.state_dict() if self.scaler else {},
             "rng": rng_state(),
-            "speed": self.speed.to_dict(),
+            "speed": self.watch.settings.to_dict(),
             "running": running.state_dict() if running else {},
         }
         self._save_detector(path, metrics, {"train_state": resume_state})
@@ -358,7 +363,8 @@ class Trainer:
         )
         every = self.t.checkpoint_every_steps
         for images, labels in bar:
-            loss, probs = self.train_step(images, labels)
+            with self.watch.step():
+                loss, probs = self.train_step(images, labels)
             running.merge(self.dist.gather_objects((loss, probs.cpu(), labels)))
             self.state.batch += 1
             self.state.step += 1
@@ -558,7 +564,7 @@ def _result(trainer: Trainer) -> TrainResult:
         last_checkpoint=run.checkpoints / "last.pt",
         epochs_run=state.epoch,
         stop_reason=state.stop_reason or "epochs",
-        speed=trainer.speed,
+        speed=trainer.watch.settings,
         compile_report=_compile_report(trainer.net),
     )
 

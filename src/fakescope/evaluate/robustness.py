@@ -23,6 +23,7 @@ from typing import Any
 
 import torch
 from torchvision.transforms.v2 import functional as TF
+from tqdm import tqdm
 
 from fakescope.config import ConfigError, DataConfig
 from fakescope.data.pipeline import PreparedData
@@ -145,6 +146,9 @@ def robustness_sweep(
     torch_device = resolve_device(device)
     result = Robustness(split=split)
     prepared_by_spec: dict[InputSpec, PreparedData] = {}
+    sweeps = sweeps or DEFAULT_SWEEPS
+    points = len(checkpoints) * sum(len(strengths) for strengths in sweeps.values())
+    bar = tqdm(total=points, desc="robustness", unit="sweep", disable=not progress)
     for checkpoint in map(Path, checkpoints):
         loaded = load_detector(checkpoint, torch_device)
         if seed is None:
@@ -153,7 +157,7 @@ def robustness_sweep(
             prepared = prepare_evaluation_data(loaded, data, seed, progress)
             prepared_by_spec[loaded.input_spec] = prepared
         prepared = prepared_by_spec[loaded.input_spec]
-        for kind, strengths in (sweeps or DEFAULT_SWEEPS).items():
+        for kind, strengths in sweeps.items():
             for strength in strengths:
                 perturb = partial(_corrupt, kind, float(strength), seed)
                 scores = score_split(
@@ -168,6 +172,8 @@ def robustness_sweep(
                         "metrics": metrics,
                     }
                 )
+                bar.update()
+    bar.close()
     return result
 
 

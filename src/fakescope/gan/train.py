@@ -80,7 +80,7 @@ from fakescope.runs import (
     write_json,
 )
 from fakescope.signals import StopRequest, stop_on_signals
-from fakescope.speed import CompiledForward, SpeedSettings
+from fakescope.speed import CompiledForward, SpeedSettings, ThreadWatch, append_recheck
 
 log = logging.getLogger("fakescope.gan")
 
@@ -217,6 +217,7 @@ class GanTrainer:
             speed = self.dist.broadcast(self._probe_speed() if self.dist.is_main
                                         else SpeedSettings())
         self.speed = speed
+        self.watch = ThreadWatch(speed, t.threads, device, self._record_recheck)
         layout = self.memory_format = speed.memory_format
         self.G.to(memory_format=layout)
         self.D.to(memory_format=layout)
@@ -275,6 +276,10 @@ class GanTrainer:
         log.info("speed settings: %s", speed.describe())
         return speed
 
+    def _record_recheck(self, record: dict[str, Any]) -> None:
+        if self.dist.is_main:
+            append_recheck(self.run.path / "speed.json", {"epoch": self.state.epoch + 1, **record})
+
     # -- checkpoints --------------------------------------------------------------------------
 
     @property
@@ -298,7 +303,7 @@ class GanTrainer:
             "state": self.state.to_dict(),
             "rng": rng_state(),
             "augment_rng": self.augment_rng.get_state(),
-            "speed": self.speed.to_dict(),
+            "speed": self.watch.settings.to_dict(),
         }
         if self.G_average is not None:
             payload["generator_train"] = self.G.state_dict()
@@ -612,14 +617,17 @@ class GanTrainer:
         with stop_on_signals(stop), self.speed.thread_count():
             while s.epoch < t.epochs:
                 loader = self._loader(epoch=s.epoch, start_batch=s.batch)
-                bar = tqdm(total=self.batches_per_epoch, initial=s.batch, leave=False,
-                           desc=f"epoch {s.epoch + 1}/{t.epochs}", unit="batch",
+                # Counts the run's iterations, so its ETA is the run's (within a time budget,
+                # the iterations the pace so far fits into it).
+                bar = tqdm(total=self.planned_steps(), initial=s.step, leave=False,
+                           desc=f"GAN epoch {s.epoch + 1}/{t.epochs}", unit="it",
                            disable=not self.progress)
                 with bar:
                     for real, _ in loader:
                         real = real.to(self.device, memory_format=self.memory_format,
                                        non_blocking=True)
-                        row = self.train_step(real)
+                        with self.watch.step():
+                            row = self.train_step(real)
                         s.step += 1
                         s.batch += 1
                         s.images += real.shape[0]
@@ -634,6 +642,7 @@ class GanTrainer:
                         if self._collapse_flag:
                             postfix["COLLAPSE?"] = self._collapse_flag
                         bar.set_postfix(postfix, refresh=False)
+                        bar.total = self.planned_steps()
                         bar.update()
                         if self.on_step is not None:
                             self.on_step(s.step)

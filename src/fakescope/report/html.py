@@ -17,6 +17,9 @@ has no confusion matrix, a detector run no sample grid):
     **/robustness.json     robustness sweeps
 
 A folder whose sub-folders are runs (each with its own config.yaml) gets one section per run.
+A folder with a model comparison or a GAN's floor comparison (the demo's) opens with a summary:
+the best detector, the GAN against the floor with real and generated faces side by side, and
+the demo's stage times. Configs come last, folded away.
 """
 
 from __future__ import annotations
@@ -33,7 +36,8 @@ from typing import Any
 
 from matplotlib.figure import Figure
 
-from fakescope.evaluate.compare import COMPARISON_FILE, TABLE_COLUMNS, read_comparison
+from fakescope.demo import DEMO_MARKER, TIMINGS_FILE, best_by
+from fakescope.evaluate.compare import COMPARISON_FILE, TABLE_COLUMNS, Comparison, read_comparison
 from fakescope.evaluate.evaluate import EVALUATION_FILE, Evaluation, read_evaluation
 from fakescope.evaluate.robustness import ROBUSTNESS_FILE, Robustness
 from fakescope.formatting import format_probability, format_value
@@ -56,6 +60,7 @@ _HEADLINE = (
 _QUALITY_COLUMN = re.compile(r"^(fid|fd_|kid)")
 _OWN_JSON = {
     "data_report.json", EVALUATION_FILE, COMPARISON_FILE, ROBUSTNESS_FILE, FLOOR_COMPARISON_FILE,
+    DEMO_MARKER, TIMINGS_FILE,
 }
 
 STYLE = """
@@ -73,6 +78,11 @@ figure { display: inline-block; margin: 0.4rem; vertical-align: top; text-align:
 figure img { max-width: 100%; border: 1px solid #ddd; }
 figcaption { font-size: 0.8rem; color: #555; max-width: 320px; overflow-wrap: anywhere; }
 .note { color: #666; font-style: italic; }
+#summary { background: #f4f6fb; border: 1px solid #ccd; padding: 0 1rem 0.5rem; }
+#summary h2 { margin-top: 0.8rem; }
+.answer { font-size: 1.15rem; margin: 0.4rem 0; }
+.columns { display: flex; flex-wrap: wrap; gap: 1rem; align-items: flex-start; }
+.columns > div { flex: 1 1 420px; }
 nav li { margin: 0.15rem 0; }
 """
 
@@ -140,13 +150,104 @@ def _read_json(path: Path) -> Any:
 # --- sections -------------------------------------------------------------------------------
 
 
-def config_section(run: RunDir) -> str:
-    if not run.config.is_file():
+def configs_section(root: Path, folders: Sequence[Path]) -> str:
+    """Every run's config.yaml (and the demo's own settings), each folded away."""
+    files = [root / DEMO_MARKER] + [RunDir(f).config for f in folders]
+    parts = [
+        f"<details><summary>{_e(path.relative_to(root))}</summary>"
+        f"<pre>{_e(path.read_text())}</pre></details>"
+        for path in dict.fromkeys(files) if path.is_file()
+    ]
+    return "".join(parts)
+
+
+# --- the summary: the answer first -----------------------------------------------------------
+
+
+def _first(root: Path, name: str) -> Path | None:
+    """The first file called `name` at or below `root`, outside output folders."""
+    for path in sorted(root.rglob(name), key=lambda p: (len(p.parts), p)):
+        if not _NOT_RUN_FOLDERS.intersection(path.relative_to(root).parts[:-1]):
+            return path
+    return None
+
+
+def _threshold_source(root: Path, comparison: Comparison, model: str) -> str:
+    """How the best model's threshold was chosen: a comparison reads the stored threshold, so
+    the rule comes from that checkpoint's own evaluation (e.g. "eer on val"), when there is one."""
+    evaluation = next(e for e in comparison.evaluations if e.model == model)
+    if evaluation.threshold_source != "checkpoint":
+        return evaluation.threshold_source
+    checkpoint = Path(evaluation.checkpoint).resolve()
+    for path in sorted(root.rglob(EVALUATION_FILE)):
+        own = read_evaluation(path)
+        if Path(own.checkpoint).resolve() == checkpoint and own.threshold_source != "checkpoint":
+            return own.threshold_source
+    return "stored in the checkpoint"
+
+
+def _detector_summary(root: Path, path: Path) -> str:
+    comparison = read_comparison(path)
+    table = comparison.table()
+    if not table:
         return ""
-    text = run.config.read_text()
+    best = best_by(table)
+    source = _threshold_source(root, comparison, best["model"])
+    answer = (
+        f"<p class='answer'>Best detector: <b id='best-model'>{_e(best['model'])}</b>, "
+        f"ROC-AUC <b id='best-roc-auc'>{_e(format_value(best.get('roc_auc'), DASH))}</b>, accuracy "
+        f"<b>{_e(format_value(best.get('accuracy'), DASH))}</b> "
+        f"on the {_e(comparison.split)} split, "
+        f"at threshold <b>{_e(format_probability(best.get('threshold')))}</b> "
+        f"({_e(source)}).</p>"
+    )
+    columns = ("roc_auc", "accuracy", "eer", "threshold")
+    rows = [[row["model"], *(row.get(c) for c in columns)] for row in table]
+    return answer + _table(("model", *columns), rows)
+
+
+def _gan_summary(path: Path) -> str:
+    data = _read_json(path)
+    if not isinstance(data, dict):
+        return ""
+    fake, floor = data.get("fake", {}), data.get("floor", {})
+    name = data.get("fd_name", "FD")
+    text = (
+        f"<p>GAN: {_e(name)} <b>{_e(format_value(fake.get('fd'), DASH))}</b> against "
+        f"{_e(data.get('images', '?'))} held-out real faces, where a second set of real faces "
+        f"scores {_e(format_value(floor.get('fd'), DASH))} (the floor): "
+        f"<b>{_e(format_value(data.get('fd_over_floor'), DASH))}x</b> the floor; diversity "
+        f"{_e(format_value(fake.get('diversity'), DASH))} of the reals'.</p>"
+    )
+    grids = "".join(
+        _image((path.parent / name).read_bytes(), caption, width=240)
+        for name, caption in ((REAL_GRID_FILE, "real faces (held out)"),
+                              (FAKE_GRID_FILE, "generated faces"))
+        if (path.parent / name).is_file()
+    )
+    return text + f"<div id='face-grids'>{grids}</div>"
+
+
+def _timings_summary(root: Path) -> str:
+    data = _read_json(root / TIMINGS_FILE)
+    stages = data.get("stage_seconds") if isinstance(data, dict) else None
+    if not stages:
+        return ""
+    listed = "; ".join(f"{name} {seconds:.0f} s" for name, seconds in stages.items())
+    total = sum(stages.values())
+    return f"<p class='note'>Stage times, {total:.0f} s in all: {_e(listed)}.</p>"
+
+
+def summary_section(root: Path) -> str:
+    """The answer first: the best detector, the GAN against the floor, the faces, the time."""
+    comparison, floor = _first(root, COMPARISON_FILE), _first(root, FLOOR_COMPARISON_FILE)
+    detectors = _detector_summary(root, comparison) if comparison else ""
+    gan = _gan_summary(floor) if floor else ""
+    if not (detectors or gan):
+        return ""
     return (
-        "<h3>Config</h3><details open><summary>config.yaml</summary>"
-        f"<pre>{_e(text)}</pre></details>"
+        "<section id='summary'><h2>Summary</h2><div class='columns'>"
+        f"<div>{detectors}{_timings_summary(root)}</div><div>{gan}</div></div></section>"
     )
 
 
@@ -400,7 +501,6 @@ def run_body(folder: Path, runs: Sequence[Path]) -> str:
     run = RunDir(folder)
     parts = [
         floor_section(run),
-        config_section(run),
         data_section(run),
         training_section(run),
         quality_section(run),
@@ -430,6 +530,9 @@ def build_report(root: str | Path) -> str:
         if body:
             title = root.name if folder == root else str(folder.relative_to(root))
             sections.append((f"run-{len(sections)}", title, body))
+    configs = configs_section(root, [root, *runs])
+    if configs:
+        sections.append(("configs", "Configs", configs))
     nav = "".join(f'<li><a href="#{a}">{_e(t)}</a></li>' for a, t, _ in sections)
     content = "".join(f'<section id="{a}"><h2>{_e(t)}</h2>{b}</section>' for a, t, b in sections)
     stamp = datetime.datetime.now().strftime("%Y-%m-%d %H:%M")
@@ -437,7 +540,7 @@ def build_report(root: str | Path) -> str:
         "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>"
         f"<title>fakescope report: {_e(root.name)}</title><style>{STYLE}</style></head><body>"
         f"<h1>fakescope report: {_e(root.name)}</h1><p class='note'>generated {stamp}</p>"
-        f"<nav><ul>{nav}</ul></nav>"
+        f"{summary_section(root)}<nav><ul>{nav}</ul></nav>"
         f"{content or '<p class=note>Nothing to report in this folder yet.</p>'}</body></html>"
     )
 

@@ -83,6 +83,7 @@ def _compare(ctx: BenchContext, device: torch.device, model: ModelSpec) -> Row:
         s.rounds,
     )
     where = "" if device.type == "cpu" else f" ({device.type})"
+    where += f", fakescope {speed.describe()}"  # amp=off: fp32
     details: dict[str, Any] = {
         "model": model.name, "size": model.size, "kwargs": model.kwargs, "device": str(device),
         "steps_per_turn": s.detect_steps, "batch_size": t.batch_size,

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 import torch
 
+from fakescope.checkpoints import load_checkpoint
 from fakescope.detect.config import DetectJobConfig
 from fakescope.detect.train import (
     Trainer,
@@ -17,7 +18,7 @@ from fakescope.detect.train import (
     newest_resume_payload,
     train_detector,
 )
-from fakescope.runs import MetricsLog, RunDir, load_checkpoint
+from fakescope.runs import MetricsLog, RunDir
 
 MakeConfig = Callable[..., DetectJobConfig]
 

@@ -10,10 +10,11 @@ from types import SimpleNamespace
 import pytest
 import torch
 
+from fakescope.checkpoints import load_checkpoint
 from fakescope.detect.config import DetectJobConfig
 from fakescope.detect.train import Trainer, TrainingDiverged, class_weights, train_detector
 from fakescope.models.registry import load_detector
-from fakescope.runs import MetricsLog, load_checkpoint
+from fakescope.runs import MetricsLog
 
 MakeConfig = Callable[..., DetectJobConfig]
 METRICS = ("loss", "accuracy", "precision", "recall", "f1", "roc_auc")

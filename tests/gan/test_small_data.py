@@ -10,6 +10,7 @@ import pytest
 import torch
 from torch import nn
 
+from fakescope.checkpoints import load_checkpoint
 from fakescope.config import ConfigError, load_config
 from fakescope.gan import train as train_module
 from fakescope.gan.config import GanJobConfig, validate
@@ -28,7 +29,6 @@ from fakescope.models.gan_registry import (
     build_generator,
     list_gan_architectures,
 )
-from fakescope.runs import load_checkpoint
 
 PAPER_PRESETS = ("paper000_dcgan64", "paper000_dcgan128", "paper001_dcgan128",
                  "paper004_celeb100k_exp1", "paper004_celeb100k_exp2", "paper004_celeba")

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+from fakescope.checkpoints import CheckpointError
 from fakescope.config import ConfigError
 from fakescope.data.images import BadImageError
-from fakescope.runs import CheckpointError
 
 USER_ERRORS: tuple[type[BaseException], ...] = (
     ConfigError,

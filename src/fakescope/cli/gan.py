@@ -7,11 +7,14 @@ import json
 import logging
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tqdm import tqdm
 
 from fakescope.config import merge_overrides
+
+if TYPE_CHECKING:
+    from fakescope.checkpoints import GanPayload
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -183,7 +186,7 @@ def _sample(args: argparse.Namespace) -> int:
     return 0
 
 
-def _real_data(args: argparse.Namespace, payload: dict[str, Any]) -> Any:
+def _real_data(args: argparse.Namespace, payload: GanPayload) -> Any:
     """The dataset a checkpoint's run trained on, or `--data`, prepared at its resolution."""
     from fakescope.config import from_dict
     from fakescope.data.pipeline import prepare_data
@@ -198,8 +201,9 @@ def _real_data(args: argparse.Namespace, payload: dict[str, Any]) -> Any:
 
 
 def _metrics(args: argparse.Namespace) -> int:
+    from fakescope.checkpoints import read_gan_checkpoint
     from fakescope.gan.metrics import build_feature_extractor, compare_with_floor
-    from fakescope.gan.sample import load_generator, read_gan_checkpoint
+    from fakescope.gan.sample import load_generator
     from fakescope.gan.train import real_uint8_batches
     from fakescope.reproducibility import resolve_device
 
@@ -220,9 +224,10 @@ def _metrics(args: argparse.Namespace) -> int:
 
 
 def _eval_disc(args: argparse.Namespace) -> int:
+    from fakescope.checkpoints import read_gan_checkpoint
     from fakescope.gan.export import load_discriminator, score_discriminator
     from fakescope.gan.plots import plot_batch_accuracy
-    from fakescope.gan.sample import load_generator, read_gan_checkpoint
+    from fakescope.gan.sample import load_generator
     from fakescope.reproducibility import resolve_device
     from fakescope.runs import write_json
 

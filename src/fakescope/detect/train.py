@@ -29,6 +29,7 @@ import torch
 from sklearn.utils.class_weight import compute_class_weight
 from tqdm import tqdm
 
+from fakescope.checkpoints import DetectorPayload, read_detector, resumable_detector
 from fakescope.config import to_dict
 from fakescope.data.pipeline import PreparedData, prepare_data
 from fakescope.data.transforms import InputSpec, resolve_input_spec
@@ -54,7 +55,6 @@ from fakescope.runs import (
     MetricsLog,
     RunDir,
     discarded_if_failed,
-    load_checkpoint,
     open_run,
     prune_step_checkpoints,
     restart_logs,
@@ -196,12 +196,10 @@ def check_splits(prepared: PreparedData) -> None:
             )
 
 
-def newest_resume_payload(run: RunDir) -> dict[str, Any] | None:
+def newest_resume_payload(run: RunDir) -> DetectorPayload | None:
     """The resumable checkpoint furthest along: a mid-epoch step checkpoint or `last.pt`."""
-    paths = {p for p in (run.latest_checkpoint(), run.checkpoints / "last.pt") if p and p.is_file()}
-    payloads = [load_checkpoint(p) for p in paths]
-    payloads = [p for p in payloads if "train_state" in p]
-    return max(payloads, key=lambda p: p["train_state"]["step"]) if payloads else None
+    paths = {p for p in (run.latest_checkpoint(), run.checkpoints / "last.pt") if p}
+    return resumable_detector(sorted(paths))
 
 
 class Trainer:
@@ -257,14 +255,14 @@ class Trainer:
         }
         self._save_detector(path, metrics, {"train_state": resume_state})
 
-    def _save_detector(self, path: Path, metrics: dict[str, float], extra: dict[str, Any]) -> None:
+    def _save_detector(self, path: Path, metrics: dict[str, float], extra: DetectorPayload) -> None:
         m = self.config.model
         save_detector(
             path, self.model, m.name, m.kwargs, self.spec, self.t.threshold, metrics,
             extra={"config": to_dict(self.config), **extra},
         )
 
-    def restore(self, payload: dict[str, Any]) -> RunningScores | None:
+    def restore(self, payload: DetectorPayload) -> RunningScores | None:
         saved = payload["train_state"]
         self.model.load_state_dict(payload["state_dict"])
         self.optimizer.load_state_dict(saved["optimizer"])
@@ -475,7 +473,7 @@ def _train_run(
     dist: DistContext,
     device: torch.device,
     run: RunDir,
-    payload: dict[str, Any] | None,
+    payload: DetectorPayload | None,
     model: Detector,
     prepared: PreparedData,
     progress: bool,
@@ -544,7 +542,7 @@ def _probe_speed(
 def _result(trainer: Trainer) -> TrainResult:
     run, state = trainer.run, trainer.state
     best_path = run.checkpoints / "best.pt"
-    best = load_checkpoint(best_path)
+    best = read_detector(best_path)
     trainer.model.load_state_dict(best["state_dict"])  # early stopping's "restore best weights"
     trainer.model.eval()
     return TrainResult(

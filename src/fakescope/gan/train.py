@@ -32,6 +32,14 @@ from typing import Any
 import torch
 from tqdm import tqdm
 
+from fakescope.checkpoints import (
+    GanPayload,
+    gan_arch,
+    gan_speed,
+    gan_training_generator,
+    read_gan,
+    save_gan,
+)
 from fakescope.config import ConfigError, to_dict
 from fakescope.data.pipeline import BatchLoader, PreparedData, prepare_data
 from fakescope.data.transforms import InputSpec, resolve_input_spec
@@ -58,7 +66,7 @@ from fakescope.gan.losses import (
 from fakescope.gan.metrics import FeatureExtractor, QualityMeter, build_feature_extractor
 from fakescope.gan.plots import plot_loss_phase, plot_losses, plot_quality
 from fakescope.gan.sample import sample_grid
-from fakescope.gan.speed import checkpoint_speed, choose_gan_speed_settings
+from fakescope.gan.speed import choose_gan_speed_settings
 from fakescope.models.gan_registry import ImageGenerator, build_discriminator, build_generator
 from fakescope.reproducibility import (
     configure_backends,
@@ -71,11 +79,9 @@ from fakescope.runs import (
     MetricsLog,
     RunDir,
     discarded_if_failed,
-    load_checkpoint,
     open_run,
     prune_step_checkpoints,
     restart_logs,
-    save_checkpoint,
     write_json,
 )
 from fakescope.signals import StopRequest, stop_on_signals
@@ -173,16 +179,13 @@ def budget_clock(kind: str) -> float:
     return time.process_time() if kind == "cpu" else time.perf_counter()
 
 
-def newest_gan_checkpoint(run: RunDir) -> tuple[Path, dict[str, Any]] | None:
+def newest_gan_checkpoint(run: RunDir) -> tuple[Path, GanPayload] | None:
     """The run's newest checkpoint and its path; None when it has none (a fresh start)."""
     path = run.latest_checkpoint()
     if path is None:
         return None
     # On the CPU: RNG states must stay there; weights and moments move on loading.
-    payload = load_checkpoint(path, map_location="cpu")
-    if payload.get("kind") != "gan":
-        raise ConfigError(f"{path} is not a GAN checkpoint; cannot resume this run from it")
-    return path, payload
+    return path, read_gan(path, map_location="cpu")
 
 
 class GanTrainer:
@@ -281,10 +284,9 @@ class GanTrainer:
         """The generator every sample, metric and `generate` uses: the moving average when on."""
         return self.G_average.model if self.G_average is not None else self.G
 
-    def checkpoint_payload(self) -> dict[str, Any]:
+    def checkpoint_payload(self) -> GanPayload:
         m = self.config.model
-        payload = {
-            "kind": "gan",
+        payload: GanPayload = {
             "arch": m.arch,
             "config": to_dict(self.config),
             "generator_kwargs": m.generator_kwargs(),
@@ -317,18 +319,18 @@ class GanTrainer:
         self.calibrate_generator()
         self.iterations.flush()
         path = self.run.step_checkpoint(self.state.step)
-        save_checkpoint(path, self.checkpoint_payload())
+        save_gan(path, self.checkpoint_payload())
         prune_step_checkpoints(self.run, self.config.train.keep_checkpoints)
         self._last_checkpoint = path
         log.info("checkpoint %s (epoch %d, batch %d)", path.name, self.state.epoch,
                  self.state.batch)
         return path
 
-    def resume(self, path: Path, payload: dict[str, Any]) -> None:
+    def resume(self, path: Path, payload: GanPayload) -> None:
         """Continue from `payload`, the checkpoint at `path` (see `newest_gan_checkpoint`)."""
         saved = payload["config"]
         m = self.config.model
-        same_networks = (payload.get("arch", "dcgan") == m.arch
+        same_networks = (gan_arch(payload) == m.arch
                          and payload["generator_kwargs"] == m.generator_kwargs()
                          and payload["discriminator_kwargs"] == m.discriminator_kwargs())
         if not same_networks:
@@ -344,7 +346,7 @@ class GanTrainer:
             )
         if (self.G_average is None) != ("generator_train" not in payload):
             raise ConfigError("--resume: train.ema_kimg must stay on (or off) as in the checkpoint")
-        self.G.load_state_dict(payload.get("generator_train", payload["generator"]))
+        self.G.load_state_dict(gan_training_generator(payload))
         if self.G_average is not None:
             self.G_average.model.load_state_dict(payload["generator"])
         self.D.load_state_dict(payload["discriminator"])
@@ -711,7 +713,7 @@ def _train(
     found = newest_gan_checkpoint(run) if resume else None
     if not found and dist.is_main:  # a fresh start: no rows of an attempt that saved nothing
         restart_logs(run, run.metrics.name, "epochs.csv")
-    speed = checkpoint_speed(found[1]) if found else None
+    speed = gan_speed(found[1]) if found else None
     trainer = GanTrainer(config, prepared, run, device, extractor_factory, progress, on_step, dist,
                          speed)
     if found:

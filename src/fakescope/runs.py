@@ -3,7 +3,9 @@
 A run folder `runs/<name>/` holds everything one job produced::
 
     config.yaml        the resolved config
-    metrics.csv        one row per step or epoch
+    metrics.csv        GAN runs: one row per optimizer step (epochs.csv: one per epoch);
+                       detector runs: one row per epoch (validation needs a whole epoch)
+    train.log          what a training run did and when (fakescope.training.session)
     checkpoints/       ckpt-<step>.pt, plus best.pt / last.pt where the job keeps them
     samples/           images the job drew
     report/            plots and the HTML report

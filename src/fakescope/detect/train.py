@@ -200,15 +200,19 @@ class DetectorTrainer:
         prepared: PreparedData,
         run: RunDir,
         device: torch.device,
-        speed: SpeedSettings,
+        speed: SpeedSettings | None = None,
         dist: DistContext | None = None,
         progress: bool = False,
         epoch_callback: EpochCallback | None = None,
     ) -> None:
         self.config, self.t = config, config.train
-        self.prepared, self.run, self.device, self.speed = prepared, run, device, speed
+        self.prepared, self.run, self.device = prepared, run, device
         self.dist = dist or DistContext()
         self.local_batch_size = self.dist.local_batch_size(self.t.batch_size)
+        # A fresh run times the candidates (rank 0, on one process's batch; every rank takes its
+        # choice); a resumed run brings its checkpoint's, so it keeps the same arithmetic.
+        self.model = model
+        self.speed = speed = resolve_speed(speed, self.probe_speed, self.dist, run, log)
         self.model = model.to(device).to(memory_format=speed.memory_format)
         # Training passes go through `net` (gradient averaging under torchrun); `model` shares
         # its weights and serves checkpoints and evaluation. Frozen backbone epochs leave
@@ -231,6 +235,11 @@ class DetectorTrainer:
         self._epoch_total = 0  # batches in the current epoch
         self._epoch_started = 0.0
         self._bar = epoch_bar(0, 0, 0, 0, enabled=False)
+
+    def probe_speed(self) -> tuple[SpeedSettings, dict[str, float]]:
+        t = self.t
+        return choose_speed_settings(self.model, self.spec.size, self.local_batch_size,
+                                     self.device, t.amp, t.channels_last, t.threads)
 
     @property
     def spec(self) -> InputSpec:
@@ -485,14 +494,8 @@ def _train(
         if not payload:  # a fresh start: no rows of an attempt that saved nothing
             restart_logs(run, run.metrics.name)
     check_splits(prepared)
-    t = config.train
-
-    def probe_speed() -> tuple[SpeedSettings, dict[str, float]]:
-        return choose_speed_settings(model, prepared.spec.size, dist.local_batch_size(t.batch_size),
-                                     device, t.amp, t.channels_last, t.threads)
-
-    saved = SpeedSettings.from_dict(payload["train_state"]["speed"]) if payload else None
-    speed = resolve_speed(saved, probe_speed, dist, run, log)
+    # A resumed run keeps its checkpoint's speed settings, so its arithmetic, so its results.
+    speed = SpeedSettings.from_dict(payload["train_state"]["speed"]) if payload else None
     trainer = DetectorTrainer(config, model, prepared, run, device, speed, dist, progress,
                               epoch_callback)
     if payload:
@@ -505,7 +508,7 @@ def _train(
     if state.stop_reason != "early_stopping":
         state.stop_reason = ""
     trainer.budget.start()
-    end = run_epochs(trainer, dist, trainer.budget, speed)
+    end = run_epochs(trainer, dist, trainer.budget, trainer.speed)
     if end.interrupted:
         raise TrainingInterrupted(
             f"stopped by {end.interrupted} at epoch {state.epoch + 1}, batch {state.batch} "

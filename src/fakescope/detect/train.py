@@ -13,6 +13,11 @@ Under torchrun (see fakescope.distributed) every process trains on its share of 
 batch with gradients averaged and BatchNorm statistics shared, validates its share of the
 validation split, and all processes gather the scores, so they take the same decisions; rank 0
 alone writes the run folder.
+
+The run's set-up (seeds, run folder, `train.log`, speed settings), its loop (stop requests, the
+time budget, epoch ends) are the training skeleton's (fakescope.training); `DetectorTrainer`
+supplies the state, the step and the epoch's end (validation, early stopping, checkpoints).
+`metrics.csv` has a row per epoch.
 """
 
 from __future__ import annotations
@@ -400,8 +405,8 @@ class DetectorTrainer:
         """Mid-epoch, a step checkpoint holds the batches done; at an epoch's end, last.pt."""
         if self.mid_epoch() and self.dist.is_main:
             self.save_step()
-        log.warning("stopped by %s at epoch %d, batch %d (step %d): resume with --resume",
-                    signal, self.state.epoch + 1, self.state.batch, self.state.step)
+        log.info("stopped by %s at epoch %d, batch %d (step %d): resume with --resume",
+                 signal, self.state.epoch + 1, self.state.batch, self.state.step)
 
     def finish_epoch(self, running: RunningScores, seconds: float) -> dict[str, float]:
         """Validate, step the schedule, update early stopping, log the row, write checkpoints."""

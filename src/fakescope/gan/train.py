@@ -16,6 +16,11 @@ Under torchrun the N processes split every global batch (see fakescope.distribut
 the whole batch's latents and keeps its share, G's and D's gradients are averaged and their
 BatchNorm statistics shared, so they train as one process would. Rank 0 alone writes the run
 folder and does the epoch-end work (samples, metrics, plots, checkpoints).
+
+The run's set-up (seeds, run folder, `train.log`, speed settings), its loop (stop requests, the
+time budget, epoch ends) are the training skeleton's (fakescope.training); `GanTrainer` supplies
+the state, the iteration and the epoch's end. `metrics.csv` has a row per iteration, `epochs.csv`
+one per epoch.
 """
 
 from __future__ import annotations

@@ -86,3 +86,18 @@ def test_resume_takes_the_resumable_detector_checkpoint_furthest_along(tmp_path:
     save_detector_payload(step, {"train_state": {"step": 25}})
     assert resumable_detector([best, last, step])["train_state"]["step"] == 25  # type: ignore[index]
     assert resumable_detector([best, tmp_path / "absent.pt"]) is None
+
+
+def test_models_read_checkpoints_without_the_run_folder_module() -> None:
+    import ast
+
+    import fakescope.models
+
+    imported = set()
+    for path in Path(next(iter(fakescope.models.__path__))).glob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and node.module:
+                imported.add(node.module)
+            elif isinstance(node, ast.Import):
+                imported.update(alias.name for alias in node.names)
+    assert "fakescope.checkpoints" in imported and "fakescope.runs" not in imported

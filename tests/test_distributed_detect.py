@@ -12,11 +12,11 @@ from typing import Any
 import pytest
 import torch
 
+from fakescope.checkpoints import load_checkpoint
 from fakescope.config import load_config
 from fakescope.data.synth import synthesize_dataset
 from fakescope.detect.config import DetectJobConfig
 from fakescope.detect.train import train_detector
-from fakescope.runs import load_checkpoint
 
 # The DCGAN discriminator at 32x32 as a detector: BatchNorm, no dropout, so one process and two
 # draw no different random numbers. Global batch 16: each process takes 8 images of each.

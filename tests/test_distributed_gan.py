@@ -12,8 +12,8 @@ import torch
 from gan.tiny_gan import make_tiny_config
 from imagefiles import make_image
 
+from fakescope.checkpoints import load_checkpoint
 from fakescope.gan.train import train_gan
-from fakescope.runs import load_checkpoint
 
 # Global batch 8 over 16 images: 2 iterations an epoch, each process taking 4 images of each.
 SETTINGS = {

@@ -9,18 +9,10 @@ import numpy as np
 import pytest
 import torch
 
+from fakescope.checkpoints import FORMAT_VERSION, CheckpointError, load_checkpoint, save_checkpoint
 from fakescope.config import JobConfig
 from fakescope.reproducibility import isolated_rng, rng_state, seed_everything, set_rng_state
-from fakescope.runs import (
-    CHECKPOINT_FORMAT_VERSION,
-    CheckpointError,
-    MetricsLog,
-    discarded_if_failed,
-    load_checkpoint,
-    open_run,
-    prune_step_checkpoints,
-    save_checkpoint,
-)
+from fakescope.runs import MetricsLog, discarded_if_failed, open_run, prune_step_checkpoints
 
 
 def test_run_folder_layout_and_config(tmp_path: Path) -> None:
@@ -59,7 +51,7 @@ def test_checkpoint_round_trip_and_latest(tmp_path: Path) -> None:
     latest = run.latest_checkpoint()
     assert latest == run.step_checkpoint(100)
     payload = load_checkpoint(latest)
-    assert payload["format_version"] == CHECKPOINT_FORMAT_VERSION and payload["step"] == 100
+    assert payload["format_version"] == FORMAT_VERSION and payload["step"] == 100
     torch.testing.assert_close(payload["model"]["weight"], model.weight.detach())
     fresh = torch.optim.Adam(model.parameters())
     fresh.load_state_dict(payload["optimizer"])
@@ -101,7 +93,7 @@ def test_bad_checkpoints_are_clear(tmp_path: Path) -> None:
     torch.save({"weights": torch.ones(1)}, tmp_path / "foreign.pt")
     with pytest.raises(CheckpointError, match="not a fakescope checkpoint"):
         load_checkpoint(tmp_path / "foreign.pt")
-    torch.save({"format_version": CHECKPOINT_FORMAT_VERSION + 1}, tmp_path / "future.pt")
+    torch.save({"format_version": FORMAT_VERSION + 1}, tmp_path / "future.pt")
     with pytest.raises(CheckpointError, match="upgrade fakescope"):
         load_checkpoint(tmp_path / "future.pt")
 

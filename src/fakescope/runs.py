@@ -1,17 +1,19 @@
-"""Run folders and checkpoints.
+"""Run folders: their layout, atomic file writes and metric logs.
 
 A run folder `runs/<name>/` holds everything one job produced::
 
     config.yaml        the resolved config
-    metrics.csv        one row per step or epoch
+    metrics.csv        GAN runs: one row per optimizer step (epochs.csv: one per epoch);
+                       detector runs: one row per epoch (validation needs a whole epoch)
+    train.log          what a training run did and when (fakescope.training.session)
     checkpoints/       ckpt-<step>.pt, plus best.pt / last.pt where the job keeps them
     samples/           images the job drew
     report/            plots and the HTML report
     data_report.json   what the data layer found (layout, counts, bad files)
 
-Checkpoints are written to a temporary file and renamed into place, so a crash mid-write never
-leaves a truncated checkpoint behind, and they load with `weights_only=True` so opening one
-never runs pickled code.
+Files are written to a temporary file and renamed into place, so a crash mid-write never leaves
+a truncated one behind. What a checkpoint holds, and how it is saved and loaded, is
+`fakescope.checkpoints`.
 """
 
 from __future__ import annotations
@@ -28,26 +30,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import torch
-
 from fakescope.config import save_config
-from fakescope.errors import FakescopeError
 from fakescope.formatting import csv_bytes
 
-CHECKPOINT_FORMAT_VERSION = 1
 _STEP_CHECKPOINT = re.compile(r"^ckpt-(\d+)\.pt$")
 _TEMP_FILE = re.compile(r"^\..+\.[A-Za-z0-9_]+\.tmp$")  # mkstemp's names in atomic writes
 
 
-def _public_mode(path: str | Path) -> None:
+def readable_by_others(path: str | Path) -> None:
     """mkstemp makes 0600 files; give the final file the mode a plain open() would have."""
     umask = os.umask(0)
     os.umask(umask)
     os.chmod(path, 0o666 & ~umask)
-
-
-class CheckpointError(FakescopeError, RuntimeError):
-    """A checkpoint is missing, unreadable, or of a format this version cannot read."""
 
 
 @dataclass(frozen=True)
@@ -158,59 +152,11 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
             handle.write(data)
             handle.flush()
             os.fsync(handle.fileno())
-        _public_mode(tmp)
+        readable_by_others(tmp)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
-
-
-def save_checkpoint(path: Path, payload: Mapping[str, Any]) -> None:
-    """Save a checkpoint dict atomically, stamped with the format version."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
-        torch.save({**payload, "format_version": CHECKPOINT_FORMAT_VERSION}, tmp)
-        _public_mode(tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") -> dict[str, Any]:
-    """Load a checkpoint without running pickled code; check its format version."""
-    path = Path(path)
-    if not path.is_file():
-        raise CheckpointError(f"checkpoint not found: {path}")
-    if path.stat().st_size == 0:
-        raise CheckpointError(f"cannot read checkpoint {path}: the file is empty")
-    try:
-        payload = torch.load(path, map_location=map_location, weights_only=True)
-    except Exception as err:  # torch raises several types for corrupt or foreign files
-        raise CheckpointError(f"cannot read checkpoint {path}: {_load_failure(err)}") from err
-    if not isinstance(payload, dict) or "format_version" not in payload:
-        raise CheckpointError(f"{path} is not a fakescope checkpoint (no format_version)")
-    if payload["format_version"] > CHECKPOINT_FORMAT_VERSION:
-        raise CheckpointError(
-            f"{path} has checkpoint format {payload['format_version']}, newer than this "
-            f"fakescope reads ({CHECKPOINT_FORMAT_VERSION}); upgrade fakescope"
-        )
-    return payload
-
-
-def _load_failure(err: Exception) -> str:
-    """Why torch.load failed, in a line; never PyTorch's advice to load without weights_only."""
-    text = str(err)
-    if "WeightsUnpickler error:" in text:
-        detail = " ".join(text.split("WeightsUnpickler error:", 1)[1].split("Check the")[0].split())
-        return ("not a PyTorch weights file, damaged, or holding objects that would run code when "
-                f"loaded, which fakescope refuses ({detail})")
-    if isinstance(err, EOFError) or "PytorchStreamReader failed" in text:
-        return "the file is damaged or truncated (an interrupted copy or download?)"
-    first = text.strip().splitlines()[0] if text.strip() else ""
-    return f"{type(err).__name__}: {first}" if first else type(err).__name__
 
 
 def prune_step_checkpoints(run: RunDir, keep: int) -> None:

@@ -10,14 +10,15 @@ from pathlib import Path
 import pytest
 import torch
 
+from fakescope.checkpoints import load_checkpoint
 from fakescope.detect.config import DetectJobConfig
 from fakescope.detect.train import (
-    Trainer,
+    DetectorTrainer,
     TrainingInterrupted,
     newest_resume_payload,
     train_detector,
 )
-from fakescope.runs import MetricsLog, RunDir, load_checkpoint
+from fakescope.runs import MetricsLog, RunDir
 
 MakeConfig = Callable[..., DetectJobConfig]
 
@@ -58,16 +59,18 @@ def test_resume_matches_an_uninterrupted_run(
     if where == "mid_epoch":
         # 4 full batches per epoch: stop after step 7, so the step-6 checkpoint (epoch 2,
         # batch 2) is the newest and step 7 must be redone.
-        real_step = Trainer.train_step
+        real_step = DetectorTrainer.train_step
         calls = {"n": 0}
 
-        def failing_step(self: Trainer, images: torch.Tensor, labels: torch.Tensor) -> object:
+        def failing_step(
+            self: DetectorTrainer, images: torch.Tensor, labels: torch.Tensor
+        ) -> object:
             calls["n"] += 1
             if calls["n"] > 7:
                 raise Interrupted
             return real_step(self, images, labels)
 
-        monkeypatch.setattr(Trainer, "train_step", failing_step)
+        monkeypatch.setattr(DetectorTrainer, "train_step", failing_step)
         with pytest.raises(Interrupted):
             train_detector(broken, progress=False)
         monkeypatch.undo()
@@ -105,14 +108,14 @@ def test_a_run_stopped_before_its_first_checkpoint_restarts_with_clean_logs(
     settings = _settings(train__epochs=2, train__checkpoint_every_steps=None)
     expected = train_detector(make_config(run__name="straight", **settings), progress=False)
     broken = make_config(run__name="broken", **settings)
-    real_save = Trainer.save
+    real_save = DetectorTrainer.save
 
-    def crash_writing_last(self: Trainer, path: Path, *args: object) -> None:
+    def crash_writing_last(self: DetectorTrainer, path: Path, *args: object) -> None:
         if path.name == "last.pt":  # after epoch 1's row is logged, before it is saved
             raise Interrupted
         real_save(self, path, *args)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(Trainer, "save", crash_writing_last)
+    monkeypatch.setattr(DetectorTrainer, "save", crash_writing_last)
     with pytest.raises(Interrupted):
         train_detector(broken, progress=False)
     monkeypatch.undo()
@@ -130,16 +133,18 @@ def test_sigterm_saves_a_checkpoint_and_resume_matches(
     reference = make_config(run__name="straight", **_settings())
     expected = train_detector(reference, progress=False)
     stopped = make_config(run__name="stopped", **_settings(train__checkpoint_every_steps=None))
-    real_step, calls = Trainer.train_step, {"n": 0}
+    real_step, calls = DetectorTrainer.train_step, {"n": 0}
     handler = signal.getsignal(signal.SIGTERM)
 
-    def terminated_step(self: Trainer, images: torch.Tensor, labels: torch.Tensor) -> object:
+    def terminated_step(
+        self: DetectorTrainer, images: torch.Tensor, labels: torch.Tensor
+    ) -> object:
         calls["n"] += 1
         if calls["n"] == at_step:
             os.kill(os.getpid(), signal.SIGTERM)  # what `kill PID` or a scheduler does
         return real_step(self, images, labels)
 
-    monkeypatch.setattr(Trainer, "train_step", terminated_step)
+    monkeypatch.setattr(DetectorTrainer, "train_step", terminated_step)
     with pytest.raises(TrainingInterrupted, match=f"SIGTERM .* \\(step {at_step}\\).*--resume"):
         train_detector(stopped, progress=False)
     monkeypatch.undo()
@@ -150,3 +155,7 @@ def test_sigterm_saves_a_checkpoint_and_resume_matches(
     assert _logged(resumed.run.metrics) == _logged(expected.run.metrics)
     got, want = _final_state(stopped), _final_state(reference)
     assert all(torch.equal(got[key], want[key]) for key in want)
+    # train.log tells the story of both invocations
+    story = (resumed.run.path / "train.log").read_text()
+    assert "stopped by SIGTERM" in story and f"(step {at_step})" in story
+    assert story.index("stopped by SIGTERM") < story.index("resumed at")

@@ -10,10 +10,11 @@ from types import SimpleNamespace
 import pytest
 import torch
 
+from fakescope.checkpoints import load_checkpoint
 from fakescope.detect.config import DetectJobConfig
-from fakescope.detect.train import Trainer, TrainingDiverged, class_weights, train_detector
+from fakescope.detect.train import DetectorTrainer, TrainingDiverged, class_weights, train_detector
 from fakescope.models.registry import load_detector
-from fakescope.runs import MetricsLog, load_checkpoint
+from fakescope.runs import MetricsLog
 
 MakeConfig = Callable[..., DetectJobConfig]
 METRICS = ("loss", "accuracy", "precision", "recall", "f1", "roc_auc")
@@ -39,18 +40,20 @@ def test_logs_every_epoch_and_writes_loadable_checkpoints(make_config: MakeConfi
     last = load_checkpoint(result.last_checkpoint)
     assert last["train_state"]["epoch"] == 2
     assert last["config"]["model"]["name"] == "detect_test_tiny"
+    story = (result.run.path / "train.log").read_text()
+    assert "speed settings" in story and "epoch 1/2" in story and "epoch 2/2" in story
 
 
 def test_early_stopping_restores_the_best_epoch(
     make_config: MakeConfig, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     scripted = iter([0.6, 0.4, 0.5, 0.45, 0.3])  # best at epoch 2, then two epochs without gain
-    real_evaluate = Trainer.evaluate
+    real_evaluate = DetectorTrainer.evaluate
 
-    def evaluate(self: Trainer, split: str) -> dict[str, float]:
+    def evaluate(self: DetectorTrainer, split: str) -> dict[str, float]:
         return {**real_evaluate(self, split), "loss": next(scripted)}
 
-    monkeypatch.setattr(Trainer, "evaluate", evaluate)
+    monkeypatch.setattr(DetectorTrainer, "evaluate", evaluate)
     config = make_config(train__epochs=10, train__early_stopping_patience=2)
     last = Path(config.run.root) / config.run.name / "checkpoints" / "last.pt"
     weights_after: dict[int, dict[str, torch.Tensor]] = {}
@@ -90,8 +93,10 @@ def test_step_schedule_decays_the_logged_rate(make_config: MakeConfig) -> None:
     assert [float(r["lr"]) for r in rows] == pytest.approx([0.01, 0.01, 0.001])
 
 
-def test_time_limit_cuts_the_epoch_short(make_config: MakeConfig) -> None:
-    result = train_detector(make_config(train__max_minutes=1e-9), progress=False)
+@pytest.mark.parametrize("clock", ["wall", "cpu"])
+def test_time_limit_cuts_the_epoch_short(make_config: MakeConfig, clock: str) -> None:
+    config = make_config(train__max_minutes=1e-9, train__budget_clock=clock)
+    result = train_detector(config, progress=False)
     rows = MetricsLog(result.run.metrics).read()
     assert (result.stop_reason, result.epochs_run, rows[0]["batches"]) == ("time_limit", 1, "1")
 
@@ -119,12 +124,12 @@ def test_a_second_run_under_the_same_name_is_refused(make_config: MakeConfig) ->
 def test_divergence_stops_with_a_clear_error_and_keeps_the_log(
     make_config: MakeConfig, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    real_evaluate = Trainer.evaluate
+    real_evaluate = DetectorTrainer.evaluate
 
-    def evaluate(self: Trainer, split: str) -> dict[str, float]:
+    def evaluate(self: DetectorTrainer, split: str) -> dict[str, float]:
         return {**real_evaluate(self, split), "loss": float("nan")}
 
-    monkeypatch.setattr(Trainer, "evaluate", evaluate)
+    monkeypatch.setattr(DetectorTrainer, "evaluate", evaluate)
     with pytest.raises(TrainingDiverged, match=r"lower train\.lr"):
         train_detector(make_config(), progress=False)
     assert len(MetricsLog(tmp_path / "runs" / "tiny" / "metrics.csv").read()) == 1

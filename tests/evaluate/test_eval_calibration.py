@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 import torch
 
+from fakescope.checkpoints import load_checkpoint
 from fakescope.cli import main
 from fakescope.config import DataConfig
 from fakescope.evaluate.calibrate import BandTargets, fit_calibration, fit_temperature
@@ -19,7 +20,6 @@ from fakescope.formatting import format_number, format_probability
 from fakescope.metrics import expected_calibration_error
 from fakescope.models.calibration import Calibration, log_odds
 from fakescope.models.registry import fake_probability, load_detector
-from fakescope.runs import load_checkpoint
 
 EER = ThresholdRule("eer")
 

@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from fakescope.checkpoints import save_checkpoint
 from fakescope.config import DataConfig
 from fakescope.evaluate.compare import (
     TABLE_COLUMNS,
@@ -16,7 +17,6 @@ from fakescope.evaluate.compare import (
     read_comparison,
     write_comparison,
 )
-from fakescope.runs import save_checkpoint
 
 
 def test_find_checkpoints_skips_what_is_not_a_detector(

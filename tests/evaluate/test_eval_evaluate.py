@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 import torch
 
+from fakescope.checkpoints import load_checkpoint, save_checkpoint
 from fakescope.config import DataConfig
 from fakescope.evaluate.evaluate import (
     default_evaluation_dir,
@@ -28,7 +29,6 @@ from fakescope.evaluate.threshold import ThresholdRule
 from fakescope.inference.predict import Predictor
 from fakescope.metrics import binary_metrics
 from fakescope.models.registry import load_detector
-from fakescope.runs import load_checkpoint, save_checkpoint
 
 CPU = torch.device("cpu")
 

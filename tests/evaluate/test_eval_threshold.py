@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pytest
 
+from fakescope.checkpoints import load_checkpoint
 from fakescope.evaluate.threshold import ThresholdRule, choose_threshold, store_threshold
 from fakescope.metrics import confusion_counts
 from fakescope.models.registry import load_detector
-from fakescope.runs import load_checkpoint
 
 LABELS = [0, 0, 1, 1]
 PROBS = [0.1, 0.4, 0.35, 0.8]

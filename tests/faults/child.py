@@ -62,7 +62,8 @@ def main(trainer: str, overrides_json: str, resume: str, kill: str = "") -> int:
         from detect.tiny_detector import TINY  # registers the tiny detector
 
         from fakescope.detect.config import DetectJobConfig
-        from fakescope.detect.train import Trainer, train_detector
+        from fakescope.detect.train import DetectorTrainer as Trainer
+        from fakescope.detect.train import train_detector
 
         def run() -> None:
             config = load_config(DetectJobConfig, overrides={"model.name": TINY, **overrides})

@@ -23,8 +23,9 @@ import pytest
 import torch
 from imagefiles import make_image
 
+from fakescope.checkpoints import load_checkpoint
 from fakescope.data.synth import synthesize_dataset
-from fakescope.runs import MetricsLog, load_checkpoint
+from fakescope.runs import MetricsLog
 
 TESTS = Path(__file__).resolve().parents[1]
 CHILD = Path(__file__).with_name("child.py")

@@ -9,6 +9,7 @@ import pytest
 import torch
 from PIL import Image
 
+from fakescope.checkpoints import CheckpointError, save_checkpoint
 from fakescope.gan.sample import (
     LatentStream,
     generate_batches,
@@ -19,7 +20,6 @@ from fakescope.gan.sample import (
     slerp,
 )
 from fakescope.models.dcgan import Generator
-from fakescope.runs import CheckpointError, save_checkpoint
 
 
 @pytest.fixture

@@ -13,19 +13,18 @@ import torch
 from busy_clock import BusyCoreClock
 
 from fakescope import speed
+from fakescope.checkpoints import load_checkpoint, save_checkpoint
 from fakescope.gan import speed as gan_speed
 from fakescope.gan import train as gan_train
 from fakescope.gan.config import GanJobConfig
 from fakescope.gan.speed import (
     GanProbe,
     adam,
-    checkpoint_speed,
     choose_gan_speed_settings,
     gan_iteration,
 )
 from fakescope.gan.train import train_gan
 from fakescope.models.dcgan import Discriminator, Generator
-from fakescope.runs import load_checkpoint, save_checkpoint
 from fakescope.speed import CompiledForward, SpeedSettings, candidates
 
 CPU = torch.device("cpu")
@@ -83,14 +82,6 @@ def test_settings_survive_a_checkpoint(tmp_path: Path) -> None:
     for settings in candidates(True, "auto", CPU, 1) + candidates(False, "auto", CPU, 0):
         save_checkpoint(path, {"speed": settings.to_dict()})
         assert SpeedSettings.from_dict(load_checkpoint(path)["speed"]) == settings
-
-
-def test_checkpoints_without_settings_resume_as_they_trained() -> None:
-    settings = SpeedSettings("bfloat16", True, 1)
-    assert checkpoint_speed({"speed": settings.to_dict()}) == settings
-    for layout in (True, False):
-        old = {"config": {"train": {"channels_last": layout}}}
-        assert checkpoint_speed(old) == SpeedSettings("", layout, 0)
 
 
 @pytest.mark.parametrize("settings", [SpeedSettings(), SpeedSettings("bfloat16", True)])

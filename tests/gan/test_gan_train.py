@@ -14,11 +14,11 @@ import pytest
 import torch
 from gan.tiny_gan import TinyPixelFeatures, make_tiny_config
 
+from fakescope.checkpoints import load_checkpoint
 from fakescope.config import ConfigError
 from fakescope.gan.config import GanJobConfig
 from fakescope.gan.history import ITERATION_COLUMNS
 from fakescope.gan.train import TrainResult, train_gan
-from fakescope.runs import load_checkpoint
 
 
 def rows(path: Path) -> list[dict[str, str]]:

@@ -10,6 +10,7 @@ import pytest
 import torch
 from torch import nn
 
+from fakescope.checkpoints import load_checkpoint
 from fakescope.config import ConfigError, load_config
 from fakescope.gan import train as train_module
 from fakescope.gan.config import GanJobConfig, validate
@@ -28,7 +29,7 @@ from fakescope.models.gan_registry import (
     build_generator,
     list_gan_architectures,
 )
-from fakescope.runs import load_checkpoint
+from fakescope.training.budget import TimeBudget
 
 PAPER_PRESETS = ("paper000_dcgan64", "paper000_dcgan128", "paper001_dcgan128",
                  "paper004_celeb100k_exp1", "paper004_celeb100k_exp2", "paper004_celeba")
@@ -293,7 +294,7 @@ def test_collapse_warmup_scales_with_the_run(
     config.collapse = GanCollapseConfig()
     trainer = train_module.GanTrainer.__new__(train_module.GanTrainer)
     trainer.config, trainer.batches_per_epoch = config, 13
-    trainer.deadline, trainer.state = None, train_module.TrainState()
+    trainer.budget, trainer.state = TimeBudget(None), train_module.TrainState()
     assert trainer.planned_steps() == 156
     assert trainer.collapse_warmup() == 32  # 20 % of 156, not 500: the run is watched
     config.train.epochs = 1000

@@ -8,6 +8,7 @@ import pytest
 import torch
 from torch import nn
 
+from fakescope.checkpoints import CheckpointError, save_checkpoint
 from fakescope.models.dcgan import Discriminator, Generator, hidden_widths
 from fakescope.models.discriminator_detector import DiscriminatorDetector
 from fakescope.models.registry import (
@@ -17,7 +18,6 @@ from fakescope.models.registry import (
     load_detector,
     save_detector,
 )
-from fakescope.runs import CheckpointError, save_checkpoint
 
 
 def n_params(module: nn.Module) -> int:

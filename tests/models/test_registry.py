@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 import torch
 
+from fakescope.checkpoints import CheckpointError, save_checkpoint
 from fakescope.data.transforms import InputSpec
 from fakescope.models.registry import (
     build_detector,
@@ -16,7 +17,6 @@ from fakescope.models.registry import (
     register_detector,
     save_detector,
 )
-from fakescope.runs import CheckpointError, save_checkpoint
 
 
 def test_names_are_unique_and_described() -> None:

@@ -11,9 +11,9 @@ import pytest
 import torch
 from fastapi.testclient import TestClient
 
+from fakescope.checkpoints import FORMAT_VERSION
 from fakescope.cli import build_parser, main
 from fakescope.models.registry import build_detector, save_detector
-from fakescope.runs import CHECKPOINT_FORMAT_VERSION
 from fakescope.serve.server import GuardedH11Protocol, InFlightLimit
 
 
@@ -128,7 +128,7 @@ def test_a_checkpoint_with_pickled_code_is_refused_without_running_it(
 ) -> None:
     marker = tmp_path / "pwned"
     hostile = tmp_path / "hostile.pt"
-    payload = {"format_version": CHECKPOINT_FORMAT_VERSION, "kind": "detector",
+    payload = {"format_version": FORMAT_VERSION, "kind": "detector",
                "payload": RunsCode(marker)}
     torch.save(payload, hostile)
     assert main(["serve", "--checkpoint", str(hostile), "--threads", "1"]) == 2

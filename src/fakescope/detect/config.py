@@ -29,7 +29,12 @@ class TrainConfig:
     batch_size: int = 32
     eval_batch_size: int | None = None  # None: twice batch_size (no gradients to keep)
     epochs: int = 10
-    max_minutes: float | None = None  # wall-clock budget; the epoch running when it ends is cut
+    # Time budget for this invocation: the epoch running when it ends is cut short (validated and
+    # logged as a whole epoch, stop reason time_limit); --resume continues. None: none.
+    max_minutes: float | None = None
+    # The clock of that budget: wall time, or this process's CPU time (all its threads), which
+    # other jobs on a shared machine do not eat into: fair budgets for comparisons there.
+    budget_clock: Literal["wall", "cpu"] = "wall"
     schedule: Literal["none", "step", "cosine"] = "none"
     step_size: int = 5  # StepLR: epochs between decays
     gamma: float = 0.1  # StepLR: decay factor

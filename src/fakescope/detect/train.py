@@ -13,13 +13,19 @@ Under torchrun (see fakescope.distributed) every process trains on its share of 
 batch with gradients averaged and BatchNorm statistics shared, validates its share of the
 validation split, and all processes gather the scores, so they take the same decisions; rank 0
 alone writes the run folder.
+
+The run's set-up (seeds, run folder, `train.log`, speed settings), its loop (stop requests, the
+time budget, epoch ends) are the training skeleton's (fakescope.training); `DetectorTrainer`
+supplies the state, the step and the epoch's end (validation, early stopping, checkpoints).
+`metrics.csv` has a row per epoch.
 """
 
 from __future__ import annotations
 
+import logging
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Generator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -27,14 +33,14 @@ from typing import Any
 import numpy as np
 import torch
 from sklearn.utils.class_weight import compute_class_weight
-from tqdm import tqdm
 
+from fakescope.checkpoints import DetectorPayload, read_detector, resumable_detector
 from fakescope.config import ConfigError, to_dict
 from fakescope.data.pipeline import PreparedData, prepare_data
 from fakescope.data.transforms import InputSpec, resolve_input_spec
 from fakescope.detect.config import DetectJobConfig, TrainConfig, check_detect_config
 from fakescope.detect.speed import choose_speed_settings
-from fakescope.distributed import DistContext, data_parallel, distributed_session
+from fakescope.distributed import DistContext, data_parallel
 from fakescope.errors import DataError, FakescopeError
 from fakescope.metrics import classification_metrics
 from fakescope.models.registry import (
@@ -45,24 +51,14 @@ from fakescope.models.registry import (
     save_detector,
 )
 from fakescope.models.weights import param_groups, set_backbone_trainable
-from fakescope.reproducibility import (
-    configure_backends,
-    rng_state,
-    seed_everything,
-    set_rng_state,
-)
-from fakescope.runs import (
-    MetricsLog,
-    RunDir,
-    discarded_if_failed,
-    load_checkpoint,
-    open_run,
-    prune_step_checkpoints,
-    restart_logs,
-    write_json,
-)
-from fakescope.signals import StopRequest, stop_on_signals
+from fakescope.reproducibility import rng_state, set_rng_state
+from fakescope.runs import MetricsLog, RunDir, prune_step_checkpoints, restart_logs, write_json
 from fakescope.speed import CompiledForward, SpeedSettings, ThreadWatch, append_recheck
+from fakescope.training.budget import TimeBudget
+from fakescope.training.loop import Counters, epoch_bar, run_epochs
+from fakescope.training.session import resolve_speed, training_session
+
+log = logging.getLogger("fakescope.detect")
 
 # Called after every epoch with its 1-based number and logged row; may raise to stop training
 # (a search pruning a trial), after that epoch's checkpoints are safely written.
@@ -94,12 +90,9 @@ class TrainResult:
 
 
 @dataclass
-class TrainState:
+class TrainState(Counters):
     """Where training stands; saved in every resumable checkpoint."""
 
-    epoch: int = 0  # epochs finished
-    batch: int = 0  # batches finished in the current epoch
-    step: int = 0  # optimizer steps in total
     best_val_loss: float = float("inf")
     best_epoch: int = 0
     bad_epochs: int = 0  # epochs since val loss last improved
@@ -197,15 +190,13 @@ def check_splits(prepared: PreparedData) -> None:
             )
 
 
-def newest_resume_payload(run: RunDir) -> dict[str, Any] | None:
+def newest_resume_payload(run: RunDir) -> DetectorPayload | None:
     """The resumable checkpoint furthest along: a mid-epoch step checkpoint or `last.pt`."""
-    paths = {p for p in (run.latest_checkpoint(), run.checkpoints / "last.pt") if p and p.is_file()}
-    payloads = [load_checkpoint(p) for p in paths]
-    payloads = [p for p in payloads if "train_state" in p]
-    return max(payloads, key=lambda p: p["train_state"]["step"]) if payloads else None
+    paths = {p for p in (run.latest_checkpoint(), run.checkpoints / "last.pt") if p}
+    return resumable_detector(sorted(paths))
 
 
-class Trainer:
+class DetectorTrainer:
     """The pieces of one training run and the steps that move it forward."""
 
     def __init__(
@@ -215,14 +206,21 @@ class Trainer:
         prepared: PreparedData,
         run: RunDir,
         device: torch.device,
-        speed: SpeedSettings,
+        speed: SpeedSettings | None = None,
         dist: DistContext | None = None,
+        progress: bool = False,
+        epoch_callback: EpochCallback | None = None,
     ) -> None:
         self.config, self.t = config, config.train
-        self.prepared, self.run, self.device, self.speed = prepared, run, device, speed
+        self.prepared, self.run, self.device = prepared, run, device
         self.dist = dist or DistContext()
-        self.watch = ThreadWatch(speed, self.t.threads, device, self._record_recheck)
         self.local_batch_size = self.dist.local_batch_size(self.t.batch_size)
+        # A fresh run times the candidates (rank 0, on one process's batch; every rank takes its
+        # choice); a resumed run brings its checkpoint's, so it keeps the same arithmetic.
+        self.model = model
+        self.speed = speed = resolve_speed(speed, self.probe_speed, self.dist, run, log)
+        # Re-checks the thread count while training; its settings are the ones to checkpoint.
+        self.watch = ThreadWatch(speed, self.t.threads, device, self._record_recheck)
         self.model = model.to(device).to(memory_format=speed.memory_format)
         # Training passes go through `net` (gradient averaging under torchrun); `model` shares
         # its weights and serves checkpoints and evaluation. Frozen backbone epochs leave
@@ -239,7 +237,17 @@ class Trainer:
         self.class_weights = weights.to(device) if weights is not None else None
         self.state = TrainState()
         self.log = MetricsLog(run.metrics)
-        self.stopped_mid_epoch = False  # by a signal, after a step checkpoint
+        self.progress, self.epoch_callback = progress, epoch_callback
+        self.budget = TimeBudget(self.t.max_minutes, self.t.budget_clock)
+        self.running = RunningScores()  # the current epoch's so far
+        self._epoch_total = 0  # batches in the current epoch
+        self._epoch_started = 0.0
+        self._bar = epoch_bar(0, 0, 0, 0, enabled=False)
+
+    def probe_speed(self) -> tuple[SpeedSettings, dict[str, float]]:
+        t = self.t
+        return choose_speed_settings(self.model, self.spec.size, self.local_batch_size,
+                                     self.device, t.amp, t.channels_last, t.threads)
 
     @property
     def spec(self) -> InputSpec:
@@ -263,14 +271,14 @@ class Trainer:
         }
         self._save_detector(path, metrics, {"train_state": resume_state})
 
-    def _save_detector(self, path: Path, metrics: dict[str, float], extra: dict[str, Any]) -> None:
+    def _save_detector(self, path: Path, metrics: dict[str, float], extra: DetectorPayload) -> None:
         m = self.config.model
         save_detector(
             path, self.model, m.name, m.kwargs, self.spec, self.t.threshold, metrics,
             extra={"config": to_dict(self.config), **extra},
         )
 
-    def restore(self, payload: dict[str, Any]) -> RunningScores | None:
+    def restore(self, payload: DetectorPayload) -> None:
         saved = payload["train_state"]
         self.model.load_state_dict(payload["state_dict"])
         self.optimizer.load_state_dict(saved["optimizer"])
@@ -283,7 +291,10 @@ class Trainer:
         set_rng_state(saved["rng"])
         if self.dist.is_main:
             self.log.truncate_after("epoch", self.state.epoch)
-        return RunningScores.from_state(saved["running"]) if saved["running"] else None
+        if saved["running"]:
+            self.running = RunningScores.from_state(saved["running"])
+        log.info("resumed at epoch %d, batch %d, step %d", self.state.epoch + 1, self.state.batch,
+                 self.state.step)
 
     # --- one step, one pass ------------------------------------------------------------------
 
@@ -338,17 +349,21 @@ class Trainer:
             scores.merge(rank_parts)
         return scores.summary(self.t.threshold)
 
-    def train_epoch(
-        self, running: RunningScores | None, deadline: float | None, progress: bool,
-        stop: StopRequest | None = None,
-    ) -> RunningScores:
-        """Train from the current batch to the epoch's end (or the deadline, or a stop request,
-        after which a mid-epoch checkpoint holds the batches done)."""
+    # --- the loop (fakescope.training.loop.run_epochs) ----------------------------------------
+
+    def more_epochs(self) -> bool:
+        return self.state.epoch < self.t.epochs and not self.state.stop_reason
+
+    def mid_epoch(self) -> bool:
+        return self.state.batch < self._epoch_total
+
+    def epoch_batches(self) -> Generator[tuple[torch.Tensor, torch.Tensor], None, None]:
+        """The current epoch's batches from the current one on."""
+        self._epoch_started = time.monotonic()
         epoch, seed = self.state.epoch, self.config.run.seed
         if self.t.freeze_backbone_epochs:
             set_backbone_trainable(self.model, epoch >= self.t.freeze_backbone_epochs)
         self.model.train()
-        running = running or RunningScores()
         loader = self.prepared.loader(
             "train", self.local_batch_size, shuffle=True, augment=self.t.augment, seed=seed,
             epoch=epoch, start_batch=self.state.batch,
@@ -356,36 +371,50 @@ class Trainer:
             drop_last=self.prepared.size("train") > self.t.batch_size, shard=self.dist.shard,
             pin_memory=self.device.type == "cuda",
         )
-        total = self.state.batch + len(loader)
-        bar = tqdm(
-            loader, total=total, initial=self.state.batch, disable=not progress, leave=False,
-            desc=f"epoch {epoch + 1}/{self.t.epochs}", unit="batch",
-        )
+        self._epoch_total = self.state.batch + len(loader)
+        with epoch_bar(self._epoch_total, self.state.batch, epoch, self.t.epochs,
+                       self.progress) as self._bar:
+            yield from loader
+
+    def step(self, batch: tuple[torch.Tensor, torch.Tensor]) -> None:
+        """One step; every `train.checkpoint_every_steps` mid-epoch, a step checkpoint."""
+        images, labels = batch
+        running = self.running
+        with self.watch.step():
+            loss, probs = self.train_step(images, labels)
+        running.merge(self.dist.gather_objects((loss, probs.cpu(), labels)))
+        self.state.batch += 1
+        self.state.step += 1
+        self._bar.set_postfix(loss=f"{running.loss_sum / running.count:.4f}", refresh=False)
+        self._bar.update()
         every = self.t.checkpoint_every_steps
-        for images, labels in bar:
-            with self.watch.step():
-                loss, probs = self.train_step(images, labels)
-            running.merge(self.dist.gather_objects((loss, probs.cpu(), labels)))
-            self.state.batch += 1
-            self.state.step += 1
-            bar.set_postfix(loss=f"{running.loss_sum / running.count:.4f}", refresh=False)
-            checkpoint_due = every and self.state.step % every == 0 and self.state.batch < total
-            if checkpoint_due and self.dist.is_main:
-                self.save(self.run.step_checkpoint(self.state.step), {}, running)
-                prune_step_checkpoints(self.run, keep=1)
-            # Every process stops at the same step, when any of them passed the deadline.
-            if self.dist.any(deadline is not None and time.monotonic() > deadline):
-                self.state.stop_reason = "time_limit"
-                break
-            # At the epoch's last batch, finish_epoch's last.pt serves as the checkpoint.
-            if self.dist.any(stop is not None and stop.signal is not None) and \
-                    self.state.batch < total:
-                if self.dist.is_main:
-                    self.save(self.run.step_checkpoint(self.state.step), {}, running)
-                    prune_step_checkpoints(self.run, keep=1)
-                self.stopped_mid_epoch = True
-                break
-        return running
+        if every and self.state.step % every == 0 and self.mid_epoch() and self.dist.is_main:
+            self.save_step()
+
+    def save_step(self) -> None:
+        """A mid-epoch checkpoint holding the batches done; it replaces the previous one."""
+        self.save(self.run.step_checkpoint(self.state.step), {}, self.running)
+        prune_step_checkpoints(self.run, keep=1)
+
+    def end_epoch(self, last: bool) -> None:
+        """Validate and log the epoch (cut short when `last`: the time budget is spent)."""
+        if last:
+            self.state.stop_reason = "time_limit"
+            log.info("time budget of %g min spent at epoch %d, batch %d (step %d)",
+                     self.t.max_minutes, self.state.epoch + 1, self.state.batch, self.state.step)
+        row = self.finish_epoch(self.running, time.monotonic() - self._epoch_started)
+        self.running = RunningScores()
+        log.info("epoch %d/%d: %s", self.state.epoch, self.t.epochs,
+                 ", ".join(f"{k}={v:.4g}" for k, v in row.items() if k != "epoch"))
+        if self.epoch_callback:
+            self.epoch_callback(self.state.epoch, row)
+
+    def interrupt(self, signal: str) -> None:
+        """Mid-epoch, a step checkpoint holds the batches done; at an epoch's end, last.pt."""
+        if self.mid_epoch() and self.dist.is_main:
+            self.save_step()
+        log.info("stopped by %s at epoch %d, batch %d (step %d): resume with --resume",
+                 signal, self.state.epoch + 1, self.state.batch, self.state.step)
 
     def finish_epoch(self, running: RunningScores, seconds: float) -> dict[str, float]:
         """Validate, step the schedule, update early stopping, log the row, write checkpoints."""
@@ -448,41 +477,26 @@ def train_detector(
         raise ConfigError("no dataset path given (set data.path or pass --data PATH)")
     if not Path(config.data.path).exists():
         raise FileNotFoundError(f"dataset not found: {config.data.path}")
-    with distributed_session(config.run.device) as (dist, device):
-        dist.local_batch_size(config.train.batch_size)  # fail before any folder is made
-        return _train(config, dist, device, resume, progress and dist.is_main, epoch_callback)
-
-
-def _train(
-    config: DetectJobConfig,
-    dist: DistContext,
-    device: torch.device,
-    resume: bool,
-    progress: bool,
-    epoch_callback: EpochCallback | None,
-) -> TrainResult:
-    seed_everything(config.run.seed, config.run.deterministic)
-    configure_backends(device, config.run.deterministic)
-    with dist.main_first():  # rank 0 makes the folder and the data cache, the others reuse them
-        run = open_run(config.run.root, config.run.name, config, resume, dist.is_main)
-        with discarded_if_failed(run):
+    with training_session(config, config.train.batch_size, resume, log) as session:
+        dist, run = session.dist, session.run
+        progress = progress and dist.is_main
+        with dist.main_first():  # rank 0 makes the data cache, the others reuse it
             payload = newest_resume_payload(run) if resume else None
             # Resumed weights come from the checkpoint, so skip loading pretrained ones first.
             model = build_model(config, pretrained="none" if payload else None)
             spec = resolve_input_spec(model.input_spec, config.data)
             prepared = prepare_data(config.data, spec, config.run.seed, labelled=True,
                                     progress=progress)
-    with discarded_if_failed(run):
-        return _train_run(config, dist, device, run, payload, model, prepared, progress,
-                          epoch_callback)
+        return _train(config, session.device, dist, run, payload, model, prepared, progress,
+                      epoch_callback)
 
 
-def _train_run(
+def _train(
     config: DetectJobConfig,
-    dist: DistContext,
     device: torch.device,
+    dist: DistContext,
     run: RunDir,
-    payload: dict[str, Any] | None,
+    payload: DetectorPayload | None,
     model: Detector,
     prepared: PreparedData,
     progress: bool,
@@ -493,65 +507,33 @@ def _train_run(
         if not payload:  # a fresh start: no rows of an attempt that saved nothing
             restart_logs(run, run.metrics.name)
     check_splits(prepared)
+    # A resumed run keeps its checkpoint's speed settings, so its arithmetic, so its results.
+    speed = SpeedSettings.from_dict(payload["train_state"]["speed"]) if payload else None
+    trainer = DetectorTrainer(config, model, prepared, run, device, speed, dist, progress,
+                              epoch_callback)
     if payload:
-        speed = SpeedSettings.from_dict(payload["train_state"]["speed"])
+        trainer.restore(payload)
     else:
-        # The other ranks' placeholder is replaced by rank 0's choice.
-        probed = (_probe_speed(config, model, prepared.spec.size, device, dist, run) if dist.is_main
-                  else SpeedSettings())
-        speed = dist.broadcast(probed)
-    trainer = Trainer(config, model, prepared, run, device, speed, dist)
-    running = trainer.restore(payload) if payload else None
+        log.info("training %s (%s) on %d images (%d validation) on %s x %d", config.run.name,
+                 config.model.name, prepared.size("train"), prepared.size("val"), device,
+                 dist.world)
     state = trainer.state
     if state.stop_reason != "early_stopping":
         state.stop_reason = ""
-    started = time.monotonic()
-    deadline = started + 60 * config.train.max_minutes if config.train.max_minutes else None
-    stop = StopRequest()
-    with stop_on_signals(stop), speed.thread_count():
-        while state.epoch < config.train.epochs and not state.stop_reason:
-            epoch_start = time.monotonic()
-            running = trainer.train_epoch(running, deadline, progress, stop)
-            if trainer.stopped_mid_epoch:
-                _interrupted(stop, state)
-            row = trainer.finish_epoch(running, time.monotonic() - epoch_start)
-            running = None
-            if epoch_callback:
-                epoch_callback(state.epoch, row)
-            if dist.any(stop.signal is not None):
-                _interrupted(stop, state)
+    trainer.budget.start()
+    end = run_epochs(trainer, dist, trainer.budget, trainer.speed)
+    if end.interrupted:
+        raise TrainingInterrupted(
+            f"stopped by {end.interrupted} at epoch {state.epoch + 1}, batch {state.batch} "
+            f"(step {state.step}), after writing a checkpoint: continue with --resume"
+        )
     return _result(trainer)
 
 
-def _interrupted(stop: StopRequest, state: TrainState) -> None:
-    raise TrainingInterrupted(
-        f"stopped by {stop.signal or 'a signal'} at epoch {state.epoch + 1}, batch "
-        f"{state.batch} (step {state.step}), after writing a checkpoint: continue with --resume"
-    )
-
-
-def _probe_speed(
-    config: DetectJobConfig,
-    model: Detector,
-    size: int,
-    device: torch.device,
-    dist: DistContext,
-    run: RunDir,
-) -> SpeedSettings:
-    """Rank 0 times the candidates on one process's batch; every process then uses its choice."""
-    t = config.train
-    speed, timings = choose_speed_settings(
-        model, size, dist.local_batch_size(t.batch_size), device, t.amp, t.channels_last,
-        t.threads,
-    )
-    write_json(run.path / "speed.json", {"chosen": speed.to_dict(), "step_seconds": timings})
-    return speed
-
-
-def _result(trainer: Trainer) -> TrainResult:
+def _result(trainer: DetectorTrainer) -> TrainResult:
     run, state = trainer.run, trainer.state
     best_path = run.checkpoints / "best.pt"
-    best = load_checkpoint(best_path)
+    best = read_detector(best_path)
     trainer.model.load_state_dict(best["state_dict"])  # early stopping's "restore best weights"
     trainer.model.eval()
     return TrainResult(

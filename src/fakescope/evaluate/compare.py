@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from fakescope.checkpoints import CheckpointError, checkpoint_kind
 from fakescope.config import DataConfig
 from fakescope.data.pipeline import PreparedData
 from fakescope.data.transforms import InputSpec
@@ -19,7 +20,7 @@ from fakescope.evaluate.evaluate import Evaluation, evaluate_loaded, metrics_csv
 from fakescope.evaluate.scoring import prepare_evaluation_data, training_seed
 from fakescope.models.registry import load_detector
 from fakescope.reproducibility import resolve_device
-from fakescope.runs import CheckpointError, atomic_write_bytes, load_checkpoint, write_json
+from fakescope.runs import atomic_write_bytes, write_json
 
 COMPARISON_FILE = "comparison.json"
 TABLE_COLUMNS = (
@@ -74,7 +75,7 @@ def find_checkpoints(
             skipped.append({"path": str(path), "reason": "a training state to resume from"})
             continue
         try:
-            kind = load_checkpoint(path).get("kind")
+            kind = checkpoint_kind(path)
         except CheckpointError as err:
             skipped.append({"path": str(path), "reason": str(err)})
             continue

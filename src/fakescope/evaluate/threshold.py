@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 from sklearn import metrics as skm
 
+from fakescope.checkpoints import DetectorPayload, update_detector
 from fakescope.config import ConfigError
 from fakescope.errors import DataError
 from fakescope.metrics import (
@@ -28,7 +29,6 @@ from fakescope.metrics import (
     finite_threshold,
 )
 from fakescope.models.calibration import Calibration
-from fakescope.runs import load_checkpoint, save_checkpoint
 
 RULE_HELP = "eer, f1, fpr:RATE (e.g. fpr:0.05) or a fixed number in [0, 1]"
 
@@ -108,18 +108,14 @@ def store_threshold(
     split that chose it, and the metrics measured there (prefixed with the split's name); with
     `calibration`, the temperature and uncertain band the threshold was chosen with, in the
     same write, so the threshold never meets probabilities of another calibration."""
-    payload = load_checkpoint(checkpoint)
-    payload.pop("format_version", None)
-    payload["threshold"] = float(threshold)
+    changes: DetectorPayload = {
+        "threshold": float(threshold), "threshold_method": rule.method,
+        "threshold_value": rule.value, "threshold_split": split,
+    }
     if calibration is not None:
-        payload["calibration"] = calibration.to_dict()
-    payload["threshold_method"] = rule.method
-    payload["threshold_value"] = rule.value
-    payload["threshold_split"] = split
-    stored = dict(payload.get("metrics") or {})
-    stored.update({f"{split}_{k}": v for k, v in metrics.items() if _storable(v)})
-    payload["metrics"] = stored
-    save_checkpoint(Path(checkpoint), payload)
+        changes["calibration"] = calibration.to_payload()
+    measured = {f"{split}_{k}": v for k, v in metrics.items() if _storable(v)}
+    update_detector(checkpoint, changes, measured)
 
 
 def _storable(value: Any) -> bool:

@@ -14,11 +14,11 @@ from typing import Any
 
 import torch
 
+from fakescope.checkpoints import CheckpointError, gan_arch, read_gan_checkpoint
 from fakescope.data.transforms import MINUS_ONE_ONE_MEAN, MINUS_ONE_ONE_STD, InputSpec
-from fakescope.gan.sample import generate_batches, read_gan_checkpoint
+from fakescope.gan.sample import generate_batches
 from fakescope.models.gan_registry import ImageDiscriminator, ImageGenerator, build_discriminator
 from fakescope.models.registry import build_detector, save_detector
-from fakescope.runs import CheckpointError
 
 
 @dataclass
@@ -46,8 +46,7 @@ class DiscriminatorScores:
 
 def load_discriminator(path: str | Path, device: str | torch.device = "cpu") -> ImageDiscriminator:
     resolved, payload = read_gan_checkpoint(path)
-    discriminator = build_discriminator(payload.get("arch", "dcgan"),
-                                        **payload["discriminator_kwargs"])
+    discriminator = build_discriminator(gan_arch(payload), **payload["discriminator_kwargs"])
     try:
         discriminator.load_state_dict(payload["discriminator"])
     except RuntimeError as err:
@@ -95,7 +94,7 @@ def detector_name(arch: str, resolution: int) -> str:
 def export_detector(checkpoint: str | Path, out: Path, threshold: float = 0.5) -> dict[str, Any]:
     """Write a GAN checkpoint's discriminator as a detector checkpoint; returns what was written."""
     resolved, payload = read_gan_checkpoint(checkpoint)
-    arch = payload.get("arch", "dcgan")
+    arch = gan_arch(payload)
     kwargs = {"arch": arch, **payload["discriminator_kwargs"]}
     name = detector_name(arch, int(kwargs["resolution"]))
     model = build_detector(name, pretrained=str(resolved))

@@ -15,13 +15,14 @@ from typing import Any
 
 import torch
 
+from fakescope.checkpoints import GanPayload, read_gan_checkpoint
 from fakescope.config import from_dict
 from fakescope.data.pipeline import PreparedData, prepare_data
 from fakescope.gan.config import GanJobConfig
 from fakescope.gan.export import DiscriminatorScores, load_discriminator, score_discriminator
 from fakescope.gan.metrics import FloorComparison, build_feature_extractor, compare_with_floor
 from fakescope.gan.plots import plot_batch_accuracy
-from fakescope.gan.sample import load_generator, read_gan_checkpoint
+from fakescope.gan.sample import load_generator
 from fakescope.gan.train import gan_input_spec, real_uint8_batches
 from fakescope.runs import write_json
 
@@ -36,7 +37,7 @@ class DiscriminatorEvaluation:
     summary_file: Path
 
 
-def checkpoint_data(payload: dict[str, Any], data: str | None, progress: bool = False
+def checkpoint_data(payload: GanPayload, data: str | None, progress: bool = False
                     ) -> PreparedData:
     """The data set a checkpoint's run trained on, or `data`, prepared at its resolution."""
     config = from_dict(GanJobConfig, payload["config"])

@@ -11,16 +11,17 @@ import io
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Literal
 
 import torch
 from PIL import Image
 from torchvision.utils import make_grid
 from tqdm import tqdm
 
+from fakescope.checkpoints import CheckpointError, gan_arch, read_gan_checkpoint
 from fakescope.config import ConfigError
 from fakescope.models.gan_registry import ImageGenerator, build_generator
-from fakescope.runs import CheckpointError, RunDir, atomic_write_bytes, load_checkpoint
+from fakescope.runs import atomic_write_bytes
 
 ImageFormat = Literal["png", "jpg"]
 
@@ -30,34 +31,10 @@ def to_uint8(images: torch.Tensor) -> torch.Tensor:
     return ((images.clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8)
 
 
-def resolve_gan_checkpoint(path: str | Path) -> Path:
-    """A checkpoint file, or a run folder (its newest checkpoint)."""
-    path = Path(path)
-    if path.is_dir():
-        latest = RunDir(path).latest_checkpoint()
-        if latest is None:
-            raise CheckpointError(f"run folder {path} has no checkpoints yet")
-        return latest
-    if not path.exists():
-        raise CheckpointError(f"checkpoint not found: {path}")
-    return path
-
-
-def read_gan_checkpoint(path: str | Path) -> tuple[Path, dict[str, Any]]:
-    """(resolved path, payload) of a GAN checkpoint; other kinds are a clear error."""
-    resolved = resolve_gan_checkpoint(path)
-    payload = load_checkpoint(resolved)
-    if payload.get("kind") != "gan":
-        raise CheckpointError(
-            f"{resolved} is a '{payload.get('kind', 'unknown')}' checkpoint, not a GAN checkpoint"
-        )
-    return resolved, payload
-
-
 def load_generator(path: str | Path, device: str | torch.device = "cpu") -> ImageGenerator:
     """The generator of a GAN checkpoint (or run folder), in eval mode on `device`."""
     resolved, payload = read_gan_checkpoint(path)
-    generator = build_generator(payload.get("arch", "dcgan"), **payload["generator_kwargs"])
+    generator = build_generator(gan_arch(payload), **payload["generator_kwargs"])
     try:
         generator.load_state_dict(payload["generator"])
     except RuntimeError as err:

@@ -13,7 +13,6 @@ threads took 4.6 s against 1.0 s on one, so the thread count is probed too.
 from __future__ import annotations
 
 import copy
-from typing import Any
 
 import torch
 
@@ -66,14 +65,6 @@ def gan_iteration(
         d_module.requires_grad_(True)
     opt_g.step()
     return loss_d.detach(), loss_g.detach()
-
-
-def checkpoint_speed(payload: dict[str, Any]) -> SpeedSettings:
-    """The settings the run in a GAN checkpoint trained with. Checkpoints from before speed
-    settings existed trained in fp32, in the layout train.channels_last named."""
-    if "speed" in payload:
-        return SpeedSettings.from_dict(payload["speed"])
-    return SpeedSettings(channels_last=bool(payload["config"]["train"]["channels_last"]))
 
 
 def adam(module: torch.nn.Module, device: torch.device) -> torch.optim.Adam:

@@ -16,6 +16,11 @@ Under torchrun the N processes split every global batch (see fakescope.distribut
 the whole batch's latents and keeps its share, G's and D's gradients are averaged and their
 BatchNorm statistics shared, so they train as one process would. Rank 0 alone writes the run
 folder and does the epoch-end work (samples, metrics, plots, checkpoints).
+
+The run's set-up (seeds, run folder, `train.log`, speed settings), its loop (stop requests, the
+time budget, epoch ends) are the training skeleton's (fakescope.training); `GanTrainer` supplies
+the state, the iteration and the epoch's end. `metrics.csv` has a row per iteration, `epochs.csv`
+one per epoch.
 """
 
 from __future__ import annotations
@@ -23,8 +28,7 @@ from __future__ import annotations
 import logging
 import math
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager, nullcontext
+from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -32,15 +36,18 @@ from typing import Any
 import torch
 from tqdm import tqdm
 
+from fakescope.checkpoints import (
+    GanPayload,
+    gan_arch,
+    gan_speed,
+    gan_training_generator,
+    read_gan,
+    save_gan,
+)
 from fakescope.config import ConfigError, to_dict
 from fakescope.data.pipeline import BatchLoader, PreparedData, prepare_data
 from fakescope.data.transforms import InputSpec, resolve_input_spec
-from fakescope.distributed import (
-    DistContext,
-    data_parallel,
-    distributed_session,
-    local_batchnorm,
-)
+from fakescope.distributed import DistContext, data_parallel, local_batchnorm
 from fakescope.errors import DataError
 from fakescope.gan.collapse import CollapseWatch
 from fakescope.gan.config import GanJobConfig, validate
@@ -59,28 +66,14 @@ from fakescope.gan.losses import (
 from fakescope.gan.metrics import FeatureExtractor, QualityMeter, build_feature_extractor
 from fakescope.gan.plots import plot_loss_phase, plot_losses, plot_quality
 from fakescope.gan.sample import sample_grid
-from fakescope.gan.speed import checkpoint_speed, choose_gan_speed_settings
+from fakescope.gan.speed import choose_gan_speed_settings
 from fakescope.models.gan_registry import ImageGenerator, build_discriminator, build_generator
-from fakescope.reproducibility import (
-    configure_backends,
-    isolated_rng,
-    rng_state,
-    seed_everything,
-    set_rng_state,
-)
-from fakescope.runs import (
-    MetricsLog,
-    RunDir,
-    discarded_if_failed,
-    load_checkpoint,
-    open_run,
-    prune_step_checkpoints,
-    restart_logs,
-    save_checkpoint,
-    write_json,
-)
-from fakescope.signals import StopRequest, stop_on_signals
+from fakescope.reproducibility import isolated_rng, rng_state, set_rng_state
+from fakescope.runs import MetricsLog, RunDir, prune_step_checkpoints, restart_logs, write_json
 from fakescope.speed import CompiledForward, SpeedSettings, ThreadWatch, append_recheck
+from fakescope.training.budget import TimeBudget, clock_seconds
+from fakescope.training.loop import Counters, epoch_bar, run_epochs
+from fakescope.training.session import resolve_speed, training_session
 
 log = logging.getLogger("fakescope.gan")
 
@@ -104,12 +97,9 @@ class TrainResult:
 
 
 @dataclass
-class TrainState:
+class TrainState(Counters):
     """The counters a checkpoint must restore, beyond weights and RNG states."""
 
-    step: int = 0
-    epoch: int = 0  # completed epochs
-    batch: int = 0  # batches done in the current epoch
     sums: dict[str, float] = field(default_factory=lambda: dict.fromkeys(EPOCH_SUMS, 0.0))
     started: float = field(default_factory=time.perf_counter)  # this epoch's (re)start
     started_cpu: float = field(default_factory=time.process_time)
@@ -123,21 +113,6 @@ class TrainState:
     def from_dict(cls, data: dict[str, Any]) -> TrainState:
         return cls(step=int(data["step"]), epoch=int(data["epoch"]), batch=int(data["batch"]),
                    sums={k: float(v) for k, v in data["sums"].items()})
-
-
-@contextmanager
-def log_to_file(path: Path) -> Iterator[None]:
-    handler = logging.FileHandler(path)
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
-    log.addHandler(handler)
-    level = log.level
-    log.setLevel(logging.INFO)
-    try:
-        yield
-    finally:
-        log.setLevel(level)
-        log.removeHandler(handler)
-        handler.close()
 
 
 def gan_input_spec(config: GanJobConfig) -> InputSpec:
@@ -169,21 +144,13 @@ def count_parameters(module: torch.nn.Module) -> int:
     return sum(p.numel() for p in module.parameters())
 
 
-def budget_clock(kind: str) -> float:
-    """Seconds on the clock a time budget is counted on: wall or this process's CPU time."""
-    return time.process_time() if kind == "cpu" else time.perf_counter()
-
-
-def newest_gan_checkpoint(run: RunDir) -> tuple[Path, dict[str, Any]] | None:
+def newest_gan_checkpoint(run: RunDir) -> tuple[Path, GanPayload] | None:
     """The run's newest checkpoint and its path; None when it has none (a fresh start)."""
     path = run.latest_checkpoint()
     if path is None:
         return None
     # On the CPU: RNG states must stay there; weights and moments move on loading.
-    payload = load_checkpoint(path, map_location="cpu")
-    if payload.get("kind") != "gan":
-        raise ConfigError(f"{path} is not a GAN checkpoint; cannot resume this run from it")
-    return path, payload
+    return path, read_gan(path, map_location="cpu")
 
 
 class GanTrainer:
@@ -213,10 +180,8 @@ class GanTrainer:
         self.D = build_discriminator(m.arch, **m.discriminator_kwargs()).to(device)
         # A fresh run times the candidates (rank 0, on one process's batch; every rank takes its
         # choice); a resumed run brings its checkpoint's, so it keeps the same arithmetic.
-        if speed is None:
-            speed = self.dist.broadcast(self._probe_speed() if self.dist.is_main
-                                        else SpeedSettings())
-        self.speed = speed
+        self.speed = speed = resolve_speed(speed, self.probe_speed, self.dist, run, log)
+        # Re-checks the thread count while training; its settings are the ones to checkpoint.
         self.watch = ThreadWatch(speed, t.threads, device, self._record_recheck)
         layout = self.memory_format = speed.memory_format
         self.G.to(memory_format=layout)
@@ -262,19 +227,16 @@ class GanTrainer:
         self._collapse_flag = ""
         self._calibrated_step = -1
         # Time budget (train.max_minutes), counted from the start of this invocation
-        self.deadline: float | None = None
+        self.budget = TimeBudget(t.max_minutes, t.budget_clock)
         self._started_at = 0.0
         self._steps_at_start = 0
+        self._bar = epoch_bar(0, 0, 0, 0, enabled=False)
 
-    def _probe_speed(self) -> SpeedSettings:
+    def probe_speed(self) -> tuple[SpeedSettings, dict[str, float]]:
         t = self.config.train
-        speed, timings = choose_gan_speed_settings(
+        return choose_gan_speed_settings(
             self.G, self.D, self.local_batch_size, self.device, t.amp, t.channels_last, t.threads
         )
-        write_json(self.run.path / "speed.json",
-                   {"chosen": speed.to_dict(), "step_seconds": timings})
-        log.info("speed settings: %s", speed.describe())
-        return speed
 
     def _record_recheck(self, record: dict[str, Any]) -> None:
         if self.dist.is_main:
@@ -287,10 +249,9 @@ class GanTrainer:
         """The generator every sample, metric and `generate` uses: the moving average when on."""
         return self.G_average.model if self.G_average is not None else self.G
 
-    def checkpoint_payload(self) -> dict[str, Any]:
+    def checkpoint_payload(self) -> GanPayload:
         m = self.config.model
-        payload = {
-            "kind": "gan",
+        payload: GanPayload = {
             "arch": m.arch,
             "config": to_dict(self.config),
             "generator_kwargs": m.generator_kwargs(),
@@ -323,18 +284,18 @@ class GanTrainer:
         self.calibrate_generator()
         self.iterations.flush()
         path = self.run.step_checkpoint(self.state.step)
-        save_checkpoint(path, self.checkpoint_payload())
+        save_gan(path, self.checkpoint_payload())
         prune_step_checkpoints(self.run, self.config.train.keep_checkpoints)
         self._last_checkpoint = path
         log.info("checkpoint %s (epoch %d, batch %d)", path.name, self.state.epoch,
                  self.state.batch)
         return path
 
-    def resume(self, path: Path, payload: dict[str, Any]) -> None:
+    def resume(self, path: Path, payload: GanPayload) -> None:
         """Continue from `payload`, the checkpoint at `path` (see `newest_gan_checkpoint`)."""
         saved = payload["config"]
         m = self.config.model
-        same_networks = (payload.get("arch", "dcgan") == m.arch
+        same_networks = (gan_arch(payload) == m.arch
                          and payload["generator_kwargs"] == m.generator_kwargs()
                          and payload["discriminator_kwargs"] == m.discriminator_kwargs())
         if not same_networks:
@@ -350,7 +311,7 @@ class GanTrainer:
             )
         if (self.G_average is None) != ("generator_train" not in payload):
             raise ConfigError("--resume: train.ema_kimg must stay on (or off) as in the checkpoint")
-        self.G.load_state_dict(payload.get("generator_train", payload["generator"]))
+        self.G.load_state_dict(gan_training_generator(payload))
         if self.G_average is not None:
             self.G_average.model.load_state_dict(payload["generator"])
         self.D.load_state_dict(payload["discriminator"])
@@ -487,7 +448,7 @@ class GanTrainer:
             )
         return self._collapse
 
-    def end_epoch(self, last: bool = False) -> dict[str, Any]:
+    def end_epoch(self, last: bool = False) -> None:
         """Log the epoch and do its outputs. `last`: the run ends here (its time budget is
         spent); mid-epoch, the row covers the batches done and the state stays mid-epoch, so
         --resume finishes that epoch."""
@@ -514,34 +475,23 @@ class GanTrainer:
         self.dist.barrier()
         self._last_row = row
         s.started, s.started_cpu, s.images = time.perf_counter(), time.process_time(), 0
-        return row
+        if last:
+            self._log_budget_stop()
 
     def start_budget(self, started: float) -> None:
         """Start the time budget (train.max_minutes) from `started`, a time of its clock."""
-        minutes = self.config.train.max_minutes
-        self.deadline = None if minutes is None else started + minutes * 60
-        self._started_at, self._steps_at_start = self.clock(), self.state.step
-
-    def clock(self) -> float:
-        return budget_clock(self.config.train.budget_clock)
-
-    def budget_spent(self) -> bool:
-        """Whether the time budget has run out, agreed by every rank. Without a budget, no
-        rank asks the others (every rank has the same config): no collective per iteration."""
-        if self.deadline is None:
-            return False
-        return self.dist.any(self.clock() >= self.deadline)
+        self.budget.start(started)
+        self._started_at, self._steps_at_start = self.budget.now(), self.state.step
 
     def planned_steps(self) -> int:
         """Iterations this run is expected to reach: all its epochs, or with a time budget, as
         many as the pace so far fits into what is left of it."""
         s = self.state
         planned = self.config.train.epochs * self.batches_per_epoch
-        if self.deadline is not None and s.step > self._steps_at_start:
-            elapsed = self.clock() - self._started_at
+        if self.budget.deadline is not None and s.step > self._steps_at_start:
+            elapsed = self.budget.now() - self._started_at
             pace = elapsed / (s.step - self._steps_at_start)
-            left = max(0.0, self.deadline - self.clock())
-            planned = min(planned, s.step + int(left / pace))
+            planned = min(planned, s.step + int(self.budget.left() / pace))
         return planned
 
     def collapse_warmup(self) -> int:
@@ -595,74 +545,68 @@ class GanTrainer:
 
     # -- the loop -------------------------------------------------------------------------------
 
-    def _interrupt(self, signal_name: str) -> TrainResult:
-        log.warning("stopped by %s at epoch %d, batch %d: resume with --resume", signal_name,
+    def interrupt(self, signal: str) -> None:
+        log.warning("stopped by %s at epoch %d, batch %d: resume with --resume", signal,
                     self.state.epoch, self.state.batch)
         self.calibrate_generator()
-        checkpoint = None
         if self.dist.is_main:
-            checkpoint = self.save()
+            self.save()
             self.draw_plots()
         self.dist.barrier()
-        return self.result(interrupted=signal_name, checkpoint=checkpoint)
 
-    def result(self, interrupted: str | None, checkpoint: Path | None) -> TrainResult:
+    def result(self, interrupted: str | None) -> TrainResult:
+        checkpoint = self._last_checkpoint if self.dist.is_main or not interrupted else None
         return TrainResult(self.run, self.state.step, self.state.epoch, interrupted, checkpoint,
                            dict(self._last_row), list(self.warnings))
 
-    def train(self) -> TrainResult:
-        t, s = self.config.train, self.state
-        s.started, s.started_cpu = time.perf_counter(), time.process_time()
-        stop = StopRequest()
-        with stop_on_signals(stop), self.speed.thread_count():
-            while s.epoch < t.epochs:
-                loader = self._loader(epoch=s.epoch, start_batch=s.batch)
-                # Counts the run's iterations, so its ETA is the run's (within a time budget,
-                # the iterations the pace so far fits into it).
-                bar = tqdm(total=self.planned_steps(), initial=s.step, leave=False,
-                           desc=f"GAN epoch {s.epoch + 1}/{t.epochs}", unit="it",
-                           disable=not self.progress)
-                with bar:
-                    for real, _ in loader:
-                        real = real.to(self.device, memory_format=self.memory_format,
-                                       non_blocking=True)
-                        with self.watch.step():
-                            row = self.train_step(real)
-                        s.step += 1
-                        s.batch += 1
-                        s.images += real.shape[0]
-                        for k in EPOCH_SUMS:
-                            s.sums[k] += row[k]
-                        if self.dist.is_main:
-                            self.iterations.add({"step": s.step, "epoch": s.epoch + 1, **row})
-                        postfix = {
-                            "loss_D": f"{row['loss_d']:.3f}", "loss_G": f"{row['loss_g']:.3f}",
-                            "D(x)": f"{row['d_real']:.2f}", "D(G(z))": f"{row['d_fake']:.2f}",
-                        }
-                        if self._collapse_flag:
-                            postfix["COLLAPSE?"] = self._collapse_flag
-                        bar.set_postfix(postfix, refresh=False)
-                        bar.total = self.planned_steps()
-                        bar.update()
-                        if self.on_step is not None:
-                            self.on_step(s.step)
-                        if self.dist.any(stop.signal is not None):  # all ranks stop together
-                            return self._interrupt(stop.signal or "SIGTERM")
-                        if s.batch < self.batches_per_epoch and self.budget_spent():
-                            return self._stop_at_budget()
-                spent = self.budget_spent()
-                self.end_epoch(last=spent)
-                if self.dist.any(stop.signal is not None):
-                    return self._interrupt(stop.signal or "SIGTERM")
-                if spent:
-                    self._log_budget_stop()
-                    break
-        return self.result(interrupted=None, checkpoint=self._last_checkpoint)
+    # -- the loop (fakescope.training.loop.run_epochs) -------------------------------------------
 
-    def _stop_at_budget(self) -> TrainResult:
-        self.end_epoch(last=True)
-        self._log_budget_stop()
-        return self.result(interrupted=None, checkpoint=self._last_checkpoint)
+    def more_epochs(self) -> bool:
+        return self.state.epoch < self.config.train.epochs
+
+    def mid_epoch(self) -> bool:
+        return self.state.batch < self.batches_per_epoch
+
+    def epoch_batches(self) -> Generator[torch.Tensor, None, None]:
+        s, epochs = self.state, self.config.train.epochs
+        loader = self._loader(epoch=s.epoch, start_batch=s.batch)
+        # Counts the run's iterations, so its ETA is the run's (within a time budget, the
+        # iterations the pace so far fits into it).
+        with tqdm(total=self.planned_steps(), initial=s.step, leave=False,
+                  desc=f"GAN epoch {s.epoch + 1}/{epochs}", unit="it",
+                  disable=not self.progress) as bar:
+            self._bar = bar
+            for real, _ in loader:
+                yield real.to(self.device, memory_format=self.memory_format, non_blocking=True)
+
+    def step(self, real: torch.Tensor) -> None:
+        s = self.state
+        with self.watch.step():
+            row = self.train_step(real)
+        s.step += 1
+        s.batch += 1
+        s.images += real.shape[0]
+        for k in EPOCH_SUMS:
+            s.sums[k] += row[k]
+        if self.dist.is_main:
+            self.iterations.add({"step": s.step, "epoch": s.epoch + 1, **row})
+        postfix = {
+            "loss_D": f"{row['loss_d']:.3f}", "loss_G": f"{row['loss_g']:.3f}",
+            "D(x)": f"{row['d_real']:.2f}", "D(G(z))": f"{row['d_fake']:.2f}",
+        }
+        if self._collapse_flag:
+            postfix["COLLAPSE?"] = self._collapse_flag
+        self._bar.set_postfix(postfix, refresh=False)
+        self._bar.total = self.planned_steps()
+        self._bar.update()
+        if self.on_step is not None:
+            self.on_step(s.step)
+
+    def train(self) -> TrainResult:
+        s = self.state
+        s.started, s.started_cpu = time.perf_counter(), time.process_time()
+        end = run_epochs(self, self.dist, self.budget, self.speed)
+        return self.result(interrupted=end.interrupted)
 
     def _log_budget_stop(self) -> None:
         s = self.state
@@ -684,20 +628,15 @@ def train_gan(
     replaces the feature networks of the quality metrics and the collapse watch.
     """
     validate(config)
-    started = budget_clock(config.train.budget_clock)  # the budget covers data and probe too
-    with distributed_session(config.run.device) as (dist, device):
-        dist.local_batch_size(config.train.batch_size)  # fail before any folder is made
-        seed_everything(config.run.seed, config.run.deterministic)
-        configure_backends(device, config.run.deterministic)
-        with dist.main_first():  # rank 0 makes the folder and the data cache, the others reuse them
-            run = open_run(config.run.root, config.run.name, config, resume, dist.is_main)
-            with discarded_if_failed(run):
-                prepared = prepare_data(config.data, gan_input_spec(config), seed=config.run.seed,
-                                        labelled=False, progress=progress and dist.is_main)
-        logging_to = log_to_file(run.path / "train.log") if dist.is_main else nullcontext()
-        with discarded_if_failed(run), logging_to:
-            return _train(config, prepared, run, device, dist, resume, progress and dist.is_main,
-                          on_step, extractor_factory, started)
+    # The budget covers data preparation and the speed probe too.
+    started = clock_seconds(config.train.budget_clock)
+    with training_session(config, config.train.batch_size, resume, log) as session:
+        dist = session.dist
+        with dist.main_first():  # rank 0 makes the data cache, the others reuse it
+            prepared = prepare_data(config.data, gan_input_spec(config), seed=config.run.seed,
+                                    labelled=False, progress=progress and dist.is_main)
+        return _train(config, prepared, session.run, session.device, dist, resume,
+                      progress and dist.is_main, on_step, extractor_factory, started)
 
 
 def _train(
@@ -721,7 +660,7 @@ def _train(
     found = newest_gan_checkpoint(run) if resume else None
     if not found and dist.is_main:  # a fresh start: no rows of an attempt that saved nothing
         restart_logs(run, run.metrics.name, "epochs.csv")
-    speed = checkpoint_speed(found[1]) if found else None
+    speed = gan_speed(found[1]) if found else None
     trainer = GanTrainer(config, prepared, run, device, extractor_factory, progress, on_step, dist,
                          speed)
     if found:

@@ -8,17 +8,20 @@ T > 1 softens an over-confident detector; the ranking of images, and so ROC-AUC,
 The uncertain band is two thresholds on the calibrated P(fake): below `low` the verdict is real,
 at or above `high` fake, in between uncertain. A checkpoint without a band has low = high = its
 threshold, so the verdict is the plain thresholded label. Fitting lives in
-`fakescope.evaluate.calibrate`; this module has no dependency beyond torch and NumPy, so loading
-a checkpoint stays cheap.
+`fakescope.evaluate.calibrate`; this module depends on torch, NumPy and the checkpoint format
+alone, so loading a checkpoint stays cheap.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import torch
+
+from fakescope.checkpoints import CalibrationPayload
 
 VERDICTS = ("real", "uncertain", "fake")
 METHODS = ("none", "temperature")
@@ -80,8 +83,12 @@ class Calibration:
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
+    def to_payload(self) -> CalibrationPayload:
+        """As stored in a detector checkpoint."""
+        return cast(CalibrationPayload, self.to_dict())
+
     @classmethod
-    def from_dict(cls, data: dict[str, Any] | None) -> Calibration:
+    def from_dict(cls, data: Mapping[str, Any] | None) -> Calibration:
         """A stored calibration; None (checkpoints from before calibration) is the identity."""
         if not data:
             return cls()

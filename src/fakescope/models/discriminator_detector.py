@@ -10,16 +10,16 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import torch
 from torch import nn
 
+from fakescope.checkpoints import CheckpointError, GanPayload, gan_arch, load_checkpoint
 from fakescope.config import ConfigError
 from fakescope.data.transforms import MINUS_ONE_ONE_MEAN, MINUS_ONE_ONE_STD, InputSpec
 from fakescope.models.gan_registry import build_discriminator
 from fakescope.models.registry import Detector, register_detector
-from fakescope.runs import CheckpointError, load_checkpoint
 
 DISCRIMINATOR_DETECTORS = ("dcgan_disc64", "dcgan_disc128", "dcgan_disc", "gan_disc")
 
@@ -64,8 +64,9 @@ def discriminator_weights(path: str | Path) -> tuple[dict[str, Any], dict[str, t
     payload = load_checkpoint(path)
     kind = payload.get("kind")
     if kind == "gan":
-        arch = payload.get("arch", "dcgan")  # checkpoints from before the registry: DCGAN
-        return {"arch": arch, **payload["discriminator_kwargs"]}, payload["discriminator"]
+        architecture = {"arch": gan_arch(cast(GanPayload, payload)),
+                        **payload["discriminator_kwargs"]}
+        return architecture, payload["discriminator"]
     if kind == "detector" and payload["detector"]["name"] in DISCRIMINATOR_DETECTORS:
         prefix = "discriminator."
         state = {k[len(prefix):]: v for k, v in payload["state_dict"].items()}

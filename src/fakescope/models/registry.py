@@ -1,4 +1,4 @@
-"""One registry and one factory for every detector, and the detector checkpoint format.
+"""One registry and one factory for every detector, and saving and loading them.
 
 Every detector honours the `Detector` contract, so one trainer, one evaluator and one server
 serve them all without asking for a model's name:
@@ -9,8 +9,9 @@ serve them all without asking for a model's name:
     input_spec -> size, mean/std and resize mode the model expects
     native_resolution -> True for artifact detectors scored on unresized tiles of that size
 
-A detector checkpoint stores the registry name and constructor arguments next to the weights,
-so `load_detector` rebuilds any registered model from the file alone.
+A detector checkpoint (`fakescope.checkpoints.DetectorPayload`) stores the registry name and
+constructor arguments next to the weights, so `load_detector` rebuilds any registered model from
+the file alone.
 """
 
 from __future__ import annotations
@@ -25,10 +26,15 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from fakescope.checkpoints import (
+    DetectorPayload,
+    detector_threshold,
+    read_detector,
+    save_detector_payload,
+)
 from fakescope.data.transforms import InputSpec
 from fakescope.errors import UnknownNameError
 from fakescope.models.calibration import Calibration
-from fakescope.runs import CheckpointError, load_checkpoint, save_checkpoint
 
 # Modules whose import registers detectors; imported on first use of the registry.
 _DETECTOR_MODULES = (
@@ -153,31 +159,22 @@ def save_detector(
     input_spec: InputSpec,
     threshold: float = 0.5,
     metrics: dict[str, Any] | None = None,
-    extra: dict[str, Any] | None = None,
+    extra: DetectorPayload | None = None,
 ) -> None:
     """Write a detector checkpoint that `load_detector` can rebuild from the file alone."""
-    save_checkpoint(
-        path,
-        {
-            "kind": "detector",
-            "detector": {"name": name, "kwargs": {**model.rebuild_kwargs(), **model_kwargs}},
-            "input_spec": input_spec.to_dict(),
-            "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()},
-            "threshold": float(threshold),
-            "metrics": metrics or {},
-            **(extra or {}),
-        },
-    )
+    payload: DetectorPayload = {
+        "detector": {"name": name, "kwargs": {**model.rebuild_kwargs(), **model_kwargs}},
+        "input_spec": input_spec.to_dict(),
+        "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()},
+        "threshold": float(threshold),
+        "metrics": metrics or {},
+    }
+    save_detector_payload(path, {**payload, **(extra or {})})
 
 
 def load_detector(path: str | Path, device: str | torch.device = "cpu") -> LoadedDetector:
     """Rebuild a detector from a checkpoint written by `save_detector`, in eval mode."""
-    payload = load_checkpoint(path)
-    if payload.get("kind") != "detector":
-        raise CheckpointError(
-            f"{path} is a '{payload.get('kind', 'unknown')}' checkpoint, not a detector "
-            "(export a GAN's discriminator with `fakescope gan export-detector`)"
-        )
+    payload = read_detector(path)
     info = payload["detector"]
     model = build_detector(info["name"], pretrained="none", **info["kwargs"])
     model.load_state_dict(payload["state_dict"])
@@ -189,7 +186,7 @@ def load_detector(path: str | Path, device: str | torch.device = "cpu") -> Loade
         model=model,
         name=info["name"],
         input_spec=InputSpec.from_dict(payload["input_spec"]),
-        threshold=float(payload.get("threshold", 0.5)),
+        threshold=detector_threshold(payload),
         metrics=dict(payload.get("metrics", {})),
         extra={k: v for k, v in payload.items() if k not in reserved},
         calibration=Calibration.from_dict(payload.get("calibration")),

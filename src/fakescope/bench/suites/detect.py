@@ -22,7 +22,7 @@ from fakescope.data.pipeline import prepare_data
 from fakescope.data.transforms import resolve_input_spec
 from fakescope.detect.config import DetectJobConfig
 from fakescope.detect.speed import choose_speed_settings
-from fakescope.detect.train import Trainer, build_model
+from fakescope.detect.train import DetectorTrainer, build_model
 from fakescope.runs import open_run
 
 
@@ -33,8 +33,8 @@ def describe(s: BenchSettings) -> str:
         "same initial weights (seed 0, trained from scratch), Adam 1e-3, no augmentation. "
         "Baseline: paper 003's loop, ImageFolder + PIL decode + Resize((S, S)) + ToTensor + "
         "ImageNet Normalize per image in the main process, fp32, torch's default threads. "
-        "fakescope: `Trainer.train_step` fed from the decode-once cache (built beforehand, not "
-        "timed) with the thread count, bf16 autocast and channels_last that its timing probe "
+        "fakescope: `DetectorTrainer.train_step` fed from the decode-once cache (built beforehand, "
+        "not timed) with the thread count, bf16 autocast and channels_last that its timing probe "
         "picks (the probe's time is in the JSON as `probe_s`, not in the ratio)."
     )
 
@@ -59,8 +59,8 @@ def _compare(ctx: BenchContext, device: torch.device, model: ModelSpec) -> Row:
     speed, probe = choose_speed_settings(net, spec.size, t.batch_size, device, t.amp,
                                          t.channels_last, t.threads)
     probe_s = time.perf_counter() - probe_started
-    trainer = Trainer(config, net, prepared, open_run(config.run.root, config.run.name, config),
-                      device, speed)
+    run = open_run(config.run.root, config.run.name, config)
+    trainer = DetectorTrainer(config, net, prepared, run, device, speed)
     ours = endless(lambda epoch: prepared.loader("train", t.batch_size, shuffle=True,
                                                  epoch=epoch, drop_last=True))
     plain = PlainDetectorTrainer(plain_net, t.lr, t.betas, device)

@@ -1,0 +1,101 @@
+"""The epoch loop every trainer runs: when it steps, ends an epoch, stops for a signal or for its
+time budget. The trainer supplies what each of those means for it (`EpochTrainer`).
+
+Rules, the same for every trainer and every torchrun rank (they decide together):
+- a stop request (Ctrl-C, SIGTERM) mid-epoch ends the run after the current step with a
+  checkpoint (`interrupt`); on an epoch's last batch the epoch is ended first, then the run;
+- a spent time budget mid-epoch cuts the epoch: it is ended with `last=True` and the run stops;
+- otherwise each epoch is ended (`end_epoch`) and the next begins while `more_epochs()`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Generator
+from contextlib import closing
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from tqdm import tqdm
+
+from fakescope.distributed import DistContext
+from fakescope.speed import SpeedSettings
+from fakescope.training.budget import TimeBudget
+from fakescope.training.signals import StopRequest, stop_on_signals
+
+
+@dataclass
+class Counters:
+    """Where training stands; every trainer's `TrainState` extends it and checkpoints it."""
+
+    step: int = 0  # optimizer steps in total
+    epoch: int = 0  # epochs finished
+    batch: int = 0  # batches finished in the current epoch
+
+
+class EpochTrainer(Protocol):
+    @property
+    def state(self) -> Counters: ...
+
+    def more_epochs(self) -> bool:
+        """Whether another epoch is due (the last one not done, no stopping rule met)."""
+
+    def epoch_batches(self) -> Generator[Any, None, None]:
+        """The current epoch's batches from `state.batch` on."""
+
+    def step(self, batch: Any) -> None:
+        """One training step on `batch`, counted in `state`."""
+
+    def mid_epoch(self) -> bool:
+        """Whether batches of the current epoch are left."""
+
+    def end_epoch(self, last: bool) -> None:
+        """The epoch's end: its row, outputs and checkpoints. `last`: the time budget ends the
+        run here (mid-epoch when it cut the epoch short)."""
+
+    def interrupt(self, signal: str) -> None:
+        """Write what resuming needs: a stop request ends the run now."""
+
+
+@dataclass(frozen=True)
+class LoopEnd:
+    interrupted: str | None = None  # the signal that stopped the run
+    budget_spent: bool = False
+
+
+def run_epochs(
+    trainer: EpochTrainer, dist: DistContext, budget: TimeBudget, speed: SpeedSettings
+) -> LoopEnd:
+    """Train until `trainer` has no epoch left, a signal stops it or `budget` is spent."""
+    stop = StopRequest()
+    with stop_on_signals(stop), speed.thread_count():
+        while trainer.more_epochs():
+            cut = False
+            with closing(trainer.epoch_batches()) as batches:
+                for batch in batches:
+                    trainer.step(batch)
+                    if not trainer.mid_epoch():
+                        continue
+                    if dist.any(stop.signal is not None):
+                        return _interrupt(trainer, stop)
+                    if budget.spent(dist):
+                        cut = True
+                        break
+            spent = cut or budget.spent(dist)
+            trainer.end_epoch(last=spent)
+            if dist.any(stop.signal is not None):
+                return _interrupt(trainer, stop)
+            if spent:
+                return LoopEnd(budget_spent=True)
+    return LoopEnd()
+
+
+def _interrupt(trainer: EpochTrainer, stop: StopRequest) -> LoopEnd:
+    signal = stop.signal or "SIGTERM"  # another rank received it
+    trainer.interrupt(signal)
+    return LoopEnd(interrupted=signal)
+
+
+def epoch_bar(total: int, initial: int, epoch: int, epochs: int, enabled: bool) -> tqdm:
+    """The progress bar of one epoch (batches), counted on by its trainer."""
+    return tqdm(total=total, initial=initial, leave=False, desc=f"epoch {epoch + 1}/{epochs}",
+                unit="batch", disable=not enabled)

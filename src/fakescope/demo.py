@@ -24,6 +24,8 @@ from typing import TYPE_CHECKING, Any
 from tqdm import tqdm
 
 from fakescope.config import DataConfig, load_config, to_dict
+from fakescope.evaluate.compare import best_by
+from fakescope.report.demo_files import DEMO_MARKER, TIMINGS_FILE
 from fakescope.runs import write_json
 
 if TYPE_CHECKING:
@@ -75,8 +77,6 @@ class DemoResult:
 
 
 Stage = Callable[[str], None]
-DEMO_MARKER = "demo_config.json"
-TIMINGS_FILE = "demo_timings.json"  # {"stage_seconds": {stage: seconds}}
 
 
 def fresh_output_folder(out: Path) -> None:
@@ -294,11 +294,6 @@ def stage_count(config: DemoConfig) -> int:
     """How many stages `run_demo` announces: faces, GAN, its measure, fakes, one per detector,
     evaluation, comparison, report."""
     return 7 + len(config.detectors)
-
-
-def best_by(table: list[dict[str, Any]], metric: str = "roc_auc") -> dict[str, Any]:
-    """The row with the highest `metric` (accuracy breaks ties; a missing value ranks last)."""
-    return max(table, key=lambda r: (r.get(metric) or -1.0, r.get("accuracy") or -1.0))
 
 
 def run_demo(config: DemoConfig, progress: bool = False, announce: Stage = log.info) -> DemoResult:

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from fakescope.demo import DEMO_MARKER, TIMINGS_FILE
+from fakescope.report.demo_files import DEMO_MARKER, TIMINGS_FILE
 from fakescope.evaluate.compare import Comparison, write_comparison
 from fakescope.evaluate.evaluate import Evaluation, write_evaluation
 from fakescope.evaluate.robustness import Robustness, write_robustness

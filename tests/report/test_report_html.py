@@ -9,8 +9,7 @@ from pathlib import Path
 import pytest
 from report.demo_folder import STAGE_SECONDS, demo_folder
 
-from fakescope.demo import best_by
-from fakescope.evaluate.compare import read_comparison
+from fakescope.evaluate.compare import best_by, read_comparison
 from fakescope.evaluate.evaluate import Evaluation
 from fakescope.formatting import format_number, format_probability
 from fakescope.report.html import build_report, find_runs, write_report

@@ -145,3 +145,9 @@ def write_comparison(comparison: Comparison, out_dir: Path) -> list[Path]:
 
 def read_comparison(path: Path) -> Comparison:
     return Comparison.from_dict(json.loads(path.read_text()))
+
+
+def best_by(table: list[dict[str, Any]], metric: str = "roc_auc") -> dict[str, Any]:
+    """The row of a comparison table with the highest `metric` (accuracy breaks ties; a missing
+    value ranks last)."""
+    return max(table, key=lambda r: (r.get(metric) or -1.0, r.get("accuracy") or -1.0))

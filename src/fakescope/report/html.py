@@ -36,13 +36,19 @@ from typing import Any
 
 from matplotlib.figure import Figure
 
-from fakescope.demo import DEMO_MARKER, TIMINGS_FILE, best_by
-from fakescope.evaluate.compare import COMPARISON_FILE, TABLE_COLUMNS, Comparison, read_comparison
+from fakescope.evaluate.compare import (
+    COMPARISON_FILE,
+    TABLE_COLUMNS,
+    Comparison,
+    best_by,
+    read_comparison,
+)
 from fakescope.evaluate.evaluate import EVALUATION_FILE, Evaluation, read_evaluation
 from fakescope.evaluate.robustness import ROBUSTNESS_FILE, Robustness
 from fakescope.formatting import format_probability, format_value
 from fakescope.gan.metrics import FAKE_GRID_FILE, FLOOR_COMPARISON_FILE, REAL_GRID_FILE
 from fakescope.report import plots
+from fakescope.report.demo_files import DEMO_MARKER, TIMINGS_FILE
 from fakescope.runs import RunDir, atomic_write_bytes
 
 REPORT_FILE = "index.html"

@@ -32,7 +32,7 @@ from fakescope.data.pipeline import prepare_data
 from fakescope.data.transforms import resolve_input_spec
 from fakescope.detect.config import DetectJobConfig
 from fakescope.detect.speed import choose_speed_settings
-from fakescope.detect.train import Trainer, build_model
+from fakescope.detect.train import DetectorTrainer, build_model
 from fakescope.runs import open_run
 from fakescope.speed import SpeedSettings
 
@@ -77,7 +77,7 @@ def profile_model(root: Path, work: Path, name: str, size: int, steps: int) -> l
             f"{step_plain * 1e3:.0f} | {BATCH / (fetch_plain + step_plain):.1f} |"]
     bound = ""
     for label, settings in (("fakescope fp32", SpeedSettings()), ("fakescope chosen", chosen)):
-        trainer = Trainer(config, copy.deepcopy(net), prepared, run, torch.device("cpu"),
+        trainer = DetectorTrainer(config, copy.deepcopy(net), prepared, run, torch.device("cpu"),
                           settings)
         with settings.thread_count():
             step = median_seconds(lambda trainer=trainer: trainer.train_step(images, labels),

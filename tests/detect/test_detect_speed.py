@@ -16,11 +16,11 @@ from busy_clock import BusyCoreClock
 from detect.tiny_detector import TinyDetector
 
 from fakescope import speed
+from fakescope.checkpoints import load_checkpoint
 from fakescope.detect import train as train_module
 from fakescope.detect.config import DetectJobConfig
 from fakescope.detect.speed import _Probe, choose_speed_settings
 from fakescope.detect.train import train_detector
-from fakescope.runs import load_checkpoint
 from fakescope.speed import (
     CompiledForward,
     SpeedSettings,

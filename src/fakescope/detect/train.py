@@ -42,6 +42,7 @@ from fakescope.detect.config import DetectJobConfig, TrainConfig, check_detect_c
 from fakescope.detect.speed import choose_speed_settings
 from fakescope.distributed import DistContext, data_parallel
 from fakescope.errors import DataError, FakescopeError
+from fakescope.formatting import format_value
 from fakescope.metrics import classification_metrics
 from fakescope.models.registry import (
     Detector,
@@ -405,7 +406,7 @@ class DetectorTrainer:
         row = self.finish_epoch(self.running, time.monotonic() - self._epoch_started)
         self.running = RunningScores()
         log.info("epoch %d/%d: %s", self.state.epoch, self.t.epochs,
-                 ", ".join(f"{k}={v:.4g}" for k, v in row.items() if k != "epoch"))
+                 ", ".join(f"{k}={format_value(v)}" for k, v in row.items() if k != "epoch"))
         if self.epoch_callback:
             self.epoch_callback(self.state.epoch, row)
 

@@ -30,9 +30,9 @@ def train_autoencoder(
     minutes: float,
     seed: int = 0,
     max_steps: int | None = None,
-    batch_size: int = 32,
+    batch_size: int = 16,
     lr: float = 1e-3,
-    width: int = 32,
+    width: int = 16,
 ) -> Path:
     """Train on uint8 NCHW `images` and write the checkpoint to `out`."""
     if images.ndim != 4 or images.shape[0] == 0:

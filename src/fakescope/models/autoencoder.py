@@ -27,9 +27,9 @@ def _act() -> nn.Module:
 
 
 class ConvAutoencoder(nn.Module):
-    def __init__(self, width: int = 32, latent_channels: int = 16) -> None:
+    def __init__(self, width: int = 16, latent_channels: int = 16) -> None:
         super().__init__()
-        widths = [width * 2**i for i in range(DOWNSAMPLINGS)]  # e.g. 32, 64, 128
+        widths = [width * 2**i for i in range(DOWNSAMPLINGS)]  # 16, 32, 64 by default
         encoder: list[nn.Module] = [nn.Conv2d(3, widths[0], 3, padding=1), _act()]
         channels = widths[0]
         for out in widths:

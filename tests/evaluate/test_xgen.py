@@ -145,3 +145,11 @@ def test_cli_errors_are_one_line(tiny_set: Path, tmp_path: Path,
     assert main(["xgen", "--set-dir", str(tiny_set), "--detectors", "npr_cnn",
                  "--conditions", "fog"]) == 2
     assert "unknown conditions ['fog']" in capsys.readouterr().err
+
+
+def test_ranks_keep_order_and_ties_of_saturating_log_odds() -> None:
+    from fakescope.evaluate.xgen import _ranks
+
+    # sigmoid(400 / T) and sigmoid(900 / T) are both exactly 1.0 in float64; their ranks differ
+    ranks = _ranks(np.array([400.0, -1e9, 400.0, 900.0]))
+    assert ranks.tolist() == [0.5, 0.0, 0.5, 1.0]

@@ -7,8 +7,9 @@ The set is one `fakescope data multigen` built (its manifest.csv gives each imag
 split). For each detector and each training set (one family alone, or all families but one),
 a run trains on that set's training reals and fakes, fits its calibration and threshold on the
 set's validation split (only families it has seen), and is then scored on the held-out test
-reals together with the held-out test fakes of each family in turn: ROC-AUC, average precision,
-accuracy at the stored threshold and ECE per cell, clean and on JPEG-, blur- and
+reals together with the held-out test fakes of each family in turn: ROC-AUC and average precision
+(from the log-odds, which calibration cannot tie), accuracy at the stored threshold and ECE (from
+the calibrated probabilities) per cell, clean and on JPEG-, blur- and
 resize-degraded copies (`fakescope.evaluate.robustness`'s corruptions).
 
 A training set mixing several families takes an equal share of each, so that it has as many
@@ -27,10 +28,11 @@ from typing import Any
 
 import numpy as np
 import torch
+from scipy.stats import rankdata
 
 from fakescope.config import ConfigError, load_config, parse_override, resolve_preset
 from fakescope.data.multigen import MANIFEST_CSV, REAL_FAMILY
-from fakescope.evaluate.metrics import binary_metrics
+from fakescope.evaluate.metrics import binary_metrics, ranking_metrics
 from fakescope.evaluate.robustness import CORRUPTIONS
 from fakescope.runs import atomic_write_bytes, load_checkpoint, write_json
 
@@ -213,6 +215,11 @@ def train_run(spec: XgenSpec, detector: str, set_name: str, data_csv: Path) -> P
     return result.best_checkpoint
 
 
+def _ranks(values: np.ndarray) -> np.ndarray:
+    """Scores in [0, 1] in the order of `values`, ties kept as ties."""
+    return (rankdata(values) - 1) / max(len(values) - 1, 1)
+
+
 def _perturb(condition: str, seed: int) -> Callable[[torch.Tensor, int], torch.Tensor] | None:
     corruption = CONDITIONS[condition]
     if corruption is None:
@@ -247,6 +254,10 @@ def score_cells(
         for family in families:
             mask = (of == REAL_FAMILY) | (of == family)
             metrics = binary_metrics(scores.labels[mask], scores.probs[mask], loaded.threshold)
+            # Ranking metrics from the raw log-odds: a temperature keeps their order, but
+            # probabilities it sharpens can round to exactly 0 or 1 and tie.
+            assert scores.log_odds is not None  # score_split always keeps them
+            metrics.update(ranking_metrics(scores.labels[mask], _ranks(scores.log_odds[mask])))
             cells.append({
                 "condition": condition, "test_family": family, "seen": family in seen,
                 **{m: metrics.get(m) for m in CELL_METRICS},

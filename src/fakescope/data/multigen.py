@@ -14,8 +14,8 @@ the training reals only, and a reconstruction keeps the split of the real it rec
 test image's content is seen in training. The output folder has the project's class-folder
 layout, `real/` and `fake/<family>/`, plus `manifest.csv` (path, label, split, family,
 checkpoint, seed; itself a `csv` layout data set with fixed splits) and `manifest.json`.
-Each finished family writes `fake/<family>/family.json`; a second call skips it, and reuses a
-generator whose training finished before the sampling was interrupted.
+Each finished family writes `fake/<family>/family.json`; a second call skips it, and a family
+whose GAN run already holds a checkpoint samples from it instead of training again.
 """
 
 from __future__ import annotations

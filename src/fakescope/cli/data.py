@@ -1,4 +1,4 @@
-"""`fakescope data inspect|synth|cache`."""
+"""`fakescope data inspect|synth|cache|multigen`."""
 
 from __future__ import annotations
 
@@ -46,6 +46,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--gan", action="store_true", help="cache the real images only, as GAN training reads them"
     )
     cache.set_defaults(handler=_cache)
+
+    from fakescope.cli.multigen import register_action
+
+    register_action(commands)
 
 
 def _inspect(args: argparse.Namespace) -> int:

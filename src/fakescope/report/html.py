@@ -45,10 +45,12 @@ from fakescope.evaluate.compare import (
 )
 from fakescope.evaluate.evaluate import EVALUATION_FILE, Evaluation, read_evaluation
 from fakescope.evaluate.robustness import ROBUSTNESS_FILE, Robustness
+from fakescope.evaluate.xgen import CELL_METRICS, XGEN_FILE, XgenResult
 from fakescope.formatting import format_probability, format_value
 from fakescope.gan.metrics import FAKE_GRID_FILE, FLOOR_COMPARISON_FILE, REAL_GRID_FILE
 from fakescope.report import plots
 from fakescope.report.demo_files import DEMO_MARKER, TIMINGS_FILE
+from fakescope.report.xgen import heatmap_figure
 from fakescope.runs import RunDir, atomic_write_bytes
 
 REPORT_FILE = "index.html"
@@ -66,7 +68,7 @@ _HEADLINE = (
 _QUALITY_COLUMN = re.compile(r"^(fid|fd_|kid)")
 _OWN_JSON = {
     "data_report.json", EVALUATION_FILE, COMPARISON_FILE, ROBUSTNESS_FILE, FLOOR_COMPARISON_FILE,
-    DEMO_MARKER, TIMINGS_FILE,
+    DEMO_MARKER, TIMINGS_FILE, XGEN_FILE,
 }
 
 STYLE = """
@@ -502,6 +504,21 @@ def robustness_block(path: Path) -> str:
     )
 
 
+def xgen_block(path: Path) -> str:
+    """The cross-generator matrix: means over unseen and seen families, one heatmap per
+    condition (fakescope.evaluate.xgen)."""
+    result = XgenResult.from_dict(_read_json(path))
+    keys = ["detector", "train_set", "condition",
+            *[f"{kind}_{m}" for kind in ("unseen", "seen") for m in CELL_METRICS]]
+    return (
+        f"<h3>Cross-generator matrix</h3><p class='note'>{_e(result.set_dir)}; threshold "
+        f"{_e(result.threshold_rule)}; unseen/seen: means over the generator families the "
+        "detector did not/did train on.</p>"
+        + _table(keys, ([row[k] for k in keys] for row in result.summary()))
+        + "".join(_figure(heatmap_figure(result, c), c) for c in result.conditions)
+    )
+
+
 def run_body(folder: Path, runs: Sequence[Path]) -> str:
     """Everything `folder` holds of its own (not its nested runs' outputs), as HTML."""
     run = RunDir(folder)
@@ -520,6 +537,8 @@ def run_body(folder: Path, runs: Sequence[Path]) -> str:
         parts.append(evaluation_block(read_evaluation(path), path.parent))
     for path in _own_files(folder, ROBUSTNESS_FILE, runs):
         parts.append(robustness_block(path))
+    for path in _own_files(folder, XGEN_FILE, runs):
+        parts.append(xgen_block(path))
     return "".join(parts)
 
 

@@ -1,0 +1,328 @@
+"""Cross-generator evaluation: train on some generator families, score on every family.
+
+    result = run_xgen(XgenSpec(set_dir=Path("multigen"), detectors=["npr_cnn"], out=Path("x")))
+    write_xgen(result, Path("x"))        # xgen.json, xgen.md, xgen_<condition>.png
+
+The set is one `fakescope data multigen` built (its manifest.csv gives each image's family and
+split). For each detector and each training set (one family alone, or all families but one),
+a run trains on that set's training reals and fakes, fits its calibration and threshold on the
+set's validation split (only families it has seen), and is then scored on the held-out test
+reals together with the held-out test fakes of each family in turn: ROC-AUC and average precision
+(from the log-odds, which calibration cannot tie), accuracy at the stored threshold and ECE (from
+the calibrated probabilities) per cell, clean and on JPEG-, blur- and
+resize-degraded copies (`fakescope.evaluate.robustness`'s corruptions).
+
+A training set mixing several families takes an equal share of each, so that it has as many
+fakes as a single-family set. A run whose checkpoint already holds a calibration is reused.
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from scipy.stats import rankdata
+
+from fakescope.checkpoints import load_checkpoint
+from fakescope.config import ConfigError, load_config, parse_override, resolve_preset
+from fakescope.errors import UnknownNameError
+from fakescope.evaluate.robustness import CORRUPTIONS
+from fakescope.formatting import csv_bytes, format_value
+from fakescope.gan.multigen import MANIFEST_CSV, REAL_FAMILY
+from fakescope.metrics import binary_metrics, ranking_metrics
+from fakescope.runs import atomic_write_bytes
+
+XGEN_FILE = "xgen.json"
+MODES = ("single", "loo")
+CELL_METRICS = ("roc_auc", "average_precision", "accuracy", "ece")
+# name -> (corruption, strength); None is the clean images
+CONDITIONS: dict[str, tuple[str, float] | None] = {
+    "clean": None,
+    "jpeg75": ("jpeg", 75.0),
+    "blur1": ("blur", 1.0),
+    "resize0.5": ("downscale", 0.5),
+}
+DEFAULT_RULE = "eer"
+
+
+@dataclass
+class XgenSpec:
+    set_dir: Path
+    detectors: list[str]  # preset names (fakescope/presets/) or registry names
+    out: Path
+    modes: list[str] = field(default_factory=lambda: ["single"])
+    train_families: list[str] | None = None  # families to train on / hold out; None: all
+    conditions: list[str] = field(default_factory=lambda: list(CONDITIONS))
+    overrides: list[str] = field(default_factory=list)  # --set for every detector run
+    threshold_rule: str = DEFAULT_RULE
+    seed: int = 0
+    device: str = "auto"
+    progress: bool = False
+
+
+@dataclass
+class Entry:
+    path: str  # absolute
+    label: int
+    split: str
+    family: str
+
+
+@dataclass
+class XgenResult:
+    set_dir: str
+    families: list[str]
+    conditions: list[str]
+    threshold_rule: str
+    cells: list[dict[str, Any]] = field(default_factory=list)
+    runs: list[dict[str, Any]] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**asdict(self), "summary": self.summary()}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> XgenResult:
+        return cls(**{k: v for k, v in data.items() if k != "summary"})
+
+    def summary(self) -> list[dict[str, Any]]:
+        """Per detector, training set and condition: means over unseen and seen families."""
+        groups: dict[tuple[str, str, str], list[dict[str, Any]]] = {}
+        for cell in self.cells:
+            groups.setdefault((cell["detector"], cell["train_set"], cell["condition"]), []).append(
+                cell
+            )
+        rows = []
+        for (detector, train_set, condition), cells in groups.items():
+            row: dict[str, Any] = {"detector": detector, "train_set": train_set,
+                                   "condition": condition}
+            for kind, seen in (("unseen", False), ("seen", True)):
+                chosen = [c for c in cells if c["seen"] is seen]
+                for metric in CELL_METRICS:
+                    row[f"{kind}_{metric}"] = _mean([c[metric] for c in chosen])
+            rows.append(row)
+        return rows
+
+
+def _mean(values: Sequence[float | None]) -> float | None:
+    kept = [v for v in values if v is not None and math.isfinite(v)]
+    return float(np.mean(kept)) if kept else None
+
+
+def read_set(set_dir: Path) -> list[Entry]:
+    """The images of a multigen set with their labels, splits and families."""
+    manifest = set_dir / MANIFEST_CSV
+    if not manifest.is_file():
+        raise FileNotFoundError(
+            f"{manifest} not found: build the set first with `fakescope data multigen`"
+        )
+    with manifest.open(newline="") as handle:
+        return [
+            Entry(str((set_dir / row["path"]).resolve()), int(row["label"] == "fake"),
+                  row["split"], row["family"])
+            for row in csv.DictReader(handle)
+        ]
+
+
+def training_sets(families: Sequence[str], modes: Sequence[str],
+                  chosen: Sequence[str] | None) -> list[tuple[str, list[str]]]:
+    """(name, families trained on): `dcgan` for one family, `all-but-dcgan` for the rest."""
+    for mode in modes:
+        if mode not in MODES:
+            raise ConfigError(f"unknown mode '{mode}' (choose from {', '.join(MODES)})")
+    pivots = list(chosen) if chosen else list(families)
+    missing = [f for f in pivots if f not in families]
+    if missing:
+        raise ConfigError(f"families {missing} are not in the set (it has {', '.join(families)})")
+    sets: list[tuple[str, list[str]]] = []
+    if "single" in modes:
+        sets += [(f, [f]) for f in pivots]
+    if "loo" in modes:
+        if len(families) < 2:
+            raise ConfigError("leave-one-out needs at least two families")
+        sets += [(f"all-but-{f}", [g for g in families if g != f]) for f in pivots]
+    return sets
+
+
+def _csv(entries: Sequence[Entry]) -> bytes:
+    return csv_bytes(("path", "label", "split"),
+                     ({"path": e.path, "label": "fake" if e.label else "real", "split": e.split}
+                      for e in entries))
+
+
+def training_entries(entries: Sequence[Entry], seen: Sequence[str]) -> list[Entry]:
+    """Train and val reals, plus an equal share of each seen family's train and val fakes."""
+    chosen = [e for e in entries if e.family == REAL_FAMILY and e.split != "test"]
+    for split in ("train", "val"):
+        for family in seen:
+            fakes = [e for e in entries if e.family == family and e.split == split]
+            chosen += fakes[: math.ceil(len(fakes) / len(seen))]
+    return chosen
+
+
+def resolve_detector(name: str) -> tuple[str | None, dict[str, Any]]:
+    """A preset (a built-in name or a YAML path) if there is one, else a registry name."""
+    from fakescope.models.registry import list_detectors
+
+    try:
+        return str(resolve_preset(name)), {}
+    except ConfigError:
+        if name not in list_detectors():
+            raise UnknownNameError(
+                f"'{name}' is neither a preset nor a registered detector "
+                f"({', '.join(list_detectors())})"
+            ) from None
+        return None, {"model.name": name}
+
+
+def safe_name(name: str) -> str:
+    """A folder/file name for a detector (a preset path gives its stem) or condition."""
+    base = Path(name).stem if name.endswith((".yaml", ".yml")) else name
+    return "".join(c if c.isalnum() or c in "-_." else "_" for c in base)
+
+
+def train_run(spec: XgenSpec, detector: str, set_name: str, data_csv: Path) -> Path:
+    """Train (or reuse) one detector run and store its calibration and threshold; its best.pt."""
+    from fakescope.detect.config import DetectJobConfig
+    from fakescope.detect.train import train_detector
+    from fakescope.evaluate.evaluate import evaluate_checkpoint
+    from fakescope.evaluate.threshold import ThresholdRule
+
+    run_dir = spec.out / "runs" / safe_name(detector) / set_name
+    best = run_dir / "checkpoints" / "best.pt"
+    if best.is_file() and "calibration" in load_checkpoint(best):
+        return best
+    preset, fixed = resolve_detector(detector)
+    settings: dict[str, Any] = {
+        **fixed,
+        "data.path": str(data_csv), "data.cache_dir": str(spec.out / ".cache"),
+        "run.root": str(run_dir.parent), "run.name": set_name, "run.seed": spec.seed,
+        "run.device": spec.device,
+    }
+    settings.update(parse_override(text) for text in spec.overrides)
+    config = load_config(DetectJobConfig, preset, settings)
+    result = train_detector(config, resume=run_dir.is_dir(), progress=spec.progress)
+    evaluate_checkpoint(
+        result.best_checkpoint, config.data, split="val",
+        threshold_rule=ThresholdRule.parse(spec.threshold_rule), threshold_split="val",
+        store=True, device=spec.device, seed=spec.seed,
+    )  # fmt: skip
+    return result.best_checkpoint
+
+
+def _ranks(values: np.ndarray) -> np.ndarray:
+    """Scores in [0, 1] in the order of `values`, ties kept as ties."""
+    return (rankdata(values) - 1) / max(len(values) - 1, 1)
+
+
+def _perturb(condition: str, seed: int) -> Callable[[torch.Tensor, int], torch.Tensor] | None:
+    corruption = CONDITIONS[condition]
+    if corruption is None:
+        return None
+    kind, strength = corruption
+    return lambda images, number: CORRUPTIONS[kind](images, strength, seed + number)
+
+
+def score_cells(
+    spec: XgenSpec, checkpoint: Path, test_csv: Path, entries: Sequence[Entry],
+    families: Sequence[str], seen: Sequence[str],
+) -> list[dict[str, Any]]:
+    """One cell per condition and test family: held-out reals + that family's held-out fakes."""
+    from fakescope.evaluate.scoring import (
+        evaluation_data_config,
+        prepare_evaluation_data,
+        score_split,
+    )
+    from fakescope.models.registry import load_detector
+    from fakescope.reproducibility import resolve_device
+
+    device = resolve_device(spec.device)
+    loaded = load_detector(checkpoint, device)
+    data = evaluation_data_config(loaded, str(test_csv), cache_dir=str(spec.out / ".cache"))
+    prepared = prepare_evaluation_data(loaded, data, spec.seed)
+    family_of = {e.path: e.family for e in entries}
+    cells = []
+    for condition in spec.conditions:
+        scores = score_split(loaded, prepared, "test", device,
+                             perturb=_perturb(condition, spec.seed), progress=spec.progress)
+        of = np.array([family_of[str(Path(p).resolve())] for p in scores.paths])
+        for family in families:
+            mask = (of == REAL_FAMILY) | (of == family)
+            metrics = binary_metrics(scores.labels[mask], scores.probs[mask], loaded.threshold)
+            # Ranking metrics from the raw log-odds: a temperature keeps their order, but
+            # probabilities it sharpens can round to exactly 0 or 1 and tie.
+            assert scores.log_odds is not None  # score_split always keeps them
+            metrics.update(ranking_metrics(scores.labels[mask], _ranks(scores.log_odds[mask])))
+            cells.append({
+                "condition": condition, "test_family": family, "seen": family in seen,
+                **{m: metrics.get(m) for m in CELL_METRICS},
+                "n_real": metrics["n_real"], "n_fake": metrics["n_fake"],
+                "threshold": loaded.threshold,
+            })  # fmt: skip
+    return cells
+
+
+def run_xgen(spec: XgenSpec) -> XgenResult:
+    """Train every detector on every training set and fill the matrix."""
+    if not spec.detectors:
+        raise ConfigError("no detectors given")
+    unknown = [c for c in spec.conditions if c not in CONDITIONS]
+    if unknown:
+        raise ConfigError(f"unknown conditions {unknown} (choose from {', '.join(CONDITIONS)})")
+    for detector in spec.detectors:
+        resolve_detector(detector)  # fail before any training
+    entries = read_set(spec.set_dir)
+    families = list(dict.fromkeys(e.family for e in entries if e.family != REAL_FAMILY))
+    sets = training_sets(families, spec.modes, spec.train_families)
+    result = XgenResult(str(spec.set_dir), families, list(spec.conditions),
+                        f"{spec.threshold_rule} on val")
+    data_dir = spec.out / "sets"
+    test_csv = data_dir / "test.csv"
+    atomic_write_bytes(test_csv, _csv([e for e in entries if e.split == "test"]))
+    for set_name, seen in sets:
+        data_csv = data_dir / f"{set_name}.csv"
+        atomic_write_bytes(data_csv, _csv(training_entries(entries, seen)))
+        for detector in spec.detectors:
+            checkpoint = train_run(spec, detector, set_name, data_csv)
+            result.runs.append({"detector": detector, "train_set": set_name, "seen": seen,
+                                "checkpoint": str(checkpoint)})
+            for cell in score_cells(spec, checkpoint, test_csv, entries, families, seen):
+                result.cells.append({"detector": detector, "train_set": set_name, **cell})
+    return result
+
+
+def xgen_markdown(result: XgenResult) -> str:
+    """A summary table, then per condition and metric a matrix (rows: detector and training
+    set, columns: test family; * marks a family the detector trained on)."""
+    lines = [
+        "| detector | trained on | condition | unseen ROC-AUC | unseen AP | unseen accuracy | "
+        "unseen ECE | seen ROC-AUC | seen accuracy | seen ECE |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for row in result.summary():
+        lines.append(
+            f"| {row['detector']} | {row['train_set']} | {row['condition']} | "
+            + " | ".join(format_value(row[k]) for k in (
+                "unseen_roc_auc", "unseen_average_precision", "unseen_accuracy", "unseen_ece",
+                "seen_roc_auc", "seen_accuracy", "seen_ece"))
+            + " |"
+        )
+    for condition in result.conditions:
+        for metric in CELL_METRICS:
+            lines += ["", f"**{metric}, {condition}** (* = a family seen in training)", "",
+                      "| detector | trained on | " + " | ".join(result.families) + " |",
+                      "|---|---|" + "---|" * len(result.families)]
+            for run in result.runs:
+                cells = {c["test_family"]: c for c in result.cells
+                         if c["detector"] == run["detector"] and c["train_set"] == run["train_set"]
+                         and c["condition"] == condition}
+                values = [format_value(cells[f][metric]) + ("*" if cells[f]["seen"] else "")
+                          for f in result.families]
+                lines.append(f"| {run['detector']} | {run['train_set']} | "
+                             + " | ".join(values) + " |")
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,75 @@
+"""A small convolutional autoencoder whose reconstructions are a generator family of their own.
+
+DRCT (Chen et al., ICML 2024) trains detectors on reconstructions of real images: the content is
+real, only the pixels are generated, so a detector must read how pixels were made rather than
+what they show. This encoder halves the resolution three times with strided convolutions down to
+a `latent_channels`-deep bottleneck; the decoder grows it back with sub-pixel convolutions
+(3x3 conv to 4x the channels, then PixelShuffle), an up-sampler neither DCGAN's transposed
+convolutions nor fastgan_lite's nearest-neighbour + conv use. Images are in [-1, 1].
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from fakescope.checkpoints import CheckpointError, load_checkpoint, save_checkpoint
+
+AUTOENCODER_KIND = "autoencoder"
+DOWNSAMPLINGS = 3  # the side must be divisible by 2**3
+
+
+def _act() -> nn.Module:
+    return nn.LeakyReLU(0.2, inplace=True)
+
+
+class ConvAutoencoder(nn.Module):
+    def __init__(self, width: int = 16, latent_channels: int = 16) -> None:
+        super().__init__()
+        widths = [width * 2**i for i in range(DOWNSAMPLINGS)]  # 16, 32, 64 by default
+        encoder: list[nn.Module] = [nn.Conv2d(3, widths[0], 3, padding=1), _act()]
+        channels = widths[0]
+        for out in widths:
+            encoder += [nn.Conv2d(channels, out, 4, stride=2, padding=1), _act()]
+            channels = out
+        encoder.append(nn.Conv2d(channels, latent_channels, 1))
+        self.encoder = nn.Sequential(*encoder)
+        decoder: list[nn.Module] = [nn.Conv2d(latent_channels, channels, 3, padding=1), _act()]
+        for out in reversed(widths):
+            decoder += [nn.Conv2d(channels, out * 4, 3, padding=1), nn.PixelShuffle(2), _act()]
+            channels = out
+        decoder += [nn.Conv2d(channels, 3, 3, padding=1), nn.Tanh()]
+        self.decoder = nn.Sequential(*decoder)
+        self.kwargs = {"width": width, "latent_channels": latent_channels}
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        side = 2**DOWNSAMPLINGS
+        if x.shape[-1] % side or x.shape[-2] % side:
+            raise ValueError(f"autoencoder input sides must be divisible by {side}, got "
+                             f"{tuple(x.shape[-2:])}")
+        return self.decoder(self.encoder(x))
+
+
+def save_autoencoder(path: Path, model: ConvAutoencoder, info: dict[str, Any]) -> None:
+    """A checkpoint `load_autoencoder` rebuilds from the file alone; `info` (steps, loss,
+    seconds) is stored beside the weights."""
+    save_checkpoint(path, {
+        "kind": AUTOENCODER_KIND,
+        "kwargs": model.kwargs,
+        "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()},
+        "info": info,
+    })  # fmt: skip
+
+
+def load_autoencoder(path: str | Path, device: str | torch.device = "cpu") -> ConvAutoencoder:
+    payload = load_checkpoint(path)
+    if payload.get("kind") != AUTOENCODER_KIND:
+        raise CheckpointError(
+            f"{path} is a '{payload.get('kind', 'unknown')}' checkpoint, not an autoencoder"
+        )
+    model = ConvAutoencoder(**payload["kwargs"])
+    model.load_state_dict(payload["state_dict"])
+    return model.to(device).eval()

@@ -1,0 +1,155 @@
+"""The cross-generator matrix on a tiny set: every cell filled, reports written, runs reused."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from fakescope.cli import main
+from fakescope.data.synth import synthesize_dataset
+from fakescope.evaluate.xgen import (
+    CELL_METRICS,
+    CONDITIONS,
+    XGEN_FILE,
+    XgenSpec,
+    run_xgen,
+    training_entries,
+    training_sets,
+)
+from fakescope.gan.multigen import MANIFEST_COLUMNS, MANIFEST_CSV, split_of
+from fakescope.report.html import build_report
+from fakescope.report.xgen import write_xgen
+
+FAST = ["train.epochs=1", "train.batch_size=8", "train.threads=1", "train.amp=false",
+        "train.channels_last=false"]
+DETECTORS = ["spectrum_cnn", "npr_cnn"]
+
+
+@pytest.fixture(scope="module")
+def tiny_set(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """24 reals and three 24-image families at 32x32, with a multigen manifest: two halves of
+    the synthetic fakes and noisy copies of the reals."""
+    out = tmp_path_factory.mktemp("xgen_set")
+    synthesize_dataset(out / "src", n=48, size=32, seed=5, fakes=True)
+    reals = sorted((out / "src" / "real").glob("*.jpg"))[:24]
+    fakes = sorted((out / "src" / "fake").glob("*.jpg"))
+    rng = np.random.default_rng(0)
+    rows = [[str(p.relative_to(out)), "real", split_of(i, 24), "real", "", ""]
+            for i, p in enumerate(reals)]
+    for family, files in (("halfA", fakes[:24]), ("halfB", fakes[24:48])):
+        rows += [[str(p.relative_to(out)), "fake", split_of(i, 24), family, "synth", "5"]
+                 for i, p in enumerate(files)]
+    (out / "noisy").mkdir()
+    for i, p in enumerate(reals):
+        pixels = np.asarray(Image.open(p), dtype=np.float64) + rng.normal(0, 12, (32, 32, 3))
+        Image.fromarray(pixels.clip(0, 255).astype(np.uint8)).save(out / "noisy" / f"{p.stem}.png")
+        rows.append([f"noisy/{p.stem}.png", "fake", split_of(i, 24), "noisy", "noise", "0"])
+    with (out / MANIFEST_CSV).open("w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(MANIFEST_COLUMNS)
+        writer.writerows(rows)
+    return out
+
+
+@pytest.fixture(scope="module")
+def xgen_out(tiny_set: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("xgen_out")
+    spec = XgenSpec(set_dir=tiny_set, detectors=DETECTORS, out=out, modes=["single", "loo"],
+                    train_families=["halfA"], overrides=FAST, device="cpu")
+    write_xgen(run_xgen(spec), out)
+    return out
+
+
+def test_every_cell_is_filled(xgen_out: Path) -> None:
+    data = json.loads((xgen_out / XGEN_FILE).read_text())
+    assert data["families"] == ["halfA", "halfB", "noisy"]
+    runs = {(r["detector"], r["train_set"]) for r in data["runs"]}
+    assert runs == {(d, s) for d in DETECTORS for s in ("halfA", "all-but-halfA")}
+    cells = data["cells"]
+    assert len(cells) == len(runs) * len(CONDITIONS) * 3
+    for cell in cells:
+        for metric in CELL_METRICS:
+            assert isinstance(cell[metric], float), (cell, metric)
+        assert cell["n_real"] == 3 and cell["n_fake"] == 3
+        seen = {"halfA": {"halfA"}, "all-but-halfA": {"halfB", "noisy"}}[cell["train_set"]]
+        assert cell["seen"] is (cell["test_family"] in seen)
+    for row in data["summary"]:
+        assert all(row[f"{kind}_{m}"] is not None for kind in ("seen", "unseen")
+                   for m in CELL_METRICS)
+
+
+def test_thresholds_are_the_stored_calibrated_ones(xgen_out: Path) -> None:
+    from fakescope.models.registry import load_detector
+
+    data = json.loads((xgen_out / XGEN_FILE).read_text())
+    for run in data["runs"]:
+        loaded = load_detector(run["checkpoint"])
+        assert loaded.calibration.method == "temperature"
+        thresholds = {c["threshold"] for c in data["cells"]
+                      if (c["detector"], c["train_set"]) == (run["detector"], run["train_set"])}
+        assert thresholds == {loaded.threshold}
+
+
+def test_markdown_heatmaps_and_report(xgen_out: Path) -> None:
+    markdown = (xgen_out / "xgen.md").read_text()
+    assert "| npr_cnn | all-but-halfA | jpeg75 |" in markdown
+    assert "**roc_auc, resize0.5**" in markdown
+    for condition in CONDITIONS:
+        assert (xgen_out / f"xgen_{condition}.png").stat().st_size > 1000
+    page = build_report(xgen_out)
+    assert "Cross-generator matrix" in page and page.count("data:image/png") >= len(CONDITIONS)
+
+
+def test_a_second_run_reuses_calibrated_checkpoints(tiny_set: Path, xgen_out: Path) -> None:
+    best = sorted((xgen_out / "runs").rglob("best.pt"))
+    stamps = [p.stat().st_mtime_ns for p in best]
+    spec = XgenSpec(set_dir=tiny_set, detectors=DETECTORS, out=xgen_out, modes=["single"],
+                    train_families=["halfA"], conditions=["clean"], overrides=FAST, device="cpu")
+    result = run_xgen(spec)
+    assert [p.stat().st_mtime_ns for p in best] == stamps
+    assert len(result.cells) == len(DETECTORS) * 3
+
+
+def test_leave_one_out_takes_an_equal_share_of_each_family(tiny_set: Path) -> None:
+    from fakescope.evaluate.xgen import read_set
+
+    entries = read_set(tiny_set)
+    chosen = training_entries(entries, ["halfB", "noisy"])
+    fakes = [e for e in chosen if e.label == 1]
+    assert {e.split for e in chosen} == {"train", "val"}
+    assert sum(e.family == "halfB" for e in fakes) == sum(e.family == "noisy" for e in fakes)
+    single = [e for e in training_entries(entries, ["halfA"]) if e.label == 1]
+    assert len(single) == 21  # 19 train + 2 val
+    assert len(fakes) == 2 * (10 + 1)  # ceil(19 / 2) train + ceil(2 / 2) val from each family
+
+
+def test_training_sets_by_mode() -> None:
+    families = ["a", "b", "c"]
+    assert training_sets(families, ["single"], None) == [("a", ["a"]), ("b", ["b"]), ("c", ["c"])]
+    assert training_sets(families, ["loo"], ["b"]) == [("all-but-b", ["a", "c"])]
+    with pytest.raises(ValueError, match="not in the set"):
+        training_sets(families, ["single"], ["z"])
+
+
+def test_cli_errors_are_one_line(tiny_set: Path, tmp_path: Path,
+                                 capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["xgen", "--set-dir", str(tiny_set), "--detectors", "no_such_detector"]) == 2
+    assert "neither a preset nor a registered detector" in capsys.readouterr().err
+    assert main(["xgen", "--set-dir", str(tmp_path), "--detectors", "npr_cnn"]) == 2
+    assert "fakescope data multigen" in capsys.readouterr().err
+    assert main(["xgen", "--set-dir", str(tiny_set), "--detectors", "npr_cnn",
+                 "--conditions", "fog"]) == 2
+    assert "unknown conditions ['fog']" in capsys.readouterr().err
+
+
+def test_ranks_keep_order_and_ties_of_saturating_log_odds() -> None:
+    from fakescope.evaluate.xgen import _ranks
+
+    # sigmoid(400 / T) and sigmoid(900 / T) are both exactly 1.0 in float64; their ranks differ
+    ranks = _ranks(np.array([400.0, -1e9, 400.0, 900.0]))
+    assert ranks.tolist() == [0.5, 0.0, 0.5, 1.0]

@@ -182,3 +182,16 @@ def test_calibration_needs_both_classes_even_without_temperature() -> None:
     with pytest.raises(ValueError, match="needs both real and fake images"):
         fit_calibration([1, 1], [0.3, 2.0], "val", BandTargets(), ThresholdRule("fixed", 0.5),
                         temperature_scaling=False)  # fmt: skip
+
+
+def test_a_perfectly_separated_split_is_not_sharpened_to_certainty() -> None:
+    # Plain likelihood keeps rising as T shrinks when every fake outscores every real; Platt's
+    # targets stop the search where 100 images per class can vouch for (about 1 in 100 wrong).
+    rng = np.random.default_rng(0)
+    labels = np.repeat([0, 1], 100)
+    scores = np.where(labels == 1, rng.uniform(1.0, 4.0, 200), rng.uniform(-4.0, -1.0, 200))
+    temperature = fit_temperature(labels, scores)
+    assert temperature > 0.2  # the search's lower bound is 1/150
+    probs = 1.0 / (1.0 + np.exp(-scores / temperature))
+    assert 0.9 < probs[labels == 1].mean() < 0.999
+    assert 0.001 < probs[labels == 0].mean() < 0.1

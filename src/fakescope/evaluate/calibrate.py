@@ -4,7 +4,10 @@
     probs = calibration.probability(log_odds)          # calibrated P(fake)
 
 The temperature minimises the negative log-likelihood of the validation labels (one bounded
-scalar search over log T with scipy). The uncertain band is then chosen on the calibrated
+scalar search over log T with scipy), with Platt's smoothed targets ((N+ + 1) / (N+ + 2) for fakes,
+1 / (N- + 2) for reals): on a split the detector separates perfectly, plain likelihood keeps
+rising as T shrinks and would sharpen every probability to 0 or 1; the smoothed targets stop it
+where a split of that size can vouch for. The uncertain band is then chosen on the calibrated
 probabilities of the same split for target error rates: `high` is the loosest threshold at
 which at most `real_called_fake` of the reals score at or above it, `low` the strictest at
 which at most `fake_called_real` of the fakes score below it. The band always contains the
@@ -45,14 +48,23 @@ class BandTargets:
                 raise ConfigError(f"uncertain band target {name}={rate} must be in [0, 1)")
 
 
-def negative_log_likelihood(labels: np.ndarray, log_odds: np.ndarray, temperature: float) -> float:
-    """Mean binary cross-entropy of sigmoid(log_odds / T), computed stably from the log-odds."""
-    signs = 2.0 * labels - 1.0  # +1 fake, -1 real
-    return float(np.mean(np.logaddexp(0.0, -signs * log_odds / temperature)))
+def negative_log_likelihood(targets: np.ndarray, log_odds: np.ndarray, temperature: float) -> float:
+    """Mean binary cross-entropy of sigmoid(log_odds / T) against targets in [0, 1] (labels, or
+    smoothed labels), computed stably from the log-odds."""
+    z = log_odds / temperature
+    return float(np.mean(targets * np.logaddexp(0.0, -z) + (1.0 - targets) * np.logaddexp(0.0, z)))
+
+
+def platt_targets(labels: np.ndarray) -> np.ndarray:
+    """Platt's targets: a fake counts (N+ + 1) / (N+ + 2), a real 1 / (N- + 2)."""
+    fakes = float(np.sum(labels == 1))
+    reals = float(labels.size - fakes)
+    return np.where(labels == 1, (fakes + 1.0) / (fakes + 2.0), 1.0 / (reals + 2.0))
 
 
 def fit_temperature(labels: Any, log_odds: Any) -> float:
-    """The temperature T > 0 that minimises the NLL of sigmoid(log_odds / T) on these labels."""
+    """The temperature T > 0 that minimises the NLL of sigmoid(log_odds / T) on these labels'
+    Platt targets."""
     y = np.asarray(labels, dtype=np.float64).reshape(-1)
     z = np.asarray(log_odds, dtype=np.float64).reshape(-1)
     if y.size != z.size or y.size == 0:
@@ -63,8 +75,9 @@ def fit_temperature(labels: Any, log_odds: Any) -> float:
         raise ValueError("log-odds must be finite")
     if not np.any(z):
         return 1.0  # a constant-zero detector: every temperature gives the same probabilities
+    targets = platt_targets(y)
     result = minimize_scalar(
-        lambda log_t: negative_log_likelihood(y, z, float(np.exp(log_t))),
+        lambda log_t: negative_log_likelihood(targets, z, float(np.exp(log_t))),
         bounds=_LOG_T_BOUNDS,
         method="bounded",
     )

@@ -43,7 +43,8 @@ VARIANTS: dict[str, tuple[str, dict[str, Any]]] = {
     "no_ema": (BASE, {"train.ema_kimg": 0}),
     "bce_loss": (BASE, {"train.loss": "bce"}),
     "no_spectral_norm": (BASE, {"model.d_spectral_norm": False}),
-    "equal_lr": (BASE, {"train.lr_d": 0.0002}),
+    "equal_lr": (BASE, {"train.lr_d": 0.0004}),
+    "dcgan_lr": (BASE, {"train.lr_g": 0.0002, "train.lr_d": 0.0004}),  # the rates before 12-04
     "with_r1": (BASE, {"train.r1_gamma": 1.0}),
     "dcgan16_arch": (BASE, {"model.arch": "dcgan", "model.base_width": 16,
                             "model.max_width": None, "model.d_base_width": None}),

@@ -47,6 +47,8 @@ class DemoConfig:
     gan_minutes: float | None = 2.2  # the GAN's time budget (None: the preset's)
     gan_epochs: int | None = None  # None: the preset's (the time budget ends the run first)
     gan_batch_size: int | None = None  # None: the preset's
+    # Any other settings of the GAN preset for the demo's run ({"train.lr_g": 0.0004, ...}).
+    gan_set: dict[str, Any] = field(default_factory=dict)
     # More real faces, drawn apart and never trained on: the reference of the GAN's FD/KID and,
     # split in two, the real-vs-real floor they are read against.
     holdout_faces: int = 256
@@ -133,6 +135,7 @@ def train_demo_gan(config: DemoConfig, data_dir: Path, progress: bool) -> Path:
     optional = {"train.max_minutes": config.gan_minutes, "train.epochs": config.gan_epochs,
                 "train.batch_size": config.gan_batch_size}
     overrides.update({k: v for k, v in optional.items() if v is not None})
+    overrides.update(config.gan_set)
     result = train_gan(load_config(GanJobConfig, config.gan_preset, overrides), progress=progress)
     if result.checkpoint is None:
         raise RuntimeError("the demo GAN wrote no checkpoint")

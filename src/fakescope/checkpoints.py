@@ -148,6 +148,18 @@ def _load_failure(err: Exception) -> str:
     return f"{type(err).__name__}: {first}" if first else type(err).__name__
 
 
+def load_kind(
+    path: str | Path, kind: str, expected: str, map_location: str | torch.device = "cpu"
+) -> dict[str, Any]:
+    """A checkpoint of `kind`; another kind is a one-line error saying it is not `expected`."""
+    payload = load_checkpoint(path, map_location)
+    if payload.get("kind") != kind:
+        raise CheckpointError(
+            f"{path} is a '{payload.get('kind', 'unknown')}' checkpoint, not {expected}"
+        )
+    return payload
+
+
 # -- GAN ----------------------------------------------------------------------------------------
 
 
@@ -157,12 +169,7 @@ def save_gan(path: Path, payload: GanPayload) -> None:
 
 def read_gan(path: str | Path, map_location: str | torch.device = "cpu") -> GanPayload:
     """A GAN checkpoint; another kind is a clear error."""
-    payload = load_checkpoint(path, map_location)
-    if payload.get("kind") != "gan":
-        raise CheckpointError(
-            f"{path} is a '{payload.get('kind', 'unknown')}' checkpoint, not a GAN checkpoint"
-        )
-    return cast(GanPayload, payload)
+    return cast(GanPayload, load_kind(path, "gan", "a GAN checkpoint", map_location))
 
 
 def resolve_gan_checkpoint(path: str | Path) -> Path:
@@ -211,13 +218,11 @@ def save_detector_payload(path: Path, payload: DetectorPayload) -> None:
 
 def read_detector(path: str | Path, map_location: str | torch.device = "cpu") -> DetectorPayload:
     """A detector checkpoint; another kind is a clear error."""
-    payload = load_checkpoint(path, map_location)
-    if payload.get("kind") != "detector":
-        raise CheckpointError(
-            f"{path} is a '{payload.get('kind', 'unknown')}' checkpoint, not a detector "
-            "(export a GAN's discriminator with `fakescope gan export-detector`)"
-        )
-    return cast(DetectorPayload, payload)
+    return cast(DetectorPayload, load_kind(
+        path, "detector",
+        "a detector (export a GAN's discriminator with `fakescope gan export-detector`)",
+        map_location,
+    ))
 
 
 def detector_threshold(payload: DetectorPayload) -> float:

@@ -16,7 +16,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from fakescope.checkpoints import CheckpointError, load_checkpoint, save_checkpoint
+from fakescope.checkpoints import load_kind, save_checkpoint
 
 AUTOENCODER_KIND = "autoencoder"
 DOWNSAMPLINGS = 3  # the side must be divisible by 2**3
@@ -65,11 +65,7 @@ def save_autoencoder(path: Path, model: ConvAutoencoder, info: dict[str, Any]) -
 
 
 def load_autoencoder(path: str | Path, device: str | torch.device = "cpu") -> ConvAutoencoder:
-    payload = load_checkpoint(path)
-    if payload.get("kind") != AUTOENCODER_KIND:
-        raise CheckpointError(
-            f"{path} is a '{payload.get('kind', 'unknown')}' checkpoint, not an autoencoder"
-        )
+    payload = load_kind(path, AUTOENCODER_KIND, "an autoencoder")
     model = ConvAutoencoder(**payload["kwargs"])
     model.load_state_dict(payload["state_dict"])
     return model.to(device).eval()

@@ -8,11 +8,10 @@ import json
 import shutil
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import pytest
 import torch
-from busy_clock import BusyCoreClock
+from busy_clock import BusyCoreClock, busy_core_during_probe
 from detect.tiny_detector import TinyDetector
 
 from fakescope import speed
@@ -218,19 +217,7 @@ def test_thread_watch_keeps_a_good_choice_at_a_small_cost(monkeypatch: pytest.Mo
 def test_a_run_probed_on_a_busy_core_recovers_the_faster_thread_count(
     monkeypatch: pytest.MonkeyPatch, make_config: Callable[..., DetectJobConfig]
 ) -> None:
-    clock = BusyCoreClock()
-    monkeypatch.setattr(speed, "clock", clock)
-    monkeypatch.setattr(speed, "RECHECK_SHARE", 0.2)  # re-check after ~10 steps, not ~50
-    monkeypatch.setattr(speed, "RECHECK_FIRST_SECONDS", 15.0)
-
-    def probe_while_busy(*args: Any, **kwargs: Any) -> tuple[SpeedSettings, dict[str, float]]:
-        clock.busy = True  # another process holds one core just while the probe runs
-        try:
-            return choose_speed_settings(*args, **kwargs)
-        finally:
-            clock.busy = False
-
-    monkeypatch.setattr(train_module, "choose_speed_settings", probe_while_busy)
+    busy_core_during_probe(monkeypatch, train_module, "choose_speed_settings")
     torch.set_num_threads(2)
     result = train_detector(make_config(train__threads="auto", train__batch_size=4),
                             progress=False)

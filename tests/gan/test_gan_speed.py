@@ -6,11 +6,10 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import pytest
 import torch
-from busy_clock import BusyCoreClock
+from busy_clock import busy_core_during_probe
 
 from fakescope import speed
 from fakescope.checkpoints import load_checkpoint, save_checkpoint
@@ -133,19 +132,7 @@ def test_a_gan_run_probed_on_a_busy_core_recovers_the_faster_thread_count(
     monkeypatch: pytest.MonkeyPatch, tiny_config: Callable[..., GanJobConfig],
     pixel_features: Callable,
 ) -> None:
-    clock = BusyCoreClock()
-    monkeypatch.setattr(speed, "clock", clock)
-    monkeypatch.setattr(speed, "RECHECK_SHARE", 0.2)  # re-check after ~10 iterations, not ~50
-    monkeypatch.setattr(speed, "RECHECK_FIRST_SECONDS", 15.0)
-
-    def probe_while_busy(*args: Any, **kwargs: Any) -> tuple[SpeedSettings, dict[str, float]]:
-        clock.busy = True  # another process holds one core just while the probe runs
-        try:
-            return choose_gan_speed_settings(*args, **kwargs)
-        finally:
-            clock.busy = False
-
-    monkeypatch.setattr(gan_train, "choose_gan_speed_settings", probe_while_busy)
+    busy_core_during_probe(monkeypatch, gan_train, "choose_gan_speed_settings")
     before = torch.get_num_threads()
     torch.set_num_threads(2)
     try:

@@ -25,7 +25,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from fakescope.bench.machine import native_bf16
+from fakescope.bench.machine import describe_machine
 from fakescope.gan.metrics import FLOOR_COMPARISON_FILE
 from fakescope.report.demo_files import TIMINGS_FILE
 
@@ -39,13 +39,6 @@ HEADER = (
 )
 
 
-def cpu_model() -> str:
-    for line in Path("/proc/cpuinfo").read_text().splitlines():
-        if line.startswith("model name"):
-            return line.split(":", 1)[1].strip()
-    return "unknown"
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--out", type=Path, help="the demo's folder (default: a temporary one)")
@@ -54,6 +47,7 @@ def main() -> int:
     out = args.out or Path(tempfile.mkdtemp(prefix="fakescope_demo_")) / "demo"
     if out.exists():
         shutil.rmtree(out)  # cold: no data cache, no runs to reuse
+    machine = describe_machine()
     load_before = os.getloadavg()[0]
     started = datetime.datetime.now(datetime.timezone.utc)
     clock = time.perf_counter()
@@ -65,8 +59,8 @@ def main() -> int:
     quality = json.loads((out / "gan" / FLOOR_COMPARISON_FILE).read_text())
     met = wall <= DEMO_GOAL_S and gan <= GAN_GOAL_S
     row = (
-        f"| {started:%Y-%m-%d %H:%M} | {cpu_model()}, {os.cpu_count()} cores "
-        f"| {'yes' if native_bf16() else 'no'} | {load_before:.1f} / {load_after:.1f} "
+        f"| {started:%Y-%m-%d %H:%M} | {machine['cpu']}, {machine['logical_cores']} cores "
+        f"| {'yes' if machine['native_bf16'] else 'no'} | {load_before:.1f} / {load_after:.1f} "
         f"| {wall:.0f} | {gan:.0f} | {quality['fd_over_floor']:.2f} "
         f"| {quality['fake']['diversity']:.2f} | {'met' if met else 'not met'} |\n"
     )
@@ -79,8 +73,9 @@ def main() -> int:
         )
     with args.results.open("a") as handle:
         handle.write(row)
-    record = {"started": started.isoformat(), "cpu": cpu_model(), "cores": os.cpu_count(),
-              "native_bf16": native_bf16(), "load": [load_before, load_after],
+    record = {"started": started.isoformat(), "cpu": machine["cpu"],
+              "cores": machine["logical_cores"], "native_bf16": machine["native_bf16"],
+              "load": [load_before, load_after],
               "wall_s": round(wall, 1), "gan_stage_s": gan, "stages": stages,
               "gan_quality": quality}
     with args.results.with_suffix(".jsonl").open("a") as handle:

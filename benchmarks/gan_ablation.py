@@ -23,7 +23,6 @@ import argparse
 import datetime
 import json
 import os
-import platform
 import statistics
 import subprocess
 import sys
@@ -33,6 +32,8 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+
+from fakescope.bench.machine import describe_machine
 
 FAKESCOPE = [sys.executable, "-m", "fakescope"]
 BASE = "small_data"
@@ -69,27 +70,6 @@ def parse_try(text: str) -> tuple[str, tuple[str, dict[str, Any]]]:
         overrides[key] = yaml.safe_load(value)
     preset = overrides.pop("preset", BASE)
     return name, (preset, overrides)
-
-
-def cpu_flags() -> str:
-    try:
-        text = Path("/proc/cpuinfo").read_text()
-    except OSError:
-        return "unknown"
-    flags = next((line.split(":", 1)[1].split() for line in text.splitlines()
-                  if line.startswith("flags")), [])
-    found = [f for f in ("avx2", "avx512f", "avx512_bf16", "amx_bf16") if f in flags]
-    return ", ".join(found) or "none of avx2/avx512"
-
-
-def cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
 
 
 def synthesize(out: Path, n: int, seed: int, size: int) -> Path:
@@ -196,6 +176,7 @@ def main() -> int:
                                          args.resolution)
     n_real = args.holdout_faces if args.holdout is None else 2 * 10**6
     started = datetime.datetime.now(datetime.timezone.utc)
+    machine = describe_machine()
     load_before = os.getloadavg()
     jobs = [(v, s) for s in args.seeds for v in args.variants]
     results: list[dict[str, Any]] = []
@@ -212,8 +193,9 @@ def main() -> int:
                   f"{result['fake']['fd']:.1f} (floor {result['floor']['fd']:.1f}), diversity "
                   f"{result['fake']['diversity']:.2f}", flush=True)
     header = (
-        f"Run {started:%Y-%m-%d %H:%M} UTC on {cpu_model()}, {os.cpu_count()} cores "
-        f"(CPU flags: {cpu_flags()}), load average {load_before[0]:.1f} before and "
+        f"Run {started:%Y-%m-%d %H:%M} UTC on {machine['cpu']}, {machine['logical_cores']} cores "
+        f"(CPU flags: {', '.join(machine['cpu_flags']) or 'none of avx2/avx512'}), "
+        f"load average {load_before[0]:.1f} before and "
         f"{os.getloadavg()[0]:.1f} after; {args.resolution}x{args.resolution} images, "
         f"{args.minutes:g} CPU minutes a run on one thread, fp32; seeds {args.seeds}.\n\n"
         f"Command: `python benchmarks/gan_ablation.py {' '.join(sys.argv[1:])}`\n\n"

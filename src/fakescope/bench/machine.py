@@ -30,7 +30,6 @@ def _cpuinfo() -> dict[str, str]:
     return entries
 
 
-
 def memory_gib() -> float | None:
     try:
         return round(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30, 1)

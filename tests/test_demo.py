@@ -44,7 +44,7 @@ def test_quick_demo_runs_every_stage(tmp_path: Path, capsys: pytest.CaptureFixtu
     comparison = json.loads((out / "comparison" / "comparison.json").read_text())
     models = [e["model"] for e in comparison["evaluations"]]
     assert len(models) == 3
-    for name in ("selfcnn", "gan_disc", "efficientnet_lite0"):
+    for name in ("lite0_probe", "selfcnn", "gan_disc"):
         loaded = load_detector(out / "detectors" / name / "checkpoints" / "best.pt")
         assert 0.0 <= loaded.threshold <= 1.0 and loaded.metrics  # calibrated on validation
     assert len(list((out / "data" / "fake").glob("*.jpg"))) == 96
@@ -55,6 +55,10 @@ def test_quick_demo_runs_every_stage(tmp_path: Path, capsys: pytest.CaptureFixtu
     assert "GAN against 32 held-out faces" in printed and "floor" in printed
     assert (out / "gan" / "real_grid.png").is_file() and (out / "gan" / "fake_grid.png").is_file()
     assert "Real and generated faces" in html and "real vs real (floor)" in html
+    # the recommended detector is named in the summary and printed as the one --serve serves
+    assert "Recommended detector: <b id='recommended-model'>lite0_probe/best</b>" in html
+    served = out / "detectors" / "lite0_probe" / "checkpoints" / "best.pt"
+    assert "the one --serve serves" in printed and str(served) in printed
 
 
 def test_quiet_turns_the_stage_bars_off_and_keeps_the_results(
@@ -68,8 +72,9 @@ def test_quiet_turns_the_stage_bars_off_and_keeps_the_results(
         side = {"fd": 2.0, "diversity": 0.9}
         quality = {"images": 8, "fd_name": "FD", "fake": side, "floor": side, "fd_over_floor": 1.0}
         row = {"model": "selfcnn", "roc_auc": 0.9, "accuracy": 0.8, "threshold": 0.5}
-        return DemoResult(tmp_path, tmp_path / "index.html", tmp_path / "best.pt", [row],
-                          {"drawing synthetic real faces": 1.0}, quality)
+        return DemoResult(tmp_path, tmp_path / "index.html", tmp_path / "best.pt",
+                          tmp_path / "best.pt", [row], {"drawing synthetic real faces": 1.0},
+                          quality)
 
     monkeypatch.setattr(demo, "run_demo", stages)
     for flags, progress in (([], True), (["--quiet"], False)):
@@ -78,4 +83,32 @@ def test_quiet_turns_the_stage_bars_off_and_keeps_the_results(
         assert asked.pop() is progress
         stage_total = demo.stage_count(load_config(DemoConfig, "demo"))
         assert f"[1/{stage_total}] drawing synthetic real faces" in printed.err
-        assert "best detector:" in printed.out and "selfcnn" in printed.out
+        assert "best detector on this test split:" in printed.out and "selfcnn" in printed.out
+
+
+def test_detector_set_reaches_only_its_own_detector(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from types import SimpleNamespace
+
+    from fakescope.detect import train as detect_train
+
+    epochs: dict[str, int] = {}
+
+    def train(config: object, progress: bool = False) -> SimpleNamespace:
+        epochs[config.model.name] = config.train.epochs  # type: ignore[attr-defined]
+        return SimpleNamespace(run=SimpleNamespace(checkpoints=tmp_path))
+
+    monkeypatch.setattr(detect_train, "train_detector", train)
+    config = DemoConfig(out=str(tmp_path), detector_epochs=3,
+                        detector_set={"lite0_probe": {"train.epochs": 10}})
+    for name in ("lite0_probe", "selfcnn"):
+        demo.train_demo_detector(config, name, tmp_path, tmp_path / "gan.pt", progress=False)
+    assert epochs == {"lite0_probe": 10, "selfcnn": 3}
+
+
+def test_the_demo_recommends_and_serves_lite0_probe_by_default() -> None:
+    config = load_config(DemoConfig, "demo")
+    assert config.recommended == "lite0_probe" and config.detectors[0] == "lite0_probe"
+    quick = load_config(DemoConfig, "demo_quick")
+    assert quick.recommended in quick.detectors

@@ -25,7 +25,7 @@ from tqdm import tqdm
 
 from fakescope.config import DataConfig, load_config, to_dict
 from fakescope.evaluate.compare import best_by
-from fakescope.report.demo_files import DEMO_MARKER, TIMINGS_FILE
+from fakescope.report.demo_files import DEMO_MARKER, RECOMMENDED_DETECTOR, TIMINGS_FILE
 from fakescope.runs import write_json
 
 if TYPE_CHECKING:
@@ -53,13 +53,20 @@ class DemoConfig:
     # split in two, the real-vs-real floor they are read against.
     holdout_faces: int = 256
     detectors: list[str] = field(
-        default_factory=lambda: ["selfcnn", "gan_disc", "efficientnet_lite0"]
+        default_factory=lambda: [RECOMMENDED_DETECTOR, "selfcnn", "gan_disc"]
     )
+    # The detector `demo --serve` serves and the report recommends; when it is not among
+    # `detectors`, the best on the test split stands in.
+    recommended: str = RECOMMENDED_DETECTOR
     # Weights each detector starts from: "gan" means the demo's own GAN discriminator (gan_disc
     # takes its architecture from that checkpoint).
     pretrained: dict[str, str] = field(
-        default_factory=lambda: {"gan_disc": "gan", "efficientnet_lite0": "imagenet"}
+        default_factory=lambda: {
+            "gan_disc": "gan", "efficientnet_lite0": "imagenet", RECOMMENDED_DETECTOR: "imagenet"
+        }
     )
+    # Any other settings of one detector's training run ({"lite0_probe": {"train.epochs": 10}}).
+    detector_set: dict[str, dict[str, Any]] = field(default_factory=dict)
     detector_epochs: int = 4
     detector_minutes: float = 1.0  # wall-clock budget per detector
     detector_batch_size: int = 32
@@ -72,7 +79,8 @@ class DemoConfig:
 class DemoResult:
     out: Path
     report: Path
-    best_checkpoint: Path
+    best_checkpoint: Path  # the best on the test split
+    served_checkpoint: Path  # the recommended detector's, else the best
     table: list[dict[str, Any]]
     seconds: dict[str, float]
     gan_quality: dict[str, Any]  # FloorComparison.to_dict() of the GAN against held-out faces
@@ -230,6 +238,7 @@ def train_demo_detector(
             "train.epochs": config.detector_epochs,
             "train.max_minutes": config.detector_minutes,
             "train.batch_size": config.detector_batch_size,
+            **config.detector_set.get(name, {}),
         },
     )
     result = train_detector(detect_config, progress=progress)
@@ -338,11 +347,17 @@ def run_demo(config: DemoConfig, progress: bool = False, announce: Stage = log.i
     done = _timed(seconds, "writing the report", announce)
     report = write_report(out)
     done()
-    best = best_by(table)
+    best = Path(best_by(table)["checkpoint"])
+    served = (
+        checkpoints[config.detectors.index(config.recommended)]
+        if config.recommended in config.detectors
+        else best
+    )
     return DemoResult(
         out=out,
         report=report,
-        best_checkpoint=Path(best["checkpoint"]),
+        best_checkpoint=best,
+        served_checkpoint=served,
         table=table,
         seconds=seconds,
         gan_quality=gan_quality,

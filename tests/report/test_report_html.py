@@ -9,10 +9,12 @@ from pathlib import Path
 import pytest
 from report.demo_folder import STAGE_SECONDS, demo_folder
 
-from fakescope.evaluate.compare import best_by, read_comparison
+from fakescope.evaluate.compare import Comparison, best_by, read_comparison, write_comparison
 from fakescope.evaluate.evaluate import Evaluation
 from fakescope.formatting import format_number, format_probability
-from fakescope.report.html import build_report, find_runs, write_report
+from fakescope.report.demo_files import DEMO_MARKER
+from fakescope.report.html import build_report, find_runs, summary_section, write_report
+from fakescope.runs import write_json
 
 
 @pytest.fixture(scope="module")
@@ -105,3 +107,20 @@ def test_report_of_an_empty_or_missing_folder(tmp_path: Path) -> None:
         build_report(tmp_path / "missing")
     out = write_report(tmp_path, tmp_path / "elsewhere" / "page.html")
     assert out.is_file()
+
+
+@pytest.mark.parametrize("recommended, best", [("lite0_probe", False), ("a", True)])
+def test_the_summary_names_the_demos_recommended_detector(
+    tmp_path: Path, make_evaluation: Callable[..., Evaluation], recommended: str, best: bool
+) -> None:
+    # "a/best" (seed 1) ranks above "lite0_probe/best" (seed 2) on this test split
+    evaluations = [make_evaluation("a/best", 1), make_evaluation("lite0_probe/best", 2)]
+    comparison = Comparison("test", evaluations)
+    write_comparison(comparison, tmp_path / "comparison")
+    write_json(tmp_path / DEMO_MARKER, {"recommended": recommended})
+    summary = summary_section(tmp_path)
+    assert best_by(comparison.table())["model"] == "a/best"
+    assert f"Recommended detector: <b id='recommended-model'>{recommended}/best</b>" in summary
+    assert ("It is the best here too" in summary) is best
+    write_json(tmp_path / DEMO_MARKER, {"recommended": "not_trained"})
+    assert "Recommended detector" not in summary_section(tmp_path)

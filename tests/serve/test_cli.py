@@ -87,6 +87,22 @@ def test_a_missing_checkpoint_is_one_line(captured: dict[str, Any], tmp_path: Pa
     assert "not found" in one_line_error(capsys) and "app" not in captured
 
 
+def test_without_a_checkpoint_it_serves_the_demos_recommended_detector(
+    captured: dict[str, Any], tiny_checkpoint: Path, tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    assert main(["serve", "--threads", "1"]) == 2
+    err = one_line_error(capsys)
+    assert "runs/demo/detectors/lite0_probe/checkpoints/best.pt" in err and "fakescope demo" in err
+    assert "app" not in captured
+    default = tmp_path / "runs" / "demo" / "detectors" / "lite0_probe" / "checkpoints" / "best.pt"
+    default.parent.mkdir(parents=True)
+    default.write_bytes(tiny_checkpoint.read_bytes())
+    assert main(["serve", "--threads", "1"]) == 0
+    assert "from runs/demo/detectors/lite0_probe/checkpoints/best.pt" in capsys.readouterr().err
+
+
 @pytest.mark.parametrize("port", ["99999", "-1"])
 def test_a_bad_port_is_one_line(captured: dict[str, Any], tiny_checkpoint: Path,
                                 capsys: pytest.CaptureFixture[str], port: str) -> None:

@@ -26,7 +26,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "small for meaningful numbers",
     )
     demo.add_argument(
-        "--serve", action="store_true", help="afterwards, serve the best detector on the web page"
+        "--serve", action="store_true",
+        help="afterwards, serve the recommended detector (else the best) on the web page"
     )
     demo.add_argument("--port", type=int, default=8000, help="port for --serve")
     demo.add_argument("--quiet", action="store_true",
@@ -71,11 +72,14 @@ def _demo(args: argparse.Namespace) -> int:
     stages = ", ".join(f"{k} {v:.0f} s" for k, v in result.seconds.items())
     print(f"\nstages took {total:.0f} s: {stages}")
     print(f"report: {result.report}")
-    print(f"best detector: {result.best_checkpoint}")
+    print(f"best detector on this test split: {result.best_checkpoint}")
+    if config.recommended in config.detectors:
+        print(f"recommended detector, the one --serve serves (it ranks fakes of generators it "
+              f"never saw best: README, Cross-generator evaluation): {result.served_checkpoint}")
     if args.serve:
         from fakescope.cli import main
 
-        best = str(result.best_checkpoint)
-        return main(["serve", "--checkpoint", best, "--port", str(args.port)])
+        served = str(result.served_checkpoint)
+        return main(["serve", "--checkpoint", served, "--port", str(args.port)])
     return 0
 

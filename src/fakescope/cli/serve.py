@@ -10,6 +10,12 @@ from pathlib import Path
 from typing import Any
 
 from fakescope.config import ConfigError, merge_overrides, override_settings
+from fakescope.errors import SetupError
+from fakescope.report.demo_files import (
+    DEFAULT_DEMO_OUT,
+    RECOMMENDED_DETECTOR,
+    demo_detector_checkpoint,
+)
 from fakescope.serve.settings import (
     HEADER_TIMEOUT_S,
     KEEP_ALIVE_S,
@@ -25,7 +31,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     serve = subparsers.add_parser(
         "serve", help="serve a detector: web page at /, HTTP API under /api, docs at /docs"
     )
-    serve.add_argument("--checkpoint", required=True, help="detector checkpoint (.pt)")
+    serve.add_argument(
+        "--checkpoint", default=None,
+        help="detector checkpoint (.pt); default: the recommended detector "
+        f"({RECOMMENDED_DETECTOR}) that `fakescope demo` trained in {DEFAULT_DEMO_OUT}",
+    )
     serve.add_argument("--host", default="127.0.0.1",
                        help="address to listen on (default 127.0.0.1; 0.0.0.0 for every interface)")
     serve.add_argument("--port", type=int, default=8000, help="TCP port (default 8000)")
@@ -91,6 +101,20 @@ def _api_key(var: str | None) -> str | None:
     return key
 
 
+def _checkpoint(given: str | None) -> Path:
+    """The checkpoint to serve: the one given, else the demo's recommended detector."""
+    if given is not None:
+        return Path(given)
+    default = demo_detector_checkpoint(DEFAULT_DEMO_OUT, RECOMMENDED_DETECTOR)
+    if not default.is_file():
+        raise SetupError(
+            f"no --checkpoint given and no {default} (the demo's {RECOMMENDED_DETECTOR}): run "
+            f"`fakescope demo` first, or `fakescope train --config {RECOMMENDED_DETECTOR} "
+            "--data DIR` and pass its best.pt"
+        )
+    return default
+
+
 def _trained_face_crop(loaded: Any) -> bool:
     from fakescope.evaluate.scoring import training_config
 
@@ -125,7 +149,7 @@ def _serve(args: argparse.Namespace) -> int:
     overrides = merge_overrides(_setting_flags(args), args.set)
     settings = override_settings(ServeSettings(), overrides)  # checked before any work
     bind_socket(args.host, args.port).close()  # a bad port or address in use: before loading
-    checkpoint = Path(args.checkpoint)
+    checkpoint = _checkpoint(args.checkpoint)
     set_torch_threads(args.threads)
     loaded = load_detector(checkpoint, resolve_device(args.device))
     if "face_crop" not in overrides:  # then faces are cropped as the checkpoint was trained

@@ -43,13 +43,13 @@ from fakescope.evaluate.compare import (
     best_by,
     read_comparison,
 )
-from fakescope.evaluate.evaluate import EVALUATION_FILE, Evaluation, read_evaluation
+from fakescope.evaluate.evaluate import EVALUATION_FILE, Evaluation, model_name, read_evaluation
 from fakescope.evaluate.robustness import ROBUSTNESS_FILE, Robustness
 from fakescope.evaluate.xgen import CELL_METRICS, XGEN_FILE, XgenResult
 from fakescope.formatting import format_probability, format_value
 from fakescope.gan.metrics import FAKE_GRID_FILE, FLOOR_COMPARISON_FILE, REAL_GRID_FILE
 from fakescope.report import plots
-from fakescope.report.demo_files import DEMO_MARKER, TIMINGS_FILE
+from fakescope.report.demo_files import DEMO_MARKER, TIMINGS_FILE, demo_detector_checkpoint
 from fakescope.report.xgen import heatmap_figure
 from fakescope.runs import RunDir, atomic_write_bytes
 
@@ -211,7 +211,32 @@ def _detector_summary(root: Path, path: Path) -> str:
     )
     columns = ("roc_auc", "accuracy", "eer", "threshold")
     rows = [[row["model"], *(row.get(c) for c in columns)] for row in table]
-    return answer + _table(("model", *columns), rows)
+    recommended = _recommended_note(root, table, best["model"])
+    return answer + recommended + _table(("model", *columns), rows)
+
+
+def _recommended_note(root: Path, table: list[dict[str, Any]], best: str) -> str:
+    """In a demo folder: which detector the demo recommends and serves, and why the test split's
+    best may differ (that split holds only the fakes of the GAN every detector trained on)."""
+    settings = _read_json(root / DEMO_MARKER)
+    name = settings.get("recommended") if isinstance(settings, dict) else None
+    if not isinstance(name, str):
+        return ""
+    model = model_name(demo_detector_checkpoint(root, name))
+    row = next((r for r in table if r["model"] == model), None)
+    if row is None:
+        return ""
+    why = (
+        "It is the best here too, and" if model == best else
+        "The test split holds only fakes of the GAN every detector trained on; this one"
+    )
+    return (
+        f"<p>Recommended detector: <b id='recommended-model'>{_e(model)}</b> (ROC-AUC "
+        f"{_e(format_value(row.get('roc_auc'), DASH))} here), served by "
+        "<code>fakescope demo --serve</code> and a bare <code>fakescope serve</code>. "
+        f"{why} ranks fakes of generators it never saw best of the detectors fakescope "
+        "measured (README: Cross-generator evaluation).</p>"
+    )
 
 
 def _gan_summary(path: Path) -> str:

@@ -29,6 +29,7 @@ from fakescope.evaluate.scoring import (
     Scores,
     prepare_evaluation_data,
     score_split,
+    scoring_path,
     training_seed,
 )
 from fakescope.evaluate.threshold import ThresholdRule, store_threshold
@@ -205,7 +206,9 @@ def evaluate_loaded(
 ) -> tuple[Evaluation, Scores]:
     """Score `split` with an already loaded detector and measure it (at its stored threshold
     unless `threshold` is given)."""
-    scores = score_split(loaded, prepared, split, device, batch_size, progress=progress)
+    path = scoring_path(loaded, prepared, split, device, batch_size)
+    scores = score_split(loaded, prepared, split, device, batch_size, progress=progress,
+                         forward=path.model)
     evaluation = evaluate_scores(
         scores,
         loaded.threshold if threshold is None else threshold,

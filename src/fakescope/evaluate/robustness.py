@@ -29,7 +29,12 @@ from fakescope.config import ConfigError, DataConfig
 from fakescope.data.pipeline import PreparedData
 from fakescope.data.transforms import InputSpec, jpeg_roundtrip
 from fakescope.evaluate.evaluate import model_name
-from fakescope.evaluate.scoring import prepare_evaluation_data, score_split, training_seed
+from fakescope.evaluate.scoring import (
+    prepare_evaluation_data,
+    score_split,
+    scoring_path,
+    training_seed,
+)
 from fakescope.metrics import binary_metrics
 from fakescope.models.registry import load_detector
 from fakescope.reproducibility import resolve_device
@@ -157,11 +162,14 @@ def robustness_sweep(
             prepared = prepare_evaluation_data(loaded, data, seed, progress)
             prepared_by_spec[loaded.input_spec] = prepared
         prepared = prepared_by_spec[loaded.input_spec]
+        passes = sum(len(strengths) for strengths in sweeps.values())
+        path = scoring_path(loaded, prepared, split, torch_device, batch_size, passes)
         for kind, strengths in sweeps.items():
             for strength in strengths:
                 perturb = partial(_corrupt, kind, float(strength), seed)
                 scores = score_split(
-                    loaded, prepared, split, torch_device, batch_size, perturb, progress
+                    loaded, prepared, split, torch_device, batch_size, perturb, progress,
+                    forward=path.model,
                 )
                 metrics = binary_metrics(scores.labels, scores.probs, loaded.threshold)
                 result.rows.append(

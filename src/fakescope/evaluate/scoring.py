@@ -22,6 +22,7 @@ from fakescope.config import ConfigError, DataConfig, from_dict
 from fakescope.data.images import BadImageError, load_image
 from fakescope.data.pipeline import PreparedData, prepare_data
 from fakescope.errors import DataError
+from fakescope.inference.fastest import EAGER, ScoringPath, fastest_scoring_path
 from fakescope.inference.tiles import is_native, picture_log_odds
 from fakescope.models.calibration import log_odds
 from fakescope.models.registry import LoadedDetector
@@ -112,6 +113,26 @@ def _perturbed(
         yield normalizer(perturb(pixels, number)), labels
 
 
+def scoring_path(
+    loaded: LoadedDetector,
+    prepared: PreparedData,
+    split: str,
+    device: torch.device,
+    batch_size: int = 64,
+    passes: int = 1,
+) -> ScoringPath:
+    """How to run `loaded` for `passes` scorings of `split`: the fastest equivalent forward pass
+    (`fakescope.inference.fastest`) when that many images are worth a probe. Native-resolution
+    detectors score tiles of each picture in turn and keep PyTorch."""
+    names = split_names(prepared, split)
+    images = passes * sum(len(prepared.samples(name)) for name in names)
+    if is_native(loaded.model) or images == 0:
+        return ScoringPath(EAGER, loaded.model)
+    loader = prepared.loader(names[0], batch_size, shuffle=False, augment=False)
+    batch, _ = next(iter(loader))
+    return fastest_scoring_path(loaded, batch, device, images)
+
+
 def score_split(
     loaded: LoadedDetector,
     prepared: PreparedData,
@@ -120,13 +141,20 @@ def score_split(
     batch_size: int = 64,
     perturb: Perturb | None = None,
     progress: bool = False,
+    forward: torch.nn.Module | None = None,
 ) -> Scores:
     """Calibrated P(fake) (and raw log-odds) for every image of `split` (or of all splits),
-    in sample order."""
+    in sample order. `forward` runs instead of `loaded.model` where given (a `scoring_path`:
+    the same logits, faster); native-resolution detectors always run their own model."""
     labels, scores, paths = [], [], []
     for name in split_names(prepared, split):
-        scorer = _score_native if is_native(loaded.model) else _score_resized
-        y, z, kept = scorer(loaded, prepared, name, device, batch_size, perturb, progress)
+        if is_native(loaded.model):
+            y, z, kept = _score_native(loaded, prepared, name, device, batch_size, perturb,
+                                       progress)
+        else:
+            model = forward or loaded.model
+            y, z, kept = _score_resized(model, prepared, name, device, batch_size, perturb,
+                                        progress)
         labels.append(y)
         scores.append(z)
         paths.extend(kept)
@@ -135,7 +163,7 @@ def score_split(
 
 
 def _score_resized(
-    loaded: LoadedDetector,
+    model: torch.nn.Module,
     prepared: PreparedData,
     name: str,
     device: torch.device,
@@ -149,7 +177,7 @@ def _score_resized(
         batches = _perturbed(batches, prepared, perturb)
     if progress:
         batches = tqdm(batches, total=len(loader), desc=f"scoring {name}", leave=False)
-    y, z = score_log_odds(loaded.model, batches, device)
+    y, z = score_log_odds(model, batches, device)
     # Files that fail to decode on the fly (no cache) are dropped from batches; the data
     # report names them, so the remaining paths still line up with the scores.
     bad = {path for path, _ in prepared.refresh_report().bad_files}

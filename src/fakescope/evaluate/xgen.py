@@ -237,6 +237,7 @@ def score_cells(
         evaluation_data_config,
         prepare_evaluation_data,
         score_split,
+        scoring_path,
     )
     from fakescope.models.registry import load_detector
     from fakescope.reproducibility import resolve_device
@@ -246,10 +247,12 @@ def score_cells(
     data = evaluation_data_config(loaded, str(test_csv), cache_dir=str(spec.out / ".cache"))
     prepared = prepare_evaluation_data(loaded, data, spec.seed)
     family_of = {e.path: e.family for e in entries}
+    path = scoring_path(loaded, prepared, "test", device, passes=len(spec.conditions))
     cells = []
     for condition in spec.conditions:
         scores = score_split(loaded, prepared, "test", device,
-                             perturb=_perturb(condition, spec.seed), progress=spec.progress)
+                             perturb=_perturb(condition, spec.seed), progress=spec.progress,
+                             forward=path.model)
         of = np.array([family_of[str(Path(p).resolve())] for p in scores.paths])
         for family in families:
             mask = (of == REAL_FAMILY) | (of == family)

@@ -5,47 +5,26 @@
 
 The graph takes normalised float32 images with a dynamic batch axis and returns the logits,
 exactly like `Detector.forward`; the metadata says which detector, input spec and weights it
-came from. Two exporters: `torchscript` (tracing, needs nothing beyond torch and onnx) and
-`dynamo` (torch.export, needs the onnxscript package; it handles shape-dependent code such as
-`spectrum_cnn`'s DCT, which tracing cannot export with a dynamic batch).
+came from. Building and checking the graph is `fakescope.inference.onnx_graph`'s job (fast
+scoring runs it from memory); this module writes it.
 """
 
 from __future__ import annotations
 
-import contextlib
-import os
-import sys
-import tempfile
-import warnings
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
-import numpy as np
-import onnx
-import torch
-from torch import nn
-
-from fakescope.config import ConfigError
-from fakescope.errors import FakescopeError, SetupError
-from fakescope.inference.artifacts import ONNX_INPUT, ONNX_OUTPUT, ExportMetadata
-from fakescope.inference.runtime import OnnxDetector
-from fakescope.models.registry import LoadedDetector, fake_probability
+from fakescope.inference.onnx_graph import (
+    EXPORTERS,
+    OPSET,
+    PROBABILITY_TOLERANCE,
+    ExportError,
+    checked_graph,
+)
+from fakescope.models.registry import LoadedDetector
 from fakescope.runs import atomic_write_bytes
 
-
-class ExportError(FakescopeError, RuntimeError):
-    """The model cannot be exported, or its export does not match PyTorch; nothing is written."""
-
-
-EXPORTERS = ("torchscript", "dynamo")
-OPSET = 18
-# An export whose P(fake) differs from PyTorch's by more than this is refused: float32 kernels
-# reorder sums, which moves logits by ~1e-6, far below it; a wrong graph moves them far above.
-PROBABILITY_TOLERANCE = 1e-4
-EXPORT_BATCH = 2  # traced with this batch size, checked with another to prove the axis dynamic
-CHECK_BATCH = 3
+__all__ = ["EXPORTERS", "OPSET", "ExportError", "ExportResult", "export_onnx"]
 
 
 @dataclass(frozen=True)
@@ -68,70 +47,6 @@ class ExportResult:
         }
 
 
-def random_images(size: int, batch: int, seed: int = 0) -> torch.Tensor:
-    """Standard-normal (N, 3, size, size), the scale of normalised pictures."""
-    generator = torch.Generator().manual_seed(seed)
-    return torch.randn(batch, 3, size, size, generator=generator)
-
-
-def _trace(model: nn.Module, sample: torch.Tensor, out: Path, exporter: str, opset: int) -> None:
-    names: dict[str, Any] = {
-        "input_names": [ONNX_INPUT], "output_names": [ONNX_OUTPUT], "opset_version": opset
-    }  # fmt: skip
-    if exporter == "torchscript":
-        axes = {ONNX_INPUT: {0: "batch"}, ONNX_OUTPUT: {0: "batch"}}
-        with warnings.catch_warnings(), _native_stdout_silenced():
-            # torch announces the tracing exporter's eventual removal on every call, and warns
-            # of values a trace may freeze: the check against PyTorch at another batch size
-            # catches a trace that froze the wrong thing
-            warnings.simplefilter("ignore", DeprecationWarning)
-            warnings.simplefilter("ignore", torch.jit.TracerWarning)
-            torch.onnx.export(
-                model, (sample,), str(out), dynamo=False, dynamic_axes=axes, verbose=False, **names
-            )
-        return
-    try:
-        import onnxscript  # noqa: F401  (the dynamo exporter's dependency)
-    except ImportError as err:
-        raise SetupError(
-            "the dynamo exporter needs the onnxscript package: pip install onnxscript"
-        ) from err
-    batch = torch.export.Dim.DYNAMIC
-    torch.onnx.export(
-        model, (sample,), str(out), dynamo=True, dynamic_shapes=({0: batch},),
-        external_data=False, verbose=False, **names,
-    )  # fmt: skip
-
-
-@contextlib.contextmanager
-def _native_stdout_silenced() -> Iterator[None]:
-    """Discard what C++ code writes to file descriptor 1. torch 2.14's tracing exporter always
-    turns its log on (it tests a function object for truth) and, when an operator fails, dumps
-    the whole TorchScript graph to stdout; the error raised keeps what matters."""
-    sys.stdout.flush()
-    saved = os.dup(1)
-    try:
-        with open(os.devnull, "wb") as devnull:
-            os.dup2(devnull.fileno(), 1)
-            yield
-    finally:
-        os.dup2(saved, 1)
-        os.close(saved)
-
-
-def compare_with_torch(
-    model: nn.Module, exported: nn.Module, images: torch.Tensor
-) -> tuple[float, float, float]:
-    """(max |logit diff|, max |logit| of `model`, max |P(fake) diff|) of two models."""
-    with torch.inference_mode():
-        expected, got = model(images), exported(images)
-    if got.shape != expected.shape:
-        raise RuntimeError(f"ONNX output shape {tuple(got.shape)} != {tuple(expected.shape)}")
-    logit_diff = float((got - expected).abs().max())
-    prob_diff = float((fake_probability(got) - fake_probability(expected)).abs().max())
-    return logit_diff, float(expected.abs().max()), prob_diff
-
-
 def export_onnx(
     loaded: LoadedDetector,
     out: str | Path,
@@ -141,37 +56,10 @@ def export_onnx(
 ) -> ExportResult:
     """Write `loaded` as an ONNX file at `out` (atomically), after checking that onnxruntime
     reproduces PyTorch's P(fake) within `tolerance` on a random batch."""
-    if exporter not in EXPORTERS:
-        raise ConfigError(f"unknown exporter '{exporter}' (use {' or '.join(EXPORTERS)})")
+    graph = checked_graph(loaded, exporter, opset, tolerance)
     out = Path(out)
-    model = loaded.model.to("cpu").eval()
-    size = loaded.input_spec.size
-    with tempfile.TemporaryDirectory() as tmp:
-        traced = Path(tmp) / "model.onnx"
-        try:
-            _trace(model, random_images(size, EXPORT_BATCH, seed=1), traced, exporter, opset)
-        except torch.onnx.errors.OnnxExporterError as err:
-            raise ExportError(_export_failure(loaded.name, exporter, err)) from err
-        graph = onnx.load(str(traced))
-    for key, value in ExportMetadata.of(loaded).to_props().items():
-        graph.metadata_props.add(key=key, value=value)
-    data = graph.SerializeToString()
-    exported = OnnxDetector(data)
-    logit_diff, logit_scale, prob_diff = compare_with_torch(
-        model, exported, random_images(size, CHECK_BATCH, seed=0)
-    )
-    if not np.isfinite(prob_diff) or prob_diff > tolerance:
-        raise ExportError(
-            f"the ONNX export of {loaded.name} differs from PyTorch by {prob_diff:.3g} in P(fake) "
-            f"(tolerance {tolerance:g}); nothing written"
-        )
-    atomic_write_bytes(out, data)
-    return ExportResult(out, CHECK_BATCH, logit_diff, logit_scale, prob_diff, len(data))
-
-
-def _export_failure(name: str, exporter: str, err: Exception) -> str:
-    # The exporters append whole graphs to their messages: keep the first line.
-    text = str(err).strip()
-    first_line = text.splitlines()[0].split(" [Caused by")[0].strip() if text else repr(err)
-    hint = "; try --exporter dynamo (needs: pip install onnxscript)" if exporter != "dynamo" else ""
-    return f"{name} cannot be exported with the {exporter} exporter ({first_line}){hint}"
+    atomic_write_bytes(out, graph.data)
+    return ExportResult(
+        out, graph.check_batch, graph.max_logit_diff, graph.max_abs_logit,
+        graph.max_probability_diff, len(graph.data),
+    )  # fmt: skip

@@ -25,6 +25,7 @@ from tqdm import tqdm
 
 from fakescope.config import DataConfig, load_config, to_dict
 from fakescope.evaluate.compare import best_by
+from fakescope.evaluate.threshold import REAL_ANCHORED_RULE
 from fakescope.report.demo_files import DEMO_MARKER, RECOMMENDED_DETECTOR, TIMINGS_FILE
 from fakescope.runs import write_json
 
@@ -70,7 +71,8 @@ class DemoConfig:
     detector_epochs: int = 4
     detector_minutes: float = 1.0  # wall-clock budget per detector
     detector_batch_size: int = 32
-    threshold_rule: str = "eer"  # chosen on the validation split, stored in each checkpoint
+    # chosen on the validation split, stored in each checkpoint (evaluate/threshold.py says why)
+    threshold_rule: str = REAL_ANCHORED_RULE
     robustness: bool = True
     gradcam_per_class: int = 2
 

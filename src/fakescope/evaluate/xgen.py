@@ -33,6 +33,7 @@ from fakescope.checkpoints import load_checkpoint
 from fakescope.config import ConfigError, load_config, parse_override, resolve_preset
 from fakescope.errors import UnknownNameError
 from fakescope.evaluate.robustness import CORRUPTIONS
+from fakescope.evaluate.threshold import REAL_ANCHORED_RULE
 from fakescope.formatting import csv_bytes, format_value
 from fakescope.gan.multigen import MANIFEST_CSV, REAL_FAMILY
 from fakescope.metrics import binary_metrics, ranking_metrics
@@ -48,7 +49,7 @@ CONDITIONS: dict[str, tuple[str, float] | None] = {
     "blur1": ("blur", 1.0),
     "resize0.5": ("downscale", 0.5),
 }
-DEFAULT_RULE = "eer"
+DEFAULT_RULE = REAL_ANCHORED_RULE
 
 
 @dataclass

@@ -45,7 +45,7 @@ class DemoConfig:
     faces: int = 800  # synthetic real faces; the GAN makes as many fakes
     image_size: int = 32
     gan_preset: str = "small_data"
-    gan_minutes: float | None = 2.2  # the GAN's time budget (None: the preset's)
+    gan_minutes: float | None = 2.4  # the GAN's time budget (None: the preset's)
     gan_epochs: int | None = None  # None: the preset's (the time budget ends the run first)
     gan_batch_size: int | None = None  # None: the preset's
     # Any other settings of the GAN preset for the demo's run ({"train.lr_g": 0.0004, ...}).

@@ -115,7 +115,9 @@ def test_num_logits_other_than_one_or_two_is_refused() -> None:
 
 
 @pytest.mark.parametrize(
-    ("name", "kwargs"), [("spectrum_cnn", {"width": 8, "num_logits": 2}), ("selfcnn", {})]
+    ("name", "kwargs"),
+    [("spectrum_cnn", {"width": 8, "num_logits": 2}), ("selfcnn", {}),
+     ("lite0_probe", {"multilevel": True})],
 )
 def test_checkpoint_round_trip_rebuilds_the_same_model(
     tmp_path: Path, name: str, kwargs: dict[str, Any]
@@ -158,6 +160,25 @@ def test_probe_backbone_stays_frozen_and_in_eval_mode() -> None:
     optimizer.step()
     after = model.backbone.state_dict()
     assert all(torch.equal(before[k], after[k]) for k in before)  # weights and BN statistics
+
+
+def test_multilevel_probe_reads_every_stage_through_a_scale_free_norm() -> None:
+    plain, multi = build_detector("lite0_probe"), build_detector("lite0_probe", multilevel=True)
+    assert isinstance(multi, LinearProbe)
+    # the last 1,280 features, plus each of the seven stages' channels (16 ... 320), pooled
+    assert multi.head.in_features == 1280 + 16 + 24 + 40 + 80 + 112 + 192 + 320
+    assert count(multi.head_parameters()) == count(
+        p for p in multi.parameters() if p.requires_grad
+    ) == 2_065
+    assert count(plain.head_parameters()) == 1_281
+    x = torch.randn(4, 3, 64, 64)
+    multi.train()
+    features = multi.features(x)  # standardised per feature over the batch in training mode
+    torch.testing.assert_close(features.mean(0), torch.zeros(features.shape[1]), atol=1e-4,
+                               rtol=0)
+    norm = multi.norm
+    assert isinstance(norm, nn.BatchNorm1d) and not norm.affine
+    assert int(norm.num_batches_tracked) == 1  # its statistics learn; the backbone's do not
 
 
 def test_spectrum_is_computed_in_float32_under_mixed_precision() -> None:

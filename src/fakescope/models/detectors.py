@@ -184,22 +184,39 @@ class SpectrumCNN(ConvBodyDetector):
         return self.spectrum(x)
 
 
+def _out_channels(stage: nn.Module) -> int:
+    """Channels a backbone stage puts out: those of its last convolution."""
+    convs = [m for m in stage.modules() if isinstance(m, nn.Conv2d)]
+    return int(convs[-1].out_channels)
+
+
 class LinearProbe(Detector):
     """One linear layer on frozen ImageNet EfficientNet-Lite0 features (Ojha et al. 2023).
 
     The backbone never trains: it is excluded from `backbone_parameters()` (so fine-tuning
     schedules leave it frozen) and kept in eval mode so its BatchNorm statistics stay ImageNet's.
     Build it with `pretrained="imagenet"`; with "none" the frozen features are random.
+
+    `multilevel=True` also pools the output of every backbone stage (16 to 320 channels, from
+    edges and textures up to parts) beside the final 1,280 features: 2,064 in all, standardised
+    by a BatchNorm without learned scale (as in MAE's linear probing) because the stages' scales
+    differ. Early stages keep the low-level statistics (blur, noise, up-sampling traces) that the
+    last, content-level features average away.
     """
 
-    def __init__(self, num_logits: int = 1) -> None:
+    def __init__(self, num_logits: int = 1, multilevel: bool = False) -> None:
         super().__init__()
         self.num_logits = check_num_logits(num_logits)
         self.input_spec = lite0.LITE0_INPUT_SPEC
         self.imagenet_source = LITE0_IMAGENET
+        self.multilevel = multilevel
         backbone: Any = timm.create_model(lite0.TIMM_ARCHITECTURE, pretrained=False, num_classes=0)
         self.backbone = backbone.requires_grad_(False)
-        self.head = nn.Linear(int(backbone.num_features), num_logits)
+        width = int(backbone.num_features)
+        if multilevel:
+            width += sum(_out_channels(stage) for stage in backbone.blocks)
+        self.norm = nn.BatchNorm1d(width, affine=False) if multilevel else nn.Identity()
+        self.head = nn.Linear(width, num_logits)
 
     def train(self, mode: bool = True) -> LinearProbe:
         super().train(mode)
@@ -207,7 +224,16 @@ class LinearProbe(Detector):
         return self
 
     def features(self, x: torch.Tensor) -> torch.Tensor:
-        return self.backbone(x)  # 1280, pooled
+        if not self.multilevel:
+            return self.backbone(x)  # 1280, pooled
+        b = self.backbone
+        x = b.bn1(b.conv_stem(x))
+        pooled = []
+        for stage in b.blocks:
+            x = stage(x)
+            pooled.append(x.mean(dim=(2, 3)))
+        pooled.append(b.forward_head(b.bn2(b.conv_head(x))))
+        return self.norm(torch.cat(pooled, dim=1))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.head(self.features(x))
@@ -274,5 +300,7 @@ def spectrum_cnn(
 
 
 @register_detector("lite0_probe", "linear probe on frozen ImageNet EfficientNet-Lite0 features")
-def lite0_probe(pretrained: str = "none", num_logits: int = 1) -> Detector:
-    return apply_pretrained(LinearProbe(num_logits), pretrained)
+def lite0_probe(
+    pretrained: str = "none", num_logits: int = 1, multilevel: bool = False
+) -> Detector:
+    return apply_pretrained(LinearProbe(num_logits, multilevel), pretrained)

@@ -129,8 +129,10 @@ def scoring_path(
     if is_native(loaded.model) or images == 0:
         return ScoringPath(EAGER, loaded.model)
     loader = prepared.loader(names[0], batch_size, shuffle=False, augment=False)
-    batch, _ = next(iter(loader))
-    return fastest_scoring_path(loaded, batch, device, images)
+    first = next(iter(loader), None)  # None: no file of the split decodes
+    if first is None:
+        return ScoringPath(EAGER, loaded.model)
+    return fastest_scoring_path(loaded, first[0], device, images)
 
 
 def score_split(

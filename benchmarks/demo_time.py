@@ -39,6 +39,13 @@ HEADER = (
 )
 
 
+def with_row(text: str, row: str) -> str:
+    """`text` with `row` after the table's last row (notes may follow the table)."""
+    lines = text.splitlines(keepends=True)
+    last = max(i for i, line in enumerate(lines) if line.startswith("|"))
+    return "".join([*lines[: last + 1], row, *lines[last + 1 :]])
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--out", type=Path, help="the demo's folder (default: a temporary one)")
@@ -71,8 +78,7 @@ def main() -> int:
             "unless the CPU has native bf16). Each run's stage seconds are in "
             "`demo_time.jsonl`.\n\n" + HEADER
         )
-    with args.results.open("a") as handle:
-        handle.write(row)
+    args.results.write_text(with_row(args.results.read_text(), row))
     record = {"started": started.isoformat(), "cpu": machine["cpu"],
               "cores": machine["logical_cores"], "native_bf16": machine["native_bf16"],
               "load": [load_before, load_after],

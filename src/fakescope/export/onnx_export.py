@@ -11,7 +11,7 @@ scoring runs it from memory); this module writes it.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from fakescope.inference.onnx_graph import (
@@ -19,6 +19,7 @@ from fakescope.inference.onnx_graph import (
     OPSET,
     PROBABILITY_TOLERANCE,
     ExportError,
+    GraphCheck,
     checked_graph,
 )
 from fakescope.models.registry import LoadedDetector
@@ -28,23 +29,15 @@ __all__ = ["EXPORTERS", "OPSET", "ExportError", "ExportResult", "export_onnx"]
 
 
 @dataclass(frozen=True)
-class ExportResult:
+class ExportResult(GraphCheck):
+    """Where the checked graph was written, how large it is, and how it compared with PyTorch."""
+
     path: Path
-    check_batch: int
-    max_logit_diff: float
-    max_abs_logit: float  # the scale the logit difference is relative to
-    max_probability_diff: float
     size_bytes: int
 
     def to_dict(self) -> dict[str, object]:
-        return {
-            "path": str(self.path),
-            "check_batch": self.check_batch,
-            "max_logit_diff": self.max_logit_diff,
-            "max_abs_logit": self.max_abs_logit,
-            "max_probability_diff": self.max_probability_diff,
-            "size_bytes": self.size_bytes,
-        }
+        fields = asdict(self)
+        return {"path": str(fields.pop("path")), **fields}  # the path first, as it always was
 
 
 def export_onnx(
@@ -59,7 +52,4 @@ def export_onnx(
     graph = checked_graph(loaded, exporter, opset, tolerance)
     out = Path(out)
     atomic_write_bytes(out, graph.data)
-    return ExportResult(
-        out, graph.check_batch, graph.max_logit_diff, graph.max_abs_logit,
-        graph.max_probability_diff, len(graph.data),
-    )  # fmt: skip
+    return ExportResult(**asdict(graph.check), path=out, size_bytes=len(graph.data))

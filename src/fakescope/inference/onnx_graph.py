@@ -44,14 +44,21 @@ CHECK_BATCH = 3
 
 
 @dataclass(frozen=True)
-class CheckedGraph:
-    """A serialised ONNX model with fakescope's metadata, and how it compared with PyTorch."""
+class GraphCheck:
+    """How an ONNX graph's outputs compared with PyTorch's on a random batch."""
 
-    data: bytes
     check_batch: int
     max_logit_diff: float
     max_abs_logit: float  # the scale the logit difference is relative to
     max_probability_diff: float
+
+
+@dataclass(frozen=True)
+class CheckedGraph:
+    """A serialised ONNX model with fakescope's metadata, and how it compared with PyTorch."""
+
+    data: bytes
+    check: GraphCheck
 
 
 def random_images(size: int, batch: int, seed: int = 0) -> torch.Tensor:
@@ -148,7 +155,7 @@ def checked_graph(
             f"the ONNX export of {loaded.name} differs from PyTorch by {prob_diff:.3g} in P(fake) "
             f"(tolerance {tolerance:g}); nothing written"
         )
-    return CheckedGraph(data, CHECK_BATCH, logit_diff, logit_scale, prob_diff)
+    return CheckedGraph(data, GraphCheck(CHECK_BATCH, logit_diff, logit_scale, prob_diff))
 
 
 def _export_failure(name: str, exporter: str, err: Exception) -> str:

@@ -87,7 +87,7 @@ def test_paper_presets_keep_every_technique_off(name: str) -> None:
     m, t = config.model, config.train
     assert m.arch == "dcgan" and not m.d_spectral_norm
     assert t.loss == "bce" and t.diffaug == [] and t.ema_kimg == 0 and t.r1_gamma == 0
-    assert t.max_minutes is None
+    assert t.max_minutes is None and not config.data.augment.hflip
     D = build_discriminator("dcgan", **m.discriminator_kwargs())
     assert not any("parametrizations" in k for k in D.state_dict())  # no spectral norm
 
@@ -232,13 +232,39 @@ def test_ema_weights_are_what_generate_uses(
         assert torch.equal(value, averaged[key])
 
 
+def test_mirrored_reals_reach_d_only_when_asked(
+    tiny_config: Callable[..., GanJobConfig], pixel_features: Callable
+) -> None:
+    def reals_seen(hflip: bool) -> torch.Tensor:
+        seen: list[torch.Tensor] = []
+        step = train_module.GanTrainer.train_step
+
+        def capture(self: train_module.GanTrainer, real: torch.Tensor) -> dict[str, float]:
+            seen.append(real.detach().clone())
+            return step(self, real)
+
+        config = tiny_config(**{"train.epochs": 4, "train.metrics_every": 0,
+                                "data.augment.hflip": hflip, "run.name": f"hflip_{hflip}"})
+        with patch.object(train_module.GanTrainer, "train_step", capture):
+            train_gan(config, extractor_factory=pixel_features)
+        return torch.cat(seen).flatten(1)
+
+    def mirrored_pairs(images: torch.Tensor) -> int:
+        mirrored = images.view(-1, 3, 32, 32).flip(-1).flatten(1)
+        return int((torch.cdist(mirrored, images) < 1e-4).sum())
+
+    assert mirrored_pairs(reals_seen(True)) > 0  # some image came both ways round
+    assert mirrored_pairs(reals_seen(False)) == 0  # the random test images are not symmetric
+
+
 # -- budgets, resume, learning ---------------------------------------------------------------
 
 
 SMALL = {"model.arch": "fastgan_lite", "model.base_width": 4, "model.max_width": 16,
          "model.d_base_width": 4, "model.d_spectral_norm": True, "train.loss": "hinge",
          "train.diffaug": ["color", "translation", "cutout"], "train.ema_kimg": 0.02,
-         "train.r1_gamma": 0.5, "train.r1_every": 2, "train.lr_d": 4e-4}
+         "train.r1_gamma": 0.5, "train.r1_every": 2, "train.lr_d": 4e-4,
+         "data.augment.hflip": True}
 
 
 def test_small_data_run_resumes_exactly(

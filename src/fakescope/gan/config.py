@@ -30,10 +30,12 @@ class GanModelConfig:
     resolution: int = 64  # 32, 64, 128 or 256
     z_dim: int = 100
     z_dist: Literal["normal", "uniform"] = "normal"  # uniform is on [-1, 1]
-    # G's channels next to the image; dcgan: None = 512 next to 4x4 (the papers), and D too
+    # G's channels next to the image; dcgan: None = 512 next to 4x4 (the papers), and D's too
+    # unless d_base_width sets them
     base_width: int | None = None
     max_width: int | None = None  # fastgan_lite: cap on the widths (None: 256)
-    d_base_width: int | None = None  # fastgan_lite: D's channels next to the image (None: 32)
+    # D's channels next to the image; None: fastgan_lite 32, dcgan the same as base_width
+    d_base_width: int | None = None
     g_bn_layers: list[int] | None = None  # dcgan: G blocks with BatchNorm, 0 = 4x4; None: all
     d_bn_layers: list[int] | None = None  # dcgan: D blocks with BatchNorm, 0 = image; None: 1..
     g_activation: Literal["relu", "leaky_relu"] | None = None  # dcgan: None = relu
@@ -60,6 +62,9 @@ class GanTrainConfig:
     epochs: int = 25
     lr_g: float = 2e-4
     lr_d: float = 2e-4
+    # Both learning rates fall linearly to 0 over this last share of the run (its epochs, or
+    # with a time budget the steps its pace fits in): SNGAN's linear decay; 0: constant.
+    lr_decay: float = 0.0
     betas_g: tuple[float, float] = (0.5, 0.999)
     betas_d: tuple[float, float] = (0.5, 0.999)
     # One-sided label smoothing: D's target for real images is 1 - label_smoothing (0.1 -> 0.9).
@@ -197,6 +202,7 @@ def validate(config: GanJobConfig) -> GanJobConfig:
         "train.epochs": t.epochs >= 1,
         "train.lr_g": t.lr_g > 0,
         "train.lr_d": t.lr_d > 0,
+        "train.lr_decay": 0 <= t.lr_decay <= 1,
         "train.label_smoothing": 0.0 <= t.label_smoothing < 0.5,
         "train.instance_noise": t.instance_noise >= 0,
         "train.checkpoint_every": t.checkpoint_every >= 1,

@@ -359,8 +359,11 @@ class GanTrainer:
         return self._noisy(diff_augment(images, self.config.train.diffaug, self.augment_rng), noise)
 
     def _decay_learning_rates(self, share: float) -> None:
-        left = max(0, self.planned_steps() - self.state.step)
-        factor = min(1.0, left / (share * self.planned_steps()))
+        """Both rates fall linearly to 0 over the last `share` of the planned steps; the
+        processes of a torchrun job, whose clocks differ, take their mean factor."""
+        planned = self.planned_steps()
+        factor = min(1.0, max(0, planned - self.state.step) / (share * planned))
+        factor = float(self.dist.mean(torch.tensor([factor])))
         for opt, lr in ((self.opt_g, self.config.train.lr_g), (self.opt_d, self.config.train.lr_d)):
             for group in opt.param_groups:
                 group["lr"] = lr * factor

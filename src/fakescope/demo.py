@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 from tqdm import tqdm
 
-from fakescope.config import DataConfig, load_config, to_dict
+from fakescope.config import DataConfig, load_config, preset_names, to_dict
 from fakescope.evaluate.compare import best_by
 from fakescope.evaluate.threshold import REAL_ANCHORED_RULE
 from fakescope.report.demo_files import DEMO_MARKER, RECOMMENDED_DETECTOR, TIMINGS_FILE
@@ -223,9 +223,12 @@ def train_demo_detector(
     pretrained = config.pretrained.get(name, "none")
     if pretrained == "gan":
         pretrained = str(gan_checkpoint)
+    # A detector with a preset of its own name (lite0_probe) starts from it: its features,
+    # augmentation and stopping rule; the demo's data, sizes and budget go on top.
+    preset = name if name in preset_names() else None
     detect_config = load_config(
         DetectJobConfig,
-        None,
+        preset,
         {
             "data.path": str(data_dir),
             "data.image_size": config.image_size,

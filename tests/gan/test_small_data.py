@@ -87,7 +87,6 @@ def test_paper_presets_keep_every_technique_off(name: str) -> None:
     m, t = config.model, config.train
     assert m.arch == "dcgan" and not m.d_spectral_norm
     assert t.loss == "bce" and t.diffaug == [] and t.ema_kimg == 0 and t.r1_gamma == 0
-    assert t.lr_decay == 0
     assert t.max_minutes is None and not config.data.augment.hflip
     D = build_discriminator("dcgan", **m.discriminator_kwargs())
     assert not any("parametrizations" in k for k in D.state_dict())  # no spectral norm
@@ -188,24 +187,6 @@ def test_r1_changes_the_discriminator_step(
     assert any(not torch.equal(ga[k], gb[k]) for k in ga)  # G learns from a different D
 
 
-def test_lr_decay_falls_linearly_to_zero_at_the_runs_end(
-    tiny_config: Callable[..., GanJobConfig], pixel_features: Callable
-) -> None:
-    common = {"train.epochs": 2, "train.metrics_every": 0, "collapse.enabled": False,
-              "train.lr_g": 1e-3, "train.lr_d": 2e-3}
-    constant = train_gan(tiny_config(**common, **{"run.name": "constant"}),
-                         extractor_factory=pixel_features)
-    decayed = train_gan(tiny_config(**common, **{"run.name": "decayed", "train.lr_decay": 0.5}),
-                        extractor_factory=pixel_features)
-    payload = load_checkpoint(decayed.checkpoint)  # type: ignore[arg-type]
-    # 8 steps planned, the last half decays: step 7 (0-based) runs at (8 - 7) / 4 of each rate
-    assert payload["opt_g"]["param_groups"][0]["lr"] == pytest.approx(1e-3 / 4)
-    assert payload["opt_d"]["param_groups"][0]["lr"] == pytest.approx(2e-3 / 4)
-    a = load_checkpoint(constant.checkpoint)["generator"]  # type: ignore[arg-type]
-    b = payload["generator"]
-    assert any(not torch.equal(a[k], b[k]) for k in a)
-
-
 def test_spectral_norm_bounds_every_layer() -> None:
     D = FastGanLiteDiscriminator(32, base_width=8, max_width=32, spectral_norm=True).train()
     x = torch.randn(4, 3, 32, 32)
@@ -283,7 +264,7 @@ SMALL = {"model.arch": "fastgan_lite", "model.base_width": 4, "model.max_width":
          "model.d_base_width": 4, "model.d_spectral_norm": True, "train.loss": "hinge",
          "train.diffaug": ["color", "translation", "cutout"], "train.ema_kimg": 0.02,
          "train.r1_gamma": 0.5, "train.r1_every": 2, "train.lr_d": 4e-4,
-         "train.lr_decay": 0.5, "data.augment.hflip": True}
+         "data.augment.hflip": True}
 
 
 def test_small_data_run_resumes_exactly(

@@ -62,9 +62,6 @@ class GanTrainConfig:
     epochs: int = 25
     lr_g: float = 2e-4
     lr_d: float = 2e-4
-    # Both learning rates fall linearly to 0 over this last share of the run (its epochs, or
-    # with a time budget the steps its pace fits in): SNGAN's linear decay; 0: constant.
-    lr_decay: float = 0.0
     betas_g: tuple[float, float] = (0.5, 0.999)
     betas_d: tuple[float, float] = (0.5, 0.999)
     # One-sided label smoothing: D's target for real images is 1 - label_smoothing (0.1 -> 0.9).
@@ -202,7 +199,6 @@ def validate(config: GanJobConfig) -> GanJobConfig:
         "train.epochs": t.epochs >= 1,
         "train.lr_g": t.lr_g > 0,
         "train.lr_d": t.lr_d > 0,
-        "train.lr_decay": 0 <= t.lr_decay <= 1,
         "train.label_smoothing": 0.0 <= t.label_smoothing < 0.5,
         "train.instance_noise": t.instance_noise >= 0,
         "train.checkpoint_every": t.checkpoint_every >= 1,

@@ -358,22 +358,10 @@ class GanTrainer:
         """What D sees of a batch: the augmented images (DiffAugment), with instance noise."""
         return self._noisy(diff_augment(images, self.config.train.diffaug, self.augment_rng), noise)
 
-    def _decay_learning_rates(self, share: float) -> None:
-        """Both rates fall linearly to 0 over the last `share` of the planned steps; the
-        processes of a torchrun job, whose clocks differ, take their mean factor."""
-        planned = self.planned_steps()
-        factor = min(1.0, max(0, planned - self.state.step) / (share * planned))
-        factor = float(self.dist.mean(torch.tensor([factor])))
-        for opt, lr in ((self.opt_g, self.config.train.lr_g), (self.opt_d, self.config.train.lr_d)):
-            for group in opt.param_groups:
-                group["lr"] = lr * factor
-
     def train_step(self, real: torch.Tensor) -> dict[str, float]:
         t = self.config.train
         G, D = self.G_train, self.D_train
         noise = instance_noise_std(t.instance_noise, self.state.step, self.anneal_steps)
-        if t.lr_decay > 0:
-            self._decay_learning_rates(t.lr_decay)
         autocast = self.speed.autocast  # forward passes only; losses and statistics in fp32
         with autocast(self.device):
             fake = G(self._latents(real.shape[0]))

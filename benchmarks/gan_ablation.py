@@ -110,8 +110,10 @@ def train_and_score(
         [*FAKESCOPE, "gan", "metrics", "--checkpoint", str(run), "--data", str(holdout),
          "--n", str(n_real), "--feature-extractor", "efflite0", "--seed", str(seed),
          "--device", "cpu"],
-        capture_output=True, text=True, env=env, check=True,
+        capture_output=True, text=True, env=env,
     )
+    if scored.returncode != 0:
+        raise RuntimeError(f"scoring {name} failed:\n{scored.stderr[-2000:]}")
     metrics = json.loads(scored.stdout)
     return {"variant": variant, "preset": preset, "overrides": overrides, "seed": seed,
             "resolution": resolution,

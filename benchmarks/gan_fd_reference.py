@@ -1,0 +1,98 @@
+"""FD of trained GANs on two readings: against every training image with many fakes (the
+field's usual "full dataset" protocol), and against the held-out images.
+
+    python benchmarks/gan_fd_reference.py --train /tmp/photos/train/real \
+        --holdout /tmp/photos/holdout/real --fakes 5000 RUN_OR_CHECKPOINT ...
+
+`fakescope gan metrics` (and benchmarks/gan_ablation.py) compares 156 fakes with 156 held-out
+images next to a floor from two halves of the reals: a fair, same-size comparison, but at 156
+images on 1,280 EfficientNet-Lite0 features most of FD is the estimator's bias (two halves of
+the same reals sit at FD ~90). This script reads the same checkpoints with far more images on
+both sides: `--fakes` generated images against all training images (and against all held-out
+ones), its own floor being the held-out images against the training ones. KID is unbiased at
+any size; the diversity ratio is the fakes' mean pairwise feature distance over the training
+images'. One JSON line per run goes to stdout (and to --jsonl).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image
+
+from fakescope.bench.machine import describe_machine
+from fakescope.checkpoints import resolve_gan_checkpoint
+from fakescope.gan.metrics import (
+    EfficientNetLite0Features,
+    Statistics,
+    extract_features,
+    features_to_kid,
+    features_to_statistics,
+    generated_features,
+    pairwise_diversity,
+    statistics_to_fd,
+)
+from fakescope.gan.sample import load_generator
+
+
+def folder_features(extractor: EfficientNetLite0Features, folder: Path) -> torch.Tensor:
+    files = sorted(p for p in folder.iterdir() if p.suffix.lower() in (".png", ".jpg", ".jpeg"))
+    images = torch.stack([
+        torch.from_numpy(np.array(Image.open(f).convert("RGB"))).permute(2, 0, 1) for f in files
+    ])
+    return extract_features(extractor, images.split(128))
+
+
+def fd(a: Statistics, b: Statistics) -> float:
+    return round(statistics_to_fd(a, b), 1)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("runs", nargs="+", type=Path, help="GAN run folders or checkpoints")
+    parser.add_argument("--train", type=Path, required=True, help="the runs' training images")
+    parser.add_argument("--holdout", type=Path, required=True, help="held-out real images")
+    parser.add_argument("--fakes", type=int, default=5000)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--jsonl", type=Path)
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    extractor = EfficientNetLite0Features(torch.device("cpu"))
+    train = folder_features(extractor, args.train)
+    holdout = folder_features(extractor, args.holdout)
+    train_stats, holdout_stats = features_to_statistics(train), features_to_statistics(holdout)
+    train_diversity = pairwise_diversity(train)
+    machine = describe_machine()
+    floor = {"fd_vs_train": fd(holdout_stats, train_stats),
+             "kid_vs_train": features_to_kid(holdout, train)[0],
+             "diversity_ratio": pairwise_diversity(holdout) / train_diversity}
+    print(json.dumps({"floor (held-out vs training images)": floor, "train_images": len(train),
+                      "holdout_images": len(holdout), "cpu": machine["cpu"],
+                      "cpu_flags": machine["cpu_flags"]}), flush=True)
+    for run in args.runs:
+        checkpoint = resolve_gan_checkpoint(run)
+        fakes = generated_features(extractor, load_generator(checkpoint), args.fakes, 250,
+                                   args.seed)
+        row = {
+            "checkpoint": str(checkpoint), "fakes": len(fakes),
+            "fd_vs_train": fd(features_to_statistics(fakes), train_stats),
+            "fd_vs_holdout": fd(features_to_statistics(fakes), holdout_stats),
+            "kid_vs_train": features_to_kid(fakes, train)[0],
+            # on as many fakes as training images, so both means are over equal-sized sets
+            "diversity_ratio": pairwise_diversity(fakes[: len(train)]) / train_diversity,
+            "floor": floor,
+        }
+        print(json.dumps(row), flush=True)
+        if args.jsonl is not None:
+            with args.jsonl.open("a") as out:
+                out.write(json.dumps(row) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

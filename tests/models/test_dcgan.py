@@ -9,7 +9,6 @@ import torch
 from torch import nn
 
 from fakescope.checkpoints import CheckpointError, save_checkpoint
-from fakescope.gan.config import GanModelConfig
 from fakescope.models.dcgan import Discriminator, Generator, hidden_widths
 from fakescope.models.discriminator_detector import DiscriminatorDetector
 from fakescope.models.registry import (
@@ -204,13 +203,3 @@ def test_pretrained_errors_are_clear(tmp_path: Path) -> None:
     save_checkpoint(other, {"kind": "detector", "detector": {"name": "resnet50", "kwargs": {}}})
     with pytest.raises(CheckpointError, match="no GAN discriminator"):
         build_detector("dcgan_disc", pretrained=str(other))
-
-
-def test_d_base_width_sizes_d_alone() -> None:
-    config = GanModelConfig(base_width=24, d_base_width=16)
-    g = Generator(**config.generator_kwargs())
-    d = Discriminator(**config.discriminator_kwargs())
-    assert g.to_image[0].in_channels == 24
-    assert d.blocks[0][0].out_channels == 16
-    shared = GanModelConfig(base_width=24).discriminator_kwargs()
-    assert Discriminator(**shared).blocks[0][0].out_channels == 24

@@ -30,12 +30,10 @@ class GanModelConfig:
     resolution: int = 64  # 32, 64, 128 or 256
     z_dim: int = 100
     z_dist: Literal["normal", "uniform"] = "normal"  # uniform is on [-1, 1]
-    # G's channels next to the image; dcgan: None = 512 next to 4x4 (the papers), and D's too
-    # unless d_base_width sets them
+    # G's channels next to the image; dcgan: None = 512 next to 4x4 (the papers), and D too
     base_width: int | None = None
     max_width: int | None = None  # fastgan_lite: cap on the widths (None: 256)
-    # D's channels next to the image; None: fastgan_lite 32, dcgan the same as base_width
-    d_base_width: int | None = None
+    d_base_width: int | None = None  # fastgan_lite: D's channels next to the image (None: 32)
     g_bn_layers: list[int] | None = None  # dcgan: G blocks with BatchNorm, 0 = 4x4; None: all
     d_bn_layers: list[int] | None = None  # dcgan: D blocks with BatchNorm, 0 = image; None: 1..
     g_activation: Literal["relu", "leaky_relu"] | None = None  # dcgan: None = relu

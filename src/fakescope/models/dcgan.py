@@ -170,8 +170,6 @@ DCGAN = register_gan(GanArchitecture(
     generator_keys={"resolution": "resolution", "z_dim": "z_dim", "z_dist": "z_dist",
                     "base_width": "base_width", "g_bn_layers": "bn_layers",
                     "g_activation": "activation"},
-    # d_base_width, when set, overrides base_width for D alone (it comes later in this mapping)
     discriminator_keys={"resolution": "resolution", "base_width": "base_width",
-                        "d_base_width": "base_width", "d_bn_layers": "bn_layers",
-                        "d_spectral_norm": "spectral_norm"},
+                        "d_bn_layers": "bn_layers", "d_spectral_norm": "spectral_norm"},
 ))

@@ -20,12 +20,11 @@ import argparse
 import json
 from pathlib import Path
 
-import numpy as np
 import torch
-from PIL import Image
 
 from fakescope.bench.machine import describe_machine
-from fakescope.checkpoints import resolve_gan_checkpoint
+from fakescope.checkpoints import GanPayload, read_gan, resolve_gan_checkpoint
+from fakescope.gan.judge import checkpoint_data
 from fakescope.gan.metrics import (
     EfficientNetLite0Features,
     Statistics,
@@ -37,14 +36,18 @@ from fakescope.gan.metrics import (
     statistics_to_fd,
 )
 from fakescope.gan.sample import load_generator
+from fakescope.gan.train import real_uint8_batches
+
+EVERY_IMAGE = 10**9
 
 
-def folder_features(extractor: EfficientNetLite0Features, folder: Path) -> torch.Tensor:
-    files = sorted(p for p in folder.iterdir() if p.suffix.lower() in (".png", ".jpg", ".jpeg"))
-    images = torch.stack([
-        torch.from_numpy(np.array(Image.open(f).convert("RGB"))).permute(2, 0, 1) for f in files
-    ])
-    return extract_features(extractor, images.split(128))
+def folder_features(
+    extractor: EfficientNetLite0Features, payload: GanPayload, folder: Path
+) -> torch.Tensor:
+    """Features of every image in `folder`, read the way `fakescope gan metrics` reads them (the
+    checkpoint's data settings: resize, crop, cache)."""
+    prepared = checkpoint_data(payload, str(folder))
+    return extract_features(extractor, real_uint8_batches(prepared, EVERY_IMAGE, 128, seed=0))
 
 
 def fd(a: Statistics, b: Statistics) -> float:
@@ -63,8 +66,11 @@ def main() -> int:
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     extractor = EfficientNetLite0Features(torch.device("cpu"))
-    train = folder_features(extractor, args.train)
-    holdout = folder_features(extractor, args.holdout)
+    checkpoints = [resolve_gan_checkpoint(run) for run in args.runs]
+    # every run is read against the same reals, prepared with the first run's data settings
+    first = read_gan(checkpoints[0])
+    train = folder_features(extractor, first, args.train)
+    holdout = folder_features(extractor, first, args.holdout)
     train_stats, holdout_stats = features_to_statistics(train), features_to_statistics(holdout)
     train_diversity = pairwise_diversity(train)
     machine = describe_machine()
@@ -74,14 +80,14 @@ def main() -> int:
     print(json.dumps({"floor (held-out vs training images)": floor, "train_images": len(train),
                       "holdout_images": len(holdout), "cpu": machine["cpu"],
                       "cpu_flags": machine["cpu_flags"]}), flush=True)
-    for run in args.runs:
-        checkpoint = resolve_gan_checkpoint(run)
+    for checkpoint in checkpoints:
         fakes = generated_features(extractor, load_generator(checkpoint), args.fakes, 250,
                                    args.seed)
+        fake_stats = features_to_statistics(fakes)
         row = {
             "checkpoint": str(checkpoint), "fakes": len(fakes),
-            "fd_vs_train": fd(features_to_statistics(fakes), train_stats),
-            "fd_vs_holdout": fd(features_to_statistics(fakes), holdout_stats),
+            "fd_vs_train": fd(fake_stats, train_stats),
+            "fd_vs_holdout": fd(fake_stats, holdout_stats),
             "kid_vs_train": features_to_kid(fakes, train)[0],
             # on as many fakes as training images, so both means are over equal-sized sets
             "diversity_ratio": pairwise_diversity(fakes[: len(train)]) / train_diversity,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -93,12 +94,10 @@ def test_detector_set_reaches_only_its_own_detector(
 
     from fakescope.detect import train as detect_train
 
-    epochs: dict[str, int] = {}
-    configs: dict[str, object] = {}
+    configs: dict[str, Any] = {}
 
-    def train(config: object, progress: bool = False) -> SimpleNamespace:
-        epochs[config.model.name] = config.train.epochs  # type: ignore[attr-defined]
-        configs[config.model.name] = config  # type: ignore[attr-defined]
+    def train(config: Any, progress: bool = False) -> SimpleNamespace:
+        configs[config.model.name] = config
         return SimpleNamespace(run=SimpleNamespace(checkpoints=tmp_path))
 
     monkeypatch.setattr(detect_train, "train_detector", train)
@@ -106,14 +105,15 @@ def test_detector_set_reaches_only_its_own_detector(
                         detector_set={"lite0_probe": {"train.epochs": 10}})
     for name in ("lite0_probe", "selfcnn"):
         demo.train_demo_detector(config, name, tmp_path, tmp_path / "gan.pt", progress=False)
-    assert epochs == {"lite0_probe": 10, "selfcnn": 3}
+    assert {name: c.train.epochs for name, c in configs.items()} == {"lite0_probe": 10,
+                                                                     "selfcnn": 3}
     # lite0_probe trains from its own preset; selfcnn has none and keeps the defaults
     probe, plain = configs["lite0_probe"], configs["selfcnn"]
-    assert probe.model.kwargs == {"multilevel": True}  # type: ignore[attr-defined]
-    assert probe.data.augment.jpeg_prob == 0.1  # type: ignore[attr-defined]
-    assert probe.train.early_stopping_patience == 3  # type: ignore[attr-defined]
-    assert plain.train.early_stopping_patience is None  # type: ignore[attr-defined]
-    assert probe.data.image_size == config.image_size  # type: ignore[attr-defined]
+    assert probe.model.kwargs == {"multilevel": True}
+    assert probe.data.augment.jpeg_prob == 0.1
+    assert probe.train.early_stopping_patience == 3
+    assert plain.train.early_stopping_patience is None
+    assert probe.data.image_size == config.image_size
 
 
 def test_the_demo_recommends_and_serves_lite0_probe_by_default() -> None:

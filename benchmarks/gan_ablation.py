@@ -49,9 +49,12 @@ VARIANTS: dict[str, tuple[str, dict[str, Any]]] = {
     "with_r1": (BASE, {"train.r1_gamma": 1.0}),
     "dcgan16_arch": (BASE, {"model.arch": "dcgan", "model.base_width": 16,
                             "model.max_width": None, "model.d_base_width": None}),
-    # paper 000's recipe (its DCGAN, batch 16, BCE, Adam 2e-4) at the same size and budget
+    # paper 000's recipe (its DCGAN, batch 16, BCE, Adam 2e-4) at the same size and budget, on
+    # the same images as the others: its preset's 1,000-image subset is paper 000's data, not
+    # part of the training recipe (the runs before 2026-12-05 10:30 UTC trained on that subset)
     "paper000_dcgan": ("paper000_dcgan64", {"train.epochs": 100000, "train.sample_every": 0,
-                                            "train.checkpoint_every": 100000}),
+                                            "train.checkpoint_every": 100000,
+                                            "data.limit_per_class": None}),
 }
 
 

@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import json
 from pathlib import Path
+from typing import cast
 
 import torch
 
@@ -45,8 +46,12 @@ def folder_features(
     extractor: EfficientNetLite0Features, payload: GanPayload, folder: Path
 ) -> torch.Tensor:
     """Features of every image in `folder`, read the way `fakescope gan metrics` reads them (the
-    checkpoint's data settings: resize, crop, cache)."""
-    prepared = checkpoint_data(payload, str(folder))
+    checkpoint's data settings: resize, crop, cache), but without its run's subset limits
+    (paper 000's preset trains on 1,000 images)."""
+    config = payload["config"]
+    unlimited = {**config, "data": {**config["data"], "limit_per_class": None,
+                                    "limit_fraction": None}}
+    prepared = checkpoint_data(cast(GanPayload, {**payload, "config": unlimited}), str(folder))
     return extract_features(extractor, real_uint8_batches(prepared, EVERY_IMAGE, 128, seed=0))
 
 

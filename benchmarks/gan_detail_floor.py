@@ -7,7 +7,8 @@ themselves.
 A GAN's FD and diversity ratio mix two failures: missing modes and missing detail. Blurring every
 real image loses no mode, so what it costs on the same features (`fakescope gan metrics
 --feature-extractor efflite0`) is the part of a GAN's gap that sharper images alone would close.
-The checkpoint only supplies the data settings (resize, crop) its run read the images with.
+The checkpoint only supplies the data settings (resize, crop) its run read the images with;
+every image of --train is read, whatever subset the run trained on.
 One JSON line per degradation goes to stdout.
 """
 
@@ -20,19 +21,17 @@ from pathlib import Path
 
 import torch
 import torch.nn.functional as F
-from gan_fd_reference import EVERY_IMAGE, fd
+from gan_fd_reference import fd, folder_images
 from torchvision.transforms.functional import gaussian_blur
 
 from fakescope.bench.machine import describe_machine
 from fakescope.checkpoints import read_gan, resolve_gan_checkpoint
-from fakescope.gan.judge import checkpoint_data
 from fakescope.gan.metrics import (
     EfficientNetLite0Features,
     extract_features,
     features_to_statistics,
     pairwise_diversity,
 )
-from fakescope.gan.train import real_uint8_batches
 
 Degradation = Callable[[torch.Tensor], torch.Tensor]  # float images in [0, 255], same shape out
 
@@ -71,11 +70,10 @@ def main() -> int:
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     extractor = EfficientNetLite0Features(torch.device("cpu"))
-    prepared = checkpoint_data(read_gan(resolve_gan_checkpoint(args.run)), str(args.train))
-    images = torch.cat(list(real_uint8_batches(prepared, EVERY_IMAGE, 128, seed=0)))
+    images = folder_images(read_gan(resolve_gan_checkpoint(args.run)), args.train)
     reference = extract_features(extractor, images.split(128))
-    reference_stats, reference_diversity = features_to_statistics(reference), pairwise_diversity(
-        reference)
+    reference_stats = features_to_statistics(reference)
+    reference_diversity = pairwise_diversity(reference)
     machine = describe_machine()
     print(json.dumps({"images": len(images), "cpu": machine["cpu"],
                       "cpu_flags": machine["cpu_flags"]}), flush=True)

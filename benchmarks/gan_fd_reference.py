@@ -42,17 +42,22 @@ from fakescope.gan.train import real_uint8_batches
 EVERY_IMAGE = 10**9
 
 
-def folder_features(
-    extractor: EfficientNetLite0Features, payload: GanPayload, folder: Path
-) -> torch.Tensor:
-    """Features of every image in `folder`, read the way `fakescope gan metrics` reads them (the
+def folder_images(payload: GanPayload, folder: Path) -> torch.Tensor:
+    """Every image in `folder` as uint8, read the way `fakescope gan metrics` reads them (the
     checkpoint's data settings: resize, crop, cache), but without its run's subset limits
     (paper 000's preset trains on 1,000 images)."""
     config = payload["config"]
     unlimited = {**config, "data": {**config["data"], "limit_per_class": None,
                                     "limit_fraction": None}}
     prepared = checkpoint_data(cast(GanPayload, {**payload, "config": unlimited}), str(folder))
-    return extract_features(extractor, real_uint8_batches(prepared, EVERY_IMAGE, 128, seed=0))
+    return torch.cat(list(real_uint8_batches(prepared, EVERY_IMAGE, 128, seed=0)))
+
+
+def folder_features(
+    extractor: EfficientNetLite0Features, payload: GanPayload, folder: Path
+) -> torch.Tensor:
+    """Features of every image in `folder` (`folder_images`)."""
+    return extract_features(extractor, folder_images(payload, folder).split(128))
 
 
 def fd(a: Statistics, b: Statistics) -> float:

@@ -16,6 +16,7 @@ steps as one process would, up to floating-point summation order.
 from __future__ import annotations
 
 import datetime
+import gc
 import logging
 import os
 from collections.abc import Iterator
@@ -153,6 +154,11 @@ def distributed_session(device_name: str = "auto") -> Iterator[tuple[DistContext
         yield ctx, device
     finally:
         if created:
+            # Free what still holds the group (DDP wrappers in reference cycles) first, so that
+            # destroying it stops gloo's worker threads now. Left to the interpreter's exit,
+            # a worker thread freeing a finished collective's tensors there aborts the process
+            # (SIGABRT after a run that saved everything).
+            gc.collect()
             dist.destroy_process_group()
 
 

@@ -19,7 +19,7 @@ from __future__ import annotations
 import argparse
 import json
 from pathlib import Path
-from typing import cast
+from typing import Any, cast
 
 import torch
 
@@ -60,19 +60,33 @@ def folder_features(
     return extract_features(extractor, folder_images(payload, folder).split(128))
 
 
+def reading_parser(description: str) -> argparse.ArgumentParser:
+    """The command line of a script that reads GAN checkpoints against their real images."""
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("runs", nargs="+", type=Path, help="GAN run folders or checkpoints")
+    parser.add_argument("--train", type=Path, required=True, help="the runs' training images")
+    parser.add_argument("--holdout", type=Path, required=True, help="held-out real images")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--jsonl", type=Path, help="also append each run's row to this file")
+    return parser
+
+
+def emit(row: dict[str, Any], jsonl: Path | None) -> None:
+    """One run's reading as a JSON line on stdout, and appended to `jsonl` when given."""
+    print(json.dumps(row), flush=True)
+    if jsonl is not None:
+        with jsonl.open("a") as out:
+            out.write(json.dumps(row) + "\n")
+
+
 def fd(a: Statistics, b: Statistics) -> float:
     return round(statistics_to_fd(a, b), 1)
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("runs", nargs="+", type=Path, help="GAN run folders or checkpoints")
-    parser.add_argument("--train", type=Path, required=True, help="the runs' training images")
-    parser.add_argument("--holdout", type=Path, required=True, help="held-out real images")
+    parser = reading_parser(__doc__.split("\n")[0])
     parser.add_argument("--fakes", type=int, default=5000)
-    parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--jsonl", type=Path)
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     extractor = EfficientNetLite0Features(torch.device("cpu"))
@@ -103,10 +117,7 @@ def main() -> int:
             "diversity_ratio": pairwise_diversity(fakes[: len(train)]) / train_diversity,
             "floor": floor,
         }
-        print(json.dumps(row), flush=True)
-        if args.jsonl is not None:
-            with args.jsonl.open("a") as out:
-                out.write(json.dumps(row) + "\n")
+        emit(row, args.jsonl)
     return 0
 
 

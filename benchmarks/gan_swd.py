@@ -18,17 +18,16 @@ One JSON line per run goes to stdout (and to --jsonl).
 
 from __future__ import annotations
 
-import argparse
 import json
-from pathlib import Path
 
 import torch
 import torch.nn.functional as F
-from gan_fd_reference import folder_images
+from gan_fd_reference import emit, folder_images, reading_parser
 from torchvision.transforms.functional import gaussian_blur
 
 from fakescope.bench.machine import describe_machine
 from fakescope.checkpoints import read_gan, resolve_gan_checkpoint
+from fakescope.gan.autoencoder_train import to_unit_range
 from fakescope.gan.sample import load_generator
 
 PATCH = 7
@@ -85,22 +84,12 @@ def swd(a: torch.Tensor, b: torch.Tensor, seed: int) -> list[float]:
             for x, y in zip(laplacian_pyramid(a), laplacian_pyramid(b), strict=True)]
 
 
-def to_signed(images: torch.Tensor) -> torch.Tensor:
-    return images.float() / 127.5 - 1.0
-
-
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("runs", nargs="+", type=Path, help="GAN run folders or checkpoints")
-    parser.add_argument("--train", type=Path, required=True, help="the runs' training images")
-    parser.add_argument("--holdout", type=Path, required=True, help="held-out real images")
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--jsonl", type=Path)
-    args = parser.parse_args()
+    args = reading_parser(__doc__.split("\n")[0]).parse_args()
     checkpoints = [resolve_gan_checkpoint(run) for run in args.runs]
     first = read_gan(checkpoints[0])
-    holdout = to_signed(folder_images(first, args.holdout))
-    train = to_signed(folder_images(first, args.train))
+    holdout = to_unit_range(folder_images(first, args.holdout))
+    train = to_unit_range(folder_images(first, args.train))
     n = len(holdout)
     pick = torch.randperm(len(train), generator=torch.Generator().manual_seed(args.seed))[:n]
     floor = swd(holdout, train[pick], args.seed)
@@ -108,16 +97,12 @@ def main() -> int:
     print(json.dumps({"floor (held-out vs training images)": floor, "images": n,
                       "cpu": machine["cpu"]}), flush=True)
     for checkpoint in checkpoints:
-        generator = load_generator(checkpoint)
-        with torch.no_grad():
-            fakes = generator.sample(n, torch.Generator().manual_seed(args.seed)).float()
-        row = {"checkpoint": str(checkpoint), "images": n,
-               "swd_vs_holdout": swd(fakes.clamp(-1, 1), holdout, args.seed),
-               "floor": floor}
-        print(json.dumps(row), flush=True)
-        if args.jsonl is not None:
-            with args.jsonl.open("a") as out:
-                out.write(json.dumps(row) + "\n")
+        # sample() already runs without gradients, in eval mode
+        fakes = load_generator(checkpoint).sample(n, torch.Generator().manual_seed(args.seed))
+        emit({"checkpoint": str(checkpoint), "images": n,
+              "swd_vs_holdout": swd(fakes.float().clamp(-1, 1), holdout, args.seed),
+              "floor": floor},
+             args.jsonl)
     return 0
 
 

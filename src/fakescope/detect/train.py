@@ -39,6 +39,7 @@ from fakescope.config import ConfigError, to_dict
 from fakescope.data.pipeline import PreparedData, prepare_data
 from fakescope.data.transforms import InputSpec, resolve_input_spec
 from fakescope.detect.config import DetectJobConfig, TrainConfig, check_detect_config
+from fakescope.detect.recon_negatives import add_recon_negatives
 from fakescope.detect.speed import choose_speed_settings
 from fakescope.distributed import DistContext, data_parallel
 from fakescope.errors import DataError, FakescopeError
@@ -488,6 +489,8 @@ def train_detector(
             spec = resolve_input_spec(model.input_spec, config.data)
             prepared = prepare_data(config.data, spec, config.run.seed, labelled=True,
                                     progress=progress)
+            prepared = add_recon_negatives(prepared, config.data.recon_negatives,
+                                           config.data.cache_dir, config.run.seed)
         return _train(config, session.device, dist, run, payload, model, prepared, progress,
                       epoch_callback)
 

@@ -220,3 +220,30 @@ def test_every_decoder_keeps_the_shape(decoder: str) -> None:
 def test_recon_count() -> None:
     assert recon_count(300, 0.25) == 100 and recon_count(10, 0.0) == 0
     assert ReconNegativesConfig().decoders == ["transpose", "upsample"]
+
+
+def test_a_detector_trained_with_negatives_flags_reconstructions_of_unseen_reals(
+    make_config: MakeConfig,
+) -> None:
+    """Reconstructions of test reals (content it never saw, pixels of the same autoencoders)
+    score as more fake after training with the negatives than without."""
+    from fakescope.models.registry import fake_probability
+
+    settings = {**FAST, "data__recon_negatives__steps": 60, "train__epochs": 8}
+    models = {}
+    for name, share in (("with", 0.5), ("without", 0.0)):
+        config = make_config(run__name=name, **{**settings, "data__recon_negatives__share": share})
+        models[name] = train_detector(config, progress=False).model
+    negatives = make_config(**{**settings, "data__recon_negatives__share": 0.5})
+    prepared = _prepared(negatives)
+    cache = Path(negatives.data.cache_dir) / recon_negatives.RECON_DIR
+    checkpoints = recon_negatives.train_autoencoders(  # cached by the run above: reused
+        _pixels(prepared, "train", REAL), negatives.data.recon_negatives, cache, 0)
+    test_reals = _pixels(prepared, "test", REAL)
+    made = [recon_negatives.reconstruct(load_autoencoder(p), test_reals)
+            for p in checkpoints.values()]
+    batch = prepared.normalizer(torch.cat(made))
+    with torch.inference_mode():
+        scores = {name: float(fake_probability(model(batch)).mean())
+                  for name, model in models.items()}
+    assert scores["with"] > scores["without"] + 0.1, scores

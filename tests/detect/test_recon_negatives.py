@@ -247,3 +247,9 @@ def test_a_detector_trained_with_negatives_flags_reconstructions_of_unseen_reals
         scores = {name: float(fake_probability(model(batch)).mean())
                   for name, model in models.items()}
     assert scores["with"] > scores["without"] + 0.1, scores
+
+
+def test_sides_the_autoencoder_cannot_halve_are_padded(make_config: MakeConfig) -> None:
+    _, extended = _with_negatives(make_config(**FAST, data__image_size=28))
+    added = extended.pixels(extended.rows("train", FAKE))[0]
+    assert added.shape[1:] == (3, 28, 28) and len(_added(extended, "train")) > 0

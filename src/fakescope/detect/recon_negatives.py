@@ -22,9 +22,9 @@ from pathlib import Path
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 
 from fakescope.checkpoints import load_checkpoint, save_checkpoint
-from fakescope.config import ConfigError
 from fakescope.data.layouts import FAKE, REAL, Sample
 from fakescope.data.pipeline import PreparedData
 from fakescope.detect.config import ReconNegativesConfig
@@ -56,6 +56,16 @@ def _digest(*parts: object) -> str:
 def _good(prepared: PreparedData, rows: np.ndarray) -> tuple[np.ndarray, torch.Tensor]:
     images, ok = prepared.pixels(rows)
     return rows[ok], images
+
+
+def _padded(images: torch.Tensor) -> torch.Tensor:
+    """uint8 NCHW `images` with their edges repeated to sides the autoencoder takes."""
+    side = 2**DOWNSAMPLINGS
+    height, width = images.shape[-2:]
+    extra = (0, -width % side, 0, -height % side)
+    if not any(extra):
+        return images
+    return F.pad(images.float(), extra, mode="replicate").to(torch.uint8)
 
 
 def _rng(seed: int, split: str) -> np.random.Generator:
@@ -93,8 +103,9 @@ def cached_reconstructions(checkpoint: Path, images: torch.Tensor) -> torch.Tens
     path = checkpoint.with_name(f"{checkpoint.stem}-recon-{_digest(images)}.pt")
     if path.is_file():
         return load_checkpoint(path)["images"]
-    made = reconstruct(load_autoencoder(checkpoint), images)
-    save_checkpoint(path, {"images": made})
+    height, width = images.shape[-2:]
+    made = reconstruct(load_autoencoder(checkpoint), _padded(images))[..., :height, :width]
+    save_checkpoint(path, {"images": made.contiguous()})
     return made
 
 
@@ -133,16 +144,12 @@ def add_recon_negatives(
     """`prepared` plus reconstructions of its reals as fakes; unchanged when `config.share` is 0."""
     if not config.share:
         return prepared
-    side = 2**DOWNSAMPLINGS
-    if prepared.spec.size % side:
-        raise ConfigError(f"data.recon_negatives needs an input size divisible by {side} (the "
-                          f"autoencoder halves it {DOWNSAMPLINGS} times), got {prepared.spec.size}")
     reals = prepared.rows("train", REAL)
     reals = np.sort(_rng(seed, "autoencoder").permutation(reals)[:AUTOENCODER_IMAGES])
     _, pixels = _good(prepared, reals)
     if not len(pixels):
         raise DataError("data.recon_negatives needs real images in the training split")
-    checkpoints = train_autoencoders(pixels, config, Path(cache_dir) / RECON_DIR, seed)
+    checkpoints = train_autoencoders(_padded(pixels), config, Path(cache_dir) / RECON_DIR, seed)
     samples: list[Sample] = []
     images: list[torch.Tensor] = []
     for split in ("train", "val") if config.validation else ("train",):

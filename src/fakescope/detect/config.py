@@ -25,8 +25,8 @@ class ReconNegativesConfig:
 
     share: float = 0.0  # of the training fakes after adding; 0: off (0.25 is a sensible start)
     decoders: list[str] = dataclasses.field(default_factory=_negative_decoders)
-    steps: int = 600  # per autoencoder; the run is deterministic when this bound ends it
-    minutes: float = 3.0  # wall-clock cap per autoencoder, in case steps take too long
+    steps: int = 400  # per autoencoder; the run is deterministic when this bound ends it
+    minutes: float = 4.0  # wall-clock cap per autoencoder, in case steps take too long
     width: int = 16  # the autoencoder's first layer width (ConvAutoencoder)
     validation: bool = False  # also add reconstructions of validation reals (same share)
 

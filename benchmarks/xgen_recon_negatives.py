@@ -45,18 +45,24 @@ def _mean(values: list[float | None]) -> float | None:
     return float(np.mean(kept)) if kept else None
 
 
+def _means(cells: list[dict[str, Any]]) -> dict[str, float | None]:
+    return {m: _mean([c.get(m) for c in cells]) for m in METRICS}
+
+
 def arm_figures(xgen: dict[str, Any]) -> dict[str, Any]:
-    """Per condition: unseen means over every training set, and the reconstruction family's
-    means over the runs that did not train on it."""
+    """Per condition, means of: unseen cells of every run; unseen cells of the runs trained on
+    one GAN family (the realistic case); the reconstruction family's cells in those runs; the
+    seen cells."""
     figures: dict[str, Any] = {}
     for condition in xgen["conditions"]:
-        cells = [c for c in xgen["cells"] if c["condition"] == condition and not c["seen"]]
-        recon = [c for c in cells if c["test_family"] == RECON_FAMILY]
+        cells = [c for c in xgen["cells"] if c["condition"] == condition]
+        unseen = [c for c in cells if not c["seen"]]
+        gan = [c for c in unseen if c["train_set"] != RECON_FAMILY]
         figures[condition] = {
-            "unseen": {m: _mean([c.get(m) for c in cells]) for m in METRICS},
-            RECON_FAMILY: {m: _mean([c.get(m) for c in recon]) for m in METRICS},
-            "seen": {m: _mean([c.get(m) for c in xgen["cells"]
-                               if c["condition"] == condition and c["seen"]]) for m in METRICS},
+            "unseen": _means(unseen),
+            "unseen_gan_trained": _means(gan),
+            RECON_FAMILY: _means([c for c in gan if c["test_family"] == RECON_FAMILY]),
+            "seen": _means([c for c in cells if c["seen"]]),
         }
     return figures
 
@@ -71,8 +77,16 @@ def main() -> int:
     parser.add_argument("--negatives", action="append",
                         default=["data.recon_negatives.share=0.25"],
                         help="settings of the arm with negatives (repeatable)")
+    parser.add_argument("--summarize", action="store_true",
+                        help="only re-read the arms' xgen.json into OUT/comparison.json")
     args = parser.parse_args()
     arms = {"baseline": [], "recon_negatives": args.negatives}
+    if args.summarize:
+        saved = json.loads((args.out / "comparison.json").read_text())
+        saved["arms"] = {name: arm_figures(json.loads((args.out / name / "xgen.json")
+                                                      .read_text())) for name in arms}
+        (args.out / "comparison.json").write_text(json.dumps(saved, indent=1))
+        return 0
     commands = {name: xgen_command(args.set_dir, args.out / name, args.preset, args.epochs,
                                    args.seed, extra) for name, extra in arms.items()}
     env = {**os.environ, "OMP_NUM_THREADS": "1"}

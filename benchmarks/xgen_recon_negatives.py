@@ -78,13 +78,14 @@ def main() -> int:
                         default=["data.recon_negatives.share=0.25"],
                         help="settings of the arm with negatives (repeatable)")
     parser.add_argument("--summarize", action="store_true",
-                        help="only re-read the arms' xgen.json into OUT/comparison.json")
+                        help="only re-read every OUT/*/xgen.json into OUT/comparison.json")
     args = parser.parse_args()
     arms = {"baseline": [], "recon_negatives": args.negatives}
     if args.summarize:
         saved = json.loads((args.out / "comparison.json").read_text())
-        saved["arms"] = {name: arm_figures(json.loads((args.out / name / "xgen.json")
-                                                      .read_text())) for name in arms}
+        # every arm folder, also ones run by hand beside the two (their command noted there)
+        saved["arms"] = {path.parent.name: arm_figures(json.loads(path.read_text()))
+                         for path in sorted(args.out.glob("*/xgen.json"))}
         (args.out / "comparison.json").write_text(json.dumps(saved, indent=1))
         return 0
     commands = {name: xgen_command(args.set_dir, args.out / name, args.preset, args.epochs,

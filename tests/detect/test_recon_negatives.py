@@ -253,3 +253,14 @@ def test_sides_the_autoencoder_cannot_halve_are_padded(make_config: MakeConfig) 
     _, extended = _with_negatives(make_config(**FAST, data__image_size=28))
     added = extended.pixels(extended.rows("train", FAKE))[0]
     assert added.shape[1:] == (3, 28, 28) and len(_added(extended, "train")) > 0
+
+
+def test_without_the_data_cache_files_and_reconstructions_mix_in_batches(
+    make_config: MakeConfig,
+) -> None:
+    _, extended = _with_negatives(make_config(**FAST, data__cache=False))
+    rows = extended.rows("train", FAKE)
+    mixed = np.sort(np.concatenate([rows[:3], rows[-3:]]))  # three files, three reconstructions
+    images, ok = extended.pixels(mixed)
+    assert ok.all() and images.shape == (6, 3, 32, 32)
+    assert torch.equal(images[-3:], extended.pixels(rows[-3:])[0])

@@ -264,3 +264,16 @@ def test_without_the_data_cache_files_and_reconstructions_mix_in_batches(
     images, ok = extended.pixels(mixed)
     assert ok.all() and images.shape == (6, 3, 32, 32)
     assert torch.equal(images[-3:], extended.pixels(rows[-3:])[0])
+
+
+def test_evaluation_keeps_the_data_settings_of_a_run_with_negatives(
+    make_config: MakeConfig,
+) -> None:
+    from fakescope.evaluate.scoring import evaluation_data_config
+    from fakescope.models.registry import load_detector
+
+    config = make_config(**FAST, train__epochs=1, data__resize="resize",
+                         data__split_fractions=[0.7, 0.15, 0.15])
+    best = train_detector(config, progress=False).best_checkpoint
+    data = evaluation_data_config(load_detector(best), config.data.path)
+    assert (data.resize, data.split_fractions) == ("resize", (0.7, 0.15, 0.15))

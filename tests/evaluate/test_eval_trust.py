@@ -104,7 +104,7 @@ def test_shifted_copies_soften_an_over_confident_temperature() -> None:
     labels = np.repeat([0, 1], 300)
     clean = np.where(labels == 1, 6.0, -6.0) + rng.normal(0, 1.0, 600)
     shifted = np.where(labels == 1, 1.0, -1.0) + rng.normal(0, 2.0, 600)
-    alone, t_alone = fit_calibration(labels, clean, "val", BandTargets(), RULE)
+    alone, _ = fit_calibration(labels, clean, "val", BandTargets(), RULE)
     both, t_both = fit_calibration(labels, clean, "val", BandTargets(), RULE,
                                    shifted=(labels, shifted, "copies"))  # fmt: skip
     assert both.temperature > 1.3 * alone.temperature

@@ -258,6 +258,60 @@ def evaluate_loaded(
     return evaluation, scores
 
 
+@dataclass(frozen=True)
+class CalibrationSteps:
+    """How `calibrate_loaded` fits: the threshold rule and its split, the band's targets (None:
+    no band), temperature scaling, shifted copies."""
+
+    rule: ThresholdRule
+    split: str = "val"
+    band: BandTargets | None = DEFAULT_BAND
+    temperature_scaling: bool = True
+    shift: bool = True
+
+
+def calibrate_loaded(
+    loaded: LoadedDetector,
+    prepared: PreparedData,
+    steps: CalibrationSteps,
+    device: torch.device,
+    batch_size: int = 64,
+    checkpoint: str | Path | None = None,
+) -> tuple[float, str]:
+    """Fit the calibration, threshold and "unlike the training data" model of `loaded` on
+    `steps.split`, apply them to `loaded`, and store them in `checkpoint` when given; returns
+    (threshold, where it came from, e.g. "fpr:0.05 on val")."""
+    threshold, calibration, measured = calibrate_threshold(
+        loaded, prepared, steps.rule, steps.split, device, batch_size, steps.band,
+        steps.temperature_scaling, steps.shift,
+    )  # fmt: skip
+    loaded.calibration = calibration
+    loaded.threshold = threshold
+    density = fit_density(loaded, prepared, device, batch_size, val_split=steps.split)
+    loaded.feature_density = density or loaded.feature_density
+    if checkpoint is not None:
+        store_threshold(checkpoint, threshold, steps.rule, steps.split, measured, calibration,
+                        density)  # fmt: skip
+    fixed = steps.rule.method == "fixed"
+    return threshold, f"fixed {steps.rule}" if fixed else f"{steps.rule} on {steps.split}"
+
+
+def calibrate_checkpoint(
+    checkpoint: str | Path,
+    data: DataConfig,
+    steps: CalibrationSteps,
+    device: str = "auto",
+    batch_size: int = 64,
+) -> LoadedDetector:
+    """Calibrate a checkpoint on its training run's split of `data` and store the result in
+    it (what `fakescope train` does at the end of a run); the calibrated detector."""
+    torch_device = resolve_device(device)
+    loaded = load_detector(checkpoint, torch_device)
+    prepared = prepare_evaluation_data(loaded, data, training_seed(loaded), False)
+    calibrate_loaded(loaded, prepared, steps, torch_device, batch_size, checkpoint)
+    return loaded
+
+
 def evaluate_checkpoint(
     checkpoint: str | Path,
     data: DataConfig,
@@ -289,22 +343,11 @@ def evaluate_checkpoint(
     prepared = prepare_evaluation_data(
         loaded, data, training_seed(loaded) if seed is None else seed, progress
     )
-    threshold, source = loaded.threshold, "checkpoint"
+    source = "checkpoint"
     if threshold_rule is not None:
-        threshold, calibration, measured = calibrate_threshold(
-            loaded, prepared, threshold_rule, threshold_split, torch_device, batch_size,
-            band, temperature_scaling, shift,
-        )  # fmt: skip
-        loaded.calibration = calibration
-        density = fit_density(loaded, prepared, torch_device, batch_size, val_split=threshold_split)
-        loaded.feature_density = density or loaded.feature_density
-        fixed = threshold_rule.method == "fixed"
-        source = f"fixed {threshold_rule}" if fixed else f"{threshold_rule} on {threshold_split}"
-        if store:
-            store_threshold(
-                checkpoint, threshold, threshold_rule, threshold_split, measured, calibration,
-                density,
-            )  # fmt: skip
+        steps = CalibrationSteps(threshold_rule, threshold_split, band, temperature_scaling, shift)
+        _, source = calibrate_loaded(loaded, prepared, steps, torch_device, batch_size,
+                                     checkpoint if store else None)  # fmt: skip
     return evaluate_loaded(
         loaded,
         prepared,
@@ -312,7 +355,7 @@ def evaluate_checkpoint(
         torch_device,
         checkpoint=str(checkpoint),
         name=model_name(checkpoint),
-        threshold=threshold,
+        threshold=loaded.threshold,
         threshold_source=source,
         batch_size=batch_size,
         progress=progress,

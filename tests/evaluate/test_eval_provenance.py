@@ -59,7 +59,7 @@ def test_predict_adds_provenance_columns(
                                    "provenance_evidence"]
     assert main(args) == 0
     assert capsys.readouterr().out.splitlines()[0].split() == [
-        "path", "p_fake", "verdict", "provenance", "error"]
+        "path", "p_fake", "verdict", "provenance", "why", "/", "error"]
     assert main([*args, "--json", "--no-provenance"]) == 0
     assert "provenance" not in json.loads(capsys.readouterr().out)[0]
 

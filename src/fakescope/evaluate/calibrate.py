@@ -111,11 +111,13 @@ def uncertain_band(
     return min(low, threshold), max(high, threshold)
 
 
-def widen_band(low: float, high: float, threshold: float) -> tuple[float, float]:
-    """(low, high) widened, where narrower, to `MIN_BAND_LOG_ODDS` either side of `threshold`."""
+def widen_band(
+    low: float, high: float, threshold: float, margin: float = MIN_BAND_LOG_ODDS
+) -> tuple[float, float]:
+    """(low, high) widened, where narrower, to `margin` log-odds either side of `threshold`."""
     centre = float(np.log(threshold) - np.log1p(-threshold))
-    floor = float(1.0 / (1.0 + np.exp(-(centre - MIN_BAND_LOG_ODDS))))
-    ceiling = float(1.0 / (1.0 + np.exp(-(centre + MIN_BAND_LOG_ODDS))))
+    floor = float(1.0 / (1.0 + np.exp(-(centre - margin))))
+    ceiling = float(1.0 / (1.0 + np.exp(-(centre + margin))))
     return min(low, floor), max(high, ceiling)
 
 
@@ -127,11 +129,13 @@ def fit_calibration(
     rule: ThresholdRule,
     temperature_scaling: bool = True,
     shifted: tuple[Any, Any, str] | None = None,
+    min_band: float = MIN_BAND_LOG_ODDS,
 ) -> tuple[Calibration, float]:
     """(calibration, threshold) fitted on one split: the temperature (or 1 without
     `temperature_scaling`), the decision threshold `rule` picks on the calibrated probabilities,
-    and the uncertain band for `targets` (none when `targets` is None). `shifted` is (labels,
-    log-odds, description) of perturbed copies of the split, fitted together with it."""
+    and the uncertain band for `targets` (none when `targets` is None), at least `min_band`
+    log-odds either side of the threshold. `shifted` is (labels, log-odds, description) of
+    perturbed copies of the split, fitted together with it."""
     y = np.asarray(labels, dtype=np.int64).reshape(-1)
     z = np.asarray(log_odds, dtype=np.float64).reshape(-1)
     if not both_classes(y):
@@ -150,10 +154,12 @@ def fit_calibration(
     low = high = None
     if targets is not None:
         low, high = widen_band(
-            *uncertain_band(fit_y, after.probability(fit_z), threshold, targets), threshold
-        )
-        basis = (f"fitted on {basis}, at least {MIN_BAND_LOG_ODDS:g} log-odds either side of "
-                 "the threshold")
+            *uncertain_band(fit_y, after.probability(fit_z), threshold, targets), threshold,
+            min_band,
+        )  # fmt: skip
+        basis = f"fitted on {basis}"
+        if min_band > 0:
+            basis += f", at least {min_band:g} log-odds either side of the threshold"
     else:
         basis = "calibrated without a band (--no-uncertain-band)"
     calibration = Calibration(

@@ -2,20 +2,15 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from provenancefiles import camera_exif, jpeg_with_exif, png_with_text
 
 from fakescope.config import ConfigError
-from fakescope.inference.decision import (
-    CLAIMS,
-    DECISIONS,
-    DEFAULT_POLICY,
-    PIXEL_VERDICTS,
-    DecisionPolicy,
-    decide,
-    parse_policy,
-)
-from fakescope.provenance import read_provenance_bytes
+from fakescope.inference.decision import CLAIMS, DECISIONS, PIXEL_VERDICTS, decide
+from fakescope.inference.decision_policy import DEFAULT_POLICY, DecisionPolicy, parse_policy
+from fakescope.provenance import read_provenance, read_provenance_bytes
 
 # One (verdict, basis) pair per claim, the basis as `Provenance.basis` writes it.
 PROVENANCE = {
@@ -136,7 +131,7 @@ def test_reasons_appear_in_the_text() -> None:
                     "unlike the training data): uncertain")
 
 
-def test_read_provenance_names_the_sources() -> None:
+def test_read_provenance_names_the_sources(tmp_path: Path) -> None:
     png = read_provenance_bytes(png_with_text({"parameters": "a cat, Steps: 20, Sampler: Euler"}))
     decision = decide("real", png)
     assert (decision.code, decision.text) == ("generated", (
@@ -146,8 +141,9 @@ def test_read_provenance_names_the_sources() -> None:
     decision = decide("fake", jpeg)
     assert decision.code == "likely-generated"
     assert decision.text.startswith("camera capture claim (unsigned EXIF); the detector says fake")
-    unreadable = read_provenance_bytes(b"not an image")
-    assert decide("real", unreadable).code == "likely-real"
+    unreadable = read_provenance(tmp_path / "missing.png")
+    assert decide("real", unreadable).text == (
+        "provenance unreadable; the detector says real: likely real")
 
 
 def test_a_bad_pixel_verdict_is_refused() -> None:

@@ -40,17 +40,9 @@ The table under `DEFAULT_POLICY` (pixel verdict across, claim down):
     capture-unsigned    likely-generated  uncertain    likely-real  uncertain
     none                likely-generated  uncertain    likely-real  uncertain
 
-`DecisionPolicy` changes three things:
-
-    trust_unsigned_generated  (yes) when no, an unsigned declaration of generation no longer
-                              decides alone: with a fake verdict it is likely-generated, with
-                              any other it goes to review
-    capture_review_from       (signed) the weakest capture claim that turns a fake verdict into
-                              review: unsigned | signed | trusted | never; weaker claims leave
-                              it likely-generated
-    capture_override_from     (never) the weakest capture claim that overrides a fake verdict:
-                              unsigned | signed | trusted | never; a trusted one then gives
-                              captured, a weaker one likely-real; checked before review
+`DecisionPolicy` (`fakescope.inference.decision_policy`) changes three things: whether an
+unsigned declaration of generation decides alone, which capture claims send a fake verdict to
+review, and which override it.
 
 The decision's text names the claim, its basis and the detector's verdict with its reasons, e.g.
 "declared generated (unsigned PNG text); the pixel detector does not see it: treat as
@@ -61,10 +53,10 @@ fake: review".
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from typing import Any
 
-from fakescope.config import ConfigError
+from fakescope.inference.decision_policy import DEFAULT_POLICY, STRENGTHS, DecisionPolicy
 from fakescope.provenance.c2pa_reader import INVALID, TRUSTED, VALID_UNTRUSTED
 from fakescope.provenance.evidence import UNSIGNED
 from fakescope.provenance.reader import Provenance
@@ -113,8 +105,7 @@ NO_CLAIM = "none"
 CLAIMS = (GENERATED_SIGNED, GENERATED_UNSIGNED, EDITED, CAPTURE_TRUSTED, CAPTURE_SIGNED,
           CAPTURE_UNSIGNED, NO_CLAIM)
 
-# How strong a capture claim is, for the policy's thresholds (higher is stronger).
-STRENGTHS = ("unsigned", "signed", "trusted", "never")
+# How strong a capture claim is, as ranked by the policy's `STRENGTHS`.
 _CAPTURE_STRENGTH = {CAPTURE_UNSIGNED: 0, CAPTURE_SIGNED: 1, CAPTURE_TRUSTED: 2}
 
 # Basis keys by the text `Provenance.basis` holds, so either form may be passed.
@@ -126,53 +117,9 @@ _BASIS_WORDS = {
 }
 _SOURCE_WORDS = {"c2pa": "C2PA", "xmp": "XMP", "png-text": "PNG text",
                  "jpeg-comment": "JPEG comment", "exif": "EXIF", "webp": "WebP metadata"}
+_UNREADABLE = "unreadable"  # a Provenance whose file could not be read at all
 _CLAIM_WORDS = {DECLARED_GENERATED: "declared generated", DECLARED_EDITED: "declared edited",
                 CAMERA_METADATA: "camera capture claim"}
-
-
-@dataclass(frozen=True)
-class DecisionPolicy:
-    """How far metadata claims may decide against, or beside, the pixel detector (see the module
-    docstring for the table each setting changes)."""
-
-    trust_unsigned_generated: bool = True
-    capture_review_from: str = "signed"
-    capture_override_from: str = "never"
-
-    def __post_init__(self) -> None:
-        for name in ("capture_review_from", "capture_override_from"):
-            value = getattr(self, name)
-            if value not in STRENGTHS:
-                raise ConfigError(f"{name} must be one of {', '.join(STRENGTHS)}, got {value!r}")
-
-    def to_dict(self) -> dict[str, Any]:
-        return {f.name: getattr(self, f.name) for f in fields(self)}
-
-
-DEFAULT_POLICY = DecisionPolicy()
-
-
-def parse_policy(text: str) -> DecisionPolicy:
-    """A policy from "key=value,key=value" (keys as `DecisionPolicy`'s fields; yes/no for the
-    flag); "" or "default" gives `DEFAULT_POLICY`. ConfigError with one line when malformed."""
-    if text.strip() in ("", "default"):
-        return DEFAULT_POLICY
-    names = [f.name for f in fields(DecisionPolicy)]
-    values: dict[str, Any] = {}
-    for item in text.split(","):
-        key, sep, value = (part.strip() for part in item.partition("="))
-        if not sep or key not in names:
-            raise ConfigError(
-                f"decision policy: expected key=value with a key among {', '.join(names)}, "
-                f"got {item.strip()!r}"
-            )
-        if key == "trust_unsigned_generated":
-            if value.lower() not in ("yes", "no", "true", "false"):
-                raise ConfigError(f"decision policy: {key} must be yes or no, got {value!r}")
-            values[key] = value.lower() in ("yes", "true")
-        else:
-            values[key] = value
-    return DecisionPolicy(**values)
 
 
 @dataclass(frozen=True)
@@ -215,7 +162,9 @@ def _read(provenance: ProvenanceInput) -> tuple[str | None, str, list[str]]:
     if provenance is None:
         return None, UNSIGNED, []
     if isinstance(provenance, Provenance):
-        supporting = provenance_decide(provenance.evidence)[2] if provenance.verdict else []
+        if provenance.verdict is None:
+            return _UNREADABLE, UNSIGNED, []
+        supporting = provenance_decide(provenance.evidence)[2]
         sources = list(dict.fromkeys(e.source for e in supporting))
         return provenance.verdict, _BASIS_KEYS.get(provenance.basis, UNSIGNED), sources
     verdict, basis = provenance
@@ -257,7 +206,8 @@ def _code(claim: str, pixels: str | None, policy: DecisionPolicy) -> str:
 
 def _claim_phrase(verdict: str | None, basis: str, sources: Sequence[str]) -> str:
     if verdict not in _CLAIM_WORDS:
-        return "no provenance" if verdict else "provenance not read"
+        return {None: "provenance not read", _UNREADABLE: "provenance unreadable"}.get(
+            verdict, "no provenance")
     if basis in _BASIS_WORDS:
         where = _BASIS_WORDS[basis]
     else:

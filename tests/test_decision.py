@@ -143,7 +143,7 @@ def test_read_provenance_names_the_sources(tmp_path: Path) -> None:
     assert decision.text.startswith("camera capture claim (unsigned EXIF); the detector says fake")
     unreadable = read_provenance(tmp_path / "missing.png")
     assert decide("real", unreadable).text == (
-        "provenance unreadable; the detector says real: likely real")
+        "provenance could not be read; the detector says real: likely real")
 
 
 def test_a_bad_pixel_verdict_is_refused() -> None:

@@ -206,7 +206,7 @@ def _code(claim: str, pixels: str | None, policy: DecisionPolicy) -> str:
 
 def _claim_phrase(verdict: str | None, basis: str, sources: Sequence[str]) -> str:
     if verdict not in _CLAIM_WORDS:
-        return {None: "provenance not read", _UNREADABLE: "provenance unreadable"}.get(
+        return {None: "provenance not read", _UNREADABLE: "provenance could not be read"}.get(
             verdict, "no provenance")
     if basis in _BASIS_WORDS:
         where = _BASIS_WORDS[basis]

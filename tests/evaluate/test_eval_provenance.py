@@ -87,7 +87,8 @@ def test_eval_counts_provenance_per_class_and_the_report_shows_it(
                  "--split", "all", "--no-cache", "--device", "cpu", "--quiet",
                  "--explain", "1", "--out", str(out)])  # fmt: skip
     assert code == 0
-    assert "provenance (metadata claims)" in capsys.readouterr().out
+    printed = capsys.readouterr().out
+    assert printed.index("joint decision") < printed.index("provenance (metadata claims)")
     evaluation = read_evaluation(out / "evaluation.json")
     counts = evaluation.provenance
     assert counts["fake"]["declared-generated"] == 3

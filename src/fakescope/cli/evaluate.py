@@ -216,10 +216,11 @@ def _evaluate(args: argparse.Namespace) -> int:
     print(format_table(("metric", "value"), [(k, m.get(k)) for k in SUMMARY_METRICS]))
     print(format_table(("", "predicted real", "predicted fake"),
                        [("true real", m["tn"], m["fp"]), ("true fake", m["fn"], m["tp"])]))
-    if evaluation.provenance:
-        counts = evaluation.provenance
-        print(format_table(("provenance (metadata claims)", "real", "fake"),
-                           [(v, counts["real"][v], counts["fake"][v]) for v in counts["real"]]))
+    for title, counts in (("joint decision", evaluation.decisions),
+                          ("provenance (metadata claims)", evaluation.provenance)):
+        if counts:
+            print(format_table((title, "real", "fake"),
+                               [(v, counts["real"][v], counts["fake"][v]) for v in counts["real"]]))
     print(f"wrote {len(written)} files to {out}")
     return 0
 

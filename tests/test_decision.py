@@ -161,13 +161,15 @@ def test_parse_policy() -> None:
             parse_policy(bad)
 
 
-def test_a_prediction_in_the_band_says_so_and_an_unscored_one_too() -> None:
+def test_a_prediction_gives_its_reasons_and_an_unscored_one_says_so() -> None:
     from fakescope.inference.joint import decide_prediction
     from fakescope.inference.predict import Prediction
 
-    banded = Prediction(0.5, "fake", 0.5, verdict="uncertain", band=(0.4, 0.6))
+    banded = Prediction(0.5, "fake", 0.5, verdict="uncertain", band=(0.4, 0.6),
+                        reasons=("P(fake) inside the uncertain band [40.0%, 60.0%)",))
     assert decide_prediction(banded, None).text == (
-        "provenance not read; the detector is unsure (inside the uncertain band): uncertain")
+        "provenance not read; the detector is unsure (P(fake) inside the uncertain band "
+        "[40.0%, 60.0%)): uncertain")
     labelled = Prediction(0.9, "fake", 0.5)  # an old checkpoint: no band, the label decides
     assert decide_prediction(labelled, ("no-provenance", "")).code == "likely-generated"
     assert decide_prediction(None, ("declared-generated", "unsigned metadata")).text == (

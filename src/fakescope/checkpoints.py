@@ -54,6 +54,7 @@ class CalibrationPayload(TypedDict, total=False):
     ece_after: float | None
     nll_before: float | None
     nll_after: float | None
+    band_basis: str
 
 
 class DetectorPayload(TypedDict, total=False):
@@ -65,6 +66,7 @@ class DetectorPayload(TypedDict, total=False):
     threshold: float  # absent before thresholds were stored: 0.5
     metrics: dict[str, Any]
     calibration: CalibrationPayload  # absent before calibration: the identity
+    feature_density: dict[str, Any]  # FeatureDensity.to_payload(); absent: no such check
     threshold_method: str  # the rule, split and value that chose the threshold, if one did
     threshold_value: float | None
     threshold_split: str

@@ -32,6 +32,24 @@ def test_train_prints_the_run_and_resumes(
     assert "after 2 epochs" in capsys.readouterr().out
 
 
+def test_train_ends_calibrated_or_says_how(
+    faces: Path, cache_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from fakescope.models.registry import load_detector
+
+    assert main(["train", *_args(faces, cache_dir, tmp_path), "--name", "cal"]) == 0
+    out = capsys.readouterr().out
+    assert "calibrated on val (fpr:0.05)" in out and "uncertain from" in out
+    loaded = load_detector(tmp_path / "cal" / "checkpoints" / "best.pt")
+    assert loaded.calibration.method == "temperature" and loaded.calibration.has_band
+    low, high = loaded.calibration.band(loaded.threshold)
+    assert low < loaded.threshold < high  # never a band of width zero
+    assert main(["train", *_args(faces, cache_dir, tmp_path), "--name", "raw",
+                 "--no-calibration"]) == 0  # fmt: skip
+    assert "fakescope eval --checkpoint" in capsys.readouterr().out
+    assert not load_detector(tmp_path / "raw" / "checkpoints" / "best.pt").calibration.has_band
+
+
 def test_flags_win_over_the_preset_and_must_agree_with_set(
     faces: Path, cache_dir: Path, tmp_path: Path
 ) -> None:

@@ -71,7 +71,7 @@ def test_predict_adds_provenance_columns(
                                    "provenance_evidence"]
     assert main(args) == 0
     assert capsys.readouterr().out.splitlines()[0].split() == [
-        "path", "decision", "p_fake", "verdict", "provenance", "error"]
+        "path", "decision", "p_fake", "verdict", "provenance", "why", "/", "error"]
     assert main([*args, "--json", "--no-provenance"]) == 0
     unread = json.loads(capsys.readouterr().out)[0]
     assert "provenance" not in unread

@@ -4,9 +4,14 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from fakescope.config import ConfigError, load_config, merge_overrides
+
+if TYPE_CHECKING:  # the library loads inside the commands, so `--help` stays quick
+    from fakescope.detect.config import DetectJobConfig
+    from fakescope.evaluate.threshold import ThresholdRule
 
 
 def _add_common(parser: argparse.ArgumentParser) -> None:
@@ -30,6 +35,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     train.add_argument("--name", help="run folder name (run.name)")
     train.add_argument("--resume", action="store_true",
                        help="continue the run's latest checkpoint instead of starting over")
+    train.add_argument("--calibrate-threshold", default="fpr:0.05", metavar="RULE",
+                       help="at the end, fit best.pt's temperature, threshold (eer, f1, "
+                       "fpr:RATE, fixed:P), uncertain band and training-data check on the "
+                       "validation split and store them (default: fpr:0.05)")
+    train.add_argument("--no-calibration", action="store_true",
+                       help="leave best.pt uncalibrated (threshold 0.5, no band); calibrate "
+                       "later with `fakescope eval --calibrate-threshold`")
     train.set_defaults(handler=_train)
 
     search = subparsers.add_parser("search", help="search detector hyper-parameters with Optuna")
@@ -63,8 +75,10 @@ def _progress(args: argparse.Namespace) -> bool:
 def _train(args: argparse.Namespace) -> int:
     from fakescope.detect.train import TrainingInterrupted, train_detector
     from fakescope.distributed import context_from_environment
+    from fakescope.evaluate.threshold import ThresholdRule
 
     config = _load(args, {"run.name": args.name})
+    rule = None if args.no_calibration else ThresholdRule.parse(args.calibrate_threshold)
     try:
         result = train_detector(config, resume=args.resume, progress=_progress(args))
     except TrainingInterrupted as err:
@@ -81,7 +95,25 @@ def _train(args: argparse.Namespace) -> int:
     if result.compile_report:
         print(f"torch.compile: {result.compile_report}")
     print(f"best: {result.best_checkpoint}")
+    print(_calibrate(result.best_checkpoint, config, rule))
     return 0
+
+
+def _calibrate(checkpoint: Path, config: DetectJobConfig, rule: ThresholdRule | None) -> str:
+    """Calibrate the run's best checkpoint on its validation split; one line on the outcome."""
+    from fakescope.evaluate.evaluate import CalibrationSteps, calibrate_checkpoint
+    from fakescope.formatting import format_probability
+
+    if rule is None:
+        return (f"uncalibrated (--no-calibration): calibrate with `fakescope eval --checkpoint "
+                f"{checkpoint} --data {config.data.path} --calibrate-threshold fpr:0.05`")
+    loaded = calibrate_checkpoint(checkpoint, config.data, CalibrationSteps(rule),
+                                  config.run.device)  # fmt: skip
+    density = "a training-data check" if loaded.feature_density else "no training-data check"
+    return (f"calibrated on val ({rule}): threshold {format_probability(loaded.threshold)}, "
+            f"temperature {loaded.calibration.temperature:.3g}, "
+            f"{loaded.calibration.band_description(loaded.threshold)}; {density}; stored in "
+            f"{checkpoint}")
 
 
 def _search(args: argparse.Namespace) -> int:

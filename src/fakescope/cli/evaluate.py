@@ -252,7 +252,7 @@ def calibration_line(calibration: dict[str, Any], threshold: float, m: dict[str,
 
 
 def _compare(args: argparse.Namespace) -> int:
-    from fakescope.evaluate.compare import TABLE_COLUMNS
+    from fakescope.evaluate.compare import TABLE_COLUMNS, best_by
     from fakescope.report.evaluation import compare_and_write
 
     checkpoints, skipped = _checkpoints(args.models, args.glob)
@@ -262,8 +262,15 @@ def _compare(args: argparse.Namespace) -> int:
         checkpoints, _data_config(args, checkpoints[0]), out, args.split, args.device,
         args.batch_size, args.seed, _progress(args), skipped,
     )
-    header = ("model", *TABLE_COLUMNS)
-    print(format_table(header, [[row[c] for c in header] for row in comparison.table()]))
+    header = ("model", "calibrated", *TABLE_COLUMNS)
+    table = comparison.table()
+    print(format_table(header, [[row[c] for c in header] for row in table]))
+    best = best_by(table)
+    print(f"best by ROC-AUC: {best['model']}" + ("" if best["calibrated"] else " (uncalibrated)"))
+    if not all(row["calibrated"] for row in table):
+        print("uncalibrated rows use the training default threshold 0.5 and raw probabilities: "
+              "their accuracy, ECE and verdicts do not compare with calibrated rows (calibrate "
+              "with `fakescope eval --calibrate-threshold fpr:0.05`)")
     for item in skipped:
         print(f"skipped {item['path']}: {item['reason']}", file=sys.stderr)
     print(f"wrote {len(written)} files to {out}")
@@ -315,26 +322,37 @@ def _predict(args: argparse.Namespace) -> int:
     if not (args.json == "-" or args.csv == "-"):
         table = [
             (r["path"], r["decision"], format_probability(r["probability_fake"]),
-             r["verdict"] or "error", r.get("provenance", "-"), r["error"] or "")
+             r["verdict"] or "error", r.get("provenance", "-"),
+             r["error"] or "; ".join(r["reasons"]))
             for r in rows
         ]
-        print(format_table(("path", "decision", "p_fake", "verdict", "provenance", "error"),
-                           table))
+        print(format_table(
+            ("path", "decision", "p_fake", "verdict", "provenance", "why / error"), table))
         print(f"{_decision_rule(loaded)}; {sum(r['error'] is None for r in rows)} of "
               f"{len(rows)} images predicted with {predictor.onnx_source or 'PyTorch'}")
     return 1 if any(r["error"] for r in rows) else 0
 
 
 def _decision_rule(loaded: Any) -> str:
-    """The threshold, and the uncertain band and temperature when the checkpoint has them."""
+    """The threshold, the uncertain band and how it was fitted (or why there is none), the
+    temperature, and the "unlike the training data" check, as the checkpoint has them."""
     calibration = loaded.calibration
     text = f"threshold {format_probability(loaded.threshold)}"
+    if calibration.method == "none" and not calibration.has_band:
+        return (f"{text}, uncalibrated: P(fake) is the raw score and there is no uncertain band "
+                "(run `fakescope eval --checkpoint CK --calibrate-threshold fpr:0.05` on the "
+                "training data)")
     if calibration.has_band:
         low, high = calibration.band(loaded.threshold)
         text += (f", uncertain from {format_probability(low)} to below "
                  f"{format_probability(high)}")
+        text += f" ({calibration.band_basis})" if calibration.band_basis else ""
+    else:
+        text += f"; {calibration.band_description(loaded.threshold)}"
     if calibration.method != "none":
         text += f" (calibrated P(fake), temperature {calibration.temperature:.3g})"
+    if loaded.feature_density is None:
+        text += "; no check of how far pictures lie from the training data"
     return text
 
 
@@ -350,9 +368,11 @@ def _explain_each(loaded: Any, results: Sequence[Any], folder: Path, face_crop: 
 
 def _rows_csv(rows: list[dict[str, Any]]) -> str:
     columns = ["path", "decision", "decision_text", "probability_fake", "label", "verdict",
-               "threshold", "band_low", "band_high", "face_box", "error"]
+               "threshold", "band_low", "band_high", "face_box", "reasons", "distance",
+               "distance_limit", "error"]
     columns += [c for c in (rows[0] if rows else {}) if c.startswith("provenance")]
-    boxed = [{**row, "face_box": None if row["face_box"] is None else json.dumps(row["face_box"])}
+    boxed = [{**row, "face_box": None if row["face_box"] is None else json.dumps(row["face_box"]),
+              "reasons": "; ".join(row["reasons"])}
              for row in rows]
     return csv_bytes(columns, boxed).decode()
 

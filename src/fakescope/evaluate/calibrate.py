@@ -12,6 +12,16 @@ probabilities of the same split for target error rates: `high` is the loosest th
 which at most `real_called_fake` of the reals score at or above it, `low` the strictest at
 which at most `fake_called_real` of the fakes score below it. The band always contains the
 decision threshold, so the thresholded label and the verdict never contradict each other.
+
+Shift: a detector meets pictures unlike its validation split (other generators, re-encoded,
+blurred or resized copies), where the probabilities fitted on clean validation images are
+over-confident. Given `shifted` scores (the same validation images blurred, JPEG-compressed and
+resized, `fakescope.evaluate.evaluate.SHIFTS`), the temperature and the band are fitted on the
+clean and shifted scores together; the threshold is still chosen on the clean ones, so a rule
+such as `fpr:0.05` keeps its meaning. Finally the band is widened to at least
+`MIN_BAND_LOG_ODDS` on either side of the threshold (in calibrated log-odds): a split the
+detector separates perfectly would otherwise give a band of width zero, and "uncertain" would
+never show however close a picture falls to the threshold.
 """
 
 from __future__ import annotations
@@ -32,6 +42,9 @@ from fakescope.models.calibration import Calibration
 # better than chance (an unbounded search runs off to infinity on a useless one).
 _LOG_T_BOUNDS = (-5.0, 5.0)
 RELIABILITY_BINS = 15
+# The narrowest band: P(fake) within 1 nat of log-odds of the threshold is uncertain (a
+# threshold of 0.5 gives 26.9 % to 73.1 %).
+MIN_BAND_LOG_ODDS = 1.0
 
 
 @dataclass(frozen=True)
@@ -98,6 +111,14 @@ def uncertain_band(
     return min(low, threshold), max(high, threshold)
 
 
+def widen_band(low: float, high: float, threshold: float) -> tuple[float, float]:
+    """(low, high) widened, where narrower, to `MIN_BAND_LOG_ODDS` either side of `threshold`."""
+    centre = float(np.log(threshold) - np.log1p(-threshold))
+    floor = float(1.0 / (1.0 + np.exp(-(centre - MIN_BAND_LOG_ODDS))))
+    ceiling = float(1.0 / (1.0 + np.exp(-(centre + MIN_BAND_LOG_ODDS))))
+    return min(low, floor), max(high, ceiling)
+
+
 def fit_calibration(
     labels: Any,
     log_odds: Any,
@@ -105,15 +126,22 @@ def fit_calibration(
     targets: BandTargets | None,
     rule: ThresholdRule,
     temperature_scaling: bool = True,
+    shifted: tuple[Any, Any, str] | None = None,
 ) -> tuple[Calibration, float]:
     """(calibration, threshold) fitted on one split: the temperature (or 1 without
     `temperature_scaling`), the decision threshold `rule` picks on the calibrated probabilities,
-    and the uncertain band for `targets` (none when `targets` is None)."""
+    and the uncertain band for `targets` (none when `targets` is None). `shifted` is (labels,
+    log-odds, description) of perturbed copies of the split, fitted together with it."""
     y = np.asarray(labels, dtype=np.int64).reshape(-1)
     z = np.asarray(log_odds, dtype=np.float64).reshape(-1)
     if not both_classes(y):
         raise DataError(f"calibrating on '{split}' needs both real and fake images there")
-    temperature = fit_temperature(y, z) if temperature_scaling else 1.0
+    fit_y, fit_z, basis = y, z, split
+    if shifted is not None:
+        fit_y = np.concatenate([y, np.asarray(shifted[0], dtype=np.int64).reshape(-1)])
+        fit_z = np.concatenate([z, np.asarray(shifted[1], dtype=np.float64).reshape(-1)])
+        basis = f"{split} + {shifted[2]}"
+    temperature = fit_temperature(fit_y, fit_z) if temperature_scaling else 1.0
     method = "temperature" if temperature_scaling else "none"
     before = Calibration()
     after = Calibration(method=method, temperature=temperature)
@@ -121,7 +149,13 @@ def fit_calibration(
     threshold = choose_threshold(y, probs, rule)
     low = high = None
     if targets is not None:
-        low, high = uncertain_band(y, probs, threshold, targets)
+        low, high = widen_band(
+            *uncertain_band(fit_y, after.probability(fit_z), threshold, targets), threshold
+        )
+        basis = (f"fitted on {basis}, at least {MIN_BAND_LOG_ODDS:g} log-odds either side of "
+                 "the threshold")
+    else:
+        basis = "calibrated without a band (--no-uncertain-band)"
     calibration = Calibration(
         method=method,
         temperature=temperature,
@@ -135,5 +169,6 @@ def fit_calibration(
         ece_after=expected_calibration_error(y, probs, RELIABILITY_BINS),
         nll_before=negative_log_likelihood(y, z, 1.0),
         nll_after=negative_log_likelihood(y, z, temperature),
+        band_basis=basis,
     )
     return calibration, threshold

@@ -10,7 +10,7 @@ set's validation split (only families it has seen), and is then scored on the he
 reals together with the held-out test fakes of each family in turn: ROC-AUC and average precision
 (from the log-odds, which calibration cannot tie), accuracy at the stored threshold and ECE (from
 the calibrated probabilities) per cell, clean and on JPEG-, blur- and
-resize-degraded copies (`fakescope.evaluate.robustness`'s corruptions).
+resize-degraded copies (`fakescope.evaluate.corruptions`).
 
 A training set mixing several families takes an equal share of each, so that it has as many
 fakes as a single-family set. A run whose checkpoint already holds a calibration is reused.
@@ -32,7 +32,7 @@ from scipy.stats import rankdata
 from fakescope.checkpoints import load_checkpoint
 from fakescope.config import ConfigError, load_config, parse_override, resolve_preset
 from fakescope.errors import UnknownNameError
-from fakescope.evaluate.robustness import CORRUPTIONS
+from fakescope.evaluate.corruptions import CORRUPTIONS
 from fakescope.evaluate.threshold import REAL_ANCHORED_RULE
 from fakescope.formatting import csv_bytes, format_value
 from fakescope.gan.multigen import MANIFEST_CSV, REAL_FAMILY

@@ -25,10 +25,7 @@ def decide_prediction(
     """The joint decision for a prediction (None: the pixels could not be scored)."""
     if prediction is None:
         return decide(None, provenance, policy)
-    pixels = prediction.verdict or prediction.label
-    # Today the band is the only way to an uncertain verdict.
-    reasons = ("inside the uncertain band",) if pixels == "uncertain" else ()
-    return decide(pixels, provenance, policy, reasons)
+    return decide(prediction.verdict or prediction.label, provenance, policy, prediction.reasons)
 
 
 def prediction_rows(

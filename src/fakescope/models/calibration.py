@@ -7,7 +7,8 @@ T > 1 softens an over-confident detector; the ranking of images, and so ROC-AUC,
 
 The uncertain band is two thresholds on the calibrated P(fake): below `low` the verdict is real,
 at or above `high` fake, in between uncertain. A checkpoint without a band has low = high = its
-threshold, so the verdict is the plain thresholded label. Fitting lives in
+threshold, so the verdict is the plain thresholded label; `band_basis` then says why (older
+checkpoints say nothing, and `band_description` says that). Fitting lives in
 `fakescope.evaluate.calibrate`; this module depends on torch, NumPy and the checkpoint format
 alone, so loading a checkpoint stays cheap.
 """
@@ -45,6 +46,9 @@ class Calibration:
     ece_after: float | None = None
     nll_before: float | None = None
     nll_after: float | None = None
+    # How the temperature and band were fitted ("val + blurred, JPEG and resized copies;
+    # widened to +-1 log-odds around the threshold"), or why there is no band.
+    band_basis: str = ""
 
     def __post_init__(self) -> None:
         if self.method not in METHODS:
@@ -66,6 +70,15 @@ class Calibration:
         if self.band_low is None or self.band_high is None:
             return threshold, threshold
         return self.band_low, self.band_high
+
+    def band_description(self, threshold: float) -> str:
+        """One line for a reader: the band and how it was fitted, or why there is none."""
+        low, high = self.band(threshold)
+        if low < high:
+            text = f"uncertain from {low:.1%} to below {high:.1%}"
+            return f"{text} ({self.band_basis})" if self.band_basis else text
+        why = self.band_basis or "this checkpoint was calibrated without one"
+        return f"no uncertain band: {why}"
 
     def probability(self, log_odds: Any) -> np.ndarray:
         """Calibrated P(fake) from log-odds, in float64 so that it saturates as late as possible

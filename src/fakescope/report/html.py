@@ -531,7 +531,11 @@ def examples_block(path: Path, shown: Sequence[str]) -> str:
 
 def comparison_block(path: Path) -> str:
     comparison = read_comparison(path)
-    rows = [[row[c] for c in ("model", *TABLE_COLUMNS)] for row in comparison.table()]
+    rows = [
+        [row["model"] + ("" if row["calibrated"] else " (uncalibrated)"),
+         *(row[c] for c in TABLE_COLUMNS)]
+        for row in comparison.table()
+    ]  # fmt: skip
     evaluations = comparison.evaluations
     confusions = "".join(
         _figure(plots.confusion_figure(e.confusion, e.model), e.model) for e in evaluations

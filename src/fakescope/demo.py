@@ -269,8 +269,7 @@ def evaluate_detectors(
             "val",
             device=config.device,
             progress=progress,
-            provenance=False,
-            explain_per_class=config.gradcam_per_class,
+            explain_per_class=config.gradcam_per_class,  # each with its joint decision
         ).evaluation
         table.append(
             {

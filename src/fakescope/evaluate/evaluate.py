@@ -71,6 +71,9 @@ class Evaluation:
     # provenance verdicts per class ({"real": {"no-provenance": 98, ...}, "fake": {...}}), when
     # counted: what the files' metadata declares, apart from the detector's scores
     provenance: dict[str, dict[str, int]] = field(default_factory=dict)
+    # joint decisions of pixel verdict and provenance per class, counted with the provenance
+    # (`fakescope.inference.decision`; {"real": {"likely-real": 95, ...}, "fake": {...}})
+    decisions: dict[str, dict[str, int]] = field(default_factory=dict)
     # the calibration the probabilities were computed with (`Calibration.to_dict`), and the
     # reliability diagram of the same images before it (the raw sigmoid of the log-odds)
     calibration: dict[str, Any] = field(default_factory=dict)

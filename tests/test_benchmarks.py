@@ -23,6 +23,7 @@ def test_the_benchmarks_folder_holds_modules() -> None:
     assert len(MODULES) >= 10, MODULES
 
 
+@pytest.mark.timeout(120)
 @pytest.mark.parametrize("name", MODULES)
 def test_a_benchmark_runs_as_a_module_and_answers_help(
         name: str, monkeypatch: pytest.MonkeyPatch) -> None:

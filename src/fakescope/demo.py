@@ -37,7 +37,7 @@ log = logging.getLogger("fakescope.demo")
 
 @dataclass
 class DemoConfig:
-    """Sizes of the demo; the defaults take about 6 minutes on 2 CPU cores."""
+    """Sizes of the demo; the defaults take about 5 minutes on 2 CPU cores."""
 
     out: str = "runs/demo"
     seed: int = 0

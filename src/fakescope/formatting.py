@@ -87,3 +87,14 @@ def csv_bytes(
     for row in rows:
         writer.writerow([csv_cell(row.get(column)) for column in columns])
     return buffer.getvalue().encode()
+
+
+def format_table(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
+    """Plain-text table with aligned columns; floats with 4 significant digits (more where a
+    value short of 1 would read as 1)."""
+
+    cells = [[format_value(v) for v in row] for row in rows]
+    widths = [max([len(str(h)), *(len(r[i]) for r in cells)]) for i, h in enumerate(header)]
+    lines = ["  ".join(str(h).ljust(w) for h, w in zip(header, widths, strict=True))]
+    lines += ["  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)) for row in cells]
+    return "\n".join(line.rstrip() for line in lines)

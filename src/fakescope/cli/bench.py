@@ -17,7 +17,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     bench = subparsers.add_parser(
         "bench",
         help="time the papers' plain pipelines and fakescope's side by side on this machine "
-        "(about 10-15 minutes on 2 cores; --quick in well under one)",
+        "(about 8 minutes on 2 cores; --quick in well under one)",
     )
     bench.add_argument("--out", default="bench", help="folder for bench.md and bench.json "
                        "(default ./bench)")

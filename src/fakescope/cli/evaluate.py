@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from fakescope.config import DataConfig
-from fakescope.formatting import csv_bytes, format_probability, format_value
+from fakescope.formatting import csv_bytes, format_probability, format_table
 
 SUMMARY_METRICS = (
     "accuracy", "precision", "recall", "f1", "roc_auc", "average_precision", "eer",
@@ -171,17 +171,6 @@ def _checkpoints(models: Sequence[str], pattern: str) -> tuple[list[Path], list[
         where = ", ".join(models)
         raise FileNotFoundError(f"no detector checkpoints matching '{pattern}' in {where}")
     return found, skipped
-
-
-def format_table(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
-    """Plain-text table with aligned columns; floats with 4 significant digits (more where a
-    value short of 1 would read as 1)."""
-
-    cells = [[format_value(v) for v in row] for row in rows]
-    widths = [max([len(str(h)), *(len(r[i]) for r in cells)]) for i, h in enumerate(header)]
-    lines = ["  ".join(str(h).ljust(w) for h, w in zip(header, widths, strict=True))]
-    lines += ["  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)) for row in cells]
-    return "\n".join(line.rstrip() for line in lines)
 
 
 def _evaluate(args: argparse.Namespace) -> int:

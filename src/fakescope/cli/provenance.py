@@ -6,7 +6,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from fakescope.cli.evaluate import format_table
+from fakescope.formatting import format_table
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:

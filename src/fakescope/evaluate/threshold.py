@@ -36,8 +36,7 @@ RULE_HELP = "eer, f1, fpr:RATE (e.g. fpr:0.05) or a fixed number in [0, 1]"
 # validation reals called fake). Reals look alike whichever generator made the fakes, while the
 # EER threshold sits in the gap between the reals and the one seen generator's fakes, above most
 # fakes of generators it never saw; in the cross-generator matrix this rule raised the accuracy
-# on unseen families from 0.63 to 0.84 (one family seen) and from 0.89 to 0.91 (all but one),
-# benchmarks/xgen_results.md.
+# on unseen families (benchmarks/results/xgen_results.md).
 REAL_ANCHORED_RULE = "fpr:0.05"
 
 

@@ -237,7 +237,7 @@ def _recommended_note(root: Path, table: list[dict[str, Any]], best: str) -> str
         f"{_e(format_value(row.get('roc_auc'), DASH))} here), served by "
         "<code>fakescope demo --serve</code> and a bare <code>fakescope serve</code>. "
         f"{why} ranks fakes of generators it never saw best of the detectors fakescope "
-        "measured (README: Cross-generator evaluation).</p>"
+        "measured (docs/cross-generator.md).</p>"
     )
 
 

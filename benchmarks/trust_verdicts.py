@@ -6,14 +6,15 @@ against calibration with shifted copies, a minimum band and the training-data ch
 SET is a `fakescope data multigen` set. For each training family, one detector run (the
 recommended `lite0_probe` preset unless --detector says otherwise) trains on the set's training
 reals and that family's fakes, exactly as `fakescope xgen --mode single` trains it. Then, from the
-same checkpoint and the same scores, two calibrations are fitted on its validation split:
+same checkpoint and the same scores, three calibrations are fitted on its validation split:
 
     clean     temperature, `fpr:0.05` threshold and band on the clean validation images (what
-              `eval --calibrate-threshold` did before shifted copies, the minimum band and the
-              training-data check existed)
-    shifted   the current calibration: temperature and band also on blurred, JPEG-compressed and
-              halved copies, the band at least 1 log-odds either side of the threshold, and
-              pictures beyond the feature-density limit sent to "uncertain"
+              `eval --calibrate-threshold` did before the offset, shifted copies, the minimum
+              band and the training-data check existed)
+    anchored  the same with the offset that puts P(fake) = 0.5 at the threshold
+    current   what `eval` and `train` fit now: the offset, temperature and band also on blurred,
+              JPEG-compressed and halved copies, the band at least 1 log-odds either side of the
+              threshold, and pictures beyond the feature-density limit sent to "uncertain"
 
 and every family's held-out test fakes are scored with the held-out test reals. Per cell it
 reports ROC-AUC (from the log-odds), accuracy at the threshold and ECE (15 bins), the share of
@@ -59,6 +60,7 @@ from fakescope.models.calibration import Calibration
 from fakescope.models.registry import load_detector
 from fakescope.runs import atomic_write_bytes
 
+VARIANTS = ("clean", "anchored", "current")
 CONDITIONS = {"clean": None, "blur1": ("blur", 1.0), "resize0.5": ("downscale", 0.5)}
 
 
@@ -123,11 +125,15 @@ def measure_run(args: argparse.Namespace, family: str, checkpoint: Path, train_c
     val = score_split(loaded, own, "val", device)
     assert val.log_odds is not None
     rule = ThresholdRule.parse(REAL_ANCHORED_RULE)
-    clean, clean_t = fit_calibration(val.labels, val.log_odds, "val", BandTargets(), rule,
-                                     min_band=0.0)  # fmt: skip
     shifted = (*shifted_log_odds(loaded, own, "val", device, 64), SHIFTS_TEXT)
-    current, current_t = fit_calibration(val.labels, val.log_odds, "val", BandTargets(), rule,
-                                         shifted=shifted)  # fmt: skip
+    fitted = {
+        "clean": fit_calibration(val.labels, val.log_odds, "val", BandTargets(), rule,
+                                 min_band=0.0, anchor=False),
+        "anchored": fit_calibration(val.labels, val.log_odds, "val", BandTargets(), rule,
+                                    min_band=0.0),
+        "current": fit_calibration(val.labels, val.log_odds, "val", BandTargets(), rule,
+                                   shifted=shifted),
+    }  # fmt: skip
     density = fit_density(loaded, own, device)
     scored = {}
     for name, corruption in CONDITIONS.items():
@@ -152,8 +158,10 @@ def measure_run(args: argparse.Namespace, family: str, checkpoint: Path, train_c
         y, z = base.labels[mask], base.log_odds[mask]
         row: dict[str, Any] = {"train_family": family, "test_family": test_family,
                                "seen": test_family == family}
-        row["clean"] = cell(y, z, clean, clean_t, np.zeros(mask.sum(), bool))
-        row["shifted"] = cell(y, z, current, current_t, unlike[mask])
+        for variant, (calibration, threshold) in fitted.items():
+            flagged = unlike[mask] if variant == "current" else np.zeros(mask.sum(), bool)
+            row[variant] = cell(y, z, calibration, threshold, flagged)
+            row[variant]["temperature"] = calibration.temperature
         for name in ("blur1", "resize0.5"):
             other = scored[name]
             assert other.log_odds is not None
@@ -189,7 +197,7 @@ def summary(rows: list[dict[str, Any]], content: set[str]) -> str:
     for name, chosen in groups.items():
         if not chosen:
             continue
-        for variant in ("clean", "shifted"):
+        for variant in VARIANTS:
             values = [_mean(chosen, variant, m) for m in metrics]
             values += [_mean(chosen, "roc_auc_blur1"), _mean(chosen, "roc_auc_resize0.5")]
             text = " | ".join("-" if v is None else f"{v:.3f}" for v in values)

@@ -44,6 +44,7 @@ class CalibrationPayload(TypedDict, total=False):
 
     method: str
     temperature: float
+    offset: float
     band_low: float | None
     band_high: float | None
     target_fake_called_real: float | None

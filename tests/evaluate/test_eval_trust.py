@@ -233,3 +233,28 @@ def test_lite0_features_flag_far_domains_but_not_held_out_faces() -> None:
               for name in ("astronaut", "coffee", "chelsea", "rocket", "camera", "brick")]
     far = features(noise + text + photos)
     assert float(np.mean(density.distance(far) > density.limit)) >= 0.9
+
+
+def test_the_threshold_calibrates_to_one_half_so_fake_calls_read_as_fake() -> None:
+    """Reals near -2, fakes near +12: `fpr:0.05` puts the threshold among the reals' top
+    scores, far below the detector's own boundary. Anchored, a picture between the two (a fake
+    of another generator, say, at log-odds 4) is called fake with P(fake) above one half; without
+    the offset it was called fake at a probability that says it is most likely real."""
+    rng = np.random.default_rng(3)
+    labels = np.repeat([0, 1], 200)
+    log_odds = np.where(labels == 1, 12.0, -2.0) + rng.normal(0, 1.0, 400)
+    anchored, threshold = fit_calibration(labels, log_odds, "val", BandTargets(), RULE)
+    assert threshold == pytest.approx(0.5, abs=1e-6)
+    assert anchored.offset == pytest.approx(np.quantile(log_odds[labels == 0], 0.95), abs=0.3)
+    between = float(anchored.probability(np.array([4.0]))[0])
+    assert between > 0.5
+    plain, plain_threshold = fit_calibration(labels, log_odds, "val", BandTargets(), RULE,
+                                             anchor=False)  # fmt: skip
+    assert plain.offset == 0.0
+    p_plain = float(plain.probability(np.array([4.0]))[0])
+    assert p_plain >= plain_threshold  # called fake...
+    # ...and the anchored probability is the one that agrees with that call
+    assert between > p_plain
+    # a fixed threshold is a probability, not a place among the scores: no offset
+    fixed, _ = fit_calibration(labels, log_odds, "val", BandTargets(), ThresholdRule("fixed", 0.5))
+    assert fixed.offset == 0.0

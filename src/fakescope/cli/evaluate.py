@@ -42,6 +42,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     evaluate.add_argument("--max-real-called-fake", type=_rate, default=0.05, metavar="RATE",
                           help="uncertain band: at most this share of validation reals at or above "
                           "its high end, called fake (default 0.05)")
+    evaluate.add_argument("--no-shift", action="store_true",
+                          help="with --calibrate-threshold: fit temperature and band on the clean "
+                          "validation images only, not also on their blurred, JPEG and halved "
+                          "copies")
     evaluate.add_argument("--no-uncertain-band", action="store_true",
                           help="with --calibrate-threshold: store no uncertain band (the verdict "
                           "is then the thresholded label)")
@@ -188,7 +192,7 @@ def _evaluate(args: argparse.Namespace) -> int:
         out=args.out, store=not args.no_store, device=args.device, batch_size=args.batch_size,
         seed=args.seed, progress=_progress(args), band=band,
         temperature_scaling=not args.no_calibration, provenance=not args.no_provenance,
-        explain_per_class=args.explain,
+        explain_per_class=args.explain, shift=not args.no_shift,
     )
     evaluation, out, written = result.evaluation, result.out, result.written
     _report_skipped(evaluation.data.get("bad_files") or [], out / "evaluation.json")

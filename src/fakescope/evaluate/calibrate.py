@@ -13,6 +13,13 @@ which at most `real_called_fake` of the reals score at or above it, `low` the st
 which at most `fake_called_real` of the fakes score below it. The band always contains the
 decision threshold, so the thresholded label and the verdict never contradict each other.
 
+Anchor: the temperature is fitted to log-odds measured from an offset, the raw log-odds at which
+the threshold rule (`fpr:0.05`, `eer`, `f1`) puts its threshold, so the threshold calibrates to
+P(fake) = 0.5 and a picture called fake reads as more likely fake than not. Without it, a split the
+detector separates perfectly lets the rule put the threshold far below the detector's own
+boundary: fakes of a generator it never saw then land between the two, called fake at P(fake) =
+0.1, and the probabilities contradict the verdicts they come with.
+
 Shift: a detector meets pictures unlike its validation split (other generators, re-encoded,
 blurred or resized copies), where the probabilities fitted on clean validation images are
 over-confident. Given `shifted` scores (the same validation images blurred, JPEG-compressed and
@@ -75,6 +82,19 @@ def platt_targets(labels: np.ndarray) -> np.ndarray:
     return np.where(labels == 1, (fakes + 1.0) / (fakes + 2.0), 1.0 / (reals + 2.0))
 
 
+def anchor_offset(labels: Any, log_odds: Any, rule: ThresholdRule) -> float:
+    """The raw log-odds where `rule` puts the threshold (0 for a fixed threshold, which is a
+    probability, not a place among the scores). Chosen on squashed scores that cannot round to
+    0 or 1, and mapped back, since the rules only compare scores with each other."""
+    if rule.method == "fixed":
+        return 0.0
+    z = np.asarray(log_odds, dtype=np.float64)
+    scale = max(1.0, float(np.max(np.abs(z))) / 30.0)
+    squashed = 1.0 / (1.0 + np.exp(-z / scale))
+    p = min(max(choose_threshold(labels, squashed, rule), 1e-15), 1 - 1e-15)
+    return float(scale * (np.log(p) - np.log1p(-p)))
+
+
 def fit_temperature(labels: Any, log_odds: Any) -> float:
     """The temperature T > 0 that minimises the NLL of sigmoid(log_odds / T) on these labels'
     Platt targets."""
@@ -130,12 +150,14 @@ def fit_calibration(
     temperature_scaling: bool = True,
     shifted: tuple[Any, Any, str] | None = None,
     min_band: float = MIN_BAND_LOG_ODDS,
+    anchor: bool = True,
 ) -> tuple[Calibration, float]:
     """(calibration, threshold) fitted on one split: the temperature (or 1 without
     `temperature_scaling`), the decision threshold `rule` picks on the calibrated probabilities,
     and the uncertain band for `targets` (none when `targets` is None), at least `min_band`
     log-odds either side of the threshold. `shifted` is (labels, log-odds, description) of
-    perturbed copies of the split, fitted together with it."""
+    perturbed copies of the split, fitted together with it. With `anchor` (and temperature
+    scaling), the threshold's raw log-odds become P(fake) = 0.5 (`Calibration.offset`)."""
     y = np.asarray(labels, dtype=np.int64).reshape(-1)
     z = np.asarray(log_odds, dtype=np.float64).reshape(-1)
     if not both_classes(y):
@@ -145,10 +167,11 @@ def fit_calibration(
         fit_y = np.concatenate([y, np.asarray(shifted[0], dtype=np.int64).reshape(-1)])
         fit_z = np.concatenate([z, np.asarray(shifted[1], dtype=np.float64).reshape(-1)])
         basis = f"{split} + {shifted[2]}"
-    temperature = fit_temperature(fit_y, fit_z) if temperature_scaling else 1.0
+    offset = anchor_offset(y, z, rule) if anchor and temperature_scaling else 0.0
+    temperature = fit_temperature(fit_y, fit_z - offset) if temperature_scaling else 1.0
     method = "temperature" if temperature_scaling else "none"
     before = Calibration()
-    after = Calibration(method=method, temperature=temperature)
+    after = Calibration(method=method, temperature=temperature, offset=offset)
     probs = after.probability(z)
     threshold = choose_threshold(y, probs, rule)
     low = high = None
@@ -165,6 +188,7 @@ def fit_calibration(
     calibration = Calibration(
         method=method,
         temperature=temperature,
+        offset=offset,
         band_low=low,
         band_high=high,
         target_fake_called_real=targets.fake_called_real if targets else None,
@@ -174,7 +198,7 @@ def fit_calibration(
         ece_before=expected_calibration_error(y, before.probability(z), RELIABILITY_BINS),
         ece_after=expected_calibration_error(y, probs, RELIABILITY_BINS),
         nll_before=negative_log_likelihood(y, z, 1.0),
-        nll_after=negative_log_likelihood(y, z, temperature),
+        nll_after=negative_log_likelihood(y, z - offset, temperature),
         band_basis=basis,
     )
     return calibration, threshold

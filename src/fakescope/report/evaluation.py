@@ -68,6 +68,7 @@ def evaluate_and_write(
     temperature_scaling: bool = True,
     provenance: bool = True,
     explain_per_class: int = 0,
+    shift: bool = True,
 ) -> WrittenEvaluation:
     """Evaluate `checkpoint` on `split` of `data` and write the results into `out` (default:
     the checkpoint's run, `evaluation/<split>/`); the arguments are `evaluate_checkpoint`'s."""
@@ -75,7 +76,7 @@ def evaluate_and_write(
     evaluation, scores = evaluate_checkpoint(
         checkpoint, data, split, threshold_rule, threshold_split, store=store, device=device,
         batch_size=batch_size, seed=seed, progress=progress, band=band,
-        temperature_scaling=temperature_scaling,
+        temperature_scaling=temperature_scaling, shift=shift,
     )
     calibration = Calibration.from_dict(evaluation.calibration)
     verdicts = [calibration.verdict(float(p), evaluation.threshold) for p in scores.probs]

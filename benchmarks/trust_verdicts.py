@@ -2,10 +2,13 @@
 against calibration with shifted copies, a minimum band and the training-data check.
 
     python benchmarks/trust_verdicts.py --set-dir SET --out DIR [--families dcgan,small_data]
+                                        [--loo]
 
 SET is a `fakescope data multigen` set. For each training family, one detector run (the
 recommended `lite0_probe` preset unless --detector says otherwise) trains on the set's training
-reals and that family's fakes, exactly as `fakescope xgen --mode single` trains it. Then, from the
+reals and that family's fakes, exactly as `fakescope xgen --mode single` trains it; with --loo,
+on all of them but that one instead (`xgen --mode loo`; the content-matched families are never
+trained on either way). Then, from the
 same checkpoint and the same scores, three calibrations are fitted on its validation split:
 
     clean     temperature, `fpr:0.05` threshold and band on the clean validation images (what
@@ -71,16 +74,16 @@ def entries_csv(path: Path, entries: list[Entry]) -> Path:
     return path
 
 
-def train(args: argparse.Namespace, family: str, data_csv: Path) -> Path:
-    """One run on the training reals and `family`'s fakes (reused when already trained)."""
-    run_dir = args.out / "runs" / family
+def train(args: argparse.Namespace, name: str, data_csv: Path) -> Path:
+    """One run on the training reals and one training set's fakes (reused when trained)."""
+    run_dir = args.out / "runs" / name
     best = run_dir / "checkpoints" / "best.pt"
     if best.is_file():
         return best
     preset, fixed = resolve_detector(args.detector)
     settings: dict[str, Any] = {
         **fixed, "data.path": str(data_csv), "data.cache_dir": str(args.out / ".cache"),
-        "run.root": str(run_dir.parent), "run.name": family, "run.seed": args.seed,
+        "run.root": str(run_dir.parent), "run.name": name, "run.seed": args.seed,
         "run.device": "cpu",
     }
     settings.update(parse_override(text) for text in args.set)
@@ -113,7 +116,7 @@ def cell(labels: np.ndarray, log_odds: np.ndarray, calibration: Calibration, thr
     }
 
 
-def measure_run(args: argparse.Namespace, family: str, checkpoint: Path, train_csv: Path,
+def measure_run(args: argparse.Namespace, seen: list[str], checkpoint: Path, train_csv: Path,
                 test_csv: Path, family_of: dict[str, str]) -> list[dict[str, Any]]:
     device = torch.device("cpu")
     loaded = load_detector(checkpoint, device)
@@ -156,8 +159,8 @@ def measure_run(args: argparse.Namespace, family: str, checkpoint: Path, train_c
     for test_family in sorted(set(of) - {REAL_FAMILY}):
         mask = (of == REAL_FAMILY) | (of == test_family)
         y, z = base.labels[mask], base.log_odds[mask]
-        row: dict[str, Any] = {"train_family": family, "test_family": test_family,
-                               "seen": test_family == family}
+        row: dict[str, Any] = {"train_families": seen, "test_family": test_family,
+                               "seen": test_family in seen}
         for variant, (calibration, threshold) in fitted.items():
             flagged = unlike[mask] if variant == "current" else np.zeros(mask.sum(), bool)
             row[variant] = cell(y, z, calibration, threshold, flagged)
@@ -214,6 +217,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--content-families", default="autoencoder",
                         help="real-content families, never trained on, summarised apart")
     parser.add_argument("--detector", default="lite0_probe", help="preset or registry name")
+    parser.add_argument("--loo", action="store_true",
+                        help="train on all training families but one, for each in turn")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                         help="config override for every run (repeatable)")
@@ -227,15 +232,18 @@ def main(argv: list[str] | None = None) -> int:
     family_of = {e.path: e.family for e in entries}
     test_csv = entries_csv(args.out / "sets" / "test.csv", [e for e in entries
                                                              if e.split == "test"])
+    sets = ([(f"all-but-{f}", [g for g in chosen if g != f]) for f in chosen] if args.loo
+            else [(f, [f]) for f in chosen])
     rows = []
-    for family in chosen:
-        train_csv = entries_csv(args.out / "sets" / f"{family}.csv",
-                                training_entries(entries, [family]))
-        checkpoint = train(args, family, train_csv)
-        rows += measure_run(args, family, checkpoint, train_csv, test_csv, family_of)
-        print(f"{family}: done at {time.time() - started:.0f} s", file=sys.stderr)
+    for name, seen in sets:
+        train_csv = entries_csv(args.out / "sets" / f"{name}.csv",
+                                training_entries(entries, seen))
+        checkpoint = train(args, name, train_csv)
+        rows += measure_run(args, seen, checkpoint, train_csv, test_csv, family_of)
+        print(f"{name}: done at {time.time() - started:.0f} s", file=sys.stderr)
     result = {"set_dir": str(args.set_dir), "detector": args.detector, "families": chosen,
-              "overrides": args.set, "rows": rows, "seconds": time.time() - started}
+              "loo": args.loo, "overrides": args.set, "rows": rows,
+              "seconds": time.time() - started}
     (args.out / "trust_verdicts.json").write_text(json.dumps(result, indent=2) + "\n")
     print(summary(rows, content))
     return 0

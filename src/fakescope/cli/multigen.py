@@ -7,11 +7,10 @@ import sys
 from pathlib import Path
 
 from fakescope.config import ConfigError
+from fakescope.gan.families import FAMILIES
 
 
 def register_action(commands: argparse._SubParsersAction) -> None:
-    from fakescope.gan.multigen import FAMILIES
-
     multigen = commands.add_parser(
         "multigen",
         help="train several generator families on your reals; write a labelled set + manifest",

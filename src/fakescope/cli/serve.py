@@ -23,7 +23,6 @@ from fakescope.serve.settings import (
     MIB,
     ServeSettings,
 )
-from fakescope.speed import usable_cores
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -40,7 +39,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                        help="address to listen on (default 127.0.0.1; 0.0.0.0 for every interface)")
     serve.add_argument("--port", type=int, default=8000, help="TCP port (default 8000)")
     serve.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
-    serve.add_argument("--threads", type=int, default=usable_cores(),
+    serve.add_argument("--threads", type=int, default=None,
                        help="CPU threads for one forward pass (default: all usable cores)")
     serve.add_argument("--backend", choices=["auto", "torch", "onnx"],
                        help="auto: the ONNX export beside the checkpoint (fakescope export) "
@@ -144,13 +143,13 @@ def _serve(args: argparse.Namespace) -> int:
     from fakescope.reproducibility import resolve_device
     from fakescope.serve.app import create_app
     from fakescope.serve.server import bind_socket, run_app
-    from fakescope.speed import set_torch_threads
+    from fakescope.speed import set_torch_threads, usable_cores
 
     overrides = merge_overrides(_setting_flags(args), args.set)
     settings = override_settings(ServeSettings(), overrides)  # checked before any work
     bind_socket(args.host, args.port).close()  # a bad port or address in use: before loading
     checkpoint = _checkpoint(args.checkpoint)
-    set_torch_threads(args.threads)
+    set_torch_threads(args.threads or usable_cores())
     loaded = load_detector(checkpoint, resolve_device(args.device))
     if "face_crop" not in overrides:  # then faces are cropped as the checkpoint was trained
         settings = dataclasses.replace(settings, face_crop=_trained_face_crop(loaded))

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 from typing import Any
 
+from fakescope.cli.outputs import check_output_file
 from fakescope.config import ConfigError, load_config, merge_overrides
 
 
@@ -95,6 +97,8 @@ def _search(args: argparse.Namespace) -> int:
                          "machine or GPU, all with the same --storage database")
     if args.quiet:
         optuna.logging.set_verbosity(optuna.logging.WARNING)
+    if args.out:
+        check_output_file("--out", Path(args.out), [])
     config = _load(args, {
         "search.trials": args.trials, "search.storage": args.storage,
         "search.sampler": args.sampler, "search.study": args.study, "search.preset_out": args.out,

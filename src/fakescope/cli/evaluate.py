@@ -9,8 +9,16 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from fakescope.cli.errors import SOME_INPUTS_FAILED
+from fakescope.cli.outputs import (
+    add_row_outputs,
+    check_output_file,
+    refuse_data_files_as_inputs,
+    row_output,
+    write_rows,
+)
 from fakescope.config import DataConfig
-from fakescope.formatting import csv_bytes, format_probability, format_value
+from fakescope.formatting import csv_text, format_probability, format_value
 
 SUMMARY_METRICS = (
     "accuracy", "precision", "recall", "f1", "roc_auc", "average_precision", "eer",
@@ -81,10 +89,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     predict = subparsers.add_parser("predict", help="real or fake for image files, folders, globs")
     predict.add_argument("paths", nargs="+", metavar="PATH", help="image files, folders or globs")
     predict.add_argument("--checkpoint", required=True, help="detector checkpoint (.pt)")
-    predict.add_argument("--json", nargs="?", const="-", metavar="FILE",
-                         help="write JSON rows to FILE (stdout without FILE)")
-    predict.add_argument("--csv", nargs="?", const="-", metavar="FILE",
-                         help="write CSV rows to FILE (stdout without FILE)")
+    add_row_outputs(predict, "rows")
     predict.add_argument("--face-crop", action="store_true", help="crop the largest face first")
     predict.add_argument("--explain", metavar="DIR",
                          help="write a Grad-CAM overlay per image into DIR")
@@ -294,13 +299,15 @@ def _predict(args: argparse.Namespace) -> int:
     from fakescope.models.registry import load_detector
     from fakescope.reproducibility import resolve_device
 
+    refuse_data_files_as_inputs(args.paths)
+    paths = expand_inputs(args.paths)
+    output = row_output(args, [*paths, Path(args.checkpoint)])
     device = resolve_device(args.device)
     loaded = load_detector(args.checkpoint, device)
     predictor = Predictor(
         loaded, device, args.batch_size, face_crop=args.face_crop, backend=args.backend,
         checkpoint=args.checkpoint, onnx_path=args.onnx_model,
     )  # fmt: skip
-    paths = expand_inputs(args.paths)
     results = predictor.predict_paths(paths, progress=not args.quiet and sys.stderr.isatty())
     rows = [r.to_dict() for r in results]
     if not args.no_provenance:  # a second opinion from the file's metadata, in its own columns
@@ -309,11 +316,9 @@ def _predict(args: argparse.Namespace) -> int:
         rows = [{**row, **read_provenance(row["path"]).columns()} for row in rows]
     if args.explain:
         _explain_each(loaded, results, Path(args.explain), args.face_crop)
-    if args.json:
-        _emit(args.json, json.dumps(rows, indent=2) + "\n")
-    if args.csv:
-        _emit(args.csv, _rows_csv(rows))
-    if not (args.json == "-" or args.csv == "-"):
+    write_rows(output, lambda form: json.dumps(rows, indent=2) + "\n" if form == "json"
+               else _rows_csv(rows))
+    if output.stdout is None:
         table = [
             (r["path"], format_probability(r["probability_fake"]), r["verdict"] or "error",
              r.get("provenance", "-"), r["error"] or "")
@@ -322,7 +327,7 @@ def _predict(args: argparse.Namespace) -> int:
         print(format_table(("path", "p_fake", "verdict", "provenance", "error"), table))
         print(f"{_decision_rule(loaded)}; {sum(r['error'] is None for r in rows)} of "
               f"{len(rows)} images predicted with {predictor.onnx_source or 'PyTorch'}")
-    return 1 if any(r["error"] for r in rows) else 0
+    return SOME_INPUTS_FAILED if any(r["error"] for r in rows) else 0
 
 
 def _decision_rule(loaded: Any) -> str:
@@ -354,18 +359,13 @@ def _rows_csv(rows: list[dict[str, Any]]) -> str:
     columns += [c for c in (rows[0] if rows else {}) if c.startswith("provenance")]
     boxed = [{**row, "face_box": None if row["face_box"] is None else json.dumps(row["face_box"])}
              for row in rows]
-    return csv_bytes(columns, boxed).decode()
-
-
-def _emit(target: str, text: str) -> None:
-    if target == "-":
-        sys.stdout.write(text)
-    else:
-        Path(target).write_text(text)
+    return csv_text(columns, boxed)
 
 
 def _report(args: argparse.Namespace) -> int:
     from fakescope.report.html import write_report
 
+    if args.out:
+        check_output_file("--out", Path(args.out), [Path(args.run)])
     print(write_report(Path(args.run), args.out))
     return 0

@@ -5,7 +5,9 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from pathlib import Path
 
+from fakescope.cli.outputs import check_output_file
 from fakescope.config import ConfigError
 from fakescope.formatting import format_probability
 
@@ -76,6 +78,8 @@ def _export(args: argparse.Namespace) -> int:
 
     if not args.int8 and (args.data or args.calibration_data):
         raise ConfigError("--data and --calibration-data are for --int8")
+    if args.out:
+        check_output_file("--out", Path(args.out), [Path(args.checkpoint)])
     int8 = None if not args.int8 else Int8Settings(
         method=args.int8_method, calibration_data=args.calibration_data,
         calibration_images=args.calibration_images, data=args.data, split=args.split,

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from tqdm import tqdm
 
+from fakescope.cli.outputs import check_output_file
 from fakescope.config import merge_overrides
 
 if TYPE_CHECKING:
@@ -177,8 +178,9 @@ def _sample(args: argparse.Namespace) -> int:
     from fakescope.gan.sample import interpolation_grid, load_generator, sample_grid
     from fakescope.reproducibility import resolve_device
 
-    generator = load_generator(args.checkpoint, resolve_device(args.device))
     out = Path(args.out)
+    check_output_file("--out", out, [Path(args.checkpoint)], writes_images=True)
+    generator = load_generator(args.checkpoint, resolve_device(args.device))
     if args.interpolate:
         interpolation_grid(generator, out, args.rows, args.steps, args.seed)
     else:
@@ -222,6 +224,7 @@ def _eval_disc(args: argparse.Namespace) -> int:
 def _export(args: argparse.Namespace) -> int:
     from fakescope.gan.export import export_detector
 
+    check_output_file("--out", Path(args.out), [Path(args.checkpoint)])
     written = export_detector(args.checkpoint, Path(args.out), args.threshold)
     print(f"wrote detector '{written['name']}' to {written['path']} "
           f"(from {written['source']['gan_checkpoint']})")

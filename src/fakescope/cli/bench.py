@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 
 from fakescope.bench import AREAS
+from fakescope.cli.argtypes import positive_int
 from fakescope.config import ConfigError, merge_overrides, override_settings
 
 
@@ -28,8 +29,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     bench.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"],
                        help="where the training areas run: auto = CPU, plus the GPU when "
                        "CUDA is present")
-    bench.add_argument("--rounds", type=int, help="rounds per measurement (default 3, quick 2)")
-    bench.add_argument("--images", type=int,
+    bench.add_argument("--rounds", type=positive_int,
+                       help="rounds per measurement (default 3, quick 2)")
+    bench.add_argument("--images", type=positive_int,
                        help="synthetic faces to draw, half real, half fake (default 2000)")
     bench.add_argument("--data", help="reuse this folder of faces (real/ and fake/ subfolders) "
                        "instead of drawing synthetic ones")

@@ -7,8 +7,11 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from fakescope.cli.argtypes import device, positive_float, positive_int
+from fakescope.cli.errors import signal_exit_code
 from fakescope.cli.outputs import check_output_file
 from fakescope.config import ConfigError, load_config, merge_overrides
+from fakescope.runs import require_checkpoint
 
 
 def _add_common(parser: argparse.ArgumentParser) -> None:
@@ -16,10 +19,11 @@ def _add_common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--data", help="dataset folder (data.path)")
     parser.add_argument("--model", help="registered detector name (model.name)")
     parser.add_argument("--pretrained", help="none, imagenet or a weights file (model.pretrained)")
-    parser.add_argument("--epochs", type=int, help="train.epochs")
-    parser.add_argument("--batch-size", type=int, help="train.batch_size")
-    parser.add_argument("--max-minutes", type=float, help="wall-clock budget (train.max_minutes)")
-    parser.add_argument("--device", help="auto, cpu, cuda or cuda:N (run.device)")
+    parser.add_argument("--epochs", type=positive_int, help="train.epochs")
+    parser.add_argument("--batch-size", type=positive_int, help="train.batch_size")
+    parser.add_argument("--max-minutes", type=positive_float,
+                        help="wall-clock budget (train.max_minutes)")
+    parser.add_argument("--device", type=device, help="auto, cpu, cuda or cuda:N (run.device)")
     parser.add_argument("--root", help="folder holding run folders (run.root)")
     parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                         help="override any config key, e.g. --set train.lr=0.0005 (repeatable)")
@@ -36,7 +40,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
     search = subparsers.add_parser("search", help="search detector hyper-parameters with Optuna")
     _add_common(search)
-    search.add_argument("--trials", type=int, help="trials to finish in total (search.trials)")
+    search.add_argument("--trials", type=positive_int,
+                        help="trials to finish in total (search.trials)")
     search.add_argument("--storage", help="study database URL, e.g. sqlite:///s.db or "
                         "postgresql://user@host/db (search.storage)")
     search.add_argument("--sampler", choices=["random", "tpe"], help="search.sampler")
@@ -67,11 +72,13 @@ def _train(args: argparse.Namespace) -> int:
     from fakescope.distributed import context_from_environment
 
     config = _load(args, {"run.name": args.name})
+    if args.resume:
+        require_checkpoint(config.run.root, config.run.name)
     try:
         result = train_detector(config, resume=args.resume, progress=_progress(args))
     except TrainingInterrupted as err:
         print(f"fakescope: {err}", file=sys.stderr)
-        return 130
+        return signal_exit_code(err.signal)
     if not context_from_environment().is_main:  # under torchrun, rank 0 speaks for all
         return 0
     m = result.metrics

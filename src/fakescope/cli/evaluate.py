@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from fakescope.cli.argtypes import count, device, positive_int, seed
 from fakescope.cli.errors import SOME_INPUTS_FAILED
 from fakescope.cli.outputs import (
     add_row_outputs,
@@ -17,7 +18,7 @@ from fakescope.cli.outputs import (
     row_output,
     write_rows,
 )
-from fakescope.config import DataConfig
+from fakescope.config import ConfigError, DataConfig
 from fakescope.formatting import csv_text, format_probability, format_value
 
 SUMMARY_METRICS = (
@@ -53,7 +54,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     evaluate.add_argument("--no-uncertain-band", action="store_true",
                           help="with --calibrate-threshold: store no uncertain band (the verdict "
                           "is then the thresholded label)")
-    evaluate.add_argument("--explain", type=int, default=0, metavar="N",
+    evaluate.add_argument("--explain", type=count, default=0, metavar="N",
                           help="Grad-CAM overlays of the N images per class scored most wrongly")
     evaluate.add_argument("--out", help="output folder (default <run>/evaluation/<name>-<split>)")
     evaluate.add_argument("--json", action="store_true", help="print the metrics as JSON")
@@ -93,8 +94,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     predict.add_argument("--face-crop", action="store_true", help="crop the largest face first")
     predict.add_argument("--explain", metavar="DIR",
                          help="write a Grad-CAM overlay per image into DIR")
-    predict.add_argument("--batch-size", type=int, default=32)
-    predict.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
+    predict.add_argument("--batch-size", type=positive_int, default=32)
+    predict.add_argument("--device", default="auto", type=device, help="auto, cpu, cuda or cuda:N")
     predict.add_argument("--backend", choices=["auto", "torch", "onnx"], default="auto",
                          help="auto (default): the checkpoint's ONNX export when it is current "
                          "and the device is the CPU, else PyTorch")
@@ -128,13 +129,14 @@ def _add_data(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--layout", help="dataset layout (default: the training run's, else auto)")
     parser.add_argument("--face-crop", action=argparse.BooleanOptionalAction, default=None,
                         help="crop faces (default: as the checkpoint was trained)")
-    parser.add_argument("--limit-per-class", type=int, help="evaluate at most N images per class")
+    parser.add_argument("--limit-per-class", type=positive_int,
+                        help="evaluate at most N images per class")
     parser.add_argument("--cache-dir", help="decoded-image cache folder")
     parser.add_argument("--no-cache", action="store_true", help="decode images on the fly")
-    parser.add_argument("--seed", type=int,
+    parser.add_argument("--seed", type=seed,
                         help="split seed (default: the training run's, so its test split is used)")
-    parser.add_argument("--batch-size", type=int, default=64)
-    parser.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
+    parser.add_argument("--batch-size", type=positive_int, default=64)
+    parser.add_argument("--device", default="auto", type=device, help="auto, cpu, cuda or cuda:N")
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
 
 
@@ -194,6 +196,13 @@ def _evaluate(args: argparse.Namespace) -> int:
     from fakescope.evaluate.threshold import ThresholdRule
     from fakescope.report.evaluation import evaluate_and_write
 
+    if not args.calibrate_threshold:
+        given = [flag for flag, on in [("--no-store", args.no_store),
+                                       ("--no-calibration", args.no_calibration),
+                                       ("--no-uncertain-band", args.no_uncertain_band)] if on]
+        if given:
+            raise ConfigError(f"{', '.join(given)}: only with --calibrate-threshold (without it "
+                              "nothing is fitted or stored)")
     checkpoint = Path(args.checkpoint)
     rule = ThresholdRule.parse(args.calibrate_threshold) if args.calibrate_threshold else None
     band = None if args.no_uncertain_band else BandTargets(

@@ -6,6 +6,7 @@ import argparse
 from collections.abc import Sequence
 from pathlib import Path
 
+from fakescope.cli.argtypes import positive_int
 from fakescope.cli.errors import SOME_INPUTS_FAILED
 from fakescope.cli.evaluate import format_table
 from fakescope.cli.outputs import (
@@ -27,7 +28,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--trust-anchors", metavar="PEM",
                         help="CA certificates whose C2PA signers count as trusted (none by "
                         "default: a valid signature is then 'valid-untrusted')")
-    parser.add_argument("--max-mib", type=int, default=64,
+    parser.add_argument("--max-mib", type=positive_int, default=64,
                         help="read at most this many MiB of a file (default 64); larger files "
                         "get their metadata read from the start and no C2PA check")
     parser.add_argument("--all", action="store_true",

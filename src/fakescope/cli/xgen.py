@@ -6,6 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from fakescope.cli.argtypes import DEVICE_HELP, device, positive_float, positive_int, seed
 from fakescope.evaluate.choices import REAL_ANCHORED_RULE, XGEN_CONDITIONS, XGEN_MODES
 
 
@@ -26,15 +27,16 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                            "default all")
     xgen.add_argument("--conditions", default=",".join(XGEN_CONDITIONS),
                       help=f"comma-separated, from {', '.join(XGEN_CONDITIONS)}")
-    xgen.add_argument("--epochs", type=int, default=None, help="train.epochs for every run")
-    xgen.add_argument("--minutes", type=float, default=None,
+    xgen.add_argument("--epochs", type=positive_int, default=None,
+                      help="train.epochs for every run")
+    xgen.add_argument("--minutes", type=positive_float, default=None,
                       help="train.max_minutes for every run")
     xgen.add_argument("--threshold", default=REAL_ANCHORED_RULE,
                       help="rule for the stored threshold, fitted on validation (eer, f1, "
                       f"fpr:X; default {REAL_ANCHORED_RULE}: at most 5 %% of the reals called "
                       "fake)")
-    xgen.add_argument("--seed", type=int, default=0)
-    xgen.add_argument("--device", default="auto")
+    xgen.add_argument("--seed", type=seed, default=0)
+    xgen.add_argument("--device", default="auto", type=device, help=DEVICE_HELP)
     xgen.add_argument("--set", dest="overrides", action="append", default=[],
                       metavar="KEY=VALUE", help="detector config override for every run")
     xgen.set_defaults(handler=_xgen)

@@ -69,6 +69,10 @@ EpochCallback = Callable[[int, dict[str, float]], None]
 class TrainingInterrupted(FakescopeError, RuntimeError):
     """SIGINT/SIGTERM stopped training after a checkpoint was written; `--resume` continues."""
 
+    def __init__(self, message: str, signal: str = "SIGINT") -> None:
+        super().__init__(message)
+        self.signal = signal  # SIGINT or SIGTERM
+
 
 class TrainingDiverged(FakescopeError, RuntimeError):
     """The validation loss became NaN or infinite; the run's checkpoints are kept."""
@@ -526,7 +530,8 @@ def _train(
     if end.interrupted:
         raise TrainingInterrupted(
             f"stopped by {end.interrupted} at epoch {state.epoch + 1}, batch {state.batch} "
-            f"(step {state.step}), after writing a checkpoint: continue with --resume"
+            f"(step {state.step}), after writing a checkpoint: continue with --resume",
+            end.interrupted,
         )
     return _result(trainer)
 

@@ -171,3 +171,29 @@ def test_an_unknown_device_is_a_one_line_error_in_the_library() -> None:
 
     with pytest.raises(FakescopeError, match="'tpu' is not a device: use auto, cpu, cuda"):
         resolve_device("tpu")
+
+
+@pytest.mark.parametrize(
+    ("argv", "why"),
+    [
+        (["gan", "sample", "--checkpoint", "{ckpt}", "--out", "{ckpt}"], "inputs"),
+        (["gan", "export-detector", "--checkpoint", "{ckpt}", "--out", "{png}"], "image"),
+        (["export", "--checkpoint", "{ckpt}", "--out", "{png}"], "image"),
+        (["report", "{dir}", "--out", "{png}"], "image"),
+        (["search", "--data", "{dir}", "--out", "{png}"], "image"),
+        (["report", "{dir}", "--out", "{dir}"], "folder"),
+    ],
+)
+def test_no_command_writes_over_an_input_or_an_image(
+    argv: list[str], why: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from PIL import Image
+
+    paths = {"ckpt": tmp_path / "g.pt", "png": tmp_path / "photo.png", "dir": tmp_path}
+    paths["ckpt"].write_bytes(b"weights")
+    Image.new("RGB", (4, 4)).save(paths["png"])
+    before = {p.name: p.read_bytes() for p in tmp_path.iterdir()}
+    assert main([word.format(**paths) for word in argv]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("fakescope: error: --out ") and why in err and err.count("\n") == 1
+    assert {p.name: p.read_bytes() for p in tmp_path.iterdir()} == before

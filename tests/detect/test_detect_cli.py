@@ -80,3 +80,18 @@ def test_train_shows_a_progress_bar_unless_quiet(
     assert main([a for a in args if a != "--quiet"] + ["--name", "bars"]) == 0
     shown = capsys.readouterr()
     assert "epoch 1/1" in shown.err and "%|" in shown.err and "run:" in shown.out
+
+
+def test_train_on_file_names_that_are_not_utf8(
+    faces: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import os
+    import shutil
+
+    data = tmp_path / "odd"
+    shutil.copytree(faces, data)
+    for cls in ("real", "fake"):
+        os.rename(data / cls / "face_00000.jpg", os.fsencode(data / cls) + b"/caf\xe9_\xff.jpg")
+    args = ["train", *_args(data, tmp_path / "cache", tmp_path), "--name", "odd"]
+    assert main(args) == 0
+    assert "best epoch 1" in capsys.readouterr().out

@@ -115,3 +115,32 @@ def test_non_utf8_names_through_provenance_csv_and_json(
     names = [os.fsencode(r["path"]) for r in json.loads(capsysbinary.readouterr().out)]
     assert os.fsencode(pictures) + b"/" + ODD_NAME in names
     assert ODD_NAME in out_csv.read_bytes()
+
+
+@pytest.fixture
+def odd_faces(faces: Path, tmp_path: Path) -> Path:
+    """The faces, one per class renamed to a name that is not UTF-8."""
+    data = tmp_path / "odd"
+    shutil.copytree(faces, data)
+    for cls in ("real", "fake"):
+        os.rename(data / cls / "face_00000.jpg", os.fsencode(data / cls) + b"/" + ODD_NAME)
+    return data
+
+
+@pytest.mark.parametrize("cache", [True, False])
+def test_eval_writes_non_utf8_names_into_its_files(
+    two_logit_checkpoint: Path, odd_faces: Path, tmp_path: Path, cache: bool,
+    capsysbinary: pytest.CaptureFixture[bytes],
+) -> None:  # fmt: skip
+    out = tmp_path / "ev"
+    argv = ["eval", "--checkpoint", str(two_logit_checkpoint), "--data", str(odd_faces),
+            "--split", "all", "--device", "cpu", "--quiet", "--no-provenance", "--out", str(out),
+            "--cache-dir", str(tmp_path / "cache")]
+    assert main(argv if cache else [*argv, "--no-cache"]) == 0
+    capsysbinary.readouterr()
+    rows = list(csv.DictReader(io.StringIO(
+        (out / "predictions.csv").read_text(errors="surrogateescape"))))
+    names = {os.fsencode(r["path"]) for r in rows}
+    assert len(rows) == 40
+    assert {os.fsencode(odd_faces / cls) + b"/" + ODD_NAME for cls in ("real", "fake")} <= names
+    assert json.loads((out / "evaluation.json").read_text())["metrics"]["n"] == 40

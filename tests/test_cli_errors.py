@@ -101,6 +101,7 @@ def test_every_numeric_flag_is_range_checked_where_it_is_parsed() -> None:
         (["data", "inspect", "--workers", "-1", "d"], "--workers"),  # F16
         (["export", "--checkpoint", "c.pt", "--opset", "3"], "--opset"),  # F17
         (["train", "--data", "d", "--max-minutes", "nan"], "--max-minutes"),
+        (["gan", "train", "--resolution", "48"], "--resolution"),
     ],
 )
 def test_a_value_out_of_range_is_a_usage_error(

@@ -17,6 +17,7 @@ from fakescope import __version__
 from fakescope.cli.errors import (
     BUG,
     BUG_REPORT,
+    EXIT_CODES,
     USER_ERROR,
     USER_ERRORS,
     format_error,
@@ -41,6 +42,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="fakescope",
         description="Generate, detect, evaluate and serve deepfake face images.",
+        epilog=EXIT_CODES,
     )
     parser.add_argument("--version", action="version", version=f"fakescope {__version__}")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")

@@ -25,6 +25,11 @@ from fakescope.errors import FakescopeError
 BUG = 1
 USER_ERROR = 2
 SOME_INPUTS_FAILED = 3
+EXIT_CODES = (
+    "exit status: 0 done; 1 a bug in fakescope (with a traceback); 2 a mistake in the command, "
+    "a setting, path or file (one line); 3 predict/provenance: some inputs could not be read "
+    "(their rows say why); 130 stopped by Ctrl-C; 143 stopped by SIGTERM"
+)
 
 USER_ERRORS: tuple[type[BaseException], ...] = (
     FakescopeError,

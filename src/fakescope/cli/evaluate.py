@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from fakescope.cli.argtypes import count, device, positive_int, seed
-from fakescope.cli.errors import SOME_INPUTS_FAILED
+from fakescope.cli.errors import EXIT_CODES, SOME_INPUTS_FAILED
 from fakescope.cli.outputs import (
     add_row_outputs,
     check_output_file,
@@ -87,7 +87,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     robust.set_defaults(handler=_robustness)
 
-    predict = subparsers.add_parser("predict", help="real or fake for image files, folders, globs")
+    predict = subparsers.add_parser("predict", help="real or fake for image files, folders, globs",
+                                    epilog=EXIT_CODES)
     predict.add_argument("paths", nargs="+", metavar="PATH", help="image files, folders or globs")
     predict.add_argument("--checkpoint", required=True, help="detector checkpoint (.pt)")
     add_row_outputs(predict, "rows")

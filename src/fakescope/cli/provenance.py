@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from fakescope.cli.argtypes import positive_int
-from fakescope.cli.errors import SOME_INPUTS_FAILED
+from fakescope.cli.errors import EXIT_CODES, SOME_INPUTS_FAILED
 from fakescope.cli.evaluate import format_table
 from fakescope.cli.outputs import (
     add_row_outputs,
@@ -22,6 +22,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "provenance",
         help="C2PA manifest, generator metadata and camera EXIF of image files: a verdict "
         "beside the detector's (metadata is a claim, not proof)",
+        epilog=EXIT_CODES,
     )
     parser.add_argument("paths", nargs="+", metavar="PATH", help="image files, folders or globs")
     add_row_outputs(parser, "findings (JSON: every piece of evidence; CSV: a row per file)")

@@ -10,12 +10,13 @@ Probabilities and thresholds are never "0 %" or "100 %" unless exact: a detector
 `percent`) follows the same rule.
 
 File names are kept as the operating system gives them. On Linux a name need not be UTF-8;
-Python holds its undecodable bytes as lone surrogates ("\udcff"), which a strict UTF-8 encoder
+Python holds its undecodable bytes as lone surrogates ("\\udcff"), which a strict UTF-8 encoder
 refuses. Every text fakescope writes goes through `text_bytes`, which turns them back into the
 name's own bytes: a CSV row or a cache key holds the exact name (read it back with
 `errors="surrogateescape"`, or as bytes), and JSON, which is written as ASCII, holds the
-"\udcff" escape, which `json.loads` turns back into the same `str` (`os.fsencode` gives the
-bytes).
+"\\udcff" escape, which `json.loads` turns back into the same `str` (`os.fsencode` gives the
+bytes). Where only Unicode will do (a figure's text), `display_text` shows each such byte as
+"\\xff".
 """
 
 from __future__ import annotations
@@ -78,6 +79,12 @@ def format_measurement(value: float) -> str:
 def text_bytes(text: str) -> bytes:
     """UTF-8, with a file name's undecodable bytes (surrogate escapes) written as themselves."""
     return text.encode("utf-8", "surrogateescape")
+
+
+def display_text(text: str) -> str:
+    """Text for a picture or a terminal that cannot show a name's undecodable bytes: each as
+    "\\xNN"."""
+    return text_bytes(text).decode("utf-8", "backslashreplace")
 
 
 def csv_cell(value: Any) -> str:

@@ -82,16 +82,26 @@ def test_train_shows_a_progress_bar_unless_quiet(
     assert "epoch 1/1" in shown.err and "%|" in shown.err and "run:" in shown.out
 
 
-def test_train_on_file_names_that_are_not_utf8(
-    faces: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+def test_train_eval_and_report_on_names_that_are_not_utf8(
+    faces: Path, tmp_path: Path, capsysbinary: pytest.CaptureFixture[bytes]
 ) -> None:
     import os
     import shutil
 
-    data = tmp_path / "odd"
+    def odd(folder: Path, name: bytes) -> Path:
+        return Path(os.fsdecode(os.fsencode(folder) + b"/" + name))
+
+    data = odd(tmp_path, b"d\xe9ta")  # the data folder, the run and two files: Latin-1 bytes
     shutil.copytree(faces, data)
     for cls in ("real", "fake"):
-        os.rename(data / cls / "face_00000.jpg", os.fsencode(data / cls) + b"/caf\xe9_\xff.jpg")
-    args = ["train", *_args(data, tmp_path / "cache", tmp_path), "--name", "odd"]
+        os.rename(data / cls / "face_00000.jpg", odd(data / cls, b"caf\xe9_\xff.jpg"))
+    run = odd(tmp_path, b"r\xe9n")
+    args = ["train", *_args(data, tmp_path / "cache", tmp_path), "--name", run.name]
     assert main(args) == 0
-    assert "best epoch 1" in capsys.readouterr().out
+    assert b"best epoch 1" in capsysbinary.readouterr().out
+    best = run / "checkpoints" / "best.pt"
+    assert main(["eval", "--checkpoint", str(best), "--data", str(data), "--split", "all",
+                 "--device", "cpu", "--quiet", "--no-provenance"]) == 0  # its figures too
+    assert main(["report", str(run)]) == 0
+    assert os.fsencode(run) in capsysbinary.readouterr().out
+    assert (run / "report" / "index.html").stat().st_size > 0

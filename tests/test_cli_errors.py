@@ -198,3 +198,31 @@ def test_no_command_writes_over_an_input_or_an_image(
     err = capsys.readouterr().err
     assert err.startswith("fakescope: error: --out ") and why in err and err.count("\n") == 1
     assert {p.name: p.read_bytes() for p in tmp_path.iterdir()} == before
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["eval", "--checkpoint", "c.pt", "--data", "d", "--out", "{png}"],
+        ["compare", "--models", "m", "--data", "d", "--out", "{png}"],
+        ["robustness", "--models", "m", "--data", "d", "--out", "{png}"],
+        ["predict", "--checkpoint", "c.pt", "--explain", "{png}", "a.jpg"],
+        ["data", "synth", "--out", "{png}"],
+        ["gan", "generate", "--checkpoint", "g", "--n", "1", "--out", "{png}"],
+        ["gan", "eval-disc", "--checkpoint", "g", "--out", "{png}"],
+        ["data", "multigen", "--reals", "r", "--out", "{png}"],
+        ["xgen", "--set-dir", "s", "--detectors", "npr_cnn", "--out", "{png}"],
+        ["bench", "--out", "{png}"],
+        ["demo", "--out", "{png}"],
+    ],
+)
+def test_a_folder_output_is_never_an_existing_file(
+    argv: list[str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    png = tmp_path / "photo.png"
+    png.write_bytes(b"\x89PNG\r\n\x1a\n")
+    with pytest.raises(SystemExit) as refused:
+        main([word.format(png=png) for word in argv])
+    assert refused.value.code == 2
+    assert f"{png} is an existing file, not a folder" in capsys.readouterr().err
+    assert png.read_bytes() == b"\x89PNG\r\n\x1a\n"

@@ -11,6 +11,7 @@ import argparse
 import math
 import re
 from collections.abc import Callable
+from pathlib import Path
 
 SEED_LIMIT = 2**32 - 1  # numpy's seeds are 32-bit
 DEVICE = re.compile(r"auto|cpu|mps|cuda(:\d+)?")
@@ -70,6 +71,15 @@ def device(text: str) -> str:
     """auto, cpu, mps, cuda or cuda:N; whether that device is present is checked on use."""
     if not DEVICE.fullmatch(text):
         raise argparse.ArgumentTypeError(f"'{text}' is not a device: use {DEVICE_HELP}")
+    return text
+
+
+def output_folder(text: str) -> str:
+    """A folder to write into: refused when a file (an image, say) already has that name."""
+    path = Path(text)
+    if path.exists() and not path.is_dir():
+        raise argparse.ArgumentTypeError(f"{text} is an existing file, not a folder; refusing "
+                                         "to write into it")
     return text
 
 

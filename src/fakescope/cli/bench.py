@@ -10,7 +10,7 @@ import time
 from pathlib import Path
 
 from fakescope.bench import AREAS
-from fakescope.cli.argtypes import positive_int
+from fakescope.cli.argtypes import output_folder, positive_int
 from fakescope.config import ConfigError, merge_overrides, override_settings
 
 
@@ -20,7 +20,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="time the papers' plain pipelines and fakescope's side by side on this machine "
         "(about 10-15 minutes on 2 cores; --quick in well under one)",
     )
-    bench.add_argument("--out", default="bench", help="folder for bench.md and bench.json "
+    bench.add_argument("--out", default="bench", type=output_folder,
+                       help="folder for bench.md and bench.json "
                        "(default ./bench)")
     bench.add_argument("--only", metavar="AREAS",
                        help=f"comma-separated areas ({', '.join(AREAS)}; default all)")

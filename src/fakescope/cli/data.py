@@ -7,7 +7,7 @@ import json
 import sys
 from pathlib import Path
 
-from fakescope.cli.argtypes import positive_int, seed
+from fakescope.cli.argtypes import output_folder, positive_int, seed
 from fakescope.config import DataConfig
 from fakescope.data.layouts import LAYOUT_NAMES
 
@@ -27,7 +27,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     synth = commands.add_parser(
         "synth", help="draw synthetic demo faces (a stand-in for real data)"
     )
-    synth.add_argument("--out", required=True, help="folder to write real/ (and fake/) into")
+    synth.add_argument("--out", required=True, type=output_folder,
+                       help="folder to write real/ (and fake/) into")
     synth.add_argument("--n", type=positive_int, default=500, help="images per class")
     synth.add_argument("--size", type=positive_int, default=128, help="image side in pixels")
     synth.add_argument("--seed", type=seed, default=0)

@@ -7,7 +7,7 @@ import logging
 import sys
 from typing import Any
 
-from fakescope.cli.argtypes import device, port, seed
+from fakescope.cli.argtypes import device, output_folder, port, seed
 from fakescope.config import merge_overrides
 from fakescope.formatting import format_value
 
@@ -16,7 +16,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     demo = subparsers.add_parser(
         "demo", help="run the whole pipeline on synthetic faces (about 6 minutes on 2 cores)"
     )
-    demo.add_argument("--out", default=None, help="output folder (default runs/demo)")
+    demo.add_argument("--out", default=None, type=output_folder,
+                      help="output folder (default runs/demo)")
     demo.add_argument("--config", default=None, help="a demo preset (default: the demo preset)")
     demo.add_argument("--seed", type=seed, default=None)
     demo.add_argument("--device", default=None, type=device, help="auto | cpu | cuda")

@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from fakescope.cli.argtypes import count, device, positive_int, seed
+from fakescope.cli.argtypes import count, device, output_folder, positive_int, seed
 from fakescope.cli.errors import EXIT_CODES, SOME_INPUTS_FAILED
 from fakescope.cli.outputs import (
     add_row_outputs,
@@ -56,7 +56,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                           "is then the thresholded label)")
     evaluate.add_argument("--explain", type=count, default=0, metavar="N",
                           help="Grad-CAM overlays of the N images per class scored most wrongly")
-    evaluate.add_argument("--out", help="output folder (default <run>/evaluation/<name>-<split>)")
+    evaluate.add_argument("--out", type=output_folder,
+                          help="output folder (default <run>/evaluation/<name>-<split>)")
     evaluate.add_argument("--json", action="store_true", help="print the metrics as JSON")
     evaluate.add_argument("--no-provenance", action="store_true",
                           help="do not count the provenance verdicts of the images per class")
@@ -70,7 +71,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     compare.add_argument("--glob", default="*.pt",
                          help="checkpoint file pattern inside folders, e.g. best.pt (default *.pt)")
     _add_data(compare)
-    compare.add_argument("--out", help="output folder (default <first folder>/comparison)")
+    compare.add_argument("--out", type=output_folder,
+                         help="output folder (default <first folder>/comparison)")
     compare.set_defaults(handler=_compare)
 
     robust = subparsers.add_parser(
@@ -83,7 +85,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         help="jpeg, blur, downscale, noise (default all)")
     _add_data(robust)
     robust.add_argument(
-        "--out", help="output folder (default <first model's run>/evaluation/robustness-<split>)"
+        "--out", type=output_folder,
+        help="output folder (default <first model's run>/evaluation/robustness-<split>)"
     )
     robust.set_defaults(handler=_robustness)
 
@@ -93,7 +96,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     predict.add_argument("--checkpoint", required=True, help="detector checkpoint (.pt)")
     add_row_outputs(predict, "rows")
     predict.add_argument("--face-crop", action="store_true", help="crop the largest face first")
-    predict.add_argument("--explain", metavar="DIR",
+    predict.add_argument("--explain", metavar="DIR", type=output_folder,
                          help="write a Grad-CAM overlay per image into DIR")
     predict.add_argument("--batch-size", type=positive_int, default=32)
     predict.add_argument("--device", default="auto", type=device, help="auto, cpu, cuda or cuda:N")

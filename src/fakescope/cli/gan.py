@@ -16,6 +16,7 @@ from fakescope.cli.argtypes import (
     device,
     file_name,
     int_between,
+    output_folder,
     positive_float,
     positive_int,
     probability,
@@ -58,7 +59,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     generate = commands.add_parser("generate", help="write N generated images (a detector's fakes)")
     _checkpoint_argument(generate)
     generate.add_argument("--n", type=positive_int, required=True, help="number of images")
-    generate.add_argument("--out", required=True, help="folder to write them into")
+    generate.add_argument("--out", required=True, type=output_folder,
+                          help="folder to write them into")
     generate.add_argument("--format", default="png", choices=["png", "jpg"])
     generate.add_argument("--quality", type=int_between(1, 100), default=95,
                           help="JPEG quality, 1 to 100 (default 95)")
@@ -111,7 +113,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     judge.add_argument("--n", type=positive_int, default=600,
                        help="real images scored, and as many fakes")
     judge.add_argument("--batch-size", type=positive_int, default=16)
-    judge.add_argument("--out",
+    judge.add_argument("--out", type=output_folder,
                        help="folder for the figure and scores (default: the run's report/)")
     judge.add_argument("--seed", type=seed, default=0)
     _device_argument(judge)

@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from fakescope.cli.argtypes import positive_float, positive_int, seed
+from fakescope.cli.argtypes import output_folder, positive_float, positive_int, seed
 from fakescope.config import ConfigError
 from fakescope.gan.families import FAMILIES
 
@@ -17,7 +17,8 @@ def register_action(commands: argparse._SubParsersAction) -> None:
         help="train several generator families on your reals; write a labelled set + manifest",
     )
     multigen.add_argument("--reals", required=True, help="folder (any layout) of real images")
-    multigen.add_argument("--out", required=True, help="folder to write real/, fake/<family>/ "
+    multigen.add_argument("--out", required=True, type=output_folder,
+                          help="folder to write real/, fake/<family>/ "
                           "and manifest.csv into (an existing one is finished, not redone)")
     multigen.add_argument("--families", default=",".join(FAMILIES),
                           help=f"comma-separated (default {','.join(FAMILIES)})")

@@ -6,7 +6,14 @@ import argparse
 import sys
 from pathlib import Path
 
-from fakescope.cli.argtypes import DEVICE_HELP, device, positive_float, positive_int, seed
+from fakescope.cli.argtypes import (
+    DEVICE_HELP,
+    device,
+    output_folder,
+    positive_float,
+    positive_int,
+    seed,
+)
 from fakescope.evaluate.choices import REAL_ANCHORED_RULE, XGEN_CONDITIONS, XGEN_MODES
 
 
@@ -19,7 +26,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     xgen.add_argument("--set-dir", required=True, help="a set built by `fakescope data multigen`")
     xgen.add_argument("--detectors", required=True,
                       help="comma-separated presets (built in) or registered detector names")
-    xgen.add_argument("--out", default=None, help="output folder (default SET_DIR/xgen)")
+    xgen.add_argument("--out", default=None, type=output_folder,
+                      help="output folder (default SET_DIR/xgen)")
     xgen.add_argument("--mode", default="single", choices=[*XGEN_MODES, "both"],
                       help="single: train on one family; loo: on all but one")
     xgen.add_argument("--train-families", default=None,

@@ -42,25 +42,30 @@ def _predict(checkpoint: Path, *args: str) -> int:
 
 
 def test_predict_json_before_the_paths_reads_both_and_writes_neither(
-    two_logit_checkpoint: Path, pictures: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
-    a, b = pictures / "a.jpg", pictures / "b.jpg"
-    before = a.read_bytes()
-    assert _predict(two_logit_checkpoint, "--json", str(a), str(b)) == 0
+    two_logit_checkpoint: Path, pictures: Path, capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:  # fmt: skip
+    monkeypatch.chdir(pictures)
+    shutil.copy(two_logit_checkpoint, "best.pt")
+    before = Path("a.jpg").read_bytes()
+    typed = "predict --checkpoint best.pt --json a.jpg b.jpg"
+    assert main(typed.split(" ")) == 0
     rows = json.loads(capsys.readouterr().out)
-    assert [Path(r["path"]).name for r in rows] == ["a.jpg", "b.jpg"]
-    assert a.read_bytes() == before
+    assert [r["path"] for r in rows] == ["a.jpg", "b.jpg"]
+    assert Path("a.jpg").read_bytes() == before
 
 
 def test_provenance_json_before_the_paths_reads_both(
-    pictures: Path, capsys: pytest.CaptureFixture[str]
+    pictures: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    gen, cam = pictures / "a.jpg", pictures / "b.jpg"
-    before = gen.read_bytes()
-    assert main(["provenance", "--json", str(gen), str(cam)]) == 0
-    assert [Path(r["path"]).name for r in json.loads(capsys.readouterr().out)] == [
-        "a.jpg", "b.jpg"]
-    assert gen.read_bytes() == before
+    monkeypatch.chdir(pictures)
+    Image.open("a.jpg").save("gen.png")
+    shutil.copy("b.jpg", "cam.jpg")
+    before = Path("gen.png").read_bytes()
+    typed = "provenance --json gen.png cam.jpg"
+    assert main(typed.split(" ")) == 0
+    assert [r["path"] for r in json.loads(capsys.readouterr().out)] == ["gen.png", "cam.jpg"]
+    assert Path("gen.png").read_bytes() == before
 
 
 @pytest.mark.parametrize("command", ["predict", "provenance"])

@@ -23,6 +23,7 @@ from fakescope.cli.errors import (
     format_error,
     signal_exit_code,
 )
+from fakescope.errors import StoppedBySignal
 
 COMMAND_MODULES = (
     "fakescope.cli.data",
@@ -63,6 +64,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("fakescope: interrupted", file=sys.stderr)
         return signal_exit_code("SIGINT")
+    except StoppedBySignal as err:
+        print(f"fakescope: {format_error(err)}", file=sys.stderr)
+        return signal_exit_code(err.signal)
     except USER_ERRORS as err:
         print(f"fakescope: error: {format_error(err)}", file=sys.stderr)
         return USER_ERROR

@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 from typing import Any
 
 from fakescope.cli.argtypes import device, positive_float, positive_int
-from fakescope.cli.errors import signal_exit_code
 from fakescope.cli.outputs import check_output_file
 from fakescope.config import ConfigError, load_config, merge_overrides
 from fakescope.runs import require_checkpoint
@@ -68,17 +66,13 @@ def _progress(args: argparse.Namespace) -> bool:
 
 
 def _train(args: argparse.Namespace) -> int:
-    from fakescope.detect.train import TrainingInterrupted, train_detector
+    from fakescope.detect.train import train_detector
     from fakescope.distributed import context_from_environment
 
     config = _load(args, {"run.name": args.name})
     if args.resume:
         require_checkpoint(config.run.root, config.run.name)
-    try:
-        result = train_detector(config, resume=args.resume, progress=_progress(args))
-    except TrainingInterrupted as err:
-        print(f"fakescope: {err}", file=sys.stderr)
-        return signal_exit_code(err.signal)
+    result = train_detector(config, resume=args.resume, progress=_progress(args))
     if not context_from_environment().is_main:  # under torchrun, rank 0 speaks for all
         return 0
     m = result.metrics

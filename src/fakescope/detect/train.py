@@ -41,7 +41,7 @@ from fakescope.data.transforms import InputSpec, resolve_input_spec
 from fakescope.detect.config import DetectJobConfig, TrainConfig, check_detect_config
 from fakescope.detect.speed import choose_speed_settings
 from fakescope.distributed import DistContext, data_parallel
-from fakescope.errors import DataError, FakescopeError
+from fakescope.errors import DataError, FakescopeError, StoppedBySignal
 from fakescope.formatting import format_value
 from fakescope.metrics import classification_metrics
 from fakescope.models.registry import (
@@ -66,12 +66,8 @@ log = logging.getLogger("fakescope.detect")
 EpochCallback = Callable[[int, dict[str, float]], None]
 
 
-class TrainingInterrupted(FakescopeError, RuntimeError):
+class TrainingInterrupted(StoppedBySignal, RuntimeError):
     """SIGINT/SIGTERM stopped training after a checkpoint was written; `--resume` continues."""
-
-    def __init__(self, message: str, signal: str = "SIGINT") -> None:
-        super().__init__(message)
-        self.signal = signal  # SIGINT or SIGTERM
 
 
 class TrainingDiverged(FakescopeError, RuntimeError):

@@ -32,23 +32,17 @@ from scipy.stats import rankdata
 from fakescope.checkpoints import load_checkpoint
 from fakescope.config import ConfigError, load_config, parse_override, resolve_preset
 from fakescope.errors import UnknownNameError
+from fakescope.evaluate.choices import REAL_ANCHORED_RULE, XGEN_CONDITIONS, XGEN_MODES
 from fakescope.evaluate.corruptions import CORRUPTIONS
-from fakescope.evaluate.threshold import REAL_ANCHORED_RULE
 from fakescope.formatting import csv_bytes, format_value
 from fakescope.gan.multigen import MANIFEST_CSV, REAL_FAMILY
 from fakescope.metrics import binary_metrics, ranking_metrics
 from fakescope.runs import atomic_write_bytes
 
 XGEN_FILE = "xgen.json"
-MODES = ("single", "loo")
+MODES = XGEN_MODES
 CELL_METRICS = ("roc_auc", "average_precision", "accuracy", "ece")
-# name -> (corruption, strength); None is the clean images
-CONDITIONS: dict[str, tuple[str, float] | None] = {
-    "clean": None,
-    "jpeg75": ("jpeg", 75.0),
-    "blur1": ("blur", 1.0),
-    "resize0.5": ("downscale", 0.5),
-}
+CONDITIONS = XGEN_CONDITIONS
 DEFAULT_RULE = REAL_ANCHORED_RULE
 
 

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import glob
 import logging
+import os
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -147,12 +148,26 @@ def model_input(
 
 
 def _images_under(folder: Path) -> list[Path]:
-    """Image files under `folder`; a broken symlink is kept so its row reports it (as `data
-    inspect` does) rather than vanishing."""
-    return sorted(
-        p for p in folder.rglob("*")
-        if is_image_name(p) and (p.is_file() or (p.is_symlink() and not p.exists()))
-    )
+    """Image files under `folder`; a broken symlink, and a folder inside it that cannot be
+    listed, are kept so their rows report them (as `data inspect` does) rather than vanish."""
+    found: list[Path] = []
+    unlistable: list[Path] = []
+    for dirpath, _, filenames in os.walk(folder, onerror=lambda err: unlistable.append(
+            Path(err.filename))):
+        for name in filenames:
+            path = Path(dirpath) / name
+            if is_image_name(name) and (path.is_file() or not path.exists()):
+                found.append(path)
+    return sorted(found) + [p for p in unlistable if p != folder]
+
+
+def _folder_error(folder: Path) -> str:
+    """Why a folder given (or found) as an input has no row of its own images."""
+    try:
+        os.listdir(folder)
+    except OSError as err:
+        return f"{folder}: {(err.strerror or str(err)).lower()} (cannot list this folder)"
+    return f"{folder}: no image files in this folder"
 
 
 class Predictor:
@@ -308,7 +323,7 @@ class Predictor:
             errors: dict[str, str] = {}
             for path in chunk:
                 if Path(path).is_dir():
-                    errors[str(path)] = f"{path}: no image files in this folder"
+                    errors[str(path)] = _folder_error(Path(path))
                     continue
                 try:
                     image = load_image(path)

@@ -47,7 +47,7 @@ from fakescope.evaluate.compare import (
 from fakescope.evaluate.evaluate import EVALUATION_FILE, Evaluation, model_name, read_evaluation
 from fakescope.evaluate.robustness import ROBUSTNESS_FILE, Robustness
 from fakescope.evaluate.xgen import CELL_METRICS, XGEN_FILE, XgenResult
-from fakescope.formatting import format_probability, format_value
+from fakescope.formatting import format_probability, format_value, text_bytes
 from fakescope.gan.metrics import FAKE_GRID_FILE, FLOOR_COMPARISON_FILE, REAL_GRID_FILE
 from fakescope.report import plots
 from fakescope.report.demo_files import DEMO_MARKER, TIMINGS_FILE, demo_detector_checkpoint
@@ -636,5 +636,5 @@ def write_report(root: str | Path, out: str | Path | None = None) -> Path:
     """Write the report of `root` to `out` (default `<root>/report/index.html`)."""
     root = Path(root)
     path = Path(out) if out is not None else RunDir(root).report / REPORT_FILE
-    atomic_write_bytes(path, build_report(root).encode("utf-8"))
+    atomic_write_bytes(path, text_bytes(build_report(root)))
     return path

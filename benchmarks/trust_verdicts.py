@@ -46,6 +46,7 @@ from fakescope.config import load_config, parse_override
 from fakescope.detect.config import DetectJobConfig
 from fakescope.detect.train import train_detector
 from fakescope.evaluate.calibrate import BandTargets, fit_calibration
+from fakescope.evaluate.choices import REAL_ANCHORED_RULE
 from fakescope.evaluate.corruptions import CORRUPTIONS
 from fakescope.evaluate.evaluate import SHIFTS_TEXT, shifted_log_odds
 from fakescope.evaluate.feature_density import fit_density, split_features
@@ -54,7 +55,7 @@ from fakescope.evaluate.scoring import (
     prepare_evaluation_data,
     score_split,
 )
-from fakescope.evaluate.threshold import REAL_ANCHORED_RULE, ThresholdRule
+from fakescope.evaluate.threshold import ThresholdRule
 from fakescope.evaluate.xgen import Entry, read_set, resolve_detector, training_entries
 from fakescope.formatting import csv_bytes
 from fakescope.gan.multigen import REAL_FAMILY

@@ -1,6 +1,6 @@
 """Does training on reconstructions of its own reals help a detector on unseen generators?
 
-    python benchmarks/xgen_recon_negatives.py --set-dir SET --out OUT   # writes OUT/comparison.json
+    python -m benchmarks.xgen_recon_negatives --set-dir SET --out OUT   # writes OUT/comparison.json
 
 Runs `fakescope xgen` in single-family mode twice on the same multigen set, seed and settings,
 side by side: the baseline (the preset as it is) and the same preset with

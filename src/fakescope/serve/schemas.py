@@ -25,7 +25,8 @@ class PredictionBody(BaseModel):
     verdict: Literal["real", "uncertain", "fake"] = Field(
         description="'fake' when probability_fake >= band_high, 'real' below band_low, "
         "'uncertain' in between; without a stored band, band_low = band_high = threshold and "
-        "the verdict is the label"
+        "the verdict is the label. Also 'uncertain', whatever the probability, when the "
+        "picture is unlike the training data or a face-crop detector found no face (reasons)"
     )
     probability_fake: float = Field(
         ge=0.0, le=1.0, description="calibrated P(fake): the checkpoint's temperature applied"
@@ -33,6 +34,18 @@ class PredictionBody(BaseModel):
     threshold: float
     band_low: float = Field(description="calibrated P(fake) below which the verdict is real")
     band_high: float = Field(description="calibrated P(fake) from which the verdict is fake")
+    reasons: list[str] = Field(
+        default=[], description="why the verdict is uncertain, and notes a reviewer needs "
+        "(a picture much larger than the detector's input)"
+    )
+    distance: float | None = Field(
+        default=None, description="squared feature distance from the training data (null when "
+        "the checkpoint has no such check)"
+    )
+    distance_limit: float | None = Field(
+        default=None, description="the distance beyond which a picture counts as unlike the "
+        "training data (1 % of validation pictures lie beyond it)"
+    )
     face_box: FaceBoxBody | None = Field(
         default=None,
         description="where the face crop was taken (image pixels), when cropping found one",
@@ -80,7 +93,24 @@ class ProvenanceBody(BaseModel):
     error: str | None = None
 
 
+DECISION_DESCRIPTION = (
+    "the pixel verdict and the provenance joined by the server's decision policy "
+    "(docs/verdicts.md): generated (the file declares it), likely-generated (the detector says "
+    "fake and nothing strong contests it), review (strong evidence disagrees), uncertain, "
+    "likely-real, or captured (a trusted C2PA capture claim the detector does not contest)"
+)
+DECISION_TEXT_DESCRIPTION = (
+    "one line for a reviewer naming the claim, its basis and the detector's verdict, e.g. "
+    "'declared generated (unsigned PNG text); the pixel detector does not see it: treat as "
+    "generated'"
+)
+DecisionCode = Literal["generated", "likely-generated", "review", "uncertain", "likely-real",
+                   "captured"]
+
+
 class PredictResponse(PredictionBody):
+    decision: DecisionCode | None = Field(default=None, description=DECISION_DESCRIPTION)
+    decision_text: str | None = Field(default=None, description=DECISION_TEXT_DESCRIPTION)
     model: str
     latency_ms: float
     provenance: ProvenanceBody | None = Field(
@@ -92,6 +122,10 @@ class BatchItem(BaseModel):
     """One file of a batch: its prediction, or the error that file alone caused."""
 
     filename: str
+    decision: DecisionCode | None = Field(
+        default=None, description=f"{DECISION_DESCRIPTION}; null when the file failed"
+    )
+    decision_text: str | None = Field(default=None, description=DECISION_TEXT_DESCRIPTION)
     prediction: PredictionBody | None = None
     provenance: ProvenanceBody | None = None
     error: str | None = None
@@ -125,7 +159,18 @@ class ModelInfo(BaseModel):
     calibration: dict[str, Any] = Field(
         description="how the temperature and band were fitted (split, targets, ECE before/after)"
     )
+    band_description: str = Field(
+        default="", description="the band and how it was fitted, or why there is none"
+    )
+    distance_limit: float | None = Field(
+        default=None, description="the 'unlike the training data' limit (null: no such check)"
+    )
     metrics: dict[str, Any] = Field(description="the evaluation metrics stored in the checkpoint")
+    decision_policy: dict[str, Any] = Field(
+        default={}, description="the policy joining pixel verdict and provenance "
+        "(docs/verdicts.md): trust_unsigned_generated, capture_review_from, "
+        "capture_override_from",
+    )
 
 
 class ModelsResponse(BaseModel):

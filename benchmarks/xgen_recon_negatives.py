@@ -3,8 +3,8 @@
     python -m benchmarks.xgen_recon_negatives --set-dir SET --out OUT   # writes OUT/comparison.json
 
 Runs `fakescope xgen` in single-family mode twice on the same multigen set, seed and settings,
-side by side: the baseline (the preset as it is) and the same preset with
-`data.recon_negatives.share` set (reconstructions of the training reals by autoencoders with
+side by side: the baseline (the preset with `data.recon_negatives.share=0`) and the same preset
+with the share set (reconstructions of the training reals by autoencoders with
 transposed-conv and up-sample decoders, never the held-out `autoencoder` family's pixel-shuffle
 decoder or its training run). Records the machine, the load before and after, the commands and
 wall times, and per arm the unseen means (ROC-AUC, accuracy, ECE, the trust figures) over all
@@ -79,8 +79,11 @@ def main() -> int:
                         help="settings of the arm with negatives (repeatable)")
     parser.add_argument("--summarize", action="store_true",
                         help="only re-read every OUT/*/xgen.json into OUT/comparison.json")
+    parser.add_argument("--common", action="append", default=[],
+                        help="settings of both arms (repeatable), e.g. data.augment.blur_prob=0.1")
     args = parser.parse_args()
-    arms = {"baseline": [], "recon_negatives": args.negatives}
+    arms = {"baseline": [*args.common, "data.recon_negatives.share=0"],
+            "recon_negatives": [*args.common, *args.negatives]}
     if args.summarize:
         saved = json.loads((args.out / "comparison.json").read_text())
         # every arm folder, also ones run by hand beside the two (their command noted there)

@@ -49,14 +49,16 @@ def test_find_runs_skips_output_folders(demo: Path) -> None:
 
 def test_report_of_a_folder_of_runs(page: str) -> None:
     sections = _sections(page)
-    assert list(sections) == ["demo", "detector", "gan", "Configs"]
+    assert list(sections) == ["demo", "detector", "gan", "Glossary", "Run internals", "Configs"]
     top, detector, gan = sections["demo"], sections["detector"], sections["gan"]
     assert "Model comparison" in top and "Evaluation:" not in top
     assert "Generated samples" in gan and "latest 4 of 6" in gan
     assert "Sample quality (FID/KID)" in gan
     quality = gan.split("Sample quality")[1]
     assert "<td>fid</td><td>123.4</td>" in quality and "<td>kid_std</td><td>0.01</td>" in quality
-    assert "epochs.csv" in gan and "speed.json" in gan and "bf16" in gan
+    assert "epochs.csv" in gan and "speed.json" not in gan  # how it ran, not what it found
+    internals = sections["Run internals"]
+    assert "speed.json" in internals and "bf16" in internals and "<details open" not in internals
     assert "Confusion" not in gan and "Evaluation" not in gan and "Data</h3>" not in gan
     for heading in ("Data", "Training curves", "Evaluation: det/best on test",
                     "Grad-CAM examples", "Robustness on test"):  # fmt: skip

@@ -52,6 +52,7 @@ from fakescope.evaluate.robustness import ROBUSTNESS_FILE, Robustness
 from fakescope.evaluate.xgen import CELL_METRICS, XGEN_FILE, XgenResult
 from fakescope.formatting import format_probability, format_value
 from fakescope.gan.metrics import FAKE_GRID_FILE, FLOOR_COMPARISON_FILE, REAL_GRID_FILE
+from fakescope.gan.plots import quality_floors
 from fakescope.report import plots
 from fakescope.report.demo_files import DEMO_MARKER, TIMINGS_FILE, demo_detector_checkpoint
 from fakescope.report.evaluation import EXAMPLES_FILE
@@ -365,8 +366,9 @@ def _columns(rows: list[dict[str, str]], internal: bool) -> list[dict[str, str]]
 
 def training_section(run: RunDir) -> str:
     parts = []
+    floors = quality_floors(run.path / FLOOR_COMPARISON_FILE)  # a GAN's goals; none for others
     for name, rows in _logs(run).items():
-        fig = plots.training_curves_figure(_columns(rows, internal=False))
+        fig = plots.training_curves_figure(_columns(rows, internal=False), floors)
         if fig is None:
             continue
         summary = _table(("column", "last value"), list(rows[-1].items()))

@@ -8,12 +8,13 @@ import re
 from collections.abc import Callable
 from pathlib import Path
 
-from report.demo_folder import demo_folder, single_run
+from report.demo_folder import demo_folder, gan_run, single_run
 
 from fakescope.evaluate.evaluate import Evaluation
 from fakescope.formatting import format_probability
 from fakescope.report.demo_files import DEMO_MARKER
 from fakescope.report.html import build_report
+from fakescope.runs import write_json
 
 
 def _section(page: str, anchor: str) -> str:
@@ -97,5 +98,15 @@ def test_speed_probes_and_learning_rates_are_internals(
     assert "<h3>Results</h3>" not in page  # speed.json was its only entry
     internals = _section(page, "internals")
     assert "<h4>speed.json</h4>" in internals and "bfloat16" in internals
-    assert "learning rate (metrics.csv)" in internals
+    assert "learning rate and throughput (metrics.csv)" in internals
     assert page.index('<section id="internals">') > page.index('<section id="glossary">')
+
+
+def test_a_gan_runs_summary_says_what_it_trained_on(tmp_path: Path) -> None:
+    run = gan_run(tmp_path / "gan")
+    (run / "config.yaml").write_text("data:\n  path: photos\nmodel:\n  arch: dcgan\n"
+                                     "train:\n  epochs: 1000\n  max_minutes: 2.5\n")
+    write_json(run / "data_report.json", {"root": "photos", "counts": {"train": {"real": 96}}})
+    training = build_report(run).split("id='run-training'>")[1].split("</p>")[0]
+    assert "GAN <b>dcgan</b>, 0 epoch(s) in a 2.5-minute budget" in training
+    assert "(train 96 real)" in training  # a GAN reads no fakes

@@ -79,7 +79,7 @@ _OWN_JSON = {
 }
 # How the run ran rather than what it found: shown folded at the end, not under Results.
 _INTERNAL_JSON = {"speed.json"}
-_INTERNAL_COLUMN = re.compile(r"^lr(_|$)")
+_INTERNAL_COLUMN = re.compile(r"^(lr(_|$)|images_per_s|cpu_s$)")  # learning rates, throughput
 # The comparison's columns shown in the page's width; the full table is folded below them.
 _COMPARISON_MAIN = ("roc_auc", "average_precision", "eer", "accuracy", "ece", "threshold")
 
@@ -305,14 +305,15 @@ def summary_section(root: Path, runs: Sequence[Path] = ()) -> str:
     comparison, floor = _first(root, COMPARISON_FILE), _first(root, FLOOR_COMPARISON_FILE)
     detectors = _detector_summary(root, comparison) if comparison else ""
     gan = _gan_summary(floor) if floor else ""
-    if not (detectors or gan) and _is_run(root):
+    if not detectors and _is_run(root):
         detectors = run_summary(root)
     if not (detectors or gan):
         return ""
     synthetic = synthetic_note() if synthetic_data(root, runs) else ""
+    right = f"<div>{gan}</div>" if gan else ""
     return (
         f"<section id='summary'><h2>Summary</h2>{synthetic}<div class='columns'>"
-        f"<div>{detectors}{_timings_summary(root)}</div><div>{gan}</div></div></section>"
+        f"<div>{detectors}{_timings_summary(root)}</div>{right}</div></section>"
     )
 
 
@@ -356,8 +357,8 @@ def _logs(run: RunDir) -> dict[str, list[dict[str, str]]]:
 
 
 def _columns(rows: list[dict[str, str]], internal: bool) -> list[dict[str, str]]:
-    """The log's rows with only its internal columns (learning rates) and the x axis, or
-    without them."""
+    """The log's rows with only its internal columns (learning rates, throughput) and the x
+    axis, or without them."""
     def keep(column: str) -> bool:
         return column in ("step", "epoch") or bool(_INTERNAL_COLUMN.match(column)) == internal
 
@@ -444,7 +445,7 @@ def results_section(run: RunDir) -> str:
 
 
 def internals_block(run: RunDir) -> str:
-    """How the run ran: its speed probes (speed.json) and learning-rate curves, folded."""
+    """How the run ran: its speed probes (speed.json), learning-rate and throughput curves."""
     parts = []
     for name in sorted(_INTERNAL_JSON):
         data = _read_json(run.path / name)
@@ -453,7 +454,8 @@ def internals_block(run: RunDir) -> str:
     for name, rows in _logs(run).items():
         fig = plots.training_curves_figure(_columns(rows, internal=True))
         if fig is not None:
-            parts.append(f"<h4>learning rate ({_e(name)})</h4>{_figure(fig, name)}")
+            parts.append(f"<h4>learning rate and throughput ({_e(name)})</h4>"
+                         + _figure(fig, name))
     return "".join(parts)
 
 

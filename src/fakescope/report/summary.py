@@ -155,17 +155,21 @@ def _training_line(run: RunDir) -> str:
     report = _read(run.data_report)
     counts = _section(report, "counts")
     path = (report.get("root") if isinstance(report, dict) else None) or data.get("path")
+    detector = bool(model.get("name"))
     split_counts = ", ".join(
-        f"{_e(split)} {c.get('real', 0)} real / {c.get('fake', 0)} fake"
+        f"{_e(split)} {c.get('real', 0)} real"
+        + (f" / {c.get('fake', 0)} fake" if detector else "")  # a GAN reads real images only
         for split, c in counts.items() if isinstance(c, dict)
     )
-    what = (f"detector <b>{_e(model['name'])}</b>" if model.get("name")
+    what = (f"detector <b>{_e(model['name'])}</b>" if detector
             else f"GAN <b>{_e(model.get('arch', 'dcgan'))}</b>")
     epochs = _epochs_trained(run)
-    planned = _section(config, "train").get("epochs")
+    train = _section(config, "train")
     epoch_text = f"{epochs} epoch(s)" if epochs is not None else "no epoch logged yet"
-    if epochs is not None and isinstance(planned, int) and planned != epochs:
-        epoch_text += f" of {planned} planned"
+    if epochs is not None and train.get("max_minutes"):
+        epoch_text += f" in a {train['max_minutes']:g}-minute budget"
+    elif epochs is not None and isinstance(train.get("epochs"), int) and train["epochs"] != epochs:
+        epoch_text += f" of {train['epochs']} planned"
     return (
         f"<p id='run-training'>Trained: {what}, {_e(epoch_text)}, on "
         f"<code>{_e(path or '?')}</code>" + (f" ({split_counts})" if split_counts else "")

@@ -51,6 +51,7 @@ from fakescope.evaluate.evaluate import EVALUATION_FILE, Evaluation, model_name,
 from fakescope.evaluate.robustness import ROBUSTNESS_FILE, Robustness
 from fakescope.evaluate.xgen import CELL_METRICS, XGEN_FILE, XgenResult
 from fakescope.formatting import format_probability, format_value
+from fakescope.gan.interpret import diversity_words
 from fakescope.gan.metrics import FAKE_GRID_FILE, FLOOR_COMPARISON_FILE, REAL_GRID_FILE
 from fakescope.gan.plots import quality_floors
 from fakescope.report import plots
@@ -273,12 +274,14 @@ def _gan_summary(path: Path) -> str:
         return ""
     fake, floor = data.get("fake", {}), data.get("floor", {})
     name = data.get("fd_name", "FD")
+    diversity = fake.get("diversity")
+    words = f" ({diversity_words(diversity)})" if isinstance(diversity, (int, float)) else ""
     text = (
         f"<p>GAN: {_e(name)} <b>{_e(format_value(fake.get('fd'), DASH))}</b> against "
         f"{_e(data.get('images', '?'))} held-out real faces, where a second set of real faces "
         f"scores {_e(format_value(floor.get('fd'), DASH))} (the floor): "
-        f"<b>{_e(format_value(data.get('fd_over_floor'), DASH))}x</b> the floor; diversity "
-        f"{_e(format_value(fake.get('diversity'), DASH))} of the reals'.</p>"
+        f"<b>{_e(format_value(data.get('fd_over_floor'), DASH))}x</b> the floor (goal: near "
+        f"1x); diversity {_e(format_value(diversity, DASH))} of the reals'{words}.</p>"
     )
     grids = "".join(
         _image((path.parent / name).read_bytes(), caption, width=240)

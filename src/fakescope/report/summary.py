@@ -23,7 +23,7 @@ from fakescope.report.demo_files import DEMO_MARKER
 from fakescope.runs import RunDir
 
 DASH = "–"
-# (term, explanation); the anchors are "term-" + the term's first word in lower case.
+# (term, explanation), in the order a reader meets them on the page
 GLOSSARY: tuple[tuple[str, str], ...] = (
     ("ROC-AUC", "the chance that a random fake scores higher than a random real image: 0.5 is "
      "guessing, 1 ranks every fake above every real. It ignores the threshold."),

@@ -7,7 +7,8 @@ has no confusion matrix, a detector run no sample grid):
     config.yaml            the resolved config
     data_report.json       what the data layer found
     *.csv                  training logs: curves, and FID/KID columns of GAN runs
-    *.json                 other results a job wrote beside them (GAN FID/KID, speed probes)
+    *.json                 other results a job wrote beside them (GAN FID/KID); speed.json's
+                           probes go to the folded run internals
     quality_vs_floor.json  a GAN's FD/KID/diversity next to the real-vs-real floor, shown with
                            real_grid.png and fake_grid.png side by side
     samples/*.png          generated sample grids (the latest few)
@@ -435,7 +436,7 @@ def _flatten(data: Any, prefix: str = "") -> list[tuple[str, Any]]:
 
 
 def results_section(run: RunDir) -> str:
-    """Other JSON results at the run's top level (FID/KID of GAN runs, speed probes)."""
+    """Other JSON results at the run's top level (FID/KID of GAN runs), not its internals."""
     parts = []
     for path in sorted(run.path.glob("*.json")):
         if path.name in _OWN_JSON | _INTERNAL_JSON:

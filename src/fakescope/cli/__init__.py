@@ -36,6 +36,7 @@ COMMAND_MODULES = (
     "fakescope.cli.serve",
     "fakescope.cli.export",
     "fakescope.cli.bench",
+    "fakescope.cli.catalog",
 )
 
 

@@ -145,6 +145,7 @@ def _train(args: argparse.Namespace) -> int:
     from fakescope.config import load_config
     from fakescope.distributed import context_from_environment
     from fakescope.gan.config import GanJobConfig
+    from fakescope.gan.interpret import training_line
     from fakescope.gan.train import train_gan
 
     flags: dict[str, Any] = {
@@ -175,6 +176,7 @@ def _train(args: argparse.Namespace) -> int:
         print(f"checkpoint: {result.checkpoint}")
     for warning in result.warnings:
         print(f"warning: {warning}")
+    print(training_line(result.summary, result.run.path, result.run.samples))
     return 0
 
 
@@ -208,14 +210,20 @@ def _sample(args: argparse.Namespace) -> int:
 
 
 def _metrics(args: argparse.Namespace) -> int:
+    from fakescope.gan.interpret import floor_line
     from fakescope.gan.judge import measure_quality
     from fakescope.reproducibility import resolve_device
+    from fakescope.runs import RunDir
 
     report = measure_quality(
         args.checkpoint, args.data, args.n, args.feature_extractor, args.inception_weights,
         args.seed, resolve_device(args.device), progress=sys.stderr.isatty(),
     )
     print(json.dumps(report.to_dict(), indent=2))
+    # the reading for a person, on stderr so stdout stays one JSON document
+    folder = report.checkpoint.parent
+    run = folder.parent if folder.name == "checkpoints" else folder
+    print(floor_line(report.comparison, RunDir(run).samples), file=sys.stderr)
     if not report.held_out:
         print("note: pass --data with real images the GAN did not train on for a held-out "
               "comparison", file=sys.stderr)

@@ -63,8 +63,18 @@ class ScanFolder:
         self.parts.mkdir(parents=True, exist_ok=True)
         for partial in self.parts.glob(f"*{PARTIAL_SUFFIX}"):
             partial.unlink()  # a part file a kill interrupted: its shard is redone
+        self._drop_torn_line()
         if recorded is None:
             _write_atomically(self.plan_path, json.dumps(dict(plan), indent=2).encode())
+
+    def _drop_torn_line(self) -> None:
+        """Cut a last line a kill left unfinished, so the next entry starts on its own line."""
+        if not self.ledger_path.is_file():
+            return
+        data = self.ledger_path.read_bytes()
+        if data and not data.endswith(b"\n"):
+            with self.ledger_path.open("r+b") as handle:
+                handle.truncate(data.rfind(b"\n") + 1)
 
     def part_path(self, shard: Shard) -> Path:
         return self.parts / f"{shard.name}.parquet"

@@ -231,9 +231,12 @@ def scored_batches(ray: ModuleType, shards: Sequence[Shard], stream: StreamSetti
     """Scored rows of `shards`, a batch at a time, as they come out of the pipeline."""
     items = [{"shard": s.index, "start": s.start, "paths": list(s.paths)} for s in shards]
     dataset = ray.data.from_items(items, override_num_blocks=len(items))
+    # A remote-args function of its own keeps Ray Data from fusing the reading into the scoring
+    # actors: reading stays a pool of CPU tasks beside them, not work each actor does in turn.
     dataset = dataset.map_batches(
-        read_shard_batch, batch_size=1, fn_kwargs={"settings": stream.inputs}, num_cpus=1
-    )
+        read_shard_batch, batch_size=1, fn_kwargs={"settings": stream.inputs},
+        ray_remote_args_fn=_one_cpu,
+    )  # fmt: skip
     blobs = [ray.put(stream.checkpoint_bytes), ray.put(stream.onnx_bytes)]
     dataset = dataset.map_batches(
         Scorer, batch_size=stream.batch_size,
@@ -246,6 +249,10 @@ def scored_batches(ray: ModuleType, shards: Sequence[Shard], stream: StreamSetti
     )  # fmt: skip
     for batch in dataset.iter_batches(batch_size=None, batch_format="pyarrow"):
         yield [_plain(row) for row in batch.to_pylist()]
+
+
+def _one_cpu() -> dict[str, Any]:
+    return {"num_cpus": 1}
 
 
 def _spread() -> dict[str, Any]:

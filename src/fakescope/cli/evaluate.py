@@ -17,6 +17,7 @@ SUMMARY_METRICS = (
     "sensitivity", "specificity", "paper002_sensitivity", "paper002_specificity",
     "log_loss", "brier", "ece",
 )  # fmt: skip
+SCAN_HINT_FILES = 5000  # beyond this, predict points to `fakescope scan`
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -301,6 +302,9 @@ def _predict(args: argparse.Namespace) -> int:
         checkpoint=args.checkpoint, onnx_path=args.onnx_model,
     )  # fmt: skip
     paths = expand_inputs(args.paths)
+    if len(paths) > SCAN_HINT_FILES:
+        print(f"hint: for {len(paths)} files `fakescope scan` is the better tool (parallel, "
+              "resumable, Parquet output)", file=sys.stderr)
     results = predictor.predict_paths(paths, progress=not args.quiet and sys.stderr.isatty())
     rows = [r.to_dict() for r in results]
     if not args.no_provenance:  # a second opinion from the file's metadata, in its own columns

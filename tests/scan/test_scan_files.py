@@ -39,7 +39,8 @@ def test_bad_files_get_reasons_and_same_bytes_are_decoded_once(
     assert b.pixels is None and b.duplicate_of == str(first) and b.sha256 == a.sha256
     assert b.provenance == a.provenance and b.error is None and b.size == a.size
     assert bad.error == f"{bad.path}: not an image Pillow can identify" and bad.sha256
-    assert bad2.duplicate_of == bad.path and bad2.error == f"{bad2.path}: not an image Pillow can identify"
+    assert bad2.duplicate_of == bad.path
+    assert bad2.error == f"{bad2.path}: not an image Pillow can identify"
     assert missing.error == f"{missing.path}: file not found" and missing.size is None
     assert folder.error == f"{folder.path}: no image files in this folder"
 

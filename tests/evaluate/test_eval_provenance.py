@@ -51,17 +51,30 @@ def test_predict_adds_provenance_columns(
     assert rows[0]["provenance_basis"] == "unsigned metadata"
     assert rows[0]["provenance_evidence"].startswith("png-text:parameters=")
     assert all(r["label"] in ("real", "fake") for r in rows)  # the detector's own columns
+    # the joint decision comes first: a declaration of generation decides whatever the pixels say
+    assert list(rows[0])[:3] == ["path", "decision", "decision_text"]
+    assert rows[0]["decision"] == "generated"
+    assert rows[0]["decision_text"].startswith("declared generated (unsigned PNG text); the ")
+    assert rows[0]["decision_text"].endswith(": treat as generated")
+    # unsigned camera EXIF does not contest the pixels
+    expected = {"real": "likely-real", "fake": "likely-generated", "uncertain": "uncertain"}
+    assert rows[1]["decision"] == expected[rows[1]["verdict"]]
+    assert rows[1]["decision_text"].startswith("camera capture claim (unsigned EXIF); ")
 
     assert main([*args, "--csv"]) == 0
     table = list(csv.DictReader(io.StringIO(capsys.readouterr().out)))
     assert [r["provenance_c2pa"] for r in table] == ["", ""]
+    assert list(table[0])[:3] == ["path", "decision", "decision_text"]
+    assert [r["decision"] for r in table] == [r["decision"] for r in rows]
     assert list(table[0])[-4:] == ["provenance", "provenance_basis", "provenance_c2pa",
                                    "provenance_evidence"]
     assert main(args) == 0
     assert capsys.readouterr().out.splitlines()[0].split() == [
-        "path", "p_fake", "verdict", "provenance", "error"]
+        "path", "decision", "p_fake", "verdict", "provenance", "error"]
     assert main([*args, "--json", "--no-provenance"]) == 0
-    assert "provenance" not in json.loads(capsys.readouterr().out)[0]
+    unread = json.loads(capsys.readouterr().out)[0]
+    assert "provenance" not in unread
+    assert unread["decision_text"].startswith("provenance not read; ")
 
 
 def test_eval_counts_provenance_per_class_and_the_report_shows_it(

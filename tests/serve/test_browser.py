@@ -4,6 +4,7 @@ upload a face and see the verdict, upload a text file and see the error, use the
 from __future__ import annotations
 
 import io
+import re
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -171,6 +172,39 @@ def test_provenance_panel_shows_what_the_file_declares(page: sync_api.Page,
 
     page.locator("#clear-button").click()
     expect(panel).to_be_hidden()
+
+
+def test_the_joint_decision_comes_first(page: sync_api.Page, tmp_path: Path) -> None:
+    from provenancefiles import camera_exif, jpeg_with_exif, png_with_text
+
+    generated = tmp_path / "sd.png"
+    generated.write_bytes(png_with_text(
+        {"parameters": "a face\nNegative prompt: blurry\nSteps: 20, Sampler: Euler a, Seed: 1"}))
+    page.set_input_files("#file-input", generated)
+    decision = page.locator("#decision")
+    expect(decision).to_be_visible()
+    expect(decision).to_have_class("decision is-generated")
+    expect(page.locator("#decision-label")).to_have_text("Treat as generated")
+    expect(page.locator("#decision-text")).to_contain_text(
+        "declared generated (unsigned PNG text); the pixel detector ")
+    expect(page.locator("#decision-text")).to_contain_text(": treat as generated")
+    # the two raw readings are kept, below the decision
+    expect(page.locator("#verdict-label")).to_contain_text(re.compile("Likely|Uncertain"))
+    expect(page.locator("#provenance-verdict")).to_have_text("Declared generated")
+    tops = [page.locator(where).bounding_box()["y"]  # type: ignore[index]
+            for where in ("#decision-label", "#verdict-label", "#provenance-verdict")]
+    assert tops == sorted(tops), tops
+    expect(page.locator("#status")).to_contain_text("sd.png: treat as generated; pixel detector: ")
+    page.screenshot(path=str(tmp_path / "decision.png"), full_page=True)
+    shutil.copy(tmp_path / "decision.png", "/tmp/serve_decision_screenshot.png")
+
+    camera = tmp_path / "camera.jpg"
+    camera.write_bytes(jpeg_with_exif(camera_exif()))
+    page.set_input_files("#file-input", camera)
+    expect(page.locator("#decision-text")).to_contain_text("camera capture claim (unsigned EXIF)")
+    expect(decision).not_to_have_class("decision is-generated")
+    page.locator("#clear-button").click()
+    expect(decision).to_be_hidden()
 
 
 def test_the_uncertain_band_is_its_own_verdict(

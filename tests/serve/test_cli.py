@@ -13,6 +13,7 @@ from fastapi.testclient import TestClient
 
 from fakescope.checkpoints import FORMAT_VERSION
 from fakescope.cli import build_parser, main
+from fakescope.inference.decision_policy import DEFAULT_POLICY, DecisionPolicy
 from fakescope.models.registry import build_detector, save_detector
 from fakescope.serve.server import GuardedH11Protocol, InFlightLimit
 
@@ -127,6 +128,29 @@ def test_an_unset_api_key_variable_is_refused(captured: dict[str, Any], tiny_che
     args = ["serve", "--checkpoint", str(tiny_checkpoint), "--api-key-env", "SERVE_TEST_MISSING"]
     assert main(args) == 2
     assert "SERVE_TEST_MISSING" in one_line_error(capsys) and "app" not in captured
+
+
+def test_the_decision_policy_is_a_flag_or_a_setting(
+    captured: dict[str, Any], tiny_checkpoint: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    base = ["serve", "--checkpoint", str(tiny_checkpoint), "--threads", "1"]
+    assert main(base) == 0
+    assert captured["app"].state.settings.decision_policy == DEFAULT_POLICY
+    assert main([*base, "--decision-policy",
+                 "trust_unsigned_generated=no,capture_review_from=unsigned"]) == 0
+    policy = captured["app"].state.settings.decision_policy
+    assert policy == DecisionPolicy(False, "unsigned", "never")
+    assert main([*base, "--set", "decision_policy.capture_override_from=trusted"]) == 0
+    assert captured["app"].state.settings.decision_policy.capture_override_from == "trusted"
+    with TestClient(captured["app"]) as client:
+        info = client.get("/api/models").json()["models"][0]
+    assert info["decision_policy"]["capture_override_from"] == "trusted"
+    del captured["app"]
+    capsys.readouterr()
+    assert main([*base, "--decision-policy", "capture_review_from=sometimes"]) == 2
+    assert "capture_review_from must be one of" in one_line_error(capsys)
+    assert main([*base, "--set", "decision_policy.capture_review_from=sometimes"]) == 2
+    assert "capture_review_from" in one_line_error(capsys) and "app" not in captured
 
 
 class RunsCode:

@@ -291,6 +291,7 @@ def _robustness(args: argparse.Namespace) -> int:
 
 
 def _predict(args: argparse.Namespace) -> int:
+    from fakescope.inference.joint import prediction_rows
     from fakescope.inference.predict import Predictor, expand_inputs
     from fakescope.models.registry import load_detector
     from fakescope.reproducibility import resolve_device
@@ -306,11 +307,8 @@ def _predict(args: argparse.Namespace) -> int:
         print(f"hint: for {len(paths)} files `fakescope scan` is the better tool (parallel, "
               "resumable, Parquet output)", file=sys.stderr)
     results = predictor.predict_paths(paths, progress=not args.quiet and sys.stderr.isatty())
-    rows = [r.to_dict() for r in results]
-    if not args.no_provenance:  # a second opinion from the file's metadata, in its own columns
-        from fakescope.provenance import read_provenance
-
-        rows = [{**row, **read_provenance(row["path"]).columns()} for row in rows]
+    # The joint decision first, then the detector's fields and the file's provenance columns.
+    rows = prediction_rows(results, provenance=not args.no_provenance)
     if args.explain:
         _explain_each(loaded, results, Path(args.explain), args.face_crop)
     if args.json:
@@ -319,11 +317,12 @@ def _predict(args: argparse.Namespace) -> int:
         _emit(args.csv, _rows_csv(rows))
     if not (args.json == "-" or args.csv == "-"):
         table = [
-            (r["path"], format_probability(r["probability_fake"]), r["verdict"] or "error",
-             r.get("provenance", "-"), r["error"] or "")
+            (r["path"], r["decision"], format_probability(r["probability_fake"]),
+             r["verdict"] or "error", r.get("provenance", "-"), r["error"] or "")
             for r in rows
         ]
-        print(format_table(("path", "p_fake", "verdict", "provenance", "error"), table))
+        print(format_table(("path", "decision", "p_fake", "verdict", "provenance", "error"),
+                           table))
         print(f"{_decision_rule(loaded)}; {sum(r['error'] is None for r in rows)} of "
               f"{len(rows)} images predicted with {predictor.onnx_source or 'PyTorch'}")
     return 1 if any(r["error"] for r in rows) else 0
@@ -353,8 +352,8 @@ def _explain_each(loaded: Any, results: Sequence[Any], folder: Path, face_crop: 
 
 
 def _rows_csv(rows: list[dict[str, Any]]) -> str:
-    columns = ["path", "probability_fake", "label", "verdict", "threshold", "band_low",
-               "band_high", "face_box", "error"]
+    columns = ["path", "decision", "decision_text", "probability_fake", "label", "verdict",
+               "threshold", "band_low", "band_high", "face_box", "error"]
     columns += [c for c in (rows[0] if rows else {}) if c.startswith("provenance")]
     boxed = [{**row, "face_box": None if row["face_box"] is None else json.dumps(row["face_box"])}
              for row in rows]

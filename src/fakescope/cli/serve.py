@@ -11,6 +11,7 @@ from typing import Any
 
 from fakescope.config import ConfigError, merge_overrides, override_settings
 from fakescope.errors import SetupError
+from fakescope.inference.decision_policy import parse_policy
 from fakescope.report.demo_files import (
     DEFAULT_DEMO_OUT,
     RECOMMENDED_DETECTOR,
@@ -83,6 +84,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                        help="seconds an idle keep-alive connection stays open")
     serve.add_argument("--no-provenance", action="store_true",
                        help="do not read uploads' provenance metadata (C2PA, XMP, EXIF)")
+    serve.add_argument("--decision-policy", metavar="KEY=VALUE,...",
+                       help="how the detector's verdict and the provenance join into one "
+                       "decision: trust_unsigned_generated=yes|no, capture_review_from and "
+                       "capture_override_from=unsigned|signed|trusted|never (default: yes, "
+                       "signed, never; see docs/verdicts.md)")
     serve.add_argument("--log-level", default="info",
                        choices=["critical", "error", "warning", "info", "debug"])
     serve.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
@@ -136,6 +142,8 @@ def _setting_flags(args: argparse.Namespace) -> dict[str, Any]:
         "max_wait_ms": args.max_wait_ms,
         "max_queue": args.max_queue,
         "provenance": False if args.no_provenance else None,
+        "decision_policy": None if args.decision_policy is None
+        else parse_policy(args.decision_policy).to_dict(),
     }
 
 

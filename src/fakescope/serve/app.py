@@ -28,10 +28,11 @@ from starlette.exceptions import HTTPException
 from starlette.requests import ClientDisconnect
 
 from fakescope import __version__
+from fakescope.inference.joint import decide_prediction
 from fakescope.inference.predict import Prediction
 from fakescope.models.registry import LoadedDetector, list_detectors
 from fakescope.serve.inference import InferenceService, Outcome
-from fakescope.serve.provenance import ProvenanceService
+from fakescope.serve.provenance import ProvenanceService, provenance_body
 from fakescope.serve.schemas import (
     BatchItem,
     BatchResponse,
@@ -114,6 +115,7 @@ def _model_info(service: InferenceService, settings: ServeSettings, checkpoint: 
         temperature=loaded.calibration.temperature,
         calibration=json_safe(loaded.calibration.to_dict()),
         metrics=json_safe(loaded.metrics),
+        decision_policy=settings.decision_policy.to_dict(),
     )
 
 
@@ -216,13 +218,15 @@ def create_app(
         started = time.perf_counter()
         (upload,) = files_in(await uploads(request, single), SINGLE_FIELD, max_count=1)
         outcome = await service.predict(loader(upload), gradcam)
-        # Read beside the detector's result, never mixed into it.
-        evidence = await provenance.read(upload) if provenance else None
+        # Read beside the detector's result, never mixed into it; the decision joins the two.
+        read = await provenance.read(upload) if provenance else None
+        decision = decide_prediction(outcome.prediction, read, settings.decision_policy)
         return {
             **_prediction_body(upload.filename, outcome),
+            **decision.to_dict(),
             "model": loaded.name,
             "latency_ms": round((time.perf_counter() - started) * 1000.0, 2),
-            "provenance": evidence,
+            "provenance": provenance_body(read) if read else None,
         }
 
     async def batch_item(upload: Upload, gradcam: bool) -> BatchItem:
@@ -233,8 +237,11 @@ def create_app(
         except QueueFullError as err:
             return BatchItem(filename=upload.filename, error=f"server busy: {err}", status=503)
         body = PredictionBody(**_prediction_body(upload.filename, outcome))
-        evidence = ProvenanceBody(**await provenance.read(upload)) if provenance else None
-        return BatchItem(filename=upload.filename, prediction=body, provenance=evidence)
+        read = await provenance.read(upload) if provenance else None
+        decision = decide_prediction(outcome.prediction, read, settings.decision_policy)
+        evidence = ProvenanceBody(**provenance_body(read)) if read else None
+        return BatchItem(filename=upload.filename, **decision.to_dict(), prediction=body,
+                         provenance=evidence)
 
     @app.post(
         "/api/predict/batch", response_model=BatchResponse, dependencies=protected,

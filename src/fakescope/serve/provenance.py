@@ -30,9 +30,6 @@ def provenance_body(provenance: Provenance) -> dict[str, Any]:
     return body
 
 
-def failed_body(message: str) -> dict[str, Any]:
-    return {"verdict": None, "basis": "", "summary": "", "c2pa": None, "evidence": [],
-            "error": message}
 
 
 class ProvenanceService:
@@ -55,15 +52,16 @@ class ProvenanceService:
             with self._lock:
                 self.running -= 1
 
-    async def read(self, upload: Upload) -> dict[str, Any]:
-        """The upload's provenance body; an `error` body when over time or too busy, never an
+    async def read(self, upload: Upload) -> Provenance:
+        """The upload's provenance; one with an `error` when over time or too busy, never an
         exception (the detector's answer must not depend on it)."""
         if self.running >= self.max_running:
-            return failed_body("provenance not read: the server is busy reading other files")
+            return Provenance(upload.filename, None,
+                              error="provenance not read: the server is busy reading other files")
         with anyio.move_on_after(self.timeout_s):
-            provenance = await anyio.to_thread.run_sync(
+            return await anyio.to_thread.run_sync(
                 partial(self._read, upload.data, upload.filename),
                 abandon_on_cancel=True, limiter=self.limiter,
             )
-            return provenance_body(provenance)
-        return failed_body(f"provenance not read: it took over {self.timeout_s:g} s")
+        return Provenance(upload.filename, None,
+                          error=f"provenance not read: it took over {self.timeout_s:g} s")

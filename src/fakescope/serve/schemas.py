@@ -80,7 +80,24 @@ class ProvenanceBody(BaseModel):
     error: str | None = None
 
 
+DECISION_DESCRIPTION = (
+    "the pixel verdict and the provenance joined by the server's decision policy "
+    "(docs/verdicts.md): generated (the file declares it), likely-generated (the detector says "
+    "fake and nothing strong contests it), review (strong evidence disagrees), uncertain, "
+    "likely-real, or captured (a trusted C2PA capture claim the detector does not contest)"
+)
+DECISION_TEXT_DESCRIPTION = (
+    "one line for a reviewer naming the claim, its basis and the detector's verdict, e.g. "
+    "'declared generated (unsigned PNG text); the pixel detector does not see it: treat as "
+    "generated'"
+)
+DecisionCode = Literal["generated", "likely-generated", "review", "uncertain", "likely-real",
+                   "captured"]
+
+
 class PredictResponse(PredictionBody):
+    decision: DecisionCode | None = Field(default=None, description=DECISION_DESCRIPTION)
+    decision_text: str | None = Field(default=None, description=DECISION_TEXT_DESCRIPTION)
     model: str
     latency_ms: float
     provenance: ProvenanceBody | None = Field(
@@ -92,6 +109,10 @@ class BatchItem(BaseModel):
     """One file of a batch: its prediction, or the error that file alone caused."""
 
     filename: str
+    decision: DecisionCode | None = Field(
+        default=None, description=f"{DECISION_DESCRIPTION}; null when the file failed"
+    )
+    decision_text: str | None = Field(default=None, description=DECISION_TEXT_DESCRIPTION)
     prediction: PredictionBody | None = None
     provenance: ProvenanceBody | None = None
     error: str | None = None
@@ -126,6 +147,11 @@ class ModelInfo(BaseModel):
         description="how the temperature and band were fitted (split, targets, ECE before/after)"
     )
     metrics: dict[str, Any] = Field(description="the evaluation metrics stored in the checkpoint")
+    decision_policy: dict[str, Any] = Field(
+        default={}, description="the policy joining pixel verdict and provenance "
+        "(docs/verdicts.md): trust_unsigned_generated, capture_review_from, "
+        "capture_override_from",
+    )
 
 
 class ModelsResponse(BaseModel):

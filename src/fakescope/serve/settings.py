@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from fakescope.config import ConfigError
+from fakescope.inference.decision_policy import DEFAULT_POLICY, DecisionPolicy
 
 MIB = 1024 * 1024
 # The connection guards of `fakescope.serve.server` (see there): seconds to send a request's
@@ -33,6 +34,8 @@ class ServeSettings:
     decode_concurrency: int = 4  # uploads decoded at once, which bounds decode memory
     provenance: bool = True  # read C2PA, generator metadata and EXIF beside the detector
     provenance_timeout_s: float = 5.0  # past it a request gets a provenance error, not a wait
+    # How the detector's verdict and the provenance join into one decision (docs/verdicts.md).
+    decision_policy: DecisionPolicy = DEFAULT_POLICY
 
     def __post_init__(self) -> None:
         positive = {

@@ -39,6 +39,16 @@ const VERDICTS = {
   uncertain: "Uncertain",
 };
 
+// The joint decision of pixels and provenance (docs/verdicts.md), shown above both.
+const DECISIONS = {
+  generated: "Treat as generated",
+  "likely-generated": "Likely generated",
+  review: "Needs a person's review",
+  uncertain: "Uncertain",
+  "likely-real": "Likely a real photo",
+  captured: "Signed camera capture",
+};
+
 function headers() {
   const key = $("api-key-input").value.trim();
   return key ? { "X-API-Key": key } : {};
@@ -59,6 +69,7 @@ function setStatus(text) {
 }
 
 function showError(text) {
+  $("decision").hidden = true;
   $("verdict").hidden = true;
   $("provenance-panel").hidden = true;
   const box = $("error");
@@ -141,9 +152,23 @@ function showResult(result) {
   $("fact-face-row").hidden = !box;
   if (box) $("fact-face").textContent = `${box.w}×${box.h} px at (${box.x}, ${box.y})`;
   verdict.hidden = false;
-  setStatus(`Verdict for ${result.filename}: ${verdictName}.`);
+  showDecision(result);
+  const named = DECISIONS[result.decision] || result.decision;
+  const joint = result.decision ? `${named.toLowerCase()}; pixel detector: ` : "";
+  setStatus(`Verdict for ${result.filename}: ${joint}${verdictName}.`);
   showProvenance(result.provenance);
   showGradcam();
+}
+
+// A server without the decision field leaves the box hidden; the raw verdicts still show.
+function showDecision(result) {
+  const box = $("decision");
+  box.className = "decision";
+  box.hidden = !result.decision;
+  if (!result.decision) return;
+  box.classList.add(`is-${result.decision}`);
+  $("decision-label").textContent = DECISIONS[result.decision] || result.decision;
+  $("decision-text").textContent = result.decision_text || "";
 }
 
 const PROVENANCE_LABELS = {
@@ -230,6 +255,7 @@ function choose(file) {
   if (!file) return;
   state.file = file;
   state.result = null;
+  $("decision").hidden = true;
   $("verdict").hidden = true;
   $("provenance-panel").hidden = true;
   clearError();
@@ -251,6 +277,7 @@ function reset() {
   $("preview").hidden = true;
   $("drop-label").classList.remove("compact");
   $("clear-button").hidden = true;
+  $("decision").hidden = true;
   $("verdict").hidden = true;
   $("provenance-panel").hidden = true;
   $("file-input").value = "";

@@ -61,6 +61,8 @@ def test_the_summary_counts_every_row_and_lists_the_failed(
     summary, files = write_summary(folder, settings={})
     assert summary["rows"] == 5 and summary["scored"] == 4 and summary["errors"] == 1
     assert summary["counts"]["verdict"] == {"(none)": 1, "fake": 4}
+    # provenance not read here: the detector's word decides, and a failed file stays uncertain
+    assert summary["counts"]["decision"] == {"likely-generated": 4, "uncertain": 1}
     assert summary["histogram"]["counts"][-1] == 4 and summary["repeated_bytes"] == 4
     assert summary["failed"] == [{"path": paths[4], "error": "broken"}]
     assert summary["slowest"][0] == {"path": paths[4], "seconds": 4.0}

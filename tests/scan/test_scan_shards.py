@@ -93,6 +93,7 @@ def test_shards_are_written_once_whole_whatever_order_rows_arrive(tmp_path: Path
     dup = table.to_pylist()[2]
     assert dup["duplicate_of"] == "/x/4.jpg" and dup["probability_fake"] == pytest.approx(0.1)
     assert dup["verdict"] == "real" and dup["band_low"] == 0.4
+    assert dup["decision"] == "likely-real" and "detector says real" in dup["decision_text"]
     assert set(folder.finished()) == {1}
     with pytest.raises(ValueError, match="not pending"):
         collector.add(rows1[:1])

@@ -14,7 +14,10 @@ from typing import Any
 
 import pyarrow as pa
 
+from fakescope.inference.decision import ProvenanceInput
+from fakescope.inference.joint import decide_prediction
 from fakescope.inference.predict import Prediction
+from fakescope.provenance import Provenance
 from fakescope.scan.files import PROVENANCE_COLUMNS
 
 _TEXT = pa.string()
@@ -31,7 +34,8 @@ SCHEMA = pa.schema([
     ("threshold", _REAL),
     ("band_low", _REAL),
     ("band_high", _REAL),
-    ("decision", _TEXT),
+    ("decision", _TEXT),  # the joint decision of pixels and provenance
+    ("decision_text", _TEXT),
     *((name, _TEXT) for name in PROVENANCE_COLUMNS),
     ("face_box", _TEXT),
     ("backend", _TEXT),
@@ -45,7 +49,7 @@ TIMING_COLUMNS = ("read_seconds", "score_seconds", "node")
 
 def scan_row(scored: Mapping[str, Any], prediction: Prediction | None) -> dict[str, Any]:
     """One table row from a file's read-and-score record and its prediction (None when it was
-    not scored: an unreadable file)."""
+    not scored: an unreadable file), with the joint decision of both."""
     row = {name: scored.get(name) for name in SCHEMA.names}
     if prediction is None:
         row.update(probability_fake=None, verdict=None, threshold=None, band_low=None,
@@ -57,6 +61,16 @@ def scan_row(scored: Mapping[str, Any], prediction: Prediction | None) -> dict[s
             verdict=prediction.verdict or prediction.label,
             threshold=prediction.threshold, band_low=low, band_high=high,
         )  # fmt: skip
-    # The joint pixels+provenance decision is not computed yet: the column is kept empty.
-    row["decision"] = None
+    row.update(decide_prediction(prediction, _provenance(scored)).to_dict())
     return row
+
+
+def _provenance(scored: Mapping[str, Any]) -> ProvenanceInput:
+    """The provenance as the decision reads it: None when it was not read (the file could not be
+    opened), unreadable when its reader failed, else its verdict and basis."""
+    verdict = scored.get("provenance")
+    if verdict is None:
+        return None
+    if verdict == "error":
+        return Provenance(str(scored["path"]), None, error=scored.get("provenance_evidence"))
+    return verdict, str(scored.get("provenance_basis") or "")

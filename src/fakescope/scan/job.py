@@ -41,7 +41,6 @@ class ScanJob:
     onnx_model: str | None = None
     face_crop: bool = False
     cluster: Cluster = field(default_factory=Cluster)
-    spread: bool = False  # place the scoring actors on different nodes
     progress: bool = False
 
 
@@ -106,7 +105,6 @@ def run_scan(job: ScanJob) -> ScanResult:
                 inputs, Path(job.checkpoint).read_bytes(), onnx, job.batch_size, device,
                 job.cluster.actors or default_actors(resources.get("CPU", 1), device,
                                                      resources.get("GPU", 0)),
-                spread=job.spread,
             )  # fmt: skip
             for rows in scored_batches(ray, pending, stream):
                 collector.add(rows)

@@ -222,7 +222,6 @@ class StreamSettings:
     device: str = "cpu"
     actors: int = 1
     threads_per_actor: int = 1
-    spread: bool = False  # place the actors on different nodes
 
 
 def scored_batches(ray: ModuleType, shards: Sequence[Shard], stream: StreamSettings) -> Iterator[
@@ -231,11 +230,12 @@ def scored_batches(ray: ModuleType, shards: Sequence[Shard], stream: StreamSetti
     """Scored rows of `shards`, a batch at a time, as they come out of the pipeline."""
     items = [{"shard": s.index, "start": s.start, "paths": list(s.paths)} for s in shards]
     dataset = ray.data.from_items(items, override_num_blocks=len(items))
-    # A remote-args function of its own keeps Ray Data from fusing the reading into the scoring
-    # actors: reading stays a pool of CPU tasks beside them, not work each actor does in turn.
+    # Each read task reserves the memory of its shard's pictures. That also keeps Ray Data from
+    # fusing reading into the scoring actors (it fuses only stages with equal resource requests),
+    # so reading stays a pool of CPU tasks beside them, not work each actor does in turn.
     dataset = dataset.map_batches(
-        read_shard_batch, batch_size=1, fn_kwargs={"settings": stream.inputs},
-        ray_remote_args_fn=_one_cpu,
+        read_shard_batch, batch_size=1, fn_kwargs={"settings": stream.inputs}, num_cpus=1,
+        memory=_shard_memory(stream.inputs, max(len(s.paths) for s in shards)),
     )  # fmt: skip
     blobs = [ray.put(stream.checkpoint_bytes), ray.put(stream.onnx_bytes)]
     dataset = dataset.map_batches(
@@ -245,18 +245,15 @@ def scored_batches(ray: ModuleType, shards: Sequence[Shard], stream: StreamSetti
                                "threads": stream.threads_per_actor},
         compute=ray.data.ActorPoolStrategy(size=stream.actors),
         num_cpus=stream.threads_per_actor, num_gpus=1 if stream.device != "cpu" else 0,
-        ray_remote_args_fn=_spread if stream.spread else None,
     )  # fmt: skip
     for batch in dataset.iter_batches(batch_size=None, batch_format="pyarrow"):
         yield [_plain(row) for row in batch.to_pylist()]
 
 
-def _one_cpu() -> dict[str, Any]:
-    return {"num_cpus": 1}
-
-
-def _spread() -> dict[str, Any]:
-    return {"scheduling_strategy": "SPREAD"}
+def _shard_memory(inputs: InputSettings, images: int) -> int:
+    """Bytes a read task holds: its shard's model inputs twice over (the list and the stacked
+    block), plus room for decoding one picture."""
+    return 2 * images * inputs.spec.size**2 * 3 + 64 * 2**20
 
 
 def _plain(row: dict[str, Any]) -> dict[str, Any]:

@@ -147,10 +147,15 @@ def test_kill_9_then_resume_gives_the_uninterrupted_table(
 
 
 def test_two_nodes_both_score_and_merge_to_the_one_node_table(
-    scan_checkpoint: Path, scan_faces: Path, tmp_path: Path
+    scan_checkpoint: Path, scan_faces: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     import ray
+    import ray._private.ray_constants as ray_constants
     from ray.cluster_utils import Cluster as RayCluster
+
+    # Both nodes on the loopback address: without this, ray.init turns 127.0.0.1 into the
+    # machine's network address, where the nodes do not listen.
+    monkeypatch.setattr(ray_constants, "ENABLE_RAY_CLUSTER", False)
 
     local = {"node_ip_address": "127.0.0.1", "include_dashboard": False}
     cluster = RayCluster(initialize_head=True, head_node_args={"num_cpus": 2, **local})

@@ -81,3 +81,15 @@ def test_without_ray_the_error_names_the_extra(
     err = capsys.readouterr().err.strip()
     assert err.startswith("fakescope: error: fakescope scan needs Ray: pip install")
     assert len(err.splitlines()) == 1
+
+
+def test_resuming_a_folder_without_a_scan_is_a_one_line_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    pytest.importorskip("ray")
+    assert main(["scan", "--resume", "--out", str(tmp_path)]) == 2
+    assert capsys.readouterr().err == (
+        f"fakescope: error: {tmp_path}: no scan to resume here (no scan.json)\n"
+    )
+    assert main(["scan", "--out", str(tmp_path)]) == 2
+    assert "needs SOURCE... and --checkpoint" in capsys.readouterr().err

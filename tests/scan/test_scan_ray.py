@@ -17,6 +17,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from fakescope.cli import main
 from fakescope.inference.predict import Predictor
 from fakescope.models.registry import load_detector
 from fakescope.scan.job import ScanJob, run_scan
@@ -59,7 +60,7 @@ def _folder(tmp_path: Path, faces: Path) -> Path:
 
 
 def test_a_scan_scores_like_predict_and_a_rerun_skips_it(
-    scan_checkpoint: Path, scan_faces: Path, tmp_path: Path
+    scan_checkpoint: Path, scan_faces: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     folder = _folder(tmp_path, scan_faces)
     manifest = tmp_path / "list.csv"
@@ -89,6 +90,9 @@ def test_a_scan_scores_like_predict_and_a_rerun_skips_it(
     assert result.summary["duplicates_scored_once"] == 1 and result.summary["errors"] == 2
     again = run_scan(job)
     assert (again.skipped, again.written, again.rows) == (result.shards, 0, result.rows)
+    # --resume reads the inputs and checkpoint from the folder
+    assert main(["scan", "--resume", "--out", str(tmp_path / "out"), "--quiet"]) == 0
+    assert f"({result.shards} finished before, 0 now)" in capsys.readouterr().out
     _opens_in_chromium(tmp_path / "out" / "summary.html")
 
 

@@ -168,8 +168,9 @@ def predict_run(ck: Path, folder: Path, out: Path) -> dict[str, Any]:
 
 
 def two_nodes(ck: Path, folder: Path, work: Path, n: int) -> dict[str, Any]:
-    """A scan of n images on two simulated nodes (ray.cluster_utils.Cluster, 1 CPU each,
-    loopback only), against the same scan on one local node."""
+    """A scan of n images on two simulated nodes (ray.cluster_utils.Cluster, 2 logical CPUs
+    each on this 2-core machine, loopback only), one scoring actor per node, against the same
+    scan on one local node."""
     import pyarrow as pa
     import pyarrow.parquet as pq
     import ray
@@ -186,8 +187,8 @@ def two_nodes(ck: Path, folder: Path, work: Path, n: int) -> dict[str, Any]:
     pq.write_table(pa.table({"path": paths}), manifest)
     ray_constants.ENABLE_RAY_CLUSTER = False  # keep both nodes on 127.0.0.1
     local = {"node_ip_address": "127.0.0.1", "include_dashboard": False}
-    cluster = RayCluster(initialize_head=True, head_node_args={"num_cpus": 1, **local})
-    cluster.add_node(num_cpus=1, **local)
+    cluster = RayCluster(initialize_head=True, head_node_args={"num_cpus": 2, **local})
+    cluster.add_node(num_cpus=2, **local)
     two_out, one_out = work / f"two{n}", work / f"one{n}"
     try:
         ray.init(address=cluster.address, log_to_driver=False)
@@ -242,7 +243,8 @@ def main() -> None:
         run["scan"] = scan_run(ck, folder, out, args)
         if args.predict:
             run["predict"] = predict_run(ck, folder, work / f"predict{n}.json")
-        results[f"images_{n}"] = run
+        variant = "" if args.workers == usable_cores() else f"_workers{args.workers}"
+        results[f"images_{n}{variant}"] = run
         RESULTS.write_text(json.dumps(results, indent=2) + "\n")
         print(json.dumps(run, indent=2))
     if args.two_nodes:

@@ -15,6 +15,7 @@ from fakescope.config import ConfigError
 from fakescope.errors import BadFileError
 from fakescope.inference.predict import Prediction
 from fakescope.scan.ledger import ScanFolder
+from fakescope.scan.pipeline import check_actors
 from fakescope.scan.rows import SCHEMA, TIMING_COLUMNS
 from fakescope.scan.sources import cut_shards, expand_sources
 from fakescope.scan.writer import ShardCollector
@@ -130,3 +131,12 @@ def test_a_folder_holding_another_scan_is_refused(tmp_path: Path) -> None:
     ScanFolder(tmp_path).open(PLAN)
     with pytest.raises(ConfigError, match="listing_sha256"):
         ScanFolder(tmp_path).open({**PLAN, "listing_sha256": "other"})
+
+
+def test_scoring_actors_must_leave_a_cpu_for_reading() -> None:
+    check_actors(1, 1, 2, "cpu")
+    check_actors(4, 1, 2, "cuda")  # GPU actors: reading has the CPUs
+    with pytest.raises(ConfigError, match="leave no CPU for reading"):
+        check_actors(2, 1, 2, "cpu")  # this waited forever: no read task could start
+    with pytest.raises(ConfigError, match="at least 1"):
+        check_actors(0, 1, 8, "cpu")

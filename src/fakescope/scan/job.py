@@ -15,6 +15,7 @@ from fakescope.scan.ledger import ScanFolder
 from fakescope.scan.pipeline import (
     Cluster,
     StreamSettings,
+    check_actors,
     default_actors,
     file_sha256,
     model_bytes,
@@ -101,11 +102,12 @@ def run_scan(job: ScanJob) -> ScanResult:
                 device = "cuda" if resources.get("GPU", 0) > 0 else "cpu"
             onnx = model_bytes(loaded, job.checkpoint, job.backend, device, job.onnx_model)
             backend = "torch" if onnx is None else "onnx"
+            cpus = resources.get("CPU", 1)
+            actors = job.cluster.actors or default_actors(cpus, device, resources.get("GPU", 0))
+            check_actors(actors, 1, cpus, device)
             stream = StreamSettings(
-                inputs, Path(job.checkpoint).read_bytes(), onnx, job.batch_size, device,
-                job.cluster.actors or default_actors(resources.get("CPU", 1), device,
-                                                     resources.get("GPU", 0)),
-            )  # fmt: skip
+                inputs, Path(job.checkpoint).read_bytes(), onnx, job.batch_size, device, actors
+            )
             for rows in scored_batches(ray, pending, stream):
                 collector.add(rows)
         if collector.pending:

@@ -270,6 +270,17 @@ def file_sha256(path: str | Path) -> str:
     return digest.hexdigest()
 
 
+def check_actors(actors: int, threads: int, cpus: float, device: str) -> None:
+    """Scoring actors on CPUs must leave a CPU for reading, or the pipeline waits forever."""
+    if actors < 1:
+        raise ConfigError(f"--actors must be at least 1, got {actors}")
+    if device == "cpu" and actors * threads > cpus - 1:
+        raise ConfigError(
+            f"{actors} scoring actors of {threads} CPU leave no CPU for reading (the cluster has "
+            f"{cpus:g}); use at most {max(0, int(cpus - 1) // threads)} actors, or more CPUs"
+        )
+
+
 def default_actors(cpus: float, device: str, gpus: float) -> int:
     """Half the CPUs score and half read (decoding and provenance cost about what a small
     detector's forward pass does); on GPUs, one actor per GPU."""

@@ -1,6 +1,6 @@
 """How long the README's first command takes here: `fakescope demo` from a cold cache, timed.
 
-    python benchmarks/demo_time.py                 # appends a row to benchmarks/demo_time.md
+    python benchmarks/demo_time.py              # appends a row to benchmarks/results/demo_time.md
     python benchmarks/demo_time.py --out /tmp/d    # keeps the demo's folder there
 
 Runs the demo as a user does (a fresh output folder, so no data cache, no trained run to
@@ -29,7 +29,7 @@ from fakescope.bench.machine import describe_machine
 from fakescope.gan.metrics import FLOOR_COMPARISON_FILE
 from fakescope.report.demo_files import TIMINGS_FILE
 
-RESULTS = Path(__file__).with_name("demo_time.md")
+RESULTS = Path(__file__).parent / "results" / "demo_time.md"
 DEMO_GOAL_S = 360.0
 GAN_GOAL_S = 180.0
 HEADER = (

@@ -4,7 +4,7 @@ layouts, timed in the same process on the same batch.
     python benchmarks/fd_features_layout.py --rounds 3 --threads 1
 
 Prints process CPU seconds per batch for each layout, their ratio and the largest feature
-difference; the figures are recorded in benchmarks/fp32_paths.md ("FD features").
+difference; the figures are recorded in benchmarks/results/fp32_paths.md ("FD features").
 """
 
 from __future__ import annotations

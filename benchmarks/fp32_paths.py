@@ -1,6 +1,6 @@
 """What fp32 can still gain for the demo's GAN and detector steps on a CPU without bf16.
 
-    python benchmarks/fp32_paths.py --rounds 7 --out benchmarks/fp32_paths.json
+    python benchmarks/fp32_paths.py --rounds 7 --out benchmarks/results/fp32_paths.json
 
 The demo's own networks at its 32x32 size (the small_data GAN: slim DCGAN with spectral norm;
 the detectors selfcnn and efficientnet_lite0, from random weights), each measured against the
@@ -47,11 +47,11 @@ from typing import Any
 import numpy as np
 import onnxruntime as ort
 import torch
-from fakescope.export.runtime import session_options
 
 from fakescope.config import load_config
 from fakescope.gan.config import GanJobConfig
 from fakescope.gan.speed import adam, gan_iteration
+from fakescope.inference.runtime import session_options
 from fakescope.models.gan_registry import build_discriminator, build_generator
 from fakescope.models.registry import build_detector, detector_loss
 from fakescope.speed import SpeedSettings, fast_mixed_precision

@@ -16,12 +16,12 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from collections.abc import Callable
 from pathlib import Path
 
 import torch
 import torch.nn.functional as F
-from gan_fd_reference import fd, folder_images
 from torchvision.transforms.functional import gaussian_blur
 
 from fakescope.bench.machine import describe_machine
@@ -32,6 +32,11 @@ from fakescope.gan.metrics import (
     features_to_statistics,
     pairwise_diversity,
 )
+
+if __package__ in (None, ""):  # run as `python benchmarks/NAME.py`: make the package importable
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from benchmarks.gan_fd_reference import fd, folder_images
 
 Degradation = Callable[[torch.Tensor], torch.Tensor]  # float images in [0, 255], same shape out
 

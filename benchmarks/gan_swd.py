@@ -19,16 +19,22 @@ One JSON line per run goes to stdout (and to --jsonl).
 from __future__ import annotations
 
 import json
+import sys
+from pathlib import Path
 
 import torch
 import torch.nn.functional as F
-from gan_fd_reference import emit, folder_images, reading_parser
 from torchvision.transforms.functional import gaussian_blur
 
 from fakescope.bench.machine import describe_machine
 from fakescope.checkpoints import read_gan, resolve_gan_checkpoint
 from fakescope.gan.autoencoder_train import to_unit_range
 from fakescope.gan.sample import load_generator
+
+if __package__ in (None, ""):  # run as `python benchmarks/NAME.py`: make the package importable
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from benchmarks.gan_fd_reference import emit, folder_images, reading_parser
 
 PATCH = 7
 PATCHES_PER_IMAGE = 128

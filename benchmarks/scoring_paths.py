@@ -8,7 +8,7 @@ Each round runs `robustness_sweep` over every checkpoint twice, once with the pr
 (eager PyTorch, the baseline) and once as fakescope runs it (the probe on, its cost included),
 in alternating order; it records wall and process CPU seconds, the path each detector got and
 the largest difference in accuracy and ROC-AUC between the two sweeps, and appends a section to
-`benchmarks/scoring_paths.md`.
+`benchmarks/results/scoring_paths.md`.
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ from fakescope.inference import fastest
 from fakescope.models.registry import load_detector
 from fakescope.speed import set_torch_threads
 
-RESULTS = Path(__file__).with_name("scoring_paths.md")
+RESULTS = Path(__file__).parent / "results" / "scoring_paths.md"
 
 
 @contextmanager

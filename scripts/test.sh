@@ -1,7 +1,13 @@
 #!/usr/bin/env bash
-# Lint, type-check and test, as CI does. Extra arguments go to pytest (e.g. -m "not slow").
+# Lint, type-check, build the docs and test, as CI does. Extra arguments go to pytest
+# (e.g. -m "not slow").
 set -euo pipefail
 cd "$(dirname "$0")/.."
 .venv/bin/ruff check src tests benchmarks
 .venv/bin/mypy
+# --strict: a broken link or a page naming a missing module fails (not with --quiet, which
+# hides the warnings strict counts). Built outside the checkout.
+site=$(mktemp -d)
+trap 'rm -rf "$site"' EXIT
+NO_MKDOCS_2_WARNING=1 .venv/bin/mkdocs build --strict --site-dir "$site"
 .venv/bin/python -m pytest "$@"

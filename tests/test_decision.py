@@ -76,33 +76,28 @@ def test_unsigned_generation_claims_can_be_kept_from_deciding(
     assert decide(pixels, PROVENANCE["generated-signed"], UNTRUSTED_GENERATED).code == "generated"
 
 
-@pytest.mark.parametrize(("review_from", "expected"), [
-    ("unsigned", ("review", "review", "review")),
-    ("signed", ("likely-generated", "review", "review")),
-    ("trusted", ("likely-generated", "likely-generated", "review")),
-    ("never", ("likely-generated", "likely-generated", "likely-generated")),
+CAPTURES = ("capture-unsigned", "capture-signed", "capture-trusted")
+
+
+@pytest.mark.parametrize(("setting", "value", "expected"), [
+    # which capture claims send a fake verdict to review
+    ("capture_review_from", "unsigned", ("review", "review", "review")),
+    ("capture_review_from", "signed", ("likely-generated", "review", "review")),
+    ("capture_review_from", "trusted", ("likely-generated", "likely-generated", "review")),
+    ("capture_review_from", "never", ("likely-generated", "likely-generated",
+                                      "likely-generated")),
+    # which capture claims override a fake verdict
+    ("capture_override_from", "unsigned", ("likely-real", "likely-real", "captured")),
+    ("capture_override_from", "signed", ("likely-generated", "likely-real", "captured")),
+    ("capture_override_from", "trusted", ("likely-generated", "review", "captured")),
+    ("capture_override_from", "never", ("likely-generated", "review", "review")),
 ])
-def test_which_capture_claims_send_a_fake_verdict_to_review(
-    review_from: str, expected: tuple[str, str, str]
+def test_capture_claims_against_a_fake_verdict(
+    setting: str, value: str, expected: tuple[str, str, str]
 ) -> None:
-    policy = DecisionPolicy(capture_review_from=review_from)
-    claims = ("capture-unsigned", "capture-signed", "capture-trusted")
-    assert tuple(decide("fake", PROVENANCE[c], policy).code for c in claims) == expected
+    policy = DecisionPolicy(**{setting: value})
+    assert tuple(decide("fake", PROVENANCE[c], policy).code for c in CAPTURES) == expected
     assert decide("fake", PROVENANCE["none"], policy).code == "likely-generated"
-
-
-@pytest.mark.parametrize(("override_from", "expected"), [
-    ("unsigned", ("likely-real", "likely-real", "captured")),
-    ("signed", ("likely-generated", "likely-real", "captured")),
-    ("trusted", ("likely-generated", "review", "captured")),
-    ("never", ("likely-generated", "review", "review")),
-])
-def test_which_capture_claims_override_a_fake_verdict(
-    override_from: str, expected: tuple[str, str, str]
-) -> None:
-    policy = DecisionPolicy(capture_override_from=override_from)
-    claims = ("capture-unsigned", "capture-signed", "capture-trusted")
-    assert tuple(decide("fake", PROVENANCE[c], policy).code for c in claims) == expected
 
 
 def test_texts_name_the_claim_basis_and_detector() -> None:
@@ -166,13 +161,15 @@ def test_parse_policy() -> None:
             parse_policy(bad)
 
 
-def test_a_prediction_in_the_band_says_so_and_an_unscored_one_too() -> None:
+def test_a_prediction_gives_its_reasons_and_an_unscored_one_says_so() -> None:
     from fakescope.inference.joint import decide_prediction
     from fakescope.inference.predict import Prediction
 
-    banded = Prediction(0.5, "fake", 0.5, verdict="uncertain", band=(0.4, 0.6))
+    banded = Prediction(0.5, "fake", 0.5, verdict="uncertain", band=(0.4, 0.6),
+                        reasons=("P(fake) inside the uncertain band [40.0%, 60.0%)",))
     assert decide_prediction(banded, None).text == (
-        "provenance not read; the detector is unsure (inside the uncertain band): uncertain")
+        "provenance not read; the detector is unsure (P(fake) inside the uncertain band "
+        "[40.0%, 60.0%)): uncertain")
     labelled = Prediction(0.9, "fake", 0.5)  # an old checkpoint: no band, the label decides
     assert decide_prediction(labelled, ("no-provenance", "")).code == "likely-generated"
     assert decide_prediction(None, ("declared-generated", "unsigned metadata")).text == (

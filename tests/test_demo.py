@@ -56,6 +56,9 @@ def test_quick_demo_runs_every_stage(tmp_path: Path, capsys: pytest.CaptureFixtu
     assert "GAN against 32 held-out faces" in printed and "floor" in printed
     assert (out / "gan" / "real_grid.png").is_file() and (out / "gan" / "fake_grid.png").is_file()
     assert "Real and generated faces" in html and "real vs real (floor)" in html
+    # each Grad-CAM example with the joint decision of its pixels and its (absent) provenance
+    assert "Examples: joint decisions" in html and "Joint decisions per class" in html
+    assert "no provenance; the detector " in html
     # the recommended detector is named in the summary and printed as the one --serve serves
     assert "Recommended detector: <b id='recommended-model'>lite0_probe/best</b>" in html
     served = out / "detectors" / "lite0_probe" / "checkpoints" / "best.pt"

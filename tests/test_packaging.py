@@ -1,4 +1,5 @@
-"""The wheel carries the presets: installed outside the checkout, a preset loads by name."""
+"""The wheel carries the presets: installed outside the checkout, a preset loads by name, and the
+curated API loads a detector and predicts."""
 
 from __future__ import annotations
 
@@ -8,6 +9,8 @@ import subprocess
 import sys
 import sysconfig
 from pathlib import Path
+
+from PIL import Image
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -59,6 +62,19 @@ def test_a_preset_loads_by_name_from_an_installed_wheel(tmp_path: Path) -> None:
     assert Path(lines[0]).is_relative_to(venv), lines[0]
     shipped = len(list((ROOT / "src" / "fakescope" / "presets").glob("*.yaml")))
     assert lines[1] == f"resnet50 8 {shipped}"
+    # The curated API from the installed wheel: load a checkpoint, predict one picture.
+    from fakescope.models.registry import build_detector, save_detector
+
+    model = build_detector("selfcnn")
+    checkpoint = tmp_path / "selfcnn.pt"
+    save_detector(checkpoint, model, "selfcnn", {}, model.input_spec)
+    Image.new("RGB", (48, 40), (120, 90, 60)).save(outside / "face.png")
+    api = (
+        "import fakescope as f\n"
+        f"d = f.load_detector({str(checkpoint)!r})\n"
+        "print(d.predict(['face.png'])[0].verdict)\n"
+    )
+    assert _run(python, "-c", api, cwd=outside, env=env).split()[-1] in {"real", "fake"}
     # The installed console script runs from there too.
     help_text = _run(venv / "bin" / "fakescope", "demo", "--help", cwd=outside, env=env)
     assert "--config" in help_text

@@ -32,6 +32,24 @@ def test_train_prints_the_run_and_resumes(
     assert "after 2 epochs" in capsys.readouterr().out
 
 
+def test_train_ends_calibrated_or_says_how(
+    faces: Path, cache_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from fakescope.models.registry import load_detector
+
+    assert main(["train", *_args(faces, cache_dir, tmp_path), "--name", "cal"]) == 0
+    out = capsys.readouterr().out
+    assert "calibrated on val (fpr:0.05)" in out and "uncertain from" in out
+    loaded = load_detector(tmp_path / "cal" / "checkpoints" / "best.pt")
+    assert loaded.calibration.method == "temperature" and loaded.calibration.has_band
+    low, high = loaded.calibration.band(loaded.threshold)
+    assert low < loaded.threshold < high  # never a band of width zero
+    assert main(["train", *_args(faces, cache_dir, tmp_path), "--name", "raw",
+                 "--no-calibration"]) == 0  # fmt: skip
+    assert "fakescope eval --checkpoint" in capsys.readouterr().out
+    assert not load_detector(tmp_path / "raw" / "checkpoints" / "best.pt").calibration.has_band
+
+
 def test_flags_win_over_the_preset_and_must_agree_with_set(
     faces: Path, cache_dir: Path, tmp_path: Path
 ) -> None:
@@ -80,3 +98,28 @@ def test_train_shows_a_progress_bar_unless_quiet(
     assert main([a for a in args if a != "--quiet"] + ["--name", "bars"]) == 0
     shown = capsys.readouterr()
     assert "epoch 1/1" in shown.err and "%|" in shown.err and "run:" in shown.out
+
+
+def test_train_eval_and_report_on_names_that_are_not_utf8(
+    faces: Path, tmp_path: Path, capsysbinary: pytest.CaptureFixture[bytes]
+) -> None:
+    import os
+    import shutil
+
+    def odd(folder: Path, name: bytes) -> Path:
+        return Path(os.fsdecode(os.fsencode(folder) + b"/" + name))
+
+    data = odd(tmp_path, b"d\xe9ta")  # the data folder, the run and two files: Latin-1 bytes
+    shutil.copytree(faces, data)
+    for cls in ("real", "fake"):
+        os.rename(data / cls / "face_00000.jpg", odd(data / cls, b"caf\xe9_\xff.jpg"))
+    run = odd(tmp_path, b"r\xe9n")
+    args = ["train", *_args(data, tmp_path / "cache", tmp_path), "--name", run.name]
+    assert main(args) == 0
+    assert b"best epoch 1" in capsysbinary.readouterr().out
+    best = run / "checkpoints" / "best.pt"
+    assert main(["eval", "--checkpoint", str(best), "--data", str(data), "--split", "all",
+                 "--device", "cpu", "--quiet", "--no-provenance"]) == 0  # its figures too
+    assert main(["report", str(run)]) == 0
+    assert os.fsencode(run) in capsysbinary.readouterr().out
+    assert (run / "report" / "index.html").stat().st_size > 0

@@ -54,8 +54,9 @@ def test_compare_two_models_on_the_same_images(
     assert first.data["counts"] == second.data["counts"]
     table = comparison.table()
     assert [row["model"] for row in table] == ["run-one/best", "run/best"]
-    assert set(table[0]) == {"model", *TABLE_COLUMNS}
+    assert set(table[0]) == {"model", "calibrated", *TABLE_COLUMNS}
     assert table[0]["threshold"] == pytest.approx(0.45)
+    assert [row["calibrated"] for row in table] == [False, False]
     json_path, csv_path = write_comparison(comparison, tmp_path)
     assert read_comparison(json_path) == comparison
     with csv_path.open() as handle:
@@ -78,3 +79,14 @@ def test_same_named_checkpoints_get_their_paths_as_names(
 def test_nothing_to_compare() -> None:
     with pytest.raises(ValueError, match="no detector checkpoints"):
         compare_checkpoints([], DataConfig(path="x"))
+
+
+def test_a_calibrated_model_ranks_before_an_uncalibrated_one() -> None:
+    from fakescope.evaluate.compare import best_by
+
+    table = [
+        {"model": "raw", "calibrated": False, "roc_auc": 0.99, "accuracy": 0.5},
+        {"model": "fitted", "calibrated": True, "roc_auc": 0.95, "accuracy": 0.9},
+    ]
+    assert best_by(table)["model"] == "fitted"
+    assert best_by(table[:1])["model"] == "raw"

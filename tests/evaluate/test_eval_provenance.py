@@ -15,6 +15,7 @@ from provenancefiles import camera_exif, png_with_text
 
 from fakescope.cli import main
 from fakescope.evaluate.evaluate import read_evaluation
+from fakescope.inference.decision import DECISIONS
 from fakescope.report.html import build_report
 
 A1111 = b"a face\nNegative prompt: blurry\nSteps: 20, Sampler: Euler a, CFG scale: 7, Seed: 1"
@@ -70,7 +71,7 @@ def test_predict_adds_provenance_columns(
                                    "provenance_evidence"]
     assert main(args) == 0
     assert capsys.readouterr().out.splitlines()[0].split() == [
-        "path", "decision", "p_fake", "verdict", "provenance", "error"]
+        "path", "decision", "p_fake", "verdict", "provenance", "why", "/", "error"]
     assert main([*args, "--json", "--no-provenance"]) == 0
     unread = json.loads(capsys.readouterr().out)[0]
     assert "provenance" not in unread
@@ -84,15 +85,30 @@ def test_eval_counts_provenance_per_class_and_the_report_shows_it(
     out = tmp_path / "evaluation"
     code = main(["eval", "--checkpoint", str(two_logit_checkpoint), "--data", str(marked_faces),
                  "--split", "all", "--no-cache", "--device", "cpu", "--quiet",
-                 "--out", str(out)])  # fmt: skip
+                 "--explain", "1", "--out", str(out)])  # fmt: skip
     assert code == 0
-    assert "provenance (metadata claims)" in capsys.readouterr().out
+    printed = capsys.readouterr().out
+    assert printed.index("joint decision") < printed.index("provenance (metadata claims)")
     evaluation = read_evaluation(out / "evaluation.json")
     counts = evaluation.provenance
     assert counts["fake"]["declared-generated"] == 3
     assert counts["real"]["camera-metadata"] == 2
     assert sum(counts["real"].values()) == evaluation.metrics["n_real"]
     assert sum(counts["fake"].values()) == evaluation.metrics["n_fake"]
+    # the joint decision: the declared fakes are generated whatever the detector said
+    decisions = evaluation.decisions
+    assert decisions["fake"]["generated"] == 3 and decisions["real"]["generated"] == 0
+    assert sum(decisions["real"].values()) == evaluation.metrics["n_real"]
+    assert sum(decisions["fake"].values()) == evaluation.metrics["n_fake"]
+    examples = json.loads((out / "gradcam" / "examples.json").read_text())
+    assert [e["label"] for e in examples] == ["real", "fake"]
+    assert {e["image"] for e in examples} == {p.name for p in (out / "gradcam").glob("*.png")}
+    assert all(e["decision"] in DECISIONS and e["decision_text"] for e in examples)
     page = build_report(tmp_path)
     assert "Provenance verdicts per class" in page
     assert "<td>declared-generated</td><td>0</td><td>3</td>" in page
+    assert "Joint decisions per class" in page
+    assert "<td>generated</td><td>0</td><td>3</td>" in page
+    assert page.index("Joint decisions per class") < page.index("Provenance verdicts per class")
+    assert "Examples: joint decisions" in page
+    assert f"<td>{examples[0]['image']}</td><td>{examples[0]['decision']}</td>" in page

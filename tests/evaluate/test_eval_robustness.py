@@ -9,13 +9,10 @@ import pytest
 import torch
 
 from fakescope.config import DataConfig
+from fakescope.evaluate.corruptions import blur, downscale, jpeg, noise
 from fakescope.evaluate.robustness import (
     DEFAULT_SWEEPS,
     Robustness,
-    blur,
-    downscale,
-    jpeg,
-    noise,
     parse_sweeps,
     robustness_sweep,
     write_robustness,

@@ -2,21 +2,16 @@
 
 from __future__ import annotations
 
-from pathlib import Path
+import importlib
 from types import ModuleType
 
 import pytest
 import torch
 
-BENCHMARKS = Path(__file__).resolve().parents[2] / "benchmarks"
-
 
 @pytest.fixture(scope="module")
 def gan_swd() -> ModuleType:
-    with pytest.MonkeyPatch.context() as patch:
-        patch.syspath_prepend(str(BENCHMARKS))  # it reads images through gan_fd_reference
-        import gan_swd as module
-    return module
+    return importlib.import_module("benchmarks.gan_swd")
 
 
 def textures(n: int, seed: int, smooth: bool) -> torch.Tensor:

@@ -144,7 +144,7 @@ def test_exports_to_onnx(tmp_path: Path) -> None:
 
 
 def test_robustness_downscale_keeps_a_native_pictures_shape() -> None:
-    from fakescope.evaluate.robustness import downscale
+    from fakescope.evaluate.corruptions import downscale
 
     pictures = torch.randint(0, 256, (1, 3, 40, 60), dtype=torch.uint8)
     assert downscale(pictures, 0.5, 0).shape == (1, 3, 40, 60)

@@ -73,12 +73,16 @@ def image_bytes() -> Callable[..., bytes]:
 def make_client(
     loaded: LoadedDetector, tiny_checkpoint: Path
 ) -> Iterator[Callable[..., TestClient]]:
-    """`make_client(checkpoint=None, **settings)`: a TestClient on a fresh app serving the tiny
-    detector (said to come from `checkpoint`, default the tiny one); shut down after the test."""
+    """`make_client(checkpoint=None, detector=None, **settings)`: a TestClient on a fresh app
+    serving the tiny detector, or `detector` (said to come from `checkpoint`, default the tiny
+    one); shut down after the test."""
     clients: list[TestClient] = []
 
-    def factory(checkpoint: Path | None = None, **overrides: Any) -> TestClient:
-        app = create_app(loaded, ServeSettings(**overrides), checkpoint or tiny_checkpoint)
+    def factory(
+        checkpoint: Path | None = None, detector: LoadedDetector | None = None, **overrides: Any
+    ) -> TestClient:
+        app = create_app(detector or loaded, ServeSettings(**overrides),
+                         checkpoint or tiny_checkpoint)
         client = TestClient(app, raise_server_exceptions=False)
         client.__enter__()
         clients.append(client)

@@ -4,7 +4,7 @@ beside the raw ones, in single and batch answers and in the OpenAPI schema."""
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterator
+from collections.abc import Callable
 from typing import Any, get_args
 
 import pytest
@@ -14,30 +14,22 @@ from provenancefiles import camera_exif, encode, jpeg_with_exif, manifest, png_w
 from fakescope.inference.decision import DECISIONS
 from fakescope.inference.decision_policy import DecisionPolicy
 from fakescope.models.registry import LoadedDetector
-from fakescope.serve.app import create_app
 from fakescope.serve.schemas import DecisionCode
-from fakescope.serve.settings import ServeSettings
 
 pytestmark = pytest.mark.filterwarnings("ignore::UserWarning")
 A1111 = {"parameters": "a face\nNegative prompt: blurry\nSteps: 20, Sampler: Euler a, Seed: 1"}
 
 
 @pytest.fixture
-def answers(loaded: LoadedDetector) -> Iterator[Any]:
+def answers(loaded: LoadedDetector, make_client: Callable[..., TestClient]) -> Any:
     """`answers(verdict, **settings)`: a client whose detector always says `verdict` (its
     threshold at 0 or 1, no band), so each table cell can be reached through the API."""
-    clients: list[TestClient] = []
 
     def factory(verdict: str, **settings: Any) -> TestClient:
         forced = dataclasses.replace(loaded, threshold=0.0 if verdict == "fake" else 1.0)
-        client = TestClient(create_app(forced, ServeSettings(**settings)))
-        client.__enter__()
-        clients.append(client)
-        return client
+        return make_client(detector=forced, **settings)
 
-    yield factory
-    for client in clients:
-        client.__exit__(None, None, None)
+    return factory
 
 
 def post(client: TestClient, data: bytes, name: str) -> dict[str, Any]:

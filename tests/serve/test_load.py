@@ -3,25 +3,11 @@
 from __future__ import annotations
 
 import asyncio
-import importlib.util
-import sys
-from pathlib import Path
-from types import ModuleType
 
-BENCHMARK = Path(__file__).resolve().parents[2] / "benchmarks" / "serve_load.py"
-
-
-def load_benchmark() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("serve_load", BENCHMARK)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up there
-    spec.loader.exec_module(module)
-    return module
+from benchmarks import serve_load as bench
 
 
 def test_a_short_load_run_has_no_errors(live_server: str) -> None:
-    bench = load_benchmark()
     images = bench.face_jpegs(4, 96)
     result = asyncio.run(bench.run_load(live_server, images, concurrency=4, duration_s=30.0,
                                         max_requests=60))

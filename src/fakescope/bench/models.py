@@ -2,9 +2,9 @@
 
 No trained weights can be fetched on a build machine, and weights do not change the work of a
 forward pass, with one exception: an untrained network's default BatchNorm statistics let the
-activations shrink into denormal floats, which slowed EfficientNet-B0 4x in PyTorch here
-(benchmarks/onnx_results.md) and would distort every comparison. So the statistics are
-re-estimated on real-looking faces first.
+activations shrink into denormal floats, which slowed EfficientNet-B0 several times over in
+PyTorch (benchmarks/results/archive/onnx_results.md) and would distort every comparison. So the
+statistics are re-estimated on real-looking faces first.
 """
 
 from __future__ import annotations

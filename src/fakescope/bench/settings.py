@@ -1,4 +1,4 @@
-"""How much each area measures: the full run (10-15 minutes on 2 cores) and the quick one."""
+"""How much each area measures: the full run (about 8 minutes on 2 cores) and the quick one."""
 
 from __future__ import annotations
 

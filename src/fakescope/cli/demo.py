@@ -7,29 +7,31 @@ import logging
 import sys
 from typing import Any
 
+from fakescope.cli.argtypes import device, output_folder, port, seed
 from fakescope.config import merge_overrides
 from fakescope.formatting import format_value
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     demo = subparsers.add_parser(
-        "demo", help="run the whole pipeline on synthetic faces (about 6 minutes on 2 cores)"
+        "demo", help="run the whole pipeline on synthetic faces (about 5 minutes on 2 cores)"
     )
-    demo.add_argument("--out", default=None, help="output folder (default runs/demo)")
+    demo.add_argument("--out", default=None, type=output_folder,
+                      help="output folder (default runs/demo)")
     demo.add_argument("--config", default=None, help="a demo preset (default: the demo preset)")
-    demo.add_argument("--seed", type=int, default=None)
-    demo.add_argument("--device", default=None, help="auto | cpu | cuda")
+    demo.add_argument("--seed", type=seed, default=None)
+    demo.add_argument("--device", default=None, type=device, help="auto | cpu | cuda")
     demo.add_argument(
         "--quick",
         action="store_true",
-        help="the demo_quick preset: every stage in about a minute, at sizes too "
+        help="the demo_quick preset: every stage in one to two minutes, at sizes too "
         "small for meaningful numbers",
     )
     demo.add_argument(
         "--serve", action="store_true",
         help="afterwards, serve the recommended detector (else the best) on the web page"
     )
-    demo.add_argument("--port", type=int, default=8000, help="port for --serve")
+    demo.add_argument("--port", type=port, default=8000, help="port for --serve")
     demo.add_argument("--quiet", action="store_true",
                       help="no progress bars or log lines: stage names and the results only")
     demo.add_argument(
@@ -75,7 +77,7 @@ def _demo(args: argparse.Namespace) -> int:
     print(f"best detector on this test split: {result.best_checkpoint}")
     if config.recommended in config.detectors:
         print(f"recommended detector, the one --serve serves (it ranks fakes of generators it "
-              f"never saw best: README, Cross-generator evaluation): {result.served_checkpoint}")
+              f"never saw best: docs/cross-generator.md): {result.served_checkpoint}")
     if args.serve:
         from fakescope.cli import main
 

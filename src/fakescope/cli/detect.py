@@ -3,10 +3,17 @@
 from __future__ import annotations
 
 import argparse
-import sys
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
+from fakescope.cli.argtypes import device, positive_float, positive_int
+from fakescope.cli.outputs import check_output_file
 from fakescope.config import ConfigError, load_config, merge_overrides
+from fakescope.runs import require_checkpoint
+
+if TYPE_CHECKING:  # the library loads inside the commands, so `--help` stays quick
+    from fakescope.detect.config import DetectJobConfig
+    from fakescope.evaluate.threshold import ThresholdRule
 
 
 def _add_common(parser: argparse.ArgumentParser) -> None:
@@ -14,10 +21,11 @@ def _add_common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--data", help="dataset folder (data.path)")
     parser.add_argument("--model", help="registered detector name (model.name)")
     parser.add_argument("--pretrained", help="none, imagenet or a weights file (model.pretrained)")
-    parser.add_argument("--epochs", type=int, help="train.epochs")
-    parser.add_argument("--batch-size", type=int, help="train.batch_size")
-    parser.add_argument("--max-minutes", type=float, help="wall-clock budget (train.max_minutes)")
-    parser.add_argument("--device", help="auto, cpu, cuda or cuda:N (run.device)")
+    parser.add_argument("--epochs", type=positive_int, help="train.epochs")
+    parser.add_argument("--batch-size", type=positive_int, help="train.batch_size")
+    parser.add_argument("--max-minutes", type=positive_float,
+                        help="wall-clock budget (train.max_minutes)")
+    parser.add_argument("--device", type=device, help="auto, cpu, cuda or cuda:N (run.device)")
     parser.add_argument("--root", help="folder holding run folders (run.root)")
     parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                         help="override any config key, e.g. --set train.lr=0.0005 (repeatable)")
@@ -30,11 +38,19 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     train.add_argument("--name", help="run folder name (run.name)")
     train.add_argument("--resume", action="store_true",
                        help="continue the run's latest checkpoint instead of starting over")
+    train.add_argument("--calibrate-threshold", default="fpr:0.05", metavar="RULE",
+                       help="at the end, fit best.pt's temperature, threshold (eer, f1, "
+                       "fpr:RATE, fixed:P), uncertain band and training-data check on the "
+                       "validation split and store them (default: fpr:0.05)")
+    train.add_argument("--no-calibration", action="store_true",
+                       help="leave best.pt uncalibrated (threshold 0.5, no band); calibrate "
+                       "later with `fakescope eval --calibrate-threshold`")
     train.set_defaults(handler=_train)
 
     search = subparsers.add_parser("search", help="search detector hyper-parameters with Optuna")
     _add_common(search)
-    search.add_argument("--trials", type=int, help="trials to finish in total (search.trials)")
+    search.add_argument("--trials", type=positive_int,
+                        help="trials to finish in total (search.trials)")
     search.add_argument("--storage", help="study database URL, e.g. sqlite:///s.db or "
                         "postgresql://user@host/db (search.storage)")
     search.add_argument("--sampler", choices=["random", "tpe"], help="search.sampler")
@@ -61,15 +77,15 @@ def _progress(args: argparse.Namespace) -> bool:
 
 
 def _train(args: argparse.Namespace) -> int:
-    from fakescope.detect.train import TrainingInterrupted, train_detector
+    from fakescope.detect.train import train_detector
     from fakescope.distributed import context_from_environment
+    from fakescope.evaluate.threshold import ThresholdRule
 
     config = _load(args, {"run.name": args.name})
-    try:
-        result = train_detector(config, resume=args.resume, progress=_progress(args))
-    except TrainingInterrupted as err:
-        print(f"fakescope: {err}", file=sys.stderr)
-        return 130
+    rule = None if args.no_calibration else ThresholdRule.parse(args.calibrate_threshold)
+    if args.resume:
+        require_checkpoint(config.run.root, config.run.name)
+    result = train_detector(config, resume=args.resume, progress=_progress(args))
     if not context_from_environment().is_main:  # under torchrun, rank 0 speaks for all
         return 0
     m = result.metrics
@@ -81,7 +97,25 @@ def _train(args: argparse.Namespace) -> int:
     if result.compile_report:
         print(f"torch.compile: {result.compile_report}")
     print(f"best: {result.best_checkpoint}")
+    print(_calibrate(result.best_checkpoint, config, rule))
     return 0
+
+
+def _calibrate(checkpoint: Path, config: DetectJobConfig, rule: ThresholdRule | None) -> str:
+    """Calibrate the run's best checkpoint on its validation split; one line on the outcome."""
+    from fakescope.evaluate.evaluate import CalibrationSteps, calibrate_checkpoint
+    from fakescope.formatting import format_probability
+
+    if rule is None:
+        return (f"uncalibrated (--no-calibration): calibrate with `fakescope eval --checkpoint "
+                f"{checkpoint} --data {config.data.path} --calibrate-threshold fpr:0.05`")
+    loaded = calibrate_checkpoint(checkpoint, config.data, CalibrationSteps(rule),
+                                  config.run.device)  # fmt: skip
+    density = "a training-data check" if loaded.feature_density else "no training-data check"
+    return (f"calibrated on val ({rule}): threshold {format_probability(loaded.threshold)}, "
+            f"temperature {loaded.calibration.temperature:.3g}, "
+            f"{loaded.calibration.band_description(loaded.threshold)}; {density}; stored in "
+            f"{checkpoint}")
 
 
 def _search(args: argparse.Namespace) -> int:
@@ -95,6 +129,8 @@ def _search(args: argparse.Namespace) -> int:
                          "machine or GPU, all with the same --storage database")
     if args.quiet:
         optuna.logging.set_verbosity(optuna.logging.WARNING)
+    if args.out:
+        check_output_file("--out", Path(args.out), [])
     config = _load(args, {
         "search.trials": args.trials, "search.storage": args.storage,
         "search.sampler": args.sampler, "search.study": args.study, "search.preset_out": args.out,

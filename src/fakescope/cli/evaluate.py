@@ -9,8 +9,17 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from fakescope.config import DataConfig
-from fakescope.formatting import csv_bytes, format_probability, format_value
+from fakescope.cli.argtypes import count, device, output_folder, positive_int, seed
+from fakescope.cli.errors import EXIT_CODES, SOME_INPUTS_FAILED
+from fakescope.cli.outputs import (
+    add_row_outputs,
+    check_output_file,
+    refuse_data_files_as_inputs,
+    row_output,
+    write_rows,
+)
+from fakescope.config import ConfigError, DataConfig
+from fakescope.formatting import csv_text, format_probability, format_table
 
 SUMMARY_METRICS = (
     "accuracy", "precision", "recall", "f1", "roc_auc", "average_precision", "eer",
@@ -43,12 +52,17 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     evaluate.add_argument("--max-real-called-fake", type=_rate, default=0.05, metavar="RATE",
                           help="uncertain band: at most this share of validation reals at or above "
                           "its high end, called fake (default 0.05)")
+    evaluate.add_argument("--no-shift", action="store_true",
+                          help="with --calibrate-threshold: fit temperature and band on the clean "
+                          "validation images only, not also on their blurred, JPEG and halved "
+                          "copies")
     evaluate.add_argument("--no-uncertain-band", action="store_true",
                           help="with --calibrate-threshold: store no uncertain band (the verdict "
                           "is then the thresholded label)")
-    evaluate.add_argument("--explain", type=int, default=0, metavar="N",
+    evaluate.add_argument("--explain", type=count, default=0, metavar="N",
                           help="Grad-CAM overlays of the N images per class scored most wrongly")
-    evaluate.add_argument("--out", help="output folder (default <run>/evaluation/<name>-<split>)")
+    evaluate.add_argument("--out", type=output_folder,
+                          help="output folder (default <run>/evaluation/<name>-<split>)")
     evaluate.add_argument("--json", action="store_true", help="print the metrics as JSON")
     evaluate.add_argument("--no-provenance", action="store_true",
                           help="do not count the provenance verdicts of the images per class")
@@ -62,7 +76,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     compare.add_argument("--glob", default="*.pt",
                          help="checkpoint file pattern inside folders, e.g. best.pt (default *.pt)")
     _add_data(compare)
-    compare.add_argument("--out", help="output folder (default <first folder>/comparison)")
+    compare.add_argument("--out", type=output_folder,
+                         help="output folder (default <first folder>/comparison)")
     compare.set_defaults(handler=_compare)
 
     robust = subparsers.add_parser(
@@ -75,22 +90,21 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         help="jpeg, blur, downscale, noise (default all)")
     _add_data(robust)
     robust.add_argument(
-        "--out", help="output folder (default <first model's run>/evaluation/robustness-<split>)"
+        "--out", type=output_folder,
+        help="output folder (default <first model's run>/evaluation/robustness-<split>)"
     )
     robust.set_defaults(handler=_robustness)
 
-    predict = subparsers.add_parser("predict", help="real or fake for image files, folders, globs")
+    predict = subparsers.add_parser("predict", help="real or fake for image files, folders, globs",
+                                    epilog=EXIT_CODES)
     predict.add_argument("paths", nargs="+", metavar="PATH", help="image files, folders or globs")
     predict.add_argument("--checkpoint", required=True, help="detector checkpoint (.pt)")
-    predict.add_argument("--json", nargs="?", const="-", metavar="FILE",
-                         help="write JSON rows to FILE (stdout without FILE)")
-    predict.add_argument("--csv", nargs="?", const="-", metavar="FILE",
-                         help="write CSV rows to FILE (stdout without FILE)")
+    add_row_outputs(predict, "rows")
     predict.add_argument("--face-crop", action="store_true", help="crop the largest face first")
-    predict.add_argument("--explain", metavar="DIR",
+    predict.add_argument("--explain", metavar="DIR", type=output_folder,
                          help="write a Grad-CAM overlay per image into DIR")
-    predict.add_argument("--batch-size", type=int, default=32)
-    predict.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
+    predict.add_argument("--batch-size", type=positive_int, default=32)
+    predict.add_argument("--device", default="auto", type=device, help="auto, cpu, cuda or cuda:N")
     predict.add_argument("--backend", choices=["auto", "torch", "onnx"], default="auto",
                          help="auto (default): the checkpoint's ONNX export when it is current "
                          "and the device is the CPU, else PyTorch")
@@ -124,13 +138,14 @@ def _add_data(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--layout", help="dataset layout (default: the training run's, else auto)")
     parser.add_argument("--face-crop", action=argparse.BooleanOptionalAction, default=None,
                         help="crop faces (default: as the checkpoint was trained)")
-    parser.add_argument("--limit-per-class", type=int, help="evaluate at most N images per class")
+    parser.add_argument("--limit-per-class", type=positive_int,
+                        help="evaluate at most N images per class")
     parser.add_argument("--cache-dir", help="decoded-image cache folder")
     parser.add_argument("--no-cache", action="store_true", help="decode images on the fly")
-    parser.add_argument("--seed", type=int,
+    parser.add_argument("--seed", type=seed,
                         help="split seed (default: the training run's, so its test split is used)")
-    parser.add_argument("--batch-size", type=int, default=64)
-    parser.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
+    parser.add_argument("--batch-size", type=positive_int, default=64)
+    parser.add_argument("--device", default="auto", type=device, help="auto, cpu, cuda or cuda:N")
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
 
 
@@ -174,22 +189,19 @@ def _checkpoints(models: Sequence[str], pattern: str) -> tuple[list[Path], list[
     return found, skipped
 
 
-def format_table(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
-    """Plain-text table with aligned columns; floats with 4 significant digits (more where a
-    value short of 1 would read as 1)."""
-
-    cells = [[format_value(v) for v in row] for row in rows]
-    widths = [max([len(str(h)), *(len(r[i]) for r in cells)]) for i, h in enumerate(header)]
-    lines = ["  ".join(str(h).ljust(w) for h, w in zip(header, widths, strict=True))]
-    lines += ["  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)) for row in cells]
-    return "\n".join(line.rstrip() for line in lines)
-
-
 def _evaluate(args: argparse.Namespace) -> int:
     from fakescope.evaluate.calibrate import BandTargets
     from fakescope.evaluate.threshold import ThresholdRule
     from fakescope.report.evaluation import evaluate_and_write
 
+    if not args.calibrate_threshold:
+        given = [flag for flag, on in [("--no-store", args.no_store),
+                                       ("--no-calibration", args.no_calibration),
+                                       ("--no-uncertain-band", args.no_uncertain_band),
+                                       ("--no-shift", args.no_shift)] if on]
+        if given:
+            raise ConfigError(f"{', '.join(given)}: only with --calibrate-threshold (without it "
+                              "nothing is fitted or stored)")
     checkpoint = Path(args.checkpoint)
     rule = ThresholdRule.parse(args.calibrate_threshold) if args.calibrate_threshold else None
     band = None if args.no_uncertain_band else BandTargets(
@@ -200,7 +212,7 @@ def _evaluate(args: argparse.Namespace) -> int:
         out=args.out, store=not args.no_store, device=args.device, batch_size=args.batch_size,
         seed=args.seed, progress=_progress(args), band=band,
         temperature_scaling=not args.no_calibration, provenance=not args.no_provenance,
-        explain_per_class=args.explain,
+        explain_per_class=args.explain, shift=not args.no_shift,
     )
     evaluation, out, written = result.evaluation, result.out, result.written
     _report_skipped(evaluation.data.get("bad_files") or [], out / "evaluation.json")
@@ -217,10 +229,11 @@ def _evaluate(args: argparse.Namespace) -> int:
     print(format_table(("metric", "value"), [(k, m.get(k)) for k in SUMMARY_METRICS]))
     print(format_table(("", "predicted real", "predicted fake"),
                        [("true real", m["tn"], m["fp"]), ("true fake", m["fn"], m["tp"])]))
-    if evaluation.provenance:
-        counts = evaluation.provenance
-        print(format_table(("provenance (metadata claims)", "real", "fake"),
-                           [(v, counts["real"][v], counts["fake"][v]) for v in counts["real"]]))
+    for title, counts in (("joint decision", evaluation.decisions),
+                          ("provenance (metadata claims)", evaluation.provenance)):
+        if counts:
+            print(format_table((title, "real", "fake"),
+                               [(v, counts["real"][v], counts["fake"][v]) for v in counts["real"]]))
     print(f"wrote {len(written)} files to {out}")
     return 0
 
@@ -252,7 +265,7 @@ def calibration_line(calibration: dict[str, Any], threshold: float, m: dict[str,
 
 
 def _compare(args: argparse.Namespace) -> int:
-    from fakescope.evaluate.compare import TABLE_COLUMNS
+    from fakescope.evaluate.compare import TABLE_COLUMNS, best_by
     from fakescope.report.evaluation import compare_and_write
 
     checkpoints, skipped = _checkpoints(args.models, args.glob)
@@ -262,8 +275,15 @@ def _compare(args: argparse.Namespace) -> int:
         checkpoints, _data_config(args, checkpoints[0]), out, args.split, args.device,
         args.batch_size, args.seed, _progress(args), skipped,
     )
-    header = ("model", *TABLE_COLUMNS)
-    print(format_table(header, [[row[c] for c in header] for row in comparison.table()]))
+    header = ("model", "calibrated", *TABLE_COLUMNS)
+    table = comparison.table()
+    print(format_table(header, [[row[c] for c in header] for row in table]))
+    best = best_by(table)
+    print(f"best by ROC-AUC: {best['model']}" + ("" if best["calibrated"] else " (uncalibrated)"))
+    if not all(row["calibrated"] for row in table):
+        print("uncalibrated rows use the training default threshold 0.5 and raw probabilities: "
+              "their accuracy, ECE and verdicts do not compare with calibrated rows (calibrate "
+              "with `fakescope eval --calibrate-threshold fpr:0.05`)")
     for item in skipped:
         print(f"skipped {item['path']}: {item['reason']}", file=sys.stderr)
     print(f"wrote {len(written)} files to {out}")
@@ -296,48 +316,59 @@ def _predict(args: argparse.Namespace) -> int:
     from fakescope.models.registry import load_detector
     from fakescope.reproducibility import resolve_device
 
+    refuse_data_files_as_inputs(args.paths)
+    paths = expand_inputs(args.paths)
+    if len(paths) > SCAN_HINT_FILES:
+        print(f"hint: for {len(paths)} files `fakescope scan` is the better tool (parallel, "
+              "resumable, Parquet output)", file=sys.stderr)
+    output = row_output(args, [*paths, Path(args.checkpoint)])
     device = resolve_device(args.device)
     loaded = load_detector(args.checkpoint, device)
     predictor = Predictor(
         loaded, device, args.batch_size, face_crop=args.face_crop, backend=args.backend,
         checkpoint=args.checkpoint, onnx_path=args.onnx_model,
     )  # fmt: skip
-    paths = expand_inputs(args.paths)
-    if len(paths) > SCAN_HINT_FILES:
-        print(f"hint: for {len(paths)} files `fakescope scan` is the better tool (parallel, "
-              "resumable, Parquet output)", file=sys.stderr)
     results = predictor.predict_paths(paths, progress=not args.quiet and sys.stderr.isatty())
     # The joint decision first, then the detector's fields and the file's provenance columns.
     rows = prediction_rows(results, provenance=not args.no_provenance)
     if args.explain:
         _explain_each(loaded, results, Path(args.explain), args.face_crop)
-    if args.json:
-        _emit(args.json, json.dumps(rows, indent=2) + "\n")
-    if args.csv:
-        _emit(args.csv, _rows_csv(rows))
-    if not (args.json == "-" or args.csv == "-"):
+    write_rows(output, lambda form: json.dumps(rows, indent=2) + "\n" if form == "json"
+               else _rows_csv(rows))
+    if output.stdout is None:
         table = [
             (r["path"], r["decision"], format_probability(r["probability_fake"]),
-             r["verdict"] or "error", r.get("provenance", "-"), r["error"] or "")
+             r["verdict"] or "error", r.get("provenance", "-"),
+             r["error"] or "; ".join(r["reasons"]))
             for r in rows
         ]
-        print(format_table(("path", "decision", "p_fake", "verdict", "provenance", "error"),
-                           table))
+        print(format_table(
+            ("path", "decision", "p_fake", "verdict", "provenance", "why / error"), table))
         print(f"{_decision_rule(loaded)}; {sum(r['error'] is None for r in rows)} of "
               f"{len(rows)} images predicted with {predictor.onnx_source or 'PyTorch'}")
-    return 1 if any(r["error"] for r in rows) else 0
+    return SOME_INPUTS_FAILED if any(r["error"] for r in rows) else 0
 
 
 def _decision_rule(loaded: Any) -> str:
-    """The threshold, and the uncertain band and temperature when the checkpoint has them."""
+    """The threshold, the uncertain band and how it was fitted (or why there is none), the
+    temperature, and the "unlike the training data" check, as the checkpoint has them."""
     calibration = loaded.calibration
     text = f"threshold {format_probability(loaded.threshold)}"
+    if calibration.method == "none" and not calibration.has_band:
+        return (f"{text}, uncalibrated: P(fake) is the raw score and there is no uncertain band "
+                "(run `fakescope eval --checkpoint CK --calibrate-threshold fpr:0.05` on the "
+                "training data)")
     if calibration.has_band:
         low, high = calibration.band(loaded.threshold)
         text += (f", uncertain from {format_probability(low)} to below "
                  f"{format_probability(high)}")
+        text += f" ({calibration.band_basis})" if calibration.band_basis else ""
+    else:
+        text += f"; {calibration.band_description(loaded.threshold)}"
     if calibration.method != "none":
         text += f" (calibrated P(fake), temperature {calibration.temperature:.3g})"
+    if loaded.feature_density is None:
+        text += "; no check of how far pictures lie from the training data"
     return text
 
 
@@ -353,22 +384,19 @@ def _explain_each(loaded: Any, results: Sequence[Any], folder: Path, face_crop: 
 
 def _rows_csv(rows: list[dict[str, Any]]) -> str:
     columns = ["path", "decision", "decision_text", "probability_fake", "label", "verdict",
-               "threshold", "band_low", "band_high", "face_box", "error"]
+               "threshold", "band_low", "band_high", "face_box", "reasons", "distance",
+               "distance_limit", "error"]
     columns += [c for c in (rows[0] if rows else {}) if c.startswith("provenance")]
-    boxed = [{**row, "face_box": None if row["face_box"] is None else json.dumps(row["face_box"])}
+    boxed = [{**row, "face_box": None if row["face_box"] is None else json.dumps(row["face_box"]),
+              "reasons": "; ".join(row["reasons"])}
              for row in rows]
-    return csv_bytes(columns, boxed).decode()
-
-
-def _emit(target: str, text: str) -> None:
-    if target == "-":
-        sys.stdout.write(text)
-    else:
-        Path(target).write_text(text)
+    return csv_text(columns, boxed)
 
 
 def _report(args: argparse.Namespace) -> int:
     from fakescope.report.html import write_report
 
+    if args.out:
+        check_output_file("--out", Path(args.out), [Path(args.run)])
     print(write_report(Path(args.run), args.out))
     return 0

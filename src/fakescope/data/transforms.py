@@ -111,7 +111,7 @@ class Normalizer:
     def __call__(self, images: torch.Tensor) -> torch.Tensor:
         if images.device.type == "cpu":
             # NumPy's single-threaded loop beats torch's thread pool on tensors this small (a
-            # batch is ~1 MB): measured 10x on 2 busy cores, and it reads strided (NHWC-backed)
+            # batch is ~1 MB), most of all on busy cores, and it reads strided (NHWC-backed)
             # input straight into a contiguous NCHW result.
             array = images.numpy()
             out = np.empty(array.shape, dtype=np.float32)

@@ -41,7 +41,7 @@ from fakescope.data.transforms import InputSpec, resolve_input_spec
 from fakescope.detect.config import DetectJobConfig, TrainConfig, check_detect_config
 from fakescope.detect.speed import choose_speed_settings
 from fakescope.distributed import DistContext, data_parallel
-from fakescope.errors import DataError, FakescopeError
+from fakescope.errors import DataError, FakescopeError, StoppedBySignal
 from fakescope.formatting import format_value
 from fakescope.metrics import classification_metrics
 from fakescope.models.registry import (
@@ -66,7 +66,7 @@ log = logging.getLogger("fakescope.detect")
 EpochCallback = Callable[[int, dict[str, float]], None]
 
 
-class TrainingInterrupted(FakescopeError, RuntimeError):
+class TrainingInterrupted(StoppedBySignal, RuntimeError):
     """SIGINT/SIGTERM stopped training after a checkpoint was written; `--resume` continues."""
 
 
@@ -526,7 +526,8 @@ def _train(
     if end.interrupted:
         raise TrainingInterrupted(
             f"stopped by {end.interrupted} at epoch {state.epoch + 1}, batch {state.batch} "
-            f"(step {state.step}), after writing a checkpoint: continue with --resume"
+            f"(step {state.step}), after writing a checkpoint: continue with --resume",
+            end.interrupted,
         )
     return _result(trainer)
 

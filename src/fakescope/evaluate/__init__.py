@@ -1,6 +1,8 @@
-"""Evaluating detectors: metrics, thresholds, robustness, comparisons (running them: `inference`).
+"""Evaluating detectors: thresholds, calibration, robustness, comparisons.
 
-    metrics      metric values from labels and P(fake) (scikit-learn)
+Running a detector lives in `fakescope.inference`; metric values from labels and P(fake) in
+`fakescope.metrics`.
+
     threshold    choosing a decision threshold on validation data and storing it
     calibrate    temperature scaling and the uncertain band, fitted on validation data
     scoring      running a detector over a data split
@@ -8,4 +10,5 @@
     explain      Grad-CAM overlays of the worst-scored images
     compare      several checkpoints on the same images, one table
     robustness   the same evaluation under JPEG, blur, downscale and noise
+    xgen         cross-generator matrix: train on some generator families, score on all
 """

@@ -12,6 +12,23 @@ probabilities of the same split for target error rates: `high` is the loosest th
 which at most `real_called_fake` of the reals score at or above it, `low` the strictest at
 which at most `fake_called_real` of the fakes score below it. The band always contains the
 decision threshold, so the thresholded label and the verdict never contradict each other.
+
+Anchor: the temperature is fitted to log-odds measured from an offset, the raw log-odds at which
+the threshold rule (`fpr:0.05`, `eer`, `f1`) puts its threshold, so the threshold calibrates to
+P(fake) = 0.5 and a picture called fake reads as more likely fake than not. Without it, a split the
+detector separates perfectly lets the rule put the threshold far below the detector's own
+boundary: fakes of a generator it never saw then land between the two, called fake at P(fake) =
+0.1, and the probabilities contradict the verdicts they come with.
+
+Shift: a detector meets pictures unlike its validation split (other generators, re-encoded,
+blurred or resized copies), where the probabilities fitted on clean validation images are
+over-confident. Given `shifted` scores (the same validation images blurred, JPEG-compressed and
+resized, `fakescope.evaluate.evaluate.SHIFTS`), the temperature and the band are fitted on the
+clean and shifted scores together; the threshold is still chosen on the clean ones, so a rule
+such as `fpr:0.05` keeps its meaning. Finally the band is widened to at least
+`MIN_BAND_LOG_ODDS` on either side of the threshold (in calibrated log-odds): a split the
+detector separates perfectly would otherwise give a band of width zero, and "uncertain" would
+never show however close a picture falls to the threshold.
 """
 
 from __future__ import annotations
@@ -32,6 +49,9 @@ from fakescope.models.calibration import Calibration
 # better than chance (an unbounded search runs off to infinity on a useless one).
 _LOG_T_BOUNDS = (-5.0, 5.0)
 RELIABILITY_BINS = 15
+# The narrowest band: P(fake) within 1 nat of log-odds of the threshold is uncertain (a
+# threshold of 0.5 gives 26.9 % to 73.1 %).
+MIN_BAND_LOG_ODDS = 1.0
 
 
 @dataclass(frozen=True)
@@ -60,6 +80,19 @@ def platt_targets(labels: np.ndarray) -> np.ndarray:
     fakes = float(np.sum(labels == 1))
     reals = float(labels.size - fakes)
     return np.where(labels == 1, (fakes + 1.0) / (fakes + 2.0), 1.0 / (reals + 2.0))
+
+
+def anchor_offset(labels: Any, log_odds: Any, rule: ThresholdRule) -> float:
+    """The raw log-odds where `rule` puts the threshold (0 for a fixed threshold, which is a
+    probability, not a place among the scores). Chosen on squashed scores that cannot round to
+    0 or 1, and mapped back, since the rules only compare scores with each other."""
+    if rule.method == "fixed":
+        return 0.0
+    z = np.asarray(log_odds, dtype=np.float64)
+    scale = max(1.0, float(np.max(np.abs(z))) / 30.0)
+    squashed = 1.0 / (1.0 + np.exp(-z / scale))
+    p = min(max(choose_threshold(labels, squashed, rule), 1e-15), 1 - 1e-15)
+    return float(scale * (np.log(p) - np.log1p(-p)))
 
 
 def fit_temperature(labels: Any, log_odds: Any) -> float:
@@ -98,6 +131,16 @@ def uncertain_band(
     return min(low, threshold), max(high, threshold)
 
 
+def widen_band(
+    low: float, high: float, threshold: float, margin: float = MIN_BAND_LOG_ODDS
+) -> tuple[float, float]:
+    """(low, high) widened, where narrower, to `margin` log-odds either side of `threshold`."""
+    centre = float(np.log(threshold) - np.log1p(-threshold))
+    floor = float(1.0 / (1.0 + np.exp(-(centre - margin))))
+    ceiling = float(1.0 / (1.0 + np.exp(-(centre + margin))))
+    return min(low, floor), max(high, ceiling)
+
+
 def fit_calibration(
     labels: Any,
     log_odds: Any,
@@ -105,26 +148,47 @@ def fit_calibration(
     targets: BandTargets | None,
     rule: ThresholdRule,
     temperature_scaling: bool = True,
+    shifted: tuple[Any, Any, str] | None = None,
+    min_band: float = MIN_BAND_LOG_ODDS,
+    anchor: bool = True,
 ) -> tuple[Calibration, float]:
     """(calibration, threshold) fitted on one split: the temperature (or 1 without
     `temperature_scaling`), the decision threshold `rule` picks on the calibrated probabilities,
-    and the uncertain band for `targets` (none when `targets` is None)."""
+    and the uncertain band for `targets` (none when `targets` is None), at least `min_band`
+    log-odds either side of the threshold. `shifted` is (labels, log-odds, description) of
+    perturbed copies of the split, fitted together with it. With `anchor` (and temperature
+    scaling), the threshold's raw log-odds become P(fake) = 0.5 (`Calibration.offset`)."""
     y = np.asarray(labels, dtype=np.int64).reshape(-1)
     z = np.asarray(log_odds, dtype=np.float64).reshape(-1)
     if not both_classes(y):
         raise DataError(f"calibrating on '{split}' needs both real and fake images there")
-    temperature = fit_temperature(y, z) if temperature_scaling else 1.0
+    fit_y, fit_z, basis = y, z, split
+    if shifted is not None:
+        fit_y = np.concatenate([y, np.asarray(shifted[0], dtype=np.int64).reshape(-1)])
+        fit_z = np.concatenate([z, np.asarray(shifted[1], dtype=np.float64).reshape(-1)])
+        basis = f"{split} + {shifted[2]}"
+    offset = anchor_offset(y, z, rule) if anchor and temperature_scaling else 0.0
+    temperature = fit_temperature(fit_y, fit_z - offset) if temperature_scaling else 1.0
     method = "temperature" if temperature_scaling else "none"
     before = Calibration()
-    after = Calibration(method=method, temperature=temperature)
+    after = Calibration(method=method, temperature=temperature, offset=offset)
     probs = after.probability(z)
     threshold = choose_threshold(y, probs, rule)
     low = high = None
     if targets is not None:
-        low, high = uncertain_band(y, probs, threshold, targets)
+        low, high = widen_band(
+            *uncertain_band(fit_y, after.probability(fit_z), threshold, targets), threshold,
+            min_band,
+        )  # fmt: skip
+        basis = f"fitted on {basis}"
+        if min_band > 0:
+            basis += f", at least {min_band:g} log-odds either side of the threshold"
+    else:
+        basis = "calibrated without a band (--no-uncertain-band)"
     calibration = Calibration(
         method=method,
         temperature=temperature,
+        offset=offset,
         band_low=low,
         band_high=high,
         target_fake_called_real=targets.fake_called_real if targets else None,
@@ -134,6 +198,7 @@ def fit_calibration(
         ece_before=expected_calibration_error(y, before.probability(z), RELIABILITY_BINS),
         ece_after=expected_calibration_error(y, probs, RELIABILITY_BINS),
         nll_before=negative_log_likelihood(y, z, 1.0),
-        nll_after=negative_log_likelihood(y, z, temperature),
+        nll_after=negative_log_likelihood(y, z - offset, temperature),
+        band_basis=basis,
     )
     return calibration, threshold

@@ -38,11 +38,14 @@ class Comparison:
     skipped: list[dict[str, str]] = field(default_factory=list)  # path, reason
 
     def table(self) -> list[dict[str, Any]]:
-        """One row per model with the headline metrics."""
+        """One row per model with the headline metrics and whether its threshold and
+        probabilities were calibrated (an uncalibrated row's threshold is the training default,
+        so its accuracy, ECE and verdicts are not comparable with the calibrated rows')."""
         return [
-            {"model": e.model, **{c: e.metrics.get(c) for c in TABLE_COLUMNS}}
+            {"model": e.model, "calibrated": is_calibrated(e),
+             **{c: e.metrics.get(c) for c in TABLE_COLUMNS}}
             for e in self.evaluations
-        ]
+        ]  # fmt: skip
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -147,7 +150,15 @@ def read_comparison(path: Path) -> Comparison:
     return Comparison.from_dict(json.loads(path.read_text()))
 
 
+def is_calibrated(evaluation: Evaluation) -> bool:
+    """Whether the checkpoint's temperature or threshold was fitted on data (not defaults)."""
+    calibration = evaluation.calibration or {}
+    fitted = calibration.get("method", "none") != "none" or calibration.get("band_low") is not None
+    return fitted or evaluation.threshold_source != "checkpoint"
+
+
 def best_by(table: list[dict[str, Any]], metric: str = "roc_auc") -> dict[str, Any]:
-    """The row of a comparison table with the highest `metric` (accuracy breaks ties; a missing
-    value ranks last)."""
-    return max(table, key=lambda r: (r.get(metric) or -1.0, r.get("accuracy") or -1.0))
+    """The row of a comparison table with the highest `metric`, calibrated rows first (accuracy
+    breaks ties; a missing value ranks last)."""
+    return max(table, key=lambda r: (r.get("calibrated", True), r.get(metric) or -1.0,
+                                     r.get("accuracy") or -1.0))

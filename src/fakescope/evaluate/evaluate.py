@@ -25,6 +25,8 @@ import torch
 from fakescope.config import DataConfig
 from fakescope.data.pipeline import PreparedData
 from fakescope.evaluate.calibrate import BandTargets, fit_calibration
+from fakescope.evaluate.corruptions import CORRUPTIONS
+from fakescope.evaluate.feature_density import fit_density
 from fakescope.evaluate.scoring import (
     Scores,
     prepare_evaluation_data,
@@ -69,6 +71,9 @@ class Evaluation:
     # provenance verdicts per class ({"real": {"no-provenance": 98, ...}, "fake": {...}}), when
     # counted: what the files' metadata declares, apart from the detector's scores
     provenance: dict[str, dict[str, int]] = field(default_factory=dict)
+    # joint decisions of pixel verdict and provenance per class, counted with the provenance
+    # (`fakescope.inference.decision`; {"real": {"likely-real": 95, ...}, "fake": {...}})
+    decisions: dict[str, dict[str, int]] = field(default_factory=dict)
     # the calibration the probabilities were computed with (`Calibration.to_dict`), and the
     # reliability diagram of the same images before it (the raw sigmoid of the log-odds)
     calibration: dict[str, Any] = field(default_factory=dict)
@@ -166,6 +171,34 @@ def default_evaluation_dir(checkpoint: Path, split: str) -> Path:
 
 
 DEFAULT_BAND = BandTargets()
+# Copies of the calibration split that calibration also fits on, so that its temperature and
+# band allow for pictures that were re-encoded, softened or shrunk on their way (what the
+# robustness sweep and unseen generators show the detectors meet).
+SHIFTS: tuple[tuple[str, float], ...] = (("blur", 1.0), ("jpeg", 75.0), ("downscale", 0.5))
+SHIFTS_TEXT = "its copies blurred (sigma 1 px), JPEG-compressed (quality 75) and halved in size"
+
+
+def shifted_log_odds(
+    loaded: LoadedDetector,
+    prepared: PreparedData,
+    split: str,
+    device: torch.device,
+    batch_size: int,
+) -> tuple[np.ndarray, np.ndarray]:
+    """(labels, raw log-odds) of every image of `split` under each of `SHIFTS`, concatenated."""
+    labels, log_odds = [], []
+    for kind, strength in SHIFTS:
+        corruption = CORRUPTIONS[kind]
+
+        def perturb(images: torch.Tensor, number: int, c: Any = corruption,
+                    s: float = strength) -> torch.Tensor:
+            return c(images, s, number)
+
+        scores = score_split(loaded, prepared, split, device, batch_size, perturb)
+        assert scores.log_odds is not None  # score_split always keeps them
+        labels.append(scores.labels)
+        log_odds.append(scores.log_odds)
+    return np.concatenate(labels), np.concatenate(log_odds)
 
 
 def calibrate_threshold(
@@ -177,14 +210,19 @@ def calibrate_threshold(
     batch_size: int,
     band: BandTargets | None = DEFAULT_BAND,
     temperature_scaling: bool = True,
+    shift: bool = True,
 ) -> tuple[float, Calibration, dict[str, Any]]:
     """The calibration fitted on `split` (temperature unless `temperature_scaling` is off, and
-    the uncertain band for `band`, none when None), the threshold `rule` picks on the calibrated
-    probabilities there, and the metrics they give there."""
+    the uncertain band for `band`, none when None; both on `split` and its `SHIFTS` copies
+    unless `shift` is off), the threshold `rule` picks on the calibrated probabilities of
+    `split`, and the metrics they give there."""
     scores = score_split(loaded, prepared, split, device, batch_size)
     assert scores.log_odds is not None  # score_split always keeps them
+    shifted = None
+    if shift:
+        shifted = (*shifted_log_odds(loaded, prepared, split, device, batch_size), SHIFTS_TEXT)
     calibration, threshold = fit_calibration(
-        scores.labels, scores.log_odds, split, band, rule, temperature_scaling
+        scores.labels, scores.log_odds, split, band, rule, temperature_scaling, shifted
     )
     probs = calibration.probability(scores.log_odds)
     metrics: dict[str, Any] = binary_metrics(scores.labels, probs, threshold, RELIABILITY_BINS)
@@ -223,6 +261,60 @@ def evaluate_loaded(
     return evaluation, scores
 
 
+@dataclass(frozen=True)
+class CalibrationSteps:
+    """How `calibrate_loaded` fits: the threshold rule and its split, the band's targets (None:
+    no band), temperature scaling, shifted copies."""
+
+    rule: ThresholdRule
+    split: str = "val"
+    band: BandTargets | None = DEFAULT_BAND
+    temperature_scaling: bool = True
+    shift: bool = True
+
+
+def calibrate_loaded(
+    loaded: LoadedDetector,
+    prepared: PreparedData,
+    steps: CalibrationSteps,
+    device: torch.device,
+    batch_size: int = 64,
+    checkpoint: str | Path | None = None,
+) -> tuple[float, str]:
+    """Fit the calibration, threshold and "unlike the training data" model of `loaded` on
+    `steps.split`, apply them to `loaded`, and store them in `checkpoint` when given; returns
+    (threshold, where it came from, e.g. "fpr:0.05 on val")."""
+    threshold, calibration, measured = calibrate_threshold(
+        loaded, prepared, steps.rule, steps.split, device, batch_size, steps.band,
+        steps.temperature_scaling, steps.shift,
+    )  # fmt: skip
+    loaded.calibration = calibration
+    loaded.threshold = threshold
+    density = fit_density(loaded, prepared, device, batch_size, val_split=steps.split)
+    loaded.feature_density = density or loaded.feature_density
+    if checkpoint is not None:
+        store_threshold(checkpoint, threshold, steps.rule, steps.split, measured, calibration,
+                        density)  # fmt: skip
+    fixed = steps.rule.method == "fixed"
+    return threshold, f"fixed {steps.rule}" if fixed else f"{steps.rule} on {steps.split}"
+
+
+def calibrate_checkpoint(
+    checkpoint: str | Path,
+    data: DataConfig,
+    steps: CalibrationSteps,
+    device: str = "auto",
+    batch_size: int = 64,
+) -> LoadedDetector:
+    """Calibrate a checkpoint on its training run's split of `data` and store the result in
+    it (what `fakescope train` does at the end of a run); the calibrated detector."""
+    torch_device = resolve_device(device)
+    loaded = load_detector(checkpoint, torch_device)
+    prepared = prepare_evaluation_data(loaded, data, training_seed(loaded), False)
+    calibrate_loaded(loaded, prepared, steps, torch_device, batch_size, checkpoint)
+    return loaded
+
+
 def evaluate_checkpoint(
     checkpoint: str | Path,
     data: DataConfig,
@@ -236,14 +328,17 @@ def evaluate_checkpoint(
     progress: bool = False,
     band: BandTargets | None = DEFAULT_BAND,
     temperature_scaling: bool = True,
+    shift: bool = True,
 ) -> tuple[Evaluation, Scores]:
     """Evaluate a detector checkpoint on `split` of `data` (`all` for every image).
 
     `seed` is the one the data was split with; by default the training run's seed stored in
     the checkpoint, so the test split is the one training held out. With `threshold_rule`, the
     calibration (temperature unless `temperature_scaling` is off; uncertain band for `band`,
-    none when None) and the threshold are chosen on `threshold_split` and, when `store`,
-    written into the checkpoint together. Without it, the checkpoint's own are used.
+    none when None; fitted on shifted copies too unless `shift` is off), the threshold and the
+    "unlike the training data" model (`fakescope.evaluate.feature_density`) are chosen on
+    `threshold_split` and, when `store`, written into the checkpoint together. Without it, the
+    checkpoint's own are used.
     """
     checkpoint = Path(checkpoint)
     torch_device = resolve_device(device)
@@ -251,19 +346,11 @@ def evaluate_checkpoint(
     prepared = prepare_evaluation_data(
         loaded, data, training_seed(loaded) if seed is None else seed, progress
     )
-    threshold, source = loaded.threshold, "checkpoint"
+    source = "checkpoint"
     if threshold_rule is not None:
-        threshold, calibration, measured = calibrate_threshold(
-            loaded, prepared, threshold_rule, threshold_split, torch_device, batch_size,
-            band, temperature_scaling,
-        )  # fmt: skip
-        loaded.calibration = calibration
-        fixed = threshold_rule.method == "fixed"
-        source = f"fixed {threshold_rule}" if fixed else f"{threshold_rule} on {threshold_split}"
-        if store:
-            store_threshold(
-                checkpoint, threshold, threshold_rule, threshold_split, measured, calibration
-            )
+        steps = CalibrationSteps(threshold_rule, threshold_split, band, temperature_scaling, shift)
+        _, source = calibrate_loaded(loaded, prepared, steps, torch_device, batch_size,
+                                     checkpoint if store else None)  # fmt: skip
     return evaluate_loaded(
         loaded,
         prepared,
@@ -271,7 +358,7 @@ def evaluate_checkpoint(
         torch_device,
         checkpoint=str(checkpoint),
         name=model_name(checkpoint),
-        threshold=threshold,
+        threshold=loaded.threshold,
         threshold_source=source,
         batch_size=batch_size,
         progress=progress,

@@ -14,20 +14,19 @@ noisy pictures.
 
 from __future__ import annotations
 
-import math
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from functools import partial
 from pathlib import Path
 from typing import Any
 
 import torch
-from torchvision.transforms.v2 import functional as TF
 from tqdm import tqdm
 
 from fakescope.config import ConfigError, DataConfig
 from fakescope.data.pipeline import PreparedData
-from fakescope.data.transforms import InputSpec, jpeg_roundtrip
+from fakescope.data.transforms import InputSpec
+from fakescope.evaluate.corruptions import CORRUPTIONS
 from fakescope.evaluate.evaluate import model_name
 from fakescope.evaluate.scoring import (
     prepare_evaluation_data,
@@ -54,43 +53,6 @@ STRENGTH_NAMES = {
     "noise": "noise std (share of range)",
 }
 SWEPT_METRICS = ("accuracy", "roc_auc", "f1", "eer", "log_loss")
-
-
-def jpeg(images: torch.Tensor, quality: float, seed: int) -> torch.Tensor:
-    return torch.stack([jpeg_roundtrip(image, int(quality)) for image in images])
-
-
-def blur(images: torch.Tensor, sigma: float, seed: int) -> torch.Tensor:
-    if sigma <= 0:
-        return images
-    kernel = 2 * math.ceil(3 * sigma) + 1  # covers +-3 sigma
-    return TF.gaussian_blur(images, [kernel, kernel], [sigma, sigma])
-
-
-def downscale(images: torch.Tensor, factor: float, seed: int) -> torch.Tensor:
-    if factor >= 1:
-        return images
-    # pictures scored at native resolution need not be square
-    height, width = images.shape[-2:]
-    small = [max(1, round(height * factor)), max(1, round(width * factor))]
-    shrunk = TF.resize(images, small, antialias=True)
-    return TF.resize(shrunk, [height, width], antialias=True)
-
-
-def noise(images: torch.Tensor, std: float, seed: int) -> torch.Tensor:
-    if std <= 0:
-        return images
-    gen = torch.Generator().manual_seed(seed)
-    jitter = torch.randn(images.shape, generator=gen) * (std * 255.0)
-    return (images.float() + jitter).round().clamp(0, 255).to(torch.uint8)
-
-
-CORRUPTIONS: dict[str, Callable[[torch.Tensor, float, int], torch.Tensor]] = {
-    "jpeg": jpeg,
-    "blur": blur,
-    "downscale": downscale,
-    "noise": noise,
-}
 
 
 def parse_sweeps(kinds: Sequence[str] | None) -> dict[str, tuple[float, ...]]:

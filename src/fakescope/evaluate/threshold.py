@@ -29,15 +29,9 @@ from fakescope.metrics import (
     finite_threshold,
 )
 from fakescope.models.calibration import Calibration
+from fakescope.models.feature_density import FeatureDensity
 
 RULE_HELP = "eer, f1, fpr:RATE (e.g. fpr:0.05) or a fixed number in [0, 1]"
-# The rule the demo and `xgen` use: a threshold anchored on the real images (at most 5 % of the
-# validation reals called fake). Reals look alike whichever generator made the fakes, while the
-# EER threshold sits in the gap between the reals and the one seen generator's fakes, above most
-# fakes of generators it never saw; in the cross-generator matrix this rule raised the accuracy
-# on unseen families from 0.63 to 0.84 (one family seen) and from 0.89 to 0.91 (all but one),
-# benchmarks/xgen_results.md.
-REAL_ANCHORED_RULE = "fpr:0.05"
 
 
 @dataclass(frozen=True)
@@ -110,17 +104,21 @@ def store_threshold(
     split: str,
     metrics: dict[str, Any],
     calibration: Calibration | None = None,
+    feature_density: FeatureDensity | None = None,
 ) -> None:
     """Rewrite a detector checkpoint (atomically) with a new decision threshold, the rule and
     split that chose it, and the metrics measured there (prefixed with the split's name); with
     `calibration`, the temperature and uncertain band the threshold was chosen with, in the
-    same write, so the threshold never meets probabilities of another calibration."""
+    same write, so the threshold never meets probabilities of another calibration; with
+    `feature_density`, the "unlike the training data" model fitted with them."""
     changes: DetectorPayload = {
         "threshold": float(threshold), "threshold_method": rule.method,
         "threshold_value": rule.value, "threshold_split": split,
     }
     if calibration is not None:
         changes["calibration"] = calibration.to_payload()
+    if feature_density is not None:
+        changes["feature_density"] = feature_density.to_payload()
     measured = {f"{split}_{k}": v for k, v in metrics.items() if _storable(v)}
     update_detector(checkpoint, changes, measured)
 

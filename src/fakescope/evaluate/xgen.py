@@ -10,7 +10,7 @@ set's validation split (only families it has seen), and is then scored on the he
 reals together with the held-out test fakes of each family in turn: ROC-AUC and average precision
 (from the log-odds, which calibration cannot tie), accuracy at the stored threshold and ECE (from
 the calibrated probabilities) per cell, clean and on JPEG-, blur- and
-resize-degraded copies (`fakescope.evaluate.robustness`'s corruptions).
+resize-degraded copies (`fakescope.evaluate.corruptions`).
 
 A training set mixing several families takes an equal share of each, so that it has as many
 fakes as a single-family set. A run whose checkpoint already holds a calibration is reused.
@@ -32,23 +32,17 @@ from scipy.stats import rankdata
 from fakescope.checkpoints import load_checkpoint
 from fakescope.config import ConfigError, load_config, parse_override, resolve_preset
 from fakescope.errors import UnknownNameError
-from fakescope.evaluate.robustness import CORRUPTIONS
-from fakescope.evaluate.threshold import REAL_ANCHORED_RULE
+from fakescope.evaluate.choices import REAL_ANCHORED_RULE, XGEN_CONDITIONS, XGEN_MODES
+from fakescope.evaluate.corruptions import CORRUPTIONS
 from fakescope.formatting import csv_bytes, format_value
 from fakescope.gan.multigen import MANIFEST_CSV, REAL_FAMILY
 from fakescope.metrics import binary_metrics, ranking_metrics
 from fakescope.runs import atomic_write_bytes
 
 XGEN_FILE = "xgen.json"
-MODES = ("single", "loo")
+MODES = XGEN_MODES
 CELL_METRICS = ("roc_auc", "average_precision", "accuracy", "ece")
-# name -> (corruption, strength); None is the clean images
-CONDITIONS: dict[str, tuple[str, float] | None] = {
-    "clean": None,
-    "jpeg75": ("jpeg", 75.0),
-    "blur1": ("blur", 1.0),
-    "resize0.5": ("downscale", 0.5),
-}
+CONDITIONS = XGEN_CONDITIONS
 DEFAULT_RULE = REAL_ANCHORED_RULE
 
 

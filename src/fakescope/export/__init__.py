@@ -1,5 +1,6 @@
 """Detectors as ONNX files for fast CPU inference with onnxruntime.
 
+    checkpoint   `fakescope export` as one call: a checkpoint to float32 ONNX, optionally int8
     onnx_export  export a detector, checked against PyTorch before it is written
     quantize     int8 quantization (static, calibrated; or dynamic) and its accuracy cost
 

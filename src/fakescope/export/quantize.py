@@ -8,8 +8,8 @@
 `static` (the default) quantizes weights per channel and activations with ranges measured on
 calibration pictures, in QDQ form that onnxruntime runs with int8 convolution kernels.
 `dynamic` needs no pictures but turns convolutions into ConvInteger, which onnxruntime runs
-several times slower than float32 on x86 (see benchmarks/onnx_results.md): it is there for
-graphs dominated by matrix products, not for these CNNs.
+slower than float32 on x86 (benchmarks/results/archive/onnx_results.md): it is there for graphs
+dominated by matrix products, not for these CNNs.
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 
 Every small-data technique (differentiable augmentation, EMA, hinge loss, R1, spectral norm) is
 its own key and off by default, so the paper presets build and train exactly their papers' DCGAN;
-`presets/small_data.yaml` turns on the ones the ablation in benchmarks/gan_ablation.md kept.
+`presets/small_data.yaml` turns on the ones the ablation in benchmarks/results/gan_ablation.md kept.
 """
 
 from __future__ import annotations
@@ -85,7 +85,7 @@ class GanTrainConfig:
     instance_noise: float = 0.0
     instance_noise_anneal_epochs: int | None = None
     drop_last: bool = False  # drop a short last batch (its BatchNorm statistics are noisier)
-    # Speed settings (fakescope.gan.speed; measured in benchmarks/gan_profile.md). auto times
+    # Speed settings (fakescope.gan.speed; benchmarks/results/gan_profile.md). auto times
     # the candidates on copies of G and D before training; the choice goes into checkpoints, so
     # a resumed run keeps the arithmetic it started with.
     # NHWC memory layout: oneDNN (CPU) and cuDNN run the convolutions without converting layouts.

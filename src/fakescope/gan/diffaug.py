@@ -21,8 +21,6 @@ from collections.abc import Callable, Sequence
 import torch
 import torch.nn.functional as F
 
-from fakescope.config import ConfigError
-
 POLICIES = ("color", "translation", "cutout")
 TRANSLATION_RATIO = 0.125
 CUTOUT_RATIO = 0.5
@@ -77,12 +75,6 @@ def cutout(x: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
 _TRANSFORMS: dict[str, Callable[[torch.Tensor, torch.Generator], torch.Tensor]] = {
     "color": color, "translation": translation, "cutout": cutout,
 }
-
-
-def check_policy(policy: Sequence[str]) -> None:
-    unknown = [p for p in policy if p not in _TRANSFORMS]
-    if unknown:
-        raise ConfigError(f"unknown augmentation '{unknown[0]}' (use {', '.join(POLICIES)})")
 
 
 def diff_augment(

@@ -77,8 +77,8 @@ class EfficientNetLite0Features:
         model = efficientnet_lite0_imagenet()
         model.reset_classifier(0)  # type: ignore[operator]  # forward now returns pooled features
         self.model: nn.Module = model.to(device).eval()
-        # channels_last: 1.5x less CPU time per 224-px batch on a 2-core AVX2 CPU, same features
-        # within 1e-5 (benchmarks/fp32_paths.md, "FD features"); measured on the CPU only.
+        # channels_last: less CPU time per 224-px batch on a CPU, same features within 1e-5
+        # (benchmarks/results/fp32_paths.md, "FD features"); measured on the CPU only.
         on_cpu = device.type == "cpu"
         self.memory_format = torch.channels_last if on_cpu else torch.contiguous_format
         self.model = self.model.to(memory_format=self.memory_format)

@@ -4,10 +4,10 @@ The GAN counterpart of fakescope.detect.speed; the settings, candidate list and 
 timer come from fakescope.speed. A probe trains copies of G and D through whole GAN iterations
 (D on a real and a generated batch, then G through the updated D, each with its Adam step), so
 everything one training step costs is in the comparison. Convolutions are 90% of an iteration at
-64x64, so what changes their arithmetic is what counts. Measured on the 2-core AVX512-BF16 build
-machine (benchmarks/gan_profile.md): bf16 autocast made an iteration 1.4-2.1x faster,
-channels_last 0-16% faster, and while other jobs kept both cores busy a bf16 iteration on two
-threads took 4.6 s against 1.0 s on one, so the thread count is probed too.
+64x64, so what changes their arithmetic is what counts. On a CPU with native bf16, autocast made
+an iteration faster and channels_last helped a little, and while other jobs kept both cores busy
+two threads were far slower than one (benchmarks/results/gan_profile.md), so the thread count is
+probed too.
 """
 
 from __future__ import annotations

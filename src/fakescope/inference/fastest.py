@@ -1,10 +1,10 @@
 """The fastest of equivalent ways to run a detector's forward pass, for long scoring jobs on a CPU.
 
-On a CPU without bf16, scoring through onnxruntime was 1.4x (selfcnn) and 4.3x
-(efficientnet_lite0) faster than PyTorch eager, and channels_last 1.2x and 2.9x, at one thread and
-32x32 (benchmarks/fp32_paths.md); at 224x224 with two threads channels_last went both ways for
-EfficientNet-B0 (benchmarks/onnx_results.md). So no path is fixed: a job that scores enough
-images times each path on one of its own batches and keeps the fastest. Every path gives the
+On a CPU without bf16, onnxruntime and channels_last scored the demo's detectors faster than
+PyTorch eager (benchmarks/results/fp32_paths.md), while at 224x224 on two threads channels_last
+went both ways for EfficientNet-B0 (benchmarks/results/archive/onnx_results.md). So no path is
+fixed: a job that scores enough images times each path on one of its own batches and keeps the
+fastest. Every path gives the
 same logits (the ONNX graph is checked against PyTorch before it is used), so the choice changes
 speed, never results.
 """

@@ -1,5 +1,6 @@
-"""Predictions joined with provenance: the decision for one prediction, and the rows `predict`
-writes (decision first, then the detector's fields, then the provenance columns)."""
+"""Predictions joined with provenance: the decision for one prediction, the rows `predict`
+writes (decision first, then the detector's fields, then the provenance columns), and the
+decisions for the files of an evaluation."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from fakescope.inference.decision import Decision, ProvenanceInput, decide
 from fakescope.inference.decision_policy import DEFAULT_POLICY, DecisionPolicy
-from fakescope.provenance.reader import read_provenance
+from fakescope.provenance.reader import Provenance, read_provenance
 
 if TYPE_CHECKING:
     from fakescope.inference.predict import PathPrediction, Prediction
@@ -24,10 +25,7 @@ def decide_prediction(
     """The joint decision for a prediction (None: the pixels could not be scored)."""
     if prediction is None:
         return decide(None, provenance, policy)
-    pixels = prediction.verdict or prediction.label
-    # Today the band is the only way to an uncertain verdict.
-    reasons = ("inside the uncertain band",) if pixels == "uncertain" else ()
-    return decide(pixels, provenance, policy, reasons)
+    return decide(prediction.verdict or prediction.label, provenance, policy, prediction.reasons)
 
 
 def prediction_rows(
@@ -44,3 +42,16 @@ def prediction_rows(
         rows.append({"path": result.path, **decision.to_dict(), **result.to_dict(),
                      **(read.columns() if read else {})})
     return rows
+
+
+def decide_files(
+    paths: Sequence[str],
+    pixel_verdicts: Sequence[str | None],
+    policy: DecisionPolicy = DEFAULT_POLICY,
+) -> list[tuple[Provenance, Decision]]:
+    """Each file's provenance, read once, and its decision beside the given pixel verdict."""
+    joined = []
+    for path, pixels in zip(paths, pixel_verdicts, strict=True):
+        provenance = read_provenance(path)
+        joined.append((provenance, decide(pixels, provenance, policy)))
+    return joined

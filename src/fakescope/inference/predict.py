@@ -7,6 +7,12 @@ detector that scores at native resolution is shown tiles of the unresized pictur
 temperature applied to the log-odds, whichever backend computed them), and the verdict is real,
 uncertain or fake by its uncertain band.
 
+The verdict is also "uncertain", whatever the probability, when the picture is unlike the
+training data (its pooled features lie beyond the checkpoint's `FeatureDensity` limit; the
+features come from the PyTorch model, also when the ONNX export scores) or when the detector
+crops faces and none was found. `Prediction.reasons` says why in words, and notes a picture
+much larger than the detector's input, whose fine detail the resize removed.
+
 A `Predictor` may be shared by the threads of a worker pool: inference runs under
 `torch.inference_mode` (thread-local) on a model in eval mode, which changes no state (an
 onnxruntime session's `run` is thread-safe too), and the face detector guards its own cascades
@@ -22,6 +28,7 @@ from __future__ import annotations
 
 import glob
 import logging
+import os
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -46,6 +53,9 @@ if TYPE_CHECKING:
 
 LABELS = ("real", "fake")
 BACKENDS = ("auto", "torch", "onnx")
+# A picture this many times the detector's input side (or more) is noted: the resize to the
+# input size removes the fine detail generators leave.
+LARGE_PICTURE_FACTOR = 4
 
 logger = logging.getLogger(__name__)
 
@@ -58,6 +68,11 @@ class Prediction:
     face_box: FaceBox | None = None  # where the face crop was taken, in image pixels
     verdict: str = ""  # "real" | "uncertain" | "fake" by the band; the label when empty
     band: tuple[float, float] | None = None  # (low, high) of the uncertain band
+    reasons: tuple[str, ...] = ()  # why the verdict is uncertain, and notes a reviewer needs
+    # squared feature distance from the training data, and the limit beyond which it is unlike
+    # it (None: the checkpoint has no such model)
+    distance: float | None = None
+    distance_limit: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
         low, high = self.band or (self.threshold, self.threshold)
@@ -69,6 +84,9 @@ class Prediction:
             "band_low": low,
             "band_high": high,
             "face_box": self.face_box.to_dict() if self.face_box else None,
+            "reasons": list(self.reasons),
+            "distance": self.distance,
+            "distance_limit": self.distance_limit,
         }
 
 
@@ -84,9 +102,9 @@ class PathPrediction:
         if self.prediction is None:
             empty = dict.fromkeys(
                 ("probability_fake", "label", "verdict", "threshold", "band_low", "band_high",
-                 "face_box")
+                 "face_box", "distance", "distance_limit")
             )  # fmt: skip
-            return {"path": self.path, **empty, "error": self.error}
+            return {"path": self.path, **empty, "reasons": [], "error": self.error}
         return {"path": self.path, **self.prediction.to_dict(), "error": None}
 
 
@@ -130,12 +148,26 @@ def model_input(
 
 
 def _images_under(folder: Path) -> list[Path]:
-    """Image files under `folder`; a broken symlink is kept so its row reports it (as `data
-    inspect` does) rather than vanishing."""
-    return sorted(
-        p for p in folder.rglob("*")
-        if is_image_name(p) and (p.is_file() or (p.is_symlink() and not p.exists()))
-    )
+    """Image files under `folder`; a broken symlink, and a folder inside it that cannot be
+    listed, are kept so their rows report them (as `data inspect` does) rather than vanish."""
+    found: list[Path] = []
+    unlistable: list[Path] = []
+    for dirpath, _, filenames in os.walk(folder, onerror=lambda err: unlistable.append(
+            Path(err.filename))):
+        for name in filenames:
+            path = Path(dirpath) / name
+            if is_image_name(name) and (path.is_file() or not path.exists()):
+                found.append(path)
+    return sorted(found) + [p for p in unlistable if p != folder]
+
+
+def _folder_error(folder: Path) -> str:
+    """Why a folder given (or found) as an input has no row of its own images."""
+    try:
+        os.listdir(folder)
+    except OSError as err:
+        return f"{folder}: {(err.strerror or str(err)).lower()} (cannot list this folder)"
+    return f"{folder}: no image files in this folder"
 
 
 class Predictor:
@@ -219,21 +251,68 @@ class Predictor:
         """Calibrated P(fake) of `model_input` pictures."""
         return [float(p) for p in self.loaded.calibration.probability(self.log_odds(arrays))]
 
-    def prediction(self, prob: float, box: FaceBox | None = None) -> Prediction:
-        """The label at the threshold and the verdict by the uncertain band, for one P(fake)."""
+    @torch.inference_mode()
+    def distances(self, arrays: Sequence[np.ndarray]) -> list[float | None]:
+        """Squared feature distances of `model_input` pictures from the training data (None
+        each without a fitted `FeatureDensity`, or for tile-scored detectors)."""
+        density = self.loaded.feature_density
+        if density is None or self.native or not arrays:
+            return [None] * len(arrays)
+        found: list[float | None] = []
+        for start in range(0, len(arrays), self.batch_size):
+            chunk = torch.from_numpy(np.stack(arrays[start : start + self.batch_size]))
+            batch = self.normalizer(chunk.permute(0, 3, 1, 2)).to(self.device)
+            features = self.loaded.model.features(batch).float().cpu().numpy()
+            found.extend(float(d) for d in density.distance(features))
+        return found
+
+    def prediction(
+        self,
+        prob: float,
+        box: FaceBox | None = None,
+        distance: float | None = None,
+        size: tuple[int, int] | None = None,
+    ) -> Prediction:
+        """The label at the threshold and the verdict by the uncertain band, for one P(fake),
+        made uncertain by a `distance` beyond the training data's limit or a face crop that
+        found no face; `size` (width, height) of the original picture adds a note when large."""
         calibration = self.loaded.calibration
         label = LABELS[int(prob >= self.threshold)]
+        verdict = calibration.verdict(prob, self.threshold)
+        band = calibration.band(self.threshold)
+        reasons = []
+        if verdict == "uncertain":
+            reasons.append(f"P(fake) inside the uncertain band [{band[0]:.1%}, {band[1]:.1%})")
+        density = self.loaded.feature_density
+        if density is not None and distance is not None and density.unlike(distance):
+            verdict = "uncertain"
+            ratio = distance / density.limit
+            reasons.append(f"unlike the training data: feature distance {ratio:.1f}x the limit "
+                           "that held-out validation pictures stay within")
+        if self.face_crop and box is None:
+            verdict = "uncertain"
+            reasons.append("no face found: the detector was trained on face crops and scored "
+                           "the whole picture")
+        side = self.loaded.input_spec.size
+        if size is not None and max(size) >= LARGE_PICTURE_FACTOR * side and not self.native:
+            reasons.append(f"the {size[0]}x{size[1]} picture was resized to the detector's "
+                           f"{side} px input, which removes fine detail")
         return Prediction(
-            float(prob), label, self.threshold, box,
-            verdict=calibration.verdict(prob, self.threshold),
-            band=calibration.band(self.threshold),
+            float(prob), label, self.threshold, box, verdict=verdict, band=band,
+            reasons=tuple(reasons), distance=distance,
+            distance_limit=density.limit if density is not None else None,
         )  # fmt: skip
 
     def predict_images(self, images: Sequence[Image.Image]) -> list[Prediction]:
         """Predictions for decoded RGB pictures, in order."""
         inputs = [self.model_input(image) for image in images]
-        probs = self.probabilities([array for array, _ in inputs])
-        return [self.prediction(p, box) for p, (_, box) in zip(probs, inputs, strict=True)]
+        arrays = [array for array, _ in inputs]
+        probs = self.probabilities(arrays)
+        distances = self.distances(arrays)
+        return [
+            self.prediction(p, box, d, image.size)
+            for p, d, (_, box), image in zip(probs, distances, inputs, images, strict=True)
+        ]
 
     def predict_paths(
         self, paths: Sequence[str | Path], progress: bool = False
@@ -243,24 +322,28 @@ class Predictor:
         results: list[PathPrediction] = []
         bar = tqdm(total=len(paths), desc="predicting", unit="image", disable=not progress)
         for chunk in _chunks(list(paths), self.batch_size):
-            loaded: list[tuple[str, np.ndarray, FaceBox | None]] = []
+            loaded: list[tuple[str, np.ndarray, FaceBox | None, tuple[int, int]]] = []
             errors: dict[str, str] = {}
             for path in chunk:
                 if Path(path).is_dir():
-                    errors[str(path)] = f"{path}: no image files in this folder"
+                    errors[str(path)] = _folder_error(Path(path))
                     continue
                 try:
-                    array, box = self.model_input(load_image(path))
-                    loaded.append((str(path), array, box))
+                    image = load_image(path)
+                    array, box = self.model_input(image)
+                    loaded.append((str(path), array, box, image.size))
                 except BadImageError as err:
                     errors[str(path)] = str(err)
-            probs = iter(self.probabilities([array for _, array, _ in loaded]))
-            boxes = {p: box for p, _, box in loaded}
+            arrays = [array for _, array, _, _ in loaded]
+            scored = iter(zip(self.probabilities(arrays), self.distances(arrays), loaded,
+                              strict=True))
             for path in map(str, chunk):
                 if path in errors:
                     results.append(PathPrediction(path, error=errors[path]))
                 else:
-                    results.append(PathPrediction(path, self.prediction(next(probs), boxes[path])))
+                    prob, distance, (_, _, box, size) = next(scored)
+                    results.append(PathPrediction(path, self.prediction(prob, box, distance,
+                                                                        size)))
             bar.update(len(chunk))
         bar.close()
         return results

@@ -30,7 +30,7 @@ def session_options(threads: int | None = None, allow_spinning: bool = False) ->
 
     Idle worker threads sleep instead of spinning: spinning saves microseconds on an idle
     machine but, when other work (request threads, other processes) wants the same cores,
-    doubled EfficientNet-B0's latency here (benchmarks/onnx_results.md)."""
+    made EfficientNet-B0 slower (benchmarks/results/archive/onnx_results.md)."""
     options = ort.SessionOptions()
     options.intra_op_num_threads = threads or usable_cores()
     options.inter_op_num_threads = 1

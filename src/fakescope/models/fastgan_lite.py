@@ -18,8 +18,8 @@ show 2x2 blocks from the last up-sampling step. Widths halve toward the image fr
 resolution to RGB, so no hidden feature map is ever stored at full resolution. At 64x64 with
 widths (16, 128) the generator has 385,683 parameters and the discriminator 186,129. At the
 demo's budget (two CPU minutes) a slim DCGAN of the same size learned faster
-(benchmarks/gan_ablation.md), so the small_data preset uses that; this pair is here for longer
-runs and as a second generator family for detectors to be tested against.
+(benchmarks/results/gan_ablation.md), so the small_data preset uses that; this pair is here for
+longer runs and as a second generator family for detectors to be tested against.
 
 The discriminator is a residual stack of stride-2 4x4 convolutions with an average-pool shortcut
 (FastGAN's DownBlockComp without the extra conv), LeakyReLU, no BatchNorm (so an R1 penalty and

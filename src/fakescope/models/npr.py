@@ -13,8 +13,8 @@ head), 288,033 parameters with one logit.
 The trace is a few pixels wide and any resampling erases it, so the detector declares
 `native_resolution`: prediction, evaluation and serving show it tiles of its input size cut
 from the unresized picture (`fakescope.inference.tiles`) and average their log-odds.
-fakescope has not measured how well it generalises to unseen generators; the claim rests on
-the paper.
+How it carried over to generator families it never saw in fakescope's own cross-generator
+matrix is in benchmarks/results/xgen_results.md.
 """
 
 from __future__ import annotations

@@ -35,6 +35,7 @@ from fakescope.checkpoints import (
 from fakescope.data.transforms import InputSpec
 from fakescope.errors import UnknownNameError
 from fakescope.models.calibration import Calibration
+from fakescope.models.feature_density import FeatureDensity
 
 # Modules whose import registers detectors; imported on first use of the registry.
 _DETECTOR_MODULES = (
@@ -149,6 +150,8 @@ class LoadedDetector:
     extra: dict[str, Any] = field(default_factory=dict)
     # temperature and uncertain band; the identity for checkpoints stored before calibration
     calibration: Calibration = field(default_factory=Calibration)
+    # how far pictures lie from the training data; None when never fitted
+    feature_density: FeatureDensity | None = None
 
 
 def save_detector(
@@ -180,7 +183,8 @@ def load_detector(path: str | Path, device: str | torch.device = "cpu") -> Loade
     model.load_state_dict(payload["state_dict"])
     model.to(device).eval()
     reserved = {
-        "kind", "detector", "input_spec", "state_dict", "threshold", "metrics", "calibration"
+        "kind", "detector", "input_spec", "state_dict", "threshold", "metrics", "calibration",
+        "feature_density",
     }  # fmt: skip
     return LoadedDetector(
         model=model,
@@ -190,4 +194,5 @@ def load_detector(path: str | Path, device: str | torch.device = "cpu") -> Loade
         metrics=dict(payload.get("metrics", {})),
         extra={k: v for k, v in payload.items() if k not in reserved},
         calibration=Calibration.from_dict(payload.get("calibration")),
+        feature_density=FeatureDensity.from_payload(payload.get("feature_density")),
     )

@@ -12,7 +12,6 @@ from fakescope.provenance.reader import (
     expand_paths,
     read_provenance,
     read_provenance_bytes,
-    verdict_counts,
 )
 from fakescope.provenance.verdict import CAVEAT, MEANINGS, VERDICTS
 
@@ -27,5 +26,4 @@ __all__ = [
     "expand_paths",
     "read_provenance",
     "read_provenance_bytes",
-    "verdict_counts",
 ]

@@ -116,14 +116,6 @@ def _context(settings_json: str) -> Any:
     return c2pa.Context(settings=c2pa.Settings.from_json(settings_json))
 
 
-def c2pa_version() -> str | None:
-    try:
-        import c2pa
-    except ImportError:
-        return None
-    return str(c2pa.__version__)
-
-
 def read_c2pa(
     data: bytes, limits: ProvenanceLimits | None = None, trust_anchors: str | None = None
 ) -> tuple[C2paSummary | None, list[Evidence]]:

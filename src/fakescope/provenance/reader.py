@@ -28,7 +28,7 @@ from fakescope.provenance.evidence import (
     human_bytes,
 )
 from fakescope.provenance.metadata import read_metadata
-from fakescope.provenance.verdict import NO_PROVENANCE, VERDICTS, decide, summary
+from fakescope.provenance.verdict import NO_PROVENANCE, decide, summary
 
 IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".webp", ".tif", ".tiff", ".gif", ".bmp",
                             ".avif", ".heic", ".heif"})
@@ -151,17 +151,6 @@ def expand_paths(patterns: Sequence[str]) -> list[Path]:
     return found
 
 
-def verdict_counts(
-    paths: Sequence[str], labels: Sequence[int], limits: ProvenanceLimits | None = None
-) -> dict[str, dict[str, int]]:
-    """How many images of each class (`real`, `fake`) got each verdict (and `error`)."""
-    counts = {name: dict.fromkeys((*VERDICTS, "error"), 0) for name in ("real", "fake")}
-    for path, label in zip(paths, labels, strict=True):
-        verdict = read_provenance(path, limits).verdict
-        counts["fake" if int(label) else "real"][verdict or "error"] += 1
-    return counts
-
-
 def load_trust_anchors(path: str | Path | None) -> str | None:
     """PEM trust anchors from a file (None for none); ValueError when it holds no PEM."""
     if path is None:
@@ -186,5 +175,4 @@ __all__ = [
     "read_provenance",
     "read_provenance_bytes",
     "to_json",
-    "verdict_counts",
 ]

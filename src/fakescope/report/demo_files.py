@@ -8,7 +8,7 @@ TIMINGS_FILE = "demo_timings.json"  # {"stage_seconds": {stage: seconds}}
 DEFAULT_DEMO_OUT = Path("runs/demo")
 
 # The detector that ranked fakes of unseen generator families best in the cross-generator matrix
-# (benchmarks/xgen_results.md): the demo trains it first, `demo --serve` and a bare `serve`
+# (benchmarks/results/xgen_results.md): the demo trains it first, `demo --serve` and a bare `serve`
 # serve it.
 RECOMMENDED_DETECTOR = "lite0_probe"
 

@@ -2,10 +2,10 @@
 the demo do, each as one call.
 
 `evaluate_and_write`: calibrate and choose the threshold on `threshold_split` (when a rule is
-given), score `split`, count the provenance verdicts (optional), write evaluation.json, the
-metric and prediction CSVs and the plots, then Grad-CAM overlays of the worst-scored images
-(optional). `compare_and_write` and `sweep_and_write` do the same for several checkpoints side
-by side and under corruptions.
+given), score `split`, count the provenance verdicts and joint decisions per class (optional),
+write evaluation.json, the metric and prediction CSVs and the plots, then Grad-CAM overlays of
+the worst-scored images with each one's joint decision (optional). `compare_and_write` and
+`sweep_and_write` do the same for several checkpoints side by side and under corruptions.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from fakescope.config import DataConfig
 from fakescope.evaluate.calibrate import BandTargets
@@ -24,16 +25,23 @@ from fakescope.evaluate.evaluate import (
     evaluate_checkpoint,
     write_evaluation,
 )
-from fakescope.evaluate.explain import explain_worst
+from fakescope.evaluate.explain import explain_worst, worst_examples
 from fakescope.evaluate.robustness import Robustness, robustness_sweep, write_robustness
 from fakescope.evaluate.scoring import Scores
 from fakescope.evaluate.threshold import ThresholdRule
-from fakescope.provenance import verdict_counts
+from fakescope.inference.decision import DECISIONS, Decision, decide
+from fakescope.inference.joint import decide_files
+from fakescope.models.calibration import Calibration
+from fakescope.provenance import VERDICTS, Provenance
 from fakescope.report.plots import (
     write_comparison_plots,
     write_evaluation_plots,
     write_robustness_plots,
 )
+from fakescope.runs import write_json
+
+# Beside the Grad-CAM overlays: each example's reading, provenance and joint decision.
+EXAMPLES_FILE = "examples.json"
 
 
 @dataclass(frozen=True)
@@ -60,6 +68,7 @@ def evaluate_and_write(
     temperature_scaling: bool = True,
     provenance: bool = True,
     explain_per_class: int = 0,
+    shift: bool = True,
 ) -> WrittenEvaluation:
     """Evaluate `checkpoint` on `split` of `data` and write the results into `out` (default:
     the checkpoint's run, `evaluation/<split>/`); the arguments are `evaluate_checkpoint`'s."""
@@ -67,18 +76,60 @@ def evaluate_and_write(
     evaluation, scores = evaluate_checkpoint(
         checkpoint, data, split, threshold_rule, threshold_split, store=store, device=device,
         batch_size=batch_size, seed=seed, progress=progress, band=band,
-        temperature_scaling=temperature_scaling,
+        temperature_scaling=temperature_scaling, shift=shift,
     )
-    if provenance:
-        evaluation.provenance = verdict_counts(scores.paths, scores.labels.tolist())
+    calibration = Calibration.from_dict(evaluation.calibration)
+    verdicts = [calibration.verdict(float(p), evaluation.threshold) for p in scores.probs]
+    # Each file's provenance and joint decision (read once; none read when turned off).
+    joined = decide_files(scores.paths, verdicts) if provenance else []
+    if joined:
+        classes = ["fake" if label else "real" for label in scores.labels.tolist()]
+        evaluation.provenance = _per_class(
+            classes, [p.verdict or "error" for p, _ in joined], (*VERDICTS, "error"))
+        evaluation.decisions = _per_class(classes, [d.code for _, d in joined], DECISIONS)
     folder = Path(out) if out else default_evaluation_dir(checkpoint, split)
     written = write_evaluation(evaluation, scores, folder)
     written += write_evaluation_plots(evaluation, folder)
     if explain_per_class > 0:
-        written += explain_worst(
+        images = explain_worst(
             checkpoint, scores, explain_per_class, data.face_crop, folder / "gradcam"
         )
+        picked = worst_examples(scores.labels, scores.probs, explain_per_class)
+        examples = [
+            _example(image, scores, i, verdicts[i], joined[i] if joined else None)
+            for image, i in zip(images, picked, strict=True)
+        ]
+        written += [*images, folder / "gradcam" / EXAMPLES_FILE]
+        write_json(written[-1], examples)
     return WrittenEvaluation(evaluation, scores, folder, written)
+
+
+def _per_class(
+    classes: Sequence[str], values: Sequence[str], names: Sequence[str]
+) -> dict[str, dict[str, int]]:
+    """How many images of each class (real, fake) got each of `names`."""
+    counts = {name: dict.fromkeys(names, 0) for name in ("real", "fake")}
+    for truth, value in zip(classes, values, strict=True):
+        counts[truth][value] += 1
+    return counts
+
+
+def _example(
+    image: Path, scores: Scores, index: int, verdict: str,
+    joined: tuple[Provenance, Decision] | None,
+) -> dict[str, Any]:  # fmt: skip
+    """What the report shows beside one Grad-CAM example: the detector's reading, the file's
+    provenance and the joint decision."""
+    provenance, decision = joined or (None, decide(verdict, None))
+    return {
+        "image": image.name,
+        "path": scores.paths[index],
+        "label": "fake" if scores.labels[index] else "real",
+        "probability_fake": float(scores.probs[index]),
+        "verdict": verdict,
+        "provenance": provenance.verdict if provenance else None,
+        **decision.to_dict(),
+    }
 
 
 def compare_and_write(

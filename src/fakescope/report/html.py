@@ -12,7 +12,8 @@ has no confusion matrix, a detector run no sample grid):
                            real_grid.png and fake_grid.png side by side
     samples/*.png          generated sample grids (the latest few)
     report/*.png           figures the job drew itself
-    **/evaluation.json     evaluations (metrics, confusion, ROC, PR, calibration, Grad-CAM)
+    **/evaluation.json     evaluations (metrics, confusion, ROC, PR, calibration, Grad-CAM,
+                           joint decisions of detector and provenance per class and per example)
     **/comparison.json     model comparisons
     **/robustness.json     robustness sweeps
 
@@ -46,10 +47,11 @@ from fakescope.evaluate.compare import (
 from fakescope.evaluate.evaluate import EVALUATION_FILE, Evaluation, model_name, read_evaluation
 from fakescope.evaluate.robustness import ROBUSTNESS_FILE, Robustness
 from fakescope.evaluate.xgen import CELL_METRICS, XGEN_FILE, XgenResult
-from fakescope.formatting import format_probability, format_value
+from fakescope.formatting import format_probability, format_value, text_bytes
 from fakescope.gan.metrics import FAKE_GRID_FILE, FLOOR_COMPARISON_FILE, REAL_GRID_FILE
 from fakescope.report import plots
 from fakescope.report.demo_files import DEMO_MARKER, TIMINGS_FILE, demo_detector_checkpoint
+from fakescope.report.evaluation import EXAMPLES_FILE
 from fakescope.report.xgen import heatmap_figure
 from fakescope.runs import RunDir, atomic_write_bytes
 
@@ -235,7 +237,7 @@ def _recommended_note(root: Path, table: list[dict[str, Any]], best: str) -> str
         f"{_e(format_value(row.get('roc_auc'), DASH))} here), served by "
         "<code>fakescope demo --serve</code> and a bare <code>fakescope serve</code>. "
         f"{why} ranks fakes of generators it never saw best of the detectors fakescope "
-        "measured (README: Cross-generator evaluation).</p>"
+        "measured (docs/cross-generator.md).</p>"
     )
 
 
@@ -443,7 +445,7 @@ def evaluation_block(evaluation: Evaluation, folder: Path) -> str:
     if gradcam:
         explained = "<h4>Grad-CAM examples</h4>" + "".join(
             _image(p.read_bytes(), p.stem, width=200) for p in gradcam
-        )
+        ) + examples_block(folder / "gradcam" / EXAMPLES_FILE, [p.name for p in gradcam])
     return (
         header + calibration_block(evaluation) + table + "".join(figures) + explained
         + provenance_block(evaluation)
@@ -480,25 +482,60 @@ def calibration_block(evaluation: Evaluation) -> str:
     return f"<p>{text}.</p>" + _table(("calibration", "value"), rows)
 
 
+def _class_rows(counts: dict[str, dict[str, int]]) -> list[tuple[str, int, int]]:
+    names = list(dict.fromkeys([*counts.get("real", {}), *counts.get("fake", {})]))
+    return [(n, counts.get("real", {}).get(n, 0), counts.get("fake", {}).get(n, 0))
+            for n in names]
+
+
 def provenance_block(evaluation: Evaluation) -> str:
-    """How many images of each class carry each provenance verdict (`fakescope provenance`)."""
-    counts = evaluation.provenance
-    if not counts:
+    """The joint decisions per class, then how many images of each class carry each provenance
+    verdict (`fakescope provenance`)."""
+    parts = []
+    if evaluation.decisions:  # absent from evaluations written before the joint decision
+        parts.append(
+            "<h4>Joint decisions per class</h4>"
+            "<p class='note'>The detector's verdict and the file's provenance read together by "
+            "the default policy (docs/verdicts.md): a declaration of generation decides, a "
+            "signed capture claim against a fake verdict goes to review.</p>"
+            + _table(("decision", "real", "fake"), _class_rows(evaluation.decisions))
+        )
+    if evaluation.provenance:
+        parts.append(
+            "<h4>Provenance verdicts per class</h4>"
+            "<p class='note'>What the files' own metadata declares (C2PA manifests, generator "
+            "metadata, camera EXIF), apart from the detector's scores. Metadata is a claim, "
+            "not proof, and most datasets strip it.</p>"
+            + _table(("verdict", "real", "fake"), _class_rows(evaluation.provenance))
+        )
+    return "".join(parts)
+
+
+def examples_block(path: Path, shown: Sequence[str]) -> str:
+    """The joint decision of each Grad-CAM example shown, first, then the two readings it joins
+    (`examples.json` beside the overlays; nothing for folders written before it)."""
+    examples = _read_json(path)
+    if not isinstance(examples, list):
         return ""
-    verdicts = list(dict.fromkeys([*counts.get("real", {}), *counts.get("fake", {})]))
-    rows = [(v, counts.get("real", {}).get(v, 0), counts.get("fake", {}).get(v, 0))
-            for v in verdicts]
-    return (
-        "<h4>Provenance verdicts per class</h4>"
-        "<p class='note'>What the files' own metadata declares (C2PA manifests, generator "
-        "metadata, camera EXIF), apart from the detector's scores. Metadata is a claim, not "
-        "proof, and most datasets strip it.</p>" + _table(("verdict", "real", "fake"), rows)
-    )
+    rows = [
+        (e.get("image", ""), e.get("decision"), e.get("decision_text"), e.get("label"),
+         format_probability(e.get("probability_fake")), e.get("verdict"), e.get("provenance"))
+        for e in examples if isinstance(e, dict) and e.get("image") in shown
+    ]  # fmt: skip
+    if not rows:
+        return ""
+    header = ("example", "decision", "why", "true class", "P(fake)", "pixel verdict",
+              "provenance")
+    return "<h4>Examples: joint decisions</h4>" + _table(header, rows)
 
 
 def comparison_block(path: Path) -> str:
     comparison = read_comparison(path)
-    rows = [[row[c] for c in ("model", *TABLE_COLUMNS)] for row in comparison.table()]
+    rows = [
+        [row["model"] + ("" if row["calibrated"] else " (uncalibrated)"),
+         *(row[c] for c in TABLE_COLUMNS)]
+        for row in comparison.table()
+    ]  # fmt: skip
     evaluations = comparison.evaluations
     confusions = "".join(
         _figure(plots.confusion_figure(e.confusion, e.model), e.model) for e in evaluations
@@ -599,5 +636,5 @@ def write_report(root: str | Path, out: str | Path | None = None) -> Path:
     """Write the report of `root` to `out` (default `<root>/report/index.html`)."""
     root = Path(root)
     path = Path(out) if out is not None else RunDir(root).report / REPORT_FILE
-    atomic_write_bytes(path, build_report(root).encode("utf-8"))
+    atomic_write_bytes(path, text_bytes(build_report(root)))
     return path

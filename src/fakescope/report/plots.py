@@ -14,10 +14,12 @@ from pathlib import Path
 
 import numpy as np
 from matplotlib.figure import Figure
+from matplotlib.text import Text
 
 from fakescope.evaluate.compare import Comparison
 from fakescope.evaluate.evaluate import Evaluation
 from fakescope.evaluate.robustness import STRENGTH_NAMES, SWEPT_METRICS, Robustness
+from fakescope.formatting import display_text
 
 CLASS_NAMES = ("real", "fake")
 # Columns of a metrics log that are positions or bookkeeping, not curves worth drawing.
@@ -29,6 +31,8 @@ MAX_CURVE_PANELS = 12
 
 
 def figure_png(fig: Figure, dpi: int = 100) -> bytes:
+    for text in fig.findobj(Text):  # a run or file name need not be UTF-8; fonts need Unicode
+        text.set_text(display_text(text.get_text()))
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", dpi=dpi, bbox_inches="tight")
     return buffer.getvalue()

@@ -114,6 +114,8 @@ def _model_info(service: InferenceService, settings: ServeSettings, checkpoint: 
         band_high=loaded.calibration.band(loaded.threshold)[1],
         temperature=loaded.calibration.temperature,
         calibration=json_safe(loaded.calibration.to_dict()),
+        band_description=loaded.calibration.band_description(loaded.threshold),
+        distance_limit=loaded.feature_density.limit if loaded.feature_density else None,
         metrics=json_safe(loaded.metrics),
         decision_policy=settings.decision_policy.to_dict(),
     )

@@ -29,12 +29,14 @@ class ModelInput:
     pixels: np.ndarray  # uint8 HWC at the model's input size (unresized: native detectors)
     face_box: FaceBox | None
     gradcam: bool
+    size: tuple[int, int] | None = None  # the uploaded picture's (width, height)
 
 
 @dataclass(frozen=True)
 class BatchOutput:
     probability_fake: float
     heatmap: np.ndarray | None  # Grad-CAM map in [0, 1], when asked for
+    distance: float | None = None  # from the training data, when the checkpoint can tell
 
 
 @dataclass(frozen=True)
@@ -68,15 +70,19 @@ class InferenceService:
         return self.loaded.threshold
 
     def prepare(self, load_image: Callable[[], Image.Image], gradcam: bool) -> ModelInput:
-        pixels, box = self.predictor.model_input(load_image())
-        return ModelInput(pixels, box, gradcam)
+        image = load_image()
+        pixels, box = self.predictor.model_input(image)
+        return ModelInput(pixels, box, gradcam, image.size)
 
     def run_batch(self, inputs: list[ModelInput]) -> list[BatchOutput]:
-        """One forward pass for the batch, then a Grad-CAM pass for each input that asked."""
-        probs = self.predictor.probabilities([i.pixels for i in inputs])
+        """One forward pass for the batch (and one for its features, when the checkpoint has a
+        training-data check), then a Grad-CAM pass for each input that asked."""
+        arrays = [i.pixels for i in inputs]
+        probs = self.predictor.probabilities(arrays)
+        distances = self.predictor.distances(arrays)
         return [
-            BatchOutput(p, gradcam_heatmap(self.loaded, i.pixels)[0] if i.gradcam else None)
-            for p, i in zip(probs, inputs, strict=True)
+            BatchOutput(p, gradcam_heatmap(self.loaded, i.pixels)[0] if i.gradcam else None, d)
+            for p, d, i in zip(probs, distances, inputs, strict=True)
         ]
 
     async def predict(
@@ -89,7 +95,9 @@ class InferenceService:
             self.prepare, load_image, gradcam, limiter=self.cpu_limiter
         )
         output = await asyncio.wrap_future(self.batcher.submit(model_input))
-        prediction = self.predictor.prediction(output.probability_fake, model_input.face_box)
+        prediction = self.predictor.prediction(
+            output.probability_fake, model_input.face_box, output.distance, model_input.size
+        )
         png = None
         if output.heatmap is not None:
             explained = explained_pixels(self.loaded, model_input.pixels)

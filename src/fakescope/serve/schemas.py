@@ -25,7 +25,8 @@ class PredictionBody(BaseModel):
     verdict: Literal["real", "uncertain", "fake"] = Field(
         description="'fake' when probability_fake >= band_high, 'real' below band_low, "
         "'uncertain' in between; without a stored band, band_low = band_high = threshold and "
-        "the verdict is the label"
+        "the verdict is the label. Also 'uncertain', whatever the probability, when the "
+        "picture is unlike the training data or a face-crop detector found no face (reasons)"
     )
     probability_fake: float = Field(
         ge=0.0, le=1.0, description="calibrated P(fake): the checkpoint's temperature applied"
@@ -33,6 +34,18 @@ class PredictionBody(BaseModel):
     threshold: float
     band_low: float = Field(description="calibrated P(fake) below which the verdict is real")
     band_high: float = Field(description="calibrated P(fake) from which the verdict is fake")
+    reasons: list[str] = Field(
+        default=[], description="why the verdict is uncertain, and notes a reviewer needs "
+        "(a picture much larger than the detector's input)"
+    )
+    distance: float | None = Field(
+        default=None, description="squared feature distance from the training data (null when "
+        "the checkpoint has no such check)"
+    )
+    distance_limit: float | None = Field(
+        default=None, description="the distance beyond which a picture counts as unlike the "
+        "training data (1 % of validation pictures lie beyond it)"
+    )
     face_box: FaceBoxBody | None = Field(
         default=None,
         description="where the face crop was taken (image pixels), when cropping found one",
@@ -145,6 +158,12 @@ class ModelInfo(BaseModel):
     temperature: float = Field(description="the temperature dividing the log-odds (1: none)")
     calibration: dict[str, Any] = Field(
         description="how the temperature and band were fitted (split, targets, ECE before/after)"
+    )
+    band_description: str = Field(
+        default="", description="the band and how it was fitted, or why there is none"
+    )
+    distance_limit: float | None = Field(
+        default=None, description="the 'unlike the training data' limit (null: no such check)"
     )
     metrics: dict[str, Any] = Field(description="the evaluation metrics stored in the checkpoint")
     decision_policy: dict[str, Any] = Field(

@@ -8,6 +8,8 @@ from __future__ import annotations
 import argparse
 import sys
 
+from fakescope.cli.argtypes import positive_int
+
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     scan = subparsers.add_parser(
@@ -23,18 +25,20 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     scan.add_argument("--resume", action="store_true",
                       help="continue the scan recorded in --out (SOURCE and --checkpoint may "
                       "then be left out)")
-    scan.add_argument("--shard-size", type=int, help="images per shard (default 256)")
-    scan.add_argument("--batch-size", type=int, default=64, help="images per scoring batch")
+    scan.add_argument("--shard-size", type=positive_int, help="images per shard (default 256)")
+    scan.add_argument("--batch-size", type=positive_int, default=64,
+                      help="images per scoring batch")
     scan.add_argument("--backend", choices=["auto", "torch", "onnx"], default="auto",
                       help="auto (default): ONNX Runtime on CPUs (the export beside the "
                       "checkpoint, or one made in memory), PyTorch on GPUs")
     scan.add_argument("--onnx-model", metavar="FILE", help="run this ONNX export")
     scan.add_argument("--face-crop", action="store_true", help="crop the largest face first")
-    scan.add_argument("--workers", type=int,
+    scan.add_argument("--workers", type=positive_int,
                       help="CPUs of the local Ray the command starts (default: all cores)")
     scan.add_argument("--address", help="join a Ray cluster instead: auto or ray://host:port")
-    scan.add_argument("--actors", type=int, help="scoring actors (default: half the CPUs)")
-    scan.add_argument("--device", default="auto", help="auto, cpu or cuda (actors' device)")
+    scan.add_argument("--actors", type=positive_int, help="scoring actors (default: half the CPUs)")
+    scan.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto",
+                      help="the scoring actors' device (auto: cuda when the cluster has GPUs)")
     scan.add_argument("--quiet", action="store_true", help="no progress output")
     scan.set_defaults(handler=_scan)
 

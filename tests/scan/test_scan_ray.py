@@ -161,13 +161,14 @@ def test_two_nodes_both_score_and_merge_to_the_one_node_table(
     # machine's network address, where the nodes do not listen.
     monkeypatch.setattr(ray_constants, "ENABLE_RAY_CLUSTER", False)
 
+    # 3 CPUs per node and 2 per actor: one actor fits on each node, and one read task beside it
     local = {"node_ip_address": "127.0.0.1", "include_dashboard": False}
-    cluster = RayCluster(initialize_head=True, head_node_args={"num_cpus": 2, **local})
-    worker = cluster.add_node(num_cpus=2, **local)
+    cluster = RayCluster(initialize_head=True, head_node_args={"num_cpus": 3, **local})
+    worker = cluster.add_node(num_cpus=3, **local)
     try:
         ray.init(address=cluster.address, log_to_driver=False)
         job = ScanJob((str(scan_faces),), str(scan_checkpoint), str(tmp_path / "two"),
-                      shard_size=4, batch_size=2, cluster=Cluster(actors=2))
+                      shard_size=4, batch_size=2, cluster=Cluster(actors=2, actor_threads=2))
         result = run_scan(job)
         head_id = ray.get_runtime_context().get_node_id()
     finally:

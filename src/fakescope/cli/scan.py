@@ -37,6 +37,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                       help="CPUs of the local Ray the command starts (default: all cores)")
     scan.add_argument("--address", help="join a Ray cluster instead: auto or ray://host:port")
     scan.add_argument("--actors", type=positive_int, help="scoring actors (default: half the CPUs)")
+    scan.add_argument("--actor-threads", type=positive_int, default=1,
+                      help="CPUs each scoring actor takes and scores with (default 1)")
     scan.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto",
                       help="the scoring actors' device (auto: cuda when the cluster has GPUs)")
     scan.add_argument("--quiet", action="store_true", help="no progress output")
@@ -49,7 +51,7 @@ def _scan(args: argparse.Namespace) -> int:
     from fakescope.scan.pipeline import Cluster, require_ray
 
     require_ray()
-    cluster = Cluster(args.address, args.workers, args.actors, args.device)
+    cluster = Cluster(args.address, args.workers, args.actors, args.device, args.actor_threads)
     settings = {"batch_size": args.batch_size, "backend": args.backend,
                 "onnx_model": args.onnx_model, "cluster": cluster, "progress": not args.quiet}
     if args.resume and not args.sources:

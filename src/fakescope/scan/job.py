@@ -104,10 +104,12 @@ def run_scan(job: ScanJob) -> ScanResult:
             backend = "torch" if onnx is None else "onnx"
             cpus = resources.get("CPU", 1)
             actors = job.cluster.actors or default_actors(cpus, device, resources.get("GPU", 0))
-            check_actors(actors, 1, cpus, device)
+            threads = job.cluster.actor_threads
+            check_actors(actors, threads, cpus, device)
             stream = StreamSettings(
-                inputs, Path(job.checkpoint).read_bytes(), onnx, job.batch_size, device, actors
-            )
+                inputs, Path(job.checkpoint).read_bytes(), onnx, job.batch_size, device, actors,
+                threads,
+            )  # fmt: skip
             for rows in scored_batches(ray, pending, stream):
                 collector.add(rows)
         if collector.pending:

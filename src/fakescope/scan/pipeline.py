@@ -58,6 +58,7 @@ class Cluster:
     address: str | None = None
     workers: int | None = None
     actors: int | None = None  # scoring actors (default: half the CPUs, at least one)
+    actor_threads: int = 1  # CPUs (onnxruntime/PyTorch threads) each scoring actor takes
     device: str = "auto"  # cpu, cuda, or auto: cuda when the cluster has GPUs
 
 

@@ -167,6 +167,9 @@ def test_two_nodes_both_score_and_merge_to_the_one_node_table(
     worker = cluster.add_node(num_cpus=3, **local)
     try:
         ray.init(address=cluster.address, log_to_driver=False)
+        # Start scoring once both actors are up: else, on a loaded machine, the first actor can
+        # score all 24 images while the second still imports PyTorch.
+        monkeypatch.setattr(ray.data.DataContext.get_current(), "wait_for_min_actors_s", 300)
         job = ScanJob((str(scan_faces),), str(scan_checkpoint), str(tmp_path / "two"),
                       shard_size=4, batch_size=2, cluster=Cluster(actors=2, actor_threads=2))
         result = run_scan(job)

@@ -31,6 +31,7 @@ COMMAND_MODULES = (
     "fakescope.cli.gan",
     "fakescope.cli.detect",
     "fakescope.cli.evaluate",
+    "fakescope.cli.scan",
     "fakescope.cli.xgen",
     "fakescope.cli.provenance",
     "fakescope.cli.serve",

@@ -26,6 +26,7 @@ SUMMARY_METRICS = (
     "sensitivity", "specificity", "paper002_sensitivity", "paper002_specificity",
     "log_loss", "brier", "ece",
 )  # fmt: skip
+SCAN_HINT_FILES = 5000  # beyond this, predict points to `fakescope scan`
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -317,6 +318,9 @@ def _predict(args: argparse.Namespace) -> int:
 
     refuse_data_files_as_inputs(args.paths)
     paths = expand_inputs(args.paths)
+    if len(paths) > SCAN_HINT_FILES:
+        print(f"hint: for {len(paths)} files `fakescope scan` is the better tool (parallel, "
+              "resumable, Parquet output)", file=sys.stderr)
     output = row_output(args, [*paths, Path(args.checkpoint)])
     device = resolve_device(args.device)
     loaded = load_detector(args.checkpoint, device)

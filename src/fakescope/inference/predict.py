@@ -184,6 +184,7 @@ class Predictor:
         backend: str = "auto",
         checkpoint: str | Path | None = None,
         onnx_path: str | Path | None = None,
+        onnx_threads: int | None = None,
     ) -> None:
         if batch_size < 1:
             raise ConfigError(f"batch size must be at least 1, got {batch_size}")
@@ -196,16 +197,18 @@ class Predictor:
         self.face_margin = face_margin
         self.normalizer = Normalizer(loaded.input_spec)
         loaded.model.to(self.device).eval()
-        onnx_model = self._onnx_model(backend, checkpoint, onnx_path)
+        onnx_model = self._onnx_model(backend, checkpoint, onnx_path, onnx_threads)
         self.model: torch.nn.Module = onnx_model if onnx_model is not None else loaded.model
         self.backend = "torch" if onnx_model is None else "onnx"
         self.onnx_source = None if onnx_model is None else onnx_model.source
 
     def _onnx_model(
-        self, backend: str, checkpoint: str | Path | None, onnx_path: str | Path | None
+        self, backend: str, checkpoint: str | Path | None, onnx_path: str | Path | None,
+        threads: int | None,
     ) -> OnnxDetector | None:
-        """The onnxruntime model to run, or None for PyTorch. onnxruntime is imported only when
-        an export may be used, so PyTorch-only installs never need it."""
+        """The onnxruntime model to run, on `threads` cores (default all), or None for PyTorch.
+        onnxruntime is imported only when an export may be used, so PyTorch-only installs never
+        need it."""
         if backend == "torch":
             return None
         if backend == "auto" and onnx_path is None:
@@ -221,7 +224,7 @@ class Predictor:
             logger.warning("onnxruntime is not installed: using PyTorch, not the ONNX export")
             return None
         required = backend == "onnx"
-        return select_onnx_model(self.loaded, checkpoint, onnx_path, required=required)
+        return select_onnx_model(self.loaded, checkpoint, onnx_path, required, threads)
 
     @property
     def threshold(self) -> float:

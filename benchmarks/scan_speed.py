@@ -16,7 +16,7 @@ does not depend on the weights) exported to ONNX beside its checkpoint, then
 - peak memory of each command's process tree, as the sum of the processes' proportional set
   sizes (PSS: shared pages, e.g. Ray's object store, counted once), sampled every second.
 
-Results are merged into benchmarks/scan_speed.json by run name; the load average is recorded
+Results are merged into benchmarks/results/scan_speed.json by run name; the load average is recorded
 before and after each run, because the machine is shared.
 """
 
@@ -48,7 +48,7 @@ from fakescope.models.registry import build_detector, load_detector, save_detect
 from fakescope.speed import usable_cores
 
 HERE = Path(__file__).resolve().parent
-RESULTS = HERE / "scan_speed.json"
+RESULTS = HERE / "results" / "scan_speed.json"
 DETECTOR, KWARGS = "dcgan_disc64", {"base_width": 16}
 COMPUTE_BATCHES = 30
 

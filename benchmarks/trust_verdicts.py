@@ -111,6 +111,7 @@ def cell(labels: np.ndarray, log_odds: np.ndarray, calibration: Calibration, thr
         "accuracy": float(np.mean((probs >= threshold) == fakes)),
         "ece": float(expected_calibration_error(labels, probs, 15)),
         "fakes_called_real": float(np.mean(said[fakes] == 0)),
+        "reals_called_fake": float(np.mean(said[~fakes] == 1)),
         "uncertain_share": float(np.mean(~decided)),
         "selective_accuracy": (float(np.mean(said[decided] == labels[decided]))
                                if decided.any() else None),
@@ -170,6 +171,10 @@ def measure_run(args: argparse.Namespace, seen: list[str], checkpoint: Path, tra
             other = scored[name]
             assert other.log_odds is not None
             row[f"roc_auc_{name}"] = float(roc_auc_score(other.labels[mask], other.log_odds[mask]))
+            # verdicts on the degraded copies, by the band alone (features not re-read)
+            for variant, (calibration, threshold) in fitted.items():
+                row[f"{variant}_{name}"] = cell(other.labels[mask], other.log_odds[mask],
+                                                calibration, threshold, np.zeros(mask.sum(), bool))
         row["unlike_share_reals"] = float(np.mean(unlike[of == REAL_FAMILY]))
         row["unlike_share_fakes"] = float(np.mean(unlike[of == test_family]))
         rows.append(row)
@@ -194,8 +199,8 @@ def summary(rows: list[dict[str, Any]], content: set[str]) -> str:
         "unseen content-matched families": [r for r in rows if r["test_family"] in content],
         "seen family": [r for r in rows if r["seen"]],
     }
-    metrics = ("roc_auc", "accuracy", "ece", "fakes_called_real", "uncertain_share",
-               "selective_accuracy")
+    metrics = ("roc_auc", "accuracy", "ece", "fakes_called_real", "reals_called_fake",
+               "uncertain_share", "selective_accuracy")
     lines = ["| cells | calibration | " + " | ".join(metrics) + " | ROC-AUC blur 1 | "
              "ROC-AUC resize 0.5 |", "|---|---|" + "---|" * (len(metrics) + 2)]
     for name, chosen in groups.items():
@@ -206,6 +211,17 @@ def summary(rows: list[dict[str, Any]], content: set[str]) -> str:
             values += [_mean(chosen, "roc_auc_blur1"), _mean(chosen, "roc_auc_resize0.5")]
             text = " | ".join("-" if v is None else f"{v:.3f}" for v in values)
             lines.append(f"| {name} ({len(chosen)}) | {variant} | {text} |")
+    degraded = ("accuracy", "fakes_called_real", "reals_called_fake", "uncertain_share",
+                "selective_accuracy")
+    lines += ["", "Degraded test images (verdicts by the band alone), unseen GAN families:", "",
+              "| condition | calibration | " + " | ".join(degraded) + " |",
+              "|---|---|" + "---|" * len(degraded)]
+    for condition in ("blur1", "resize0.5"):
+        for variant in VARIANTS:
+            values = [_mean(groups["unseen GAN families"], f"{variant}_{condition}", m)
+                      for m in degraded]
+            text = " | ".join("-" if v is None else f"{v:.3f}" for v in values)
+            lines.append(f"| {condition} | {variant} | {text} |")
     return "\n".join(lines)
 
 

@@ -57,6 +57,9 @@ class CoarsePixels(Detector):
     def head_parameters(self) -> Iterator[torch.nn.Parameter]:
         return self.head.parameters()
 
+    def gradcam_layer(self) -> torch.nn.Module:
+        return self.pool
+
 
 @register_detector(PIXELS, "test-only detector on coarse pixels")
 def coarse_pixels(pretrained: str = "none") -> Detector:

@@ -6,6 +6,7 @@ import argparse
 import sys
 from typing import Any
 
+from fakescope.cli.training import BUDGET_RULE
 from fakescope.config import ConfigError, load_config, merge_overrides
 
 
@@ -16,7 +17,8 @@ def _add_common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--pretrained", help="none, imagenet or a weights file (model.pretrained)")
     parser.add_argument("--epochs", type=int, help="train.epochs")
     parser.add_argument("--batch-size", type=int, help="train.batch_size")
-    parser.add_argument("--max-minutes", type=float, help="wall-clock budget (train.max_minutes)")
+    parser.add_argument("--max-minutes", type=float,
+                        help="time budget (train.max_minutes); " + BUDGET_RULE)
     parser.add_argument("--device", help="auto, cpu, cuda or cuda:N (run.device)")
     parser.add_argument("--root", help="folder holding run folders (run.root)")
     parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
@@ -61,12 +63,16 @@ def _progress(args: argparse.Namespace) -> bool:
 
 
 def _train(args: argparse.Namespace) -> int:
+    from fakescope.cli.training import log_lines
     from fakescope.detect.train import TrainingInterrupted, train_detector
     from fakescope.distributed import context_from_environment
+    from fakescope.training.budget import process_start
 
     config = _load(args, {"run.name": args.name})
     try:
-        result = train_detector(config, resume=args.resume, progress=_progress(args))
+        with log_lines("fakescope.detect"):
+            result = train_detector(config, resume=args.resume, progress=_progress(args),
+                                    started=process_start(config.train.budget_clock))
     except TrainingInterrupted as err:
         print(f"fakescope: {err}", file=sys.stderr)
         return 130
@@ -81,6 +87,8 @@ def _train(args: argparse.Namespace) -> int:
     if result.compile_report:
         print(f"torch.compile: {result.compile_report}")
     print(f"best: {result.best_checkpoint}")
+    for warning in result.warnings:
+        print(f"warning: {warning}")
     return 0
 
 

@@ -4,13 +4,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import logging
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from tqdm import tqdm
-
+from fakescope.cli.training import BUDGET_RULE
 from fakescope.config import merge_overrides
 
 if TYPE_CHECKING:
@@ -31,8 +29,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     train.add_argument("--resolution", type=int, help="model.resolution: 32, 64, 128 or 256")
     train.add_argument("--seed", type=int, help="run.seed")
     train.add_argument("--max-minutes", type=float,
-                       help="time budget (train.max_minutes): stop at the first iteration past it "
-                            "with a checkpoint and samples; --resume goes on")
+                       help="time budget (train.max_minutes); " + BUDGET_RULE + "; --resume "
+                            "goes on")
     train.add_argument("--device", help="auto, cpu, cuda or cuda:N (run.device)")
     train.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                        help="any config value, e.g. --set train.g_loss=saturating (repeatable)")
@@ -117,18 +115,13 @@ def _device_argument(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
 
 
-class _TqdmHandler(logging.Handler):
-    """Log lines printed above any progress bar instead of through it."""
-
-    def emit(self, record: logging.LogRecord) -> None:
-        tqdm.write(self.format(record), file=sys.stderr)
-
-
 def _train(args: argparse.Namespace) -> int:
+    from fakescope.cli.training import log_lines
     from fakescope.config import load_config
     from fakescope.distributed import context_from_environment
     from fakescope.gan.config import GanJobConfig
     from fakescope.gan.train import train_gan
+    from fakescope.training.budget import process_start
 
     flags: dict[str, Any] = {
         "data.path": args.data, "run.name": args.name, "run.root": args.root,
@@ -137,14 +130,9 @@ def _train(args: argparse.Namespace) -> int:
         "train.max_minutes": args.max_minutes,
     }
     config = load_config(GanJobConfig, args.config, merge_overrides(flags, args.set))
-    handler = _TqdmHandler()
-    handler.setFormatter(logging.Formatter("%(message)s"))
-    logger = logging.getLogger("fakescope.gan")
-    logger.addHandler(handler)
-    try:
-        result = train_gan(config, resume=args.resume, progress=not args.quiet)
-    finally:
-        logger.removeHandler(handler)
+    with log_lines("fakescope.gan"):
+        result = train_gan(config, resume=args.resume, progress=not args.quiet,
+                           started=process_start(config.train.budget_clock))
     if not context_from_environment().is_main:  # under torchrun, rank 0 speaks for all
         return 130 if result.interrupted else 0
     if result.interrupted:

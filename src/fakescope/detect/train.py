@@ -33,6 +33,7 @@ from typing import Any
 import numpy as np
 import torch
 from sklearn.utils.class_weight import compute_class_weight
+from tqdm import tqdm
 
 from fakescope.checkpoints import DetectorPayload, read_detector, resumable_detector
 from fakescope.config import ConfigError, to_dict
@@ -55,11 +56,13 @@ from fakescope.models.weights import param_groups, set_backbone_trainable
 from fakescope.reproducibility import rng_state, set_rng_state
 from fakescope.runs import MetricsLog, RunDir, prune_step_checkpoints, restart_logs, write_json
 from fakescope.speed import CompiledForward, SpeedSettings, ThreadWatch, append_recheck
-from fakescope.training.budget import TimeBudget
+from fakescope.training.budget import TimeBudget, clock_seconds
 from fakescope.training.loop import Counters, epoch_bar, run_epochs
 from fakescope.training.session import resolve_speed, training_session
 
 log = logging.getLogger("fakescope.detect")
+VALIDATION_MARGIN = 1.25  # the final validation may run slower than the last one measured
+CHECKPOINT_SECONDS = 2.0  # writing last.pt and best.pt after it
 
 # Called after every epoch with its 1-based number and logged row; may raise to stop training
 # (a search pruning a trial), after that epoch's checkpoints are safely written.
@@ -88,6 +91,7 @@ class TrainResult:
     speed: SpeedSettings
     # With train.compile: seconds the first (compiling) step took, or why compiling failed.
     compile_report: str = ""
+    warnings: list[str] = field(default_factory=list)  # e.g. a budget too short to learn
 
 
 @dataclass
@@ -211,8 +215,17 @@ class DetectorTrainer:
         dist: DistContext | None = None,
         progress: bool = False,
         epoch_callback: EpochCallback | None = None,
+        budget: TimeBudget | None = None,
     ) -> None:
+        """`budget`: the run's time budget, already started (by default one from the config,
+        started here)."""
         self.config, self.t = config, config.train
+        if budget is None:
+            budget = TimeBudget(config.train.max_minutes, config.train.budget_clock)
+            budget.start()
+        self.budget = budget
+        self.warnings: list[str] = []
+        self._validation_seconds: float | None = None  # the last validation's, once measured
         self.prepared, self.run, self.device = prepared, run, device
         self.dist = dist or DistContext()
         self.local_batch_size = self.dist.local_batch_size(self.t.batch_size)
@@ -239,7 +252,6 @@ class DetectorTrainer:
         self.state = TrainState()
         self.log = MetricsLog(run.metrics)
         self.progress, self.epoch_callback = progress, epoch_callback
-        self.budget = TimeBudget(self.t.max_minutes, self.t.budget_clock)
         self.running = RunningScores()  # the current epoch's so far
         self._epoch_total = 0  # batches in the current epoch
         self._epoch_started = 0.0
@@ -248,7 +260,8 @@ class DetectorTrainer:
     def probe_speed(self) -> tuple[SpeedSettings, dict[str, float]]:
         t = self.t
         return choose_speed_settings(self.model, self.spec.size, self.local_batch_size,
-                                     self.device, t.amp, t.channels_last, t.threads)
+                                     self.device, t.amp, t.channels_last, t.threads,
+                                     max_seconds=self.budget.probe_seconds())
 
     @property
     def spec(self) -> InputSpec:
@@ -333,12 +346,14 @@ class DetectorTrainer:
     @torch.inference_mode()
     def evaluate(self, split: str) -> dict[str, float]:
         """Metrics on `split`; under torchrun each process scores every N-th image once."""
+        started = self.budget.now()
         self.model.eval()
         parts = []
         batch_size = self.t.eval_batch_size or 2 * self.t.batch_size
         loader = self.prepared.loader(split, batch_size, shard=self.dist.shard, pad=False,
                                       pin_memory=self.device.type == "cuda")
-        for images, labels in loader:
+        bar = tqdm(loader, desc=split, unit="batch", leave=False, disable=not self.progress)
+        for images, labels in bar:
             images, labels = self._inputs(images, labels)
             with self.speed.autocast(self.device):
                 logits = self.model(images).float()
@@ -348,7 +363,15 @@ class DetectorTrainer:
         scores = RunningScores()
         for rank_parts in self.dist.gather_objects(parts):
             scores.merge(rank_parts)
+        if split == "val":
+            self._validation_seconds = self.budget.now() - started
+        if split == "val" and self.budget.deadline is not None:  # the final one takes as long
+            self.budget.reserve_s = self._end_seconds(self.budget.now() - started)
         return scores.summary(self.t.threshold)
+
+    def _end_seconds(self, validation_seconds: float) -> float:
+        # a margin for the checkpoints written after it and for a busier machine
+        return VALIDATION_MARGIN * validation_seconds + CHECKPOINT_SECONDS
 
     # --- the loop (fakescope.training.loop.run_epochs) ----------------------------------------
 
@@ -410,6 +433,22 @@ class DetectorTrainer:
         if self.epoch_callback:
             self.epoch_callback(self.state.epoch, row)
 
+    def steps_left(self) -> int:
+        per_epoch = self._epoch_total or 1
+        return (self.t.epochs - self.state.epoch) * per_epoch - self.state.batch
+
+    def end_reserve_seconds(self, step_seconds: float) -> float:
+        """The final validation's time: as measured, or before any, from the step pace (a
+        forward pass costs about a third of a training step)."""
+        if self._validation_seconds is not None:
+            return self._end_seconds(self._validation_seconds)
+        per_image = step_seconds / self.local_batch_size / 3
+        return self._end_seconds(per_image * self.prepared.size("val") / self.dist.world)
+
+    def warn(self, message: str) -> None:
+        log.warning(message)
+        self.warnings.append(message)
+
     def interrupt(self, signal: str) -> None:
         """Mid-epoch, a step checkpoint holds the batches done; at an epoch's end, last.pt."""
         if self.mid_epoch() and self.dist.is_main:
@@ -466,13 +505,20 @@ def train_detector(
     resume: bool = False,
     progress: bool = True,
     epoch_callback: EpochCallback | None = None,
+    started: float | None = None,
 ) -> TrainResult:
     """Train `config.model` on `config.data`; with `resume`, continue the run's latest checkpoint.
+
+    The time budget counts from `started`, a time of its clock (default: now; the CLI passes
+    its process's start, `fakescope.training.budget.process_start`).
 
     `train.epochs` and `train.max_minutes` bound the work; a resumed run that had stopped for
     either continues up to the new bounds, while an early-stopped run stays stopped.
     """
     check_detect_config(config)
+    # The budget covers the whole invocation: data preparation and the speed probe too.
+    budget = TimeBudget(config.train.max_minutes, config.train.budget_clock)
+    budget.start(clock_seconds(config.train.budget_clock) if started is None else started)
     # Checked before the run folder is made, so a typo leaves no empty run behind.
     if not config.data.path:
         raise ConfigError("no dataset path given (set data.path or pass --data PATH)")
@@ -489,7 +535,7 @@ def train_detector(
             prepared = prepare_data(config.data, spec, config.run.seed, labelled=True,
                                     progress=progress)
         return _train(config, session.device, dist, run, payload, model, prepared, progress,
-                      epoch_callback)
+                      epoch_callback, budget)
 
 
 def _train(
@@ -502,6 +548,7 @@ def _train(
     prepared: PreparedData,
     progress: bool,
     epoch_callback: EpochCallback | None,
+    budget: TimeBudget,
 ) -> TrainResult:
     if dist.is_main:
         write_json(run.data_report, prepared.report.to_dict())
@@ -511,7 +558,7 @@ def _train(
     # A resumed run keeps its checkpoint's speed settings, so its arithmetic, so its results.
     speed = SpeedSettings.from_dict(payload["train_state"]["speed"]) if payload else None
     trainer = DetectorTrainer(config, model, prepared, run, device, speed, dist, progress,
-                              epoch_callback)
+                              epoch_callback, budget)
     if payload:
         trainer.restore(payload)
     else:
@@ -521,7 +568,6 @@ def _train(
     state = trainer.state
     if state.stop_reason != "early_stopping":
         state.stop_reason = ""
-    trainer.budget.start()
     end = run_epochs(trainer, dist, trainer.budget, trainer.speed)
     if end.interrupted:
         raise TrainingInterrupted(
@@ -549,6 +595,7 @@ def _result(trainer: DetectorTrainer) -> TrainResult:
         stop_reason=state.stop_reason or "epochs",
         speed=trainer.watch.settings,
         compile_report=_compile_report(trainer.net),
+        warnings=list(trainer.warnings),
     )
 
 

@@ -79,8 +79,9 @@ def resolve_speed(
         return saved
     chosen = SpeedSettings()  # the other ranks' placeholder, replaced by rank 0's choice
     if dist.is_main:
+        logger.info("speed probe: timing training steps of each candidate setting")
         chosen, timings = probe()
         write_json(run.path / "speed.json",
                    {"chosen": chosen.to_dict(), "step_seconds": timings})
-        logger.info("speed settings: %s", chosen.describe())
+        logger.info("speed settings: %s (%d candidates timed)", chosen.describe(), len(timings))
     return dist.broadcast(chosen)

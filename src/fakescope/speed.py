@@ -173,8 +173,8 @@ def pick_fastest(
     timings: dict[str, float] = {}
     counts = thread_options(threads, device)
     chosen_threads = counts[0]
-    if max_seconds is not None and max_seconds <= 0:  # no time to probe: the defaults
-        return candidates(amp, channels_last, device, chosen_threads)[0], timings
+    if max_seconds is not None and max_seconds <= 0:
+        return untimed_choice(amp, channels_last, device, chosen_threads), timings
     if len(counts) > 1:
         fp32 = [SpeedSettings(threads=n) for n in counts]
         seconds = time_candidates([make_probe(s) for s in fp32], rounds, deadline)
@@ -188,6 +188,17 @@ def pick_fastest(
     timings.update({s.describe(): t for s, t in zip(options, seconds, strict=True)
                     if math.isfinite(t)})
     return options[seconds.index(min(seconds))], timings
+
+
+def untimed_choice(
+    amp: Switch, channels_last: Switch, device: torch.device, threads: int = 0
+) -> SpeedSettings:
+    """The setting taken without a probe (no time for one): the default layout, and mixed
+    precision where the device runs it natively (where auto would time it at all)."""
+    options = [o for o in candidates(amp, channels_last, device, threads) if not o.channels_last]
+    options = options or candidates(amp, channels_last, device, threads)
+    return max(options, key=lambda o: bool(o.amp_dtype)) if fast_mixed_precision(device) \
+        else options[0]
 
 
 def timed_step(settings: SpeedSettings, device: torch.device, step: Callable[[], object]) -> float:

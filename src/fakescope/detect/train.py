@@ -255,6 +255,7 @@ class DetectorTrainer:
         self.running = RunningScores()  # the current epoch's so far
         self._epoch_total = 0  # batches in the current epoch
         self._epoch_started = 0.0
+        self._epoch_started_cpu = 0.0
         self._bar = epoch_bar(0, 0, 0, 0, enabled=False)
 
     def probe_speed(self) -> tuple[SpeedSettings, dict[str, float]]:
@@ -384,6 +385,7 @@ class DetectorTrainer:
     def epoch_batches(self) -> Generator[tuple[torch.Tensor, torch.Tensor], None, None]:
         """The current epoch's batches from the current one on."""
         self._epoch_started = time.monotonic()
+        self._epoch_started_cpu = time.process_time()
         epoch, seed = self.state.epoch, self.config.run.seed
         if self.t.freeze_backbone_epochs:
             set_backbone_trainable(self.model, epoch >= self.t.freeze_backbone_epochs)
@@ -426,7 +428,8 @@ class DetectorTrainer:
             self.state.stop_reason = "time_limit"
             log.info("time budget of %g min spent at epoch %d, batch %d (step %d)",
                      self.t.max_minutes, self.state.epoch + 1, self.state.batch, self.state.step)
-        row = self.finish_epoch(self.running, time.monotonic() - self._epoch_started)
+        row = self.finish_epoch(self.running, time.monotonic() - self._epoch_started,
+                                time.process_time() - self._epoch_started_cpu)
         self.running = RunningScores()
         log.info("epoch %d/%d: %s", self.state.epoch, self.t.epochs,
                  ", ".join(f"{k}={format_value(v)}" for k, v in row.items() if k != "epoch"))
@@ -456,7 +459,9 @@ class DetectorTrainer:
         log.info("stopped by %s at epoch %d, batch %d (step %d): resume with --resume",
                  signal, self.state.epoch + 1, self.state.batch, self.state.step)
 
-    def finish_epoch(self, running: RunningScores, seconds: float) -> dict[str, float]:
+    def finish_epoch(
+        self, running: RunningScores, seconds: float, cpu_seconds: float
+    ) -> dict[str, float]:
         """Validate, step the schedule, update early stopping, log the row, write checkpoints."""
         lr = self.optimizer.param_groups[-1]["lr"]
         train = running.summary(self.t.threshold)
@@ -470,6 +475,7 @@ class DetectorTrainer:
             **{f"train_{k}": v for k, v in train.items()},
             **{f"val_{k}": v for k, v in val.items()},
             "seconds": seconds, "images_per_second": running.count / max(seconds, 1e-9),
+            "cpu_s": cpu_seconds,  # of training, steadier than wall time on a shared machine
         }
         state.batch = 0
         if not math.isfinite(val["loss"]):

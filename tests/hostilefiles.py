@@ -12,6 +12,7 @@ from pathlib import Path
 import torch
 from provenancefiles import encode, png_chunk
 
+CODE_RAN = "code_ran"  # what unpickling a zoo checkpoint's payload would create
 # The probe's file: 200,000 text chunks ahead of the pixels, about 5 MB.
 PROBE_TEXT_CHUNKS = 200_000
 
@@ -65,19 +66,24 @@ def damaged_images() -> dict[str, bytes]:
 
 
 class _Boom:
-    """Unpickling this would run code: a checkpoint must never do so."""
+    """Unpickling this would run code (create the file `marker`): a checkpoint must never."""
 
-    def __reduce__(self) -> tuple[Callable[..., object], tuple[str]]:
-        return (print, ("pickled code ran",))
+    def __init__(self, marker: Path) -> None:
+        self.marker = marker
+
+    def __reduce__(self) -> tuple[Callable[..., object], tuple[str, str]]:
+        return (open, (str(self.marker), "w"))
 
 
 def checkpoint_zoo(folder: Path) -> dict[str, Path]:
-    """Files handed to `--checkpoint` that are not fakescope checkpoints."""
+    """Files handed to `--checkpoint` that are not fakescope checkpoints. Loading either pickle
+    would create `folder / CODE_RAN`."""
     folder.mkdir(parents=True, exist_ok=True)
+    boom = _Boom(folder / CODE_RAN)
     pickled_code = folder / "pickled_code.pt"
-    torch.save({"model": _Boom()}, pickled_code)  # torch's zip format around a code pickle
+    torch.save({"model": boom}, pickled_code)  # torch's zip format around a code pickle
     plain_pickle = folder / "plain_pickle.pt"
-    plain_pickle.write_bytes(pickle.dumps({"state_dict": _Boom()}))
+    plain_pickle.write_bytes(pickle.dumps({"state_dict": boom}))
     text = folder / "notes.pt"
     text.write_text("epoch 3, auc 0.91\n")
     empty = folder / "empty.pt"

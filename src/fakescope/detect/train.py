@@ -56,7 +56,7 @@ from fakescope.models.weights import param_groups, set_backbone_trainable
 from fakescope.reproducibility import rng_state, set_rng_state
 from fakescope.runs import MetricsLog, RunDir, prune_step_checkpoints, restart_logs, write_json
 from fakescope.speed import CompiledForward, SpeedSettings, ThreadWatch, append_recheck
-from fakescope.training.budget import TimeBudget, clock_seconds
+from fakescope.training.budget import SIDE_WORK_SHARE, TimeBudget, clock_seconds
 from fakescope.training.loop import Counters, epoch_bar, run_epochs
 from fakescope.training.session import resolve_speed, training_session
 
@@ -226,6 +226,7 @@ class DetectorTrainer:
         self.budget = budget
         self.warnings: list[str] = []
         self._validation_seconds: float | None = None  # the last validation's, once measured
+        self._batch_seconds: float | None = None  # a validation batch's, measured or estimated
         self.prepared, self.run, self.device = prepared, run, device
         self.dist = dist or DistContext()
         self.local_batch_size = self.dist.local_batch_size(self.t.batch_size)
@@ -353,8 +354,11 @@ class DetectorTrainer:
         batch_size = self.t.eval_batch_size or 2 * self.t.batch_size
         loader = self.prepared.loader(split, batch_size, shard=self.dist.shard, pad=False,
                                       pin_memory=self.device.type == "cuda")
+        chosen = self._validation_batches(len(loader)) if split == "val" else None
         bar = tqdm(loader, desc=split, unit="batch", leave=False, disable=not self.progress)
-        for images, labels in bar:
+        for index, (images, labels) in enumerate(bar):
+            if chosen is not None and index not in chosen:
+                continue
             images, labels = self._inputs(images, labels)
             with self.speed.autocast(self.device):
                 logits = self.model(images).float()
@@ -366,9 +370,25 @@ class DetectorTrainer:
             scores.merge(rank_parts)
         if split == "val":
             self._validation_seconds = self.budget.now() - started
+            scored = len(chosen) if chosen is not None else len(loader)
+            self._batch_seconds = self._validation_seconds / max(1, scored)
+            if chosen is not None:
+                log.info("validation on %d of %d batches: its share of the time budget",
+                         scored, len(loader))
         if split == "val" and self.budget.deadline is not None:  # the final one takes as long
             self.budget.reserve_s = self._end_seconds(self.budget.now() - started)
         return scores.summary(self.t.threshold)
+
+    def _validation_batches(self, total: int) -> set[int] | None:
+        """Under a time budget, the batches validation can score within `SIDE_WORK_SHARE` of
+        it, spread over the split (its rows are grouped by class), at least two; None: all."""
+        if self.budget.minutes is None or self._batch_seconds is None:
+            return None
+        fit = int(SIDE_WORK_SHARE * self.budget.minutes * 60 / self._batch_seconds)
+        if fit >= total:
+            return None
+        count = max(2, fit)
+        return {round(i * total / count) for i in range(count)}
 
     def _end_seconds(self, validation_seconds: float) -> float:
         # a margin for the checkpoints written after it and for a busier machine
@@ -446,7 +466,11 @@ class DetectorTrainer:
         if self._validation_seconds is not None:
             return self._end_seconds(self._validation_seconds)
         per_image = step_seconds / self.local_batch_size / 3
-        return self._end_seconds(per_image * self.prepared.size("val") / self.dist.world)
+        eval_batch = self.t.eval_batch_size or 2 * self.t.batch_size
+        self._batch_seconds = per_image * eval_batch
+        full = per_image * self.prepared.size("val") / self.dist.world
+        share = SIDE_WORK_SHARE * (self.t.max_minutes or 0.0) * 60
+        return self._end_seconds(min(full, max(share, 2 * self._batch_seconds)))
 
     def warn(self, message: str) -> None:
         log.warning(message)

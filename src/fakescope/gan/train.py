@@ -71,7 +71,7 @@ from fakescope.models.gan_registry import ImageGenerator, build_discriminator, b
 from fakescope.reproducibility import isolated_rng, rng_state, set_rng_state
 from fakescope.runs import MetricsLog, RunDir, prune_step_checkpoints, restart_logs, write_json
 from fakescope.speed import CompiledForward, SpeedSettings, ThreadWatch, append_recheck
-from fakescope.training.budget import TimeBudget, clock_seconds
+from fakescope.training.budget import SIDE_WORK_SHARE, TimeBudget, clock_seconds
 from fakescope.training.loop import Counters, epoch_bar, run_epochs
 from fakescope.training.session import resolve_speed, training_session
 
@@ -235,6 +235,8 @@ class GanTrainer:
         self._collapse_flag = ""
         self._calibrated_step = -1
         self._skip_quality = False  # the budget cannot hold the quality metrics
+        self._outputs_seconds = 0.0  # what the last periodic epoch outputs took
+        self._trained_since_outputs = 0.0  # training seconds since then
         self._started_at = 0.0
         self._steps_at_start = 0
         self._bar = epoch_bar(0, 0, 0, 0, enabled=False)
@@ -555,11 +557,18 @@ class GanTrainer:
         epoch = int(row["epoch"])
         self.iterations.flush()
         last = last or epoch == t.epochs
-        if t.sample_every and (epoch % t.sample_every == 0 or last):
+        started = time.perf_counter()
+        # Under a time budget, samples, collapse checks and plots wait (to the run's end at the
+        # latest) until training since the last ones has paid for them (SIDE_WORK_SHARE).
+        self._trained_since_outputs += float(row["seconds"])
+        periodic = (last or self.budget.deadline is None
+                    or self._trained_since_outputs * SIDE_WORK_SHARE
+                    >= (1 - SIDE_WORK_SHARE) * self._outputs_seconds)
+        if periodic and t.sample_every and (epoch % t.sample_every == 0 or last):
             sample_grid(self.sampler, self.run.samples / f"epoch_{epoch:04d}.png",
                         t.sample_count, nrow=min(8, t.sample_count), seed=self.config.run.seed)
         cc = self.config.collapse
-        if cc.enabled and (epoch % cc.every == 0 or last):
+        if periodic and cc.enabled and (epoch % cc.every == 0 or last):
             with isolated_rng():  # its feature network must not draw training randomness
                 check = self.collapse_watch().check(self.sampler)
             row["diversity"] = round(check.ratio, 4)
@@ -569,7 +578,8 @@ class GanTrainer:
                 message = f"epoch {epoch}: {check.message()}"
                 self.warnings.append(message)
                 log.warning(message)
-        if t.metrics_every and (epoch % t.metrics_every == 0 or last) and not self._skip_quality:
+        if (periodic and t.metrics_every and (epoch % t.metrics_every == 0 or last)
+                and not self._skip_quality):
             started = time.perf_counter()
             with isolated_rng():
                 meter = self.quality_meter()
@@ -584,8 +594,11 @@ class GanTrainer:
         checkpoint = epoch % t.checkpoint_every == 0 or last
         if checkpoint:
             self.save()
-        if checkpoint or (t.plot_every and epoch % t.plot_every == 0):
+        if periodic and (checkpoint or (t.plot_every and epoch % t.plot_every == 0)):
             self.draw_plots()
+        if periodic:
+            self._outputs_seconds = time.perf_counter() - started
+            self._trained_since_outputs = 0.0
 
     def draw_plots(self) -> None:
         report = self.run.report

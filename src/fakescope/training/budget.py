@@ -23,6 +23,10 @@ BudgetClock = Literal["wall", "cpu"]
 PROBE_SHARE = 0.10  # of the budget, at most, for timing speed settings
 MIN_PROBE_SECONDS = 30.0  # a smaller share is skipped: budgets under 5 minutes do not probe
 MIN_USEFUL_STEPS = 100  # fewer training steps than this learn next to nothing
+# Work between training steps (validation, sample grids, collapse checks, plots) may take this
+# share of a budget: past it, validation scores a spread subset of its batches and periodic
+# outputs wait until training has run long enough to pay for them.
+SIDE_WORK_SHARE = 0.10
 
 
 def clock_seconds(kind: BudgetClock) -> float:

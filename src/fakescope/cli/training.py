@@ -5,8 +5,7 @@ from __future__ import annotations
 
 import logging
 import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 
 # The rule fakescope.training.budget implements, for --help ('%%': argparse formats help).
 BUDGET_RULE = (
@@ -23,17 +22,10 @@ class _TqdmHandler(logging.Handler):
         tqdm.write(self.format(record), file=sys.stderr)
 
 
-@contextmanager
-def log_lines(name: str) -> Iterator[None]:
+def log_lines(name: str) -> AbstractContextManager[None]:
     """Show logger `name`'s INFO lines and above on stderr for the block."""
+    from fakescope.training.session import handler_on
+
     handler = _TqdmHandler()
     handler.setFormatter(logging.Formatter("%(message)s"))
-    logger = logging.getLogger(name)
-    logger.addHandler(handler)
-    level = logger.level
-    logger.setLevel(logging.INFO)
-    try:
-        yield
-    finally:
-        logger.setLevel(level)
-        logger.removeHandler(handler)
+    return handler_on(logging.getLogger(name), handler)

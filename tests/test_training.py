@@ -102,7 +102,8 @@ def test_a_signal_on_an_epochs_last_batch_ends_the_epoch_first() -> None:
 def test_a_spent_budget_cuts_the_epoch_and_ends_it_as_the_last() -> None:
     trainer = Counting(epochs=5, batches=3)
     assert run(trainer, minutes=1e-9) == (None, True)
-    assert trainer.calls == ["end 1 last"]  # after the first step, mid-epoch
+    # after the first step, mid-epoch; the end is planned on that step's pace
+    assert trainer.calls == ["plan", "end 1 last"]
 
 
 def test_training_stops_early_enough_to_leave_the_end_its_reserve() -> None:

@@ -70,6 +70,7 @@ class EpochTrainer(Protocol):
 
 
 PACE_STEPS = 3  # steps timed, after the first (which pays one-off costs), to plan the budget
+PACE_SHARE = 0.05  # or fewer, once they took this share of the budget (slow steps)
 
 
 @dataclass
@@ -78,24 +79,28 @@ class _Pace:
 
     budget: TimeBudget
     steps: int = 0
-    seconds: list[float] | None = None
+    seconds: list[float] | None = None  # of every step so far, until the plan is made
 
     def __post_init__(self) -> None:
         self.seconds = [] if self.budget.deadline is not None else None
 
     def step(self, trainer: EpochTrainer, seconds: float) -> None:
         self.steps += 1
-        if self.seconds is None or self.steps == 1:
+        if self.seconds is None:
             return
         self.seconds.append(seconds)
-        if len(self.seconds) == PACE_STEPS:
+        timed = self.seconds[1:]
+        share = PACE_SHARE * (self.budget.minutes or 0.0) * 60
+        if len(timed) == PACE_STEPS or (timed and sum(timed) >= share):
             self.plan(trainer)
 
     def plan(self, trainer: EpochTrainer) -> None:
-        """Set the end-of-run reserve and warn when few steps fit (once, on the pace so far)."""
+        """Set the end-of-run reserve and warn when few steps fit (once, on the pace so far:
+        the steps after the first, or the first alone when it is all there is)."""
         if not self.seconds:
             return
-        pace = sorted(self.seconds)[len(self.seconds) // 2]
+        timed = self.seconds[1:] or self.seconds
+        pace = sorted(timed)[len(timed) // 2]
         self.seconds = None
         self.budget.reserve_s = trainer.end_reserve_seconds(pace)
         warning = self.budget.few_steps_warning(pace, trainer.steps_left())
@@ -135,7 +140,7 @@ def run_epochs(
                     if budget.spent(dist):
                         cut = True
                         break
-            pace.plan(trainer)  # an epoch shorter than the paced steps
+            pace.plan(trainer)  # an epoch shorter than the paced steps, or a spent budget
             spent = cut or budget.spent(dist)
             if spent:
                 pace.ended(trainer)

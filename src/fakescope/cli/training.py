@@ -9,9 +9,10 @@ from contextlib import AbstractContextManager
 
 # The rule fakescope.training.budget implements, for --help ('%%': argparse formats help).
 BUDGET_RULE = (
-    "it covers the whole run (data, speed probe, training, validation, end-of-run metrics): the "
-    "probe takes at most 10 %% of it, training stops early enough for the end of the run, and a "
-    "budget too short to learn (under 100 steps) is warned about"
+    "it covers the whole run from the command's start (data, speed probe, training, "
+    "validation, end-of-run metrics): the probe takes at most 10 %% of it (none under 5 "
+    "minutes), validation and other side work about 10 %%, training stops early enough for the "
+    "end of the run, and a budget too short to learn (under 100 steps) is warned about"
 )
 
 

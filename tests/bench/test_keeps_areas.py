@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from types import ModuleType
@@ -14,6 +15,7 @@ from types import ModuleType
 import pytest
 
 from fakescope.bench.context import BenchContext
+from fakescope.bench.runner import INSTALL_HINTS, REQUIRES
 from fakescope.bench.suites import detect, gan
 from fakescope.bench.table import Row
 from fakescope.cli import main
@@ -86,3 +88,17 @@ def test_a_missing_optional_package_is_named_before_measuring(
     report = json.loads((tmp_path / "bench.json").read_text())
     assert [row["key"] for row in report["rows"]] == ["gan/fake"]
     assert report["failed"]["serve"] == line.removeprefix("serve: ")
+
+
+def test_the_serve_extra_installs_what_the_serve_area_needs() -> None:
+    """The README's install (setup.sh without --dev: the serve extra) runs every area; the
+    probe's run crashed on httpx, then a dev-only dependency."""
+    pyproject = Path(__file__).resolve().parents[2] / "pyproject.toml"
+    import tomllib  # Python 3.11+
+
+    extras = tomllib.loads(pyproject.read_text())["project"]["optional-dependencies"]
+    serve = {re.split(r"[<>=!~ ]", requirement)[0] for requirement in extras["serve"]}
+    package = {"multipart": "python-multipart"}
+    for module in REQUIRES["serve"]:
+        assert INSTALL_HINTS[module] == "fakescope[serve]"
+        assert package.get(module, module) in serve, module

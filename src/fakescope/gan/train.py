@@ -235,8 +235,10 @@ class GanTrainer:
         self._collapse_flag = ""
         self._calibrated_step = -1
         self._skip_quality = False  # the budget cannot hold the quality metrics
-        self._outputs_seconds = 0.0  # what the last periodic epoch outputs took
-        self._trained_since_outputs = 0.0  # training seconds since then
+        # On the budget's clock: what the last periodic epoch outputs took (before any, the
+        # planned estimate), and when they ended (None: at the budget's start).
+        self._outputs_seconds = 0.0
+        self._outputs_ended: float | None = None
         self._started_at = 0.0
         self._steps_at_start = 0
         self._bar = epoch_bar(0, 0, 0, 0, enabled=False)
@@ -526,19 +528,23 @@ class GanTrainer:
                       f"--checkpoint {self.run.path}`")
             quality = 0.0
         collapse = END_MARGIN * 2 * cc.num_samples * per_image if cc.enabled else 0.0
+        self._outputs_seconds = max(self._outputs_seconds, collapse)  # before any is measured
         return quality + collapse + END_OUTPUT_SECONDS
 
     def _feature_seconds_per_image(self) -> float:
+        """On the budget's clock (CPU time with budget_clock=cpu, so a busy machine's waits do
+        not inflate the estimate)."""
         mc = self.config.metrics
-        started = time.perf_counter()
+        started = self.budget.now()
         extractor = self._extractor(mc.feature_extractor)  # built once, used again at the end
-        loaded = time.perf_counter()
+        loaded = self.budget.now()
         with isolated_rng(), torch.inference_mode():
             batch = next(self._real_batches(min(8, mc.batch_size)))
             extractor(batch)
+        seconds = self.budget.now() - loaded
         log.info("feature network: %.1f s to load, %.2f s per %d images", loaded - started,
-                 time.perf_counter() - loaded, len(batch))
-        return (time.perf_counter() - loaded) / max(1, len(batch))
+                 seconds, len(batch))
+        return seconds / max(1, len(batch))
 
     def warn(self, message: str) -> None:
         log.warning(message)
@@ -557,13 +563,13 @@ class GanTrainer:
         epoch = int(row["epoch"])
         self.iterations.flush()
         last = last or epoch == t.epochs
-        started = time.perf_counter()
         # Under a time budget, samples, collapse checks and plots wait (to the run's end at the
         # latest) until training since the last ones has paid for them (SIDE_WORK_SHARE).
-        self._trained_since_outputs += float(row["seconds"])
+        started = self.budget.now()
+        since = started - (self._started_at if self._outputs_ended is None
+                           else self._outputs_ended)
         periodic = (last or self.budget.deadline is None
-                    or self._trained_since_outputs * SIDE_WORK_SHARE
-                    >= (1 - SIDE_WORK_SHARE) * self._outputs_seconds)
+                    or since * SIDE_WORK_SHARE >= (1 - SIDE_WORK_SHARE) * self._outputs_seconds)
         if periodic and t.sample_every and (epoch % t.sample_every == 0 or last):
             sample_grid(self.sampler, self.run.samples / f"epoch_{epoch:04d}.png",
                         t.sample_count, nrow=min(8, t.sample_count), seed=self.config.run.seed)
@@ -597,8 +603,8 @@ class GanTrainer:
         if periodic and (checkpoint or (t.plot_every and epoch % t.plot_every == 0)):
             self.draw_plots()
         if periodic:
-            self._outputs_seconds = time.perf_counter() - started
-            self._trained_since_outputs = 0.0
+            self._outputs_ended = self.budget.now()
+            self._outputs_seconds = self._outputs_ended - started
 
     def draw_plots(self) -> None:
         report = self.run.report

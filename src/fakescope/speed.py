@@ -193,12 +193,14 @@ def pick_fastest(
 def untimed_choice(
     amp: Switch, channels_last: Switch, device: torch.device, threads: int = 0
 ) -> SpeedSettings:
-    """The setting taken without a probe (no time for one): the default layout, and mixed
-    precision where the device runs it natively (where auto would time it at all)."""
-    options = [o for o in candidates(amp, channels_last, device, threads) if not o.channels_last]
-    options = options or candidates(amp, channels_last, device, threads)
-    return max(options, key=lambda o: bool(o.amp_dtype)) if fast_mixed_precision(device) \
-        else options[0]
+    """The setting taken without a probe (no time for one): where the device runs mixed
+    precision natively, mixed precision in the channels-last layout its convolution kernels
+    prefer (what the probe chose for both trainers on an AVX-512 BF16 CPU,
+    benchmarks/budget_bound.md); elsewhere fp32 in the default layout."""
+    options = candidates(amp, channels_last, device, threads)
+    if not fast_mixed_precision(device):
+        return options[0]
+    return max(options, key=lambda o: (bool(o.amp_dtype), o.channels_last))
 
 
 def timed_step(settings: SpeedSettings, device: torch.device, step: Callable[[], object]) -> float:

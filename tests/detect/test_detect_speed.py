@@ -253,4 +253,5 @@ def test_no_share_no_probe(monkeypatch: pytest.MonkeyPatch, native_bf16: None) -
     monkeypatch.setattr(_Probe, "step_seconds", lambda self: pytest.fail("probed"))
     chosen, timings = choose_speed_settings(TinyDetector(), 16, 4, CPU, "auto", "auto", 1,
                                             max_seconds=0.0)
-    assert chosen == SpeedSettings("", False, 1) and timings == {}
+    # native bf16: mixed precision in channels-last, untimed
+    assert chosen == SpeedSettings("bfloat16", True, 1) and timings == {}

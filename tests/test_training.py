@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import os
 import signal
+import time
 from collections.abc import Generator
 from pathlib import Path
 
@@ -13,7 +14,13 @@ import pytest
 from fakescope.config import JobConfig, RunConfig
 from fakescope.distributed import DistContext
 from fakescope.speed import SpeedSettings
-from fakescope.training.budget import TimeBudget
+from fakescope.training.budget import (
+    MIN_USEFUL_STEPS,
+    PROBE_SHARE,
+    TimeBudget,
+    clock_seconds,
+    process_start,
+)
 from fakescope.training.loop import Counters, run_epochs
 from fakescope.training.session import LOG_FILE, resolve_speed, training_session
 
@@ -25,6 +32,9 @@ class Counting:
         self.state = Counters()
         self.epochs, self.batches, self.stop_at = epochs, batches, stop_at
         self.calls: list[str] = []
+        self.warnings: list[str] = []
+        self.reserve = 0.0  # what end_reserve_seconds answers
+        self.step_sleep = 0.0  # wall seconds each step takes
 
     def more_epochs(self) -> bool:
         return self.state.epoch < self.epochs
@@ -36,6 +46,8 @@ class Counting:
         yield from range(self.state.batch, self.batches)
 
     def step(self, batch: int) -> None:
+        if self.step_sleep:
+            time.sleep(self.step_sleep)
         self.state.step += 1
         self.state.batch += 1
         if self.state.step == self.stop_at:
@@ -48,6 +60,16 @@ class Counting:
 
     def interrupt(self, signal: str) -> None:
         self.calls.append(f"{signal} {self.state.step}")
+
+    def steps_left(self) -> int:
+        return self.epochs * self.batches - self.state.step
+
+    def end_reserve_seconds(self, step_seconds: float) -> float:
+        self.calls.append("plan")
+        return self.reserve
+
+    def warn(self, message: str) -> None:
+        self.warnings.append(message)
 
 
 def run(trainer: Counting, minutes: float | None = None) -> tuple[str | None, bool]:
@@ -80,7 +102,51 @@ def test_a_signal_on_an_epochs_last_batch_ends_the_epoch_first() -> None:
 def test_a_spent_budget_cuts_the_epoch_and_ends_it_as_the_last() -> None:
     trainer = Counting(epochs=5, batches=3)
     assert run(trainer, minutes=1e-9) == (None, True)
-    assert trainer.calls == ["end 1 last"]  # after the first step, mid-epoch
+    # after the first step, mid-epoch; the end is planned on that step's pace
+    assert trainer.calls == ["plan", "end 1 last"]
+
+
+def test_training_stops_early_enough_to_leave_the_end_its_reserve() -> None:
+    trainer = Counting(epochs=1000, batches=10)
+    trainer.step_sleep = 0.01
+    trainer.reserve = 0.5  # of a 1.2 s budget: training must stop by about 0.7 s
+    started = time.perf_counter()
+    assert run(trainer, minutes=0.02) == (None, True)
+    assert time.perf_counter() - started < 0.95
+    assert trainer.calls.count("plan") == 1 and trainer.calls[-1].endswith("last")
+    # at 10 ms a step, the budget holds about 70 steps: fewer than a model needs
+    assert trainer.state.step < MIN_USEFUL_STEPS
+    up_front, at_the_end = trainer.warnings
+    assert "leaves time for about" in up_front and "raise --max-minutes" in up_front
+    assert f"after {trainer.state.step} steps" in at_the_end
+
+
+def test_a_budget_longer_than_the_epochs_need_warns_of_nothing() -> None:
+    trainer = Counting(epochs=2, batches=10)
+    trainer.step_sleep = 0.001
+    assert run(trainer, minutes=1.0) == (None, False)
+    assert trainer.calls.count("plan") == 1 and trainer.warnings == []
+
+
+def test_an_unbudgeted_run_plans_nothing() -> None:
+    trainer = Counting(epochs=1, batches=6)
+    run(trainer)
+    assert "plan" not in trainer.calls and trainer.warnings == []
+
+
+def test_the_probe_gets_a_tenth_of_a_long_budget_and_none_of_a_short_one() -> None:
+    long, short = TimeBudget(10.0), TimeBudget(2.0)
+    long.start()
+    short.start()
+    assert long.probe_seconds() == pytest.approx(PROBE_SHARE * 600, rel=0.01)
+    assert short.probe_seconds() == 0.0 and TimeBudget(None).probe_seconds() is None
+
+
+def test_a_budget_counted_from_the_process_start_has_spent_its_imports() -> None:
+    budget = TimeBudget(1.0)
+    budget.start(process_start("wall"))
+    assert process_start("wall") < clock_seconds("wall") and budget.left() < 60.0
+    assert process_start("cpu") == 0.0
 
 
 def test_a_resumed_trainer_finishes_its_epoch_from_where_it_stopped() -> None:

@@ -36,3 +36,9 @@ class SetupError(FakescopeError, RuntimeError):
 class BadFileError(FakescopeError, ValueError):
     """A file the user gave is not what the job needs (not an ONNX export of this checkpoint,
     no certificate in a PEM file); the message names the file."""
+
+
+def failure_line(err: BaseException) -> str:
+    """An exception as one line for a report's row: its type and its message's first line."""
+    lines = str(err).strip().splitlines()
+    return f"{type(err).__name__}: {lines[0]}" if lines else type(err).__name__

@@ -25,6 +25,7 @@ import dataclasses
 import itertools
 import json
 import logging
+import math
 import os
 import statistics
 import time
@@ -129,17 +130,25 @@ class Probe(Protocol):
     def step_seconds(self) -> float: ...
 
 
-def time_candidates(probes: Sequence[Probe], rounds: int) -> list[float]:
+def time_candidates(
+    probes: Sequence[Probe], rounds: int, deadline: float | None = None
+) -> list[float]:
     """Each probe's fastest step. Probes take turns, one step each per round, so on a machine
-    whose load drifts they are compared under the same conditions."""
+    whose load drifts they are compared under the same conditions. Past `deadline` (a time of
+    `clock`) no further step is timed: candidates not yet timed read infinite, so the first
+    one, the default setting, wins when none was."""
+    def due() -> bool:
+        return deadline is None or clock() < deadline
+
     for probe in probes:  # the first step pays one-off costs (allocation, kernel choice)
-        probe.step_seconds()
-    best = [probe.step_seconds() for probe in probes]
+        if due():
+            probe.step_seconds()
+    best = [probe.step_seconds() if due() else math.inf for probe in probes]
     for _ in range(rounds - 1):
         leader = min(best)
         # A candidate 3x slower than the leader cannot win; sparing its steps keeps a probe
         # short even where one setting is pathologically slow.
-        best = [min(b, p.step_seconds()) if b < 3 * leader else b
+        best = [min(b, p.step_seconds()) if b < 3 * leader and due() else b
                 for b, p in zip(best, probes, strict=True)]
     return best
 
@@ -151,27 +160,47 @@ def pick_fastest(
     channels_last: Switch,
     threads: Threads,
     rounds: int = 3,
+    max_seconds: float | None = None,
 ) -> tuple[SpeedSettings, dict[str, float]]:
     """The fastest candidate, and the measured seconds per step of each (empty if no choice).
 
     Threads are settled first, in fp32 and the default layout, then precision and layout with
-    that thread count. Call it inside `preserved_rng` when probes draw random numbers.
+    that thread count. Call it inside `preserved_rng` when probes draw random numbers. With
+    `max_seconds`, no step starts past that many seconds (a time budget's share): what was
+    not timed by then is not chosen.
     """
+    deadline = None if max_seconds is None else clock() + max_seconds
     timings: dict[str, float] = {}
     counts = thread_options(threads, device)
     chosen_threads = counts[0]
+    if max_seconds is not None and max_seconds <= 0:
+        return untimed_choice(amp, channels_last, device, chosen_threads), timings
     if len(counts) > 1:
         fp32 = [SpeedSettings(threads=n) for n in counts]
-        seconds = time_candidates([make_probe(s) for s in fp32], rounds)
+        seconds = time_candidates([make_probe(s) for s in fp32], rounds, deadline)
         timings.update({f"fp32,threads={n or torch.get_num_threads()}": t
-                        for n, t in zip(counts, seconds, strict=True)})
+                        for n, t in zip(counts, seconds, strict=True) if math.isfinite(t)})
         chosen_threads = counts[seconds.index(min(seconds))]
     options = candidates(amp, channels_last, device, chosen_threads)
     if len(options) == 1:
         return options[0], timings
-    seconds = time_candidates([make_probe(s) for s in options], rounds)
-    timings.update({s.describe(): t for s, t in zip(options, seconds, strict=True)})
+    seconds = time_candidates([make_probe(s) for s in options], rounds, deadline)
+    timings.update({s.describe(): t for s, t in zip(options, seconds, strict=True)
+                    if math.isfinite(t)})
     return options[seconds.index(min(seconds))], timings
+
+
+def untimed_choice(
+    amp: Switch, channels_last: Switch, device: torch.device, threads: int = 0
+) -> SpeedSettings:
+    """The setting taken without a probe (no time for one): where the device runs mixed
+    precision natively, mixed precision in the channels-last layout its convolution kernels
+    prefer (what the probe chose for both trainers on an AVX-512 BF16 CPU,
+    benchmarks/budget_bound.md); elsewhere fp32 in the default layout."""
+    options = candidates(amp, channels_last, device, threads)
+    if not fast_mixed_precision(device):
+        return options[0]
+    return max(options, key=lambda o: (bool(o.amp_dtype), o.channels_last))
 
 
 def timed_step(settings: SpeedSettings, device: torch.device, step: Callable[[], object]) -> float:

@@ -44,7 +44,7 @@ def _final_state(config: DetectJobConfig) -> dict[str, torch.Tensor]:
 
 def _logged(path: Path) -> list[dict[str, str]]:
     """Metric rows without the timing columns, which differ from run to run."""
-    timing = {"seconds", "images_per_second"}
+    timing = {"seconds", "images_per_second", "cpu_s"}
     return [{k: v for k, v in row.items() if k not in timing} for row in MetricsLog(path).read()]
 
 

@@ -227,3 +227,31 @@ def test_a_run_probed_on_a_busy_core_recovers_the_faster_thread_count(
     assert switch["switched"] and switch["threads_after"] == 2
     assert result.speed.threads == 0
     assert load_checkpoint(result.last_checkpoint)["train_state"]["speed"]["threads"] == 0
+
+
+def test_a_probe_past_its_time_share_keeps_what_it_timed(
+    monkeypatch: pytest.MonkeyPatch, native_bf16: None
+) -> None:
+    now = [0.0]
+    monkeypatch.setattr(speed, "clock", lambda: now[0])
+    steps: list[tuple[str, bool]] = []
+
+    def step_seconds(self: _Probe) -> float:
+        steps.append((self.settings.amp_dtype, self.settings.channels_last))
+        now[0] += 1.0  # every step takes a second
+        return 1.0 + 0.1 * len(steps)
+
+    monkeypatch.setattr(_Probe, "step_seconds", step_seconds)
+    chosen, timings = choose_speed_settings(TinyDetector(), 16, 4, CPU, "auto", "auto", 1,
+                                            max_seconds=5.0)
+    assert len(steps) == 5  # four warm-ups, one timed step; then the share is spent
+    assert chosen == SpeedSettings("", False, 1) and list(timings) == [
+        "amp=off,channels_last=False,threads=1"]
+
+
+def test_no_share_no_probe(monkeypatch: pytest.MonkeyPatch, native_bf16: None) -> None:
+    monkeypatch.setattr(_Probe, "step_seconds", lambda self: pytest.fail("probed"))
+    chosen, timings = choose_speed_settings(TinyDetector(), 16, 4, CPU, "auto", "auto", 1,
+                                            max_seconds=0.0)
+    # native bf16: mixed precision in channels-last, untimed
+    assert chosen == SpeedSettings("bfloat16", True, 1) and timings == {}

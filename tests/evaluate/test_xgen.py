@@ -226,3 +226,31 @@ def test_summary_and_tables_show_trust_figures_and_read_older_files(xgen_out: Pa
     older = XgenResult.from_dict(data)
     assert older.summary()[0]["unseen_uncertain"] is None
     assert "| - |" in xgen_markdown(older)
+
+
+def test_a_failing_run_keeps_the_others(
+    tiny_set: Path, xgen_out: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Its row carries the error; the finished runs (reused from xgen_out) are written as
+    they finish."""
+    from fakescope.evaluate import xgen
+    from fakescope.report.xgen import keep_xgen
+
+    train = xgen.train_run
+
+    def npr_fails(spec: XgenSpec, detector: str, set_name: str, data_csv: Path) -> Path:
+        if detector == "npr_cnn":
+            raise RuntimeError("CUDA error: an illegal memory access\nmore")
+        return train(spec, detector, set_name, data_csv)
+
+    monkeypatch.setattr(xgen, "train_run", npr_fails)
+    spec = XgenSpec(set_dir=tiny_set, detectors=DETECTORS, out=xgen_out, modes=["single"],
+                    train_families=["halfA"], overrides=FAST, device="cpu")
+    result = run_xgen(spec, on_update=lambda partial: keep_xgen(partial, tmp_path))
+    failed = [run for run in result.runs if "error" in run]
+    assert [(r["detector"], r["error"]) for r in failed] == [
+        ("npr_cnn", "RuntimeError: CUDA error: an illegal memory access")]
+    assert {c["detector"] for c in result.cells} == {"spectrum_cnn"}
+    saved = json.loads((tmp_path / XGEN_FILE).read_text())
+    assert saved["runs"] == result.runs
+    assert "| npr_cnn | halfA | failed: RuntimeError" in (tmp_path / "xgen.md").read_text()

@@ -1,10 +1,13 @@
 """One training run in its own process, which kills itself (SIGKILL, as `kill -9` does) at a
 chosen point, for tests/faults/test_kill_resume.py.
 
-    python child.py gan|detect OVERRIDES_JSON RESUME(0|1) [step:N | save:N]
+    python child.py gan|gan-cli|detect OVERRIDES_JSON RESUME(0|1) [KILL[+KILL...]]
 
-step:N dies just before global step N; save:N dies inside the N-th checkpoint write, with half
-the file on disk and the rename not done.
+KILL is step:N, die just before global step N; save:N, die inside the N-th checkpoint write,
+with half the file on disk and the rename not done; term:N or int:N, send this process SIGTERM
+or SIGINT just before step N (the trainer stops with a checkpoint, as on a user's signal).
+gan-cli runs `fakescope gan train` through the command line (the overrides as --set flags)
+and exits with its status.
 """
 
 from __future__ import annotations
@@ -33,6 +36,17 @@ def die_before_step(trainer_class: Any, step: int) -> None:
     trainer_class.train_step = step_or_die
 
 
+def signal_before_step(trainer_class: Any, step: int, signum: int) -> None:
+    real_step = trainer_class.train_step
+
+    def step_after_signal(self: Any, *args: Any) -> Any:
+        if self.state.step + 1 == step:
+            os.kill(os.getpid(), signum)  # handled after this step, as a user's would be
+        return real_step(self, *args)
+
+    trainer_class.train_step = step_after_signal
+
+
 def die_in_save(n: int) -> None:
     real_save, calls = torch.save, [0]
 
@@ -51,6 +65,7 @@ def main(trainer: str, overrides_json: str, resume: str, kill: str = "") -> int:
     overrides: dict[str, Any] = json.loads(overrides_json)
     from fakescope.config import load_config
 
+    status = [0]
     if trainer == "gan":
         from fakescope.gan.config import GanJobConfig
         from fakescope.gan.train import GanTrainer as Trainer
@@ -58,6 +73,13 @@ def main(trainer: str, overrides_json: str, resume: str, kill: str = "") -> int:
 
         def run() -> None:
             train_gan(load_config(GanJobConfig, overrides=overrides), resume=resume == "1")
+    elif trainer == "gan-cli":
+        from fakescope.cli import main as cli
+        from fakescope.gan.train import GanTrainer as Trainer
+
+        def run() -> None:
+            flags = [f for k, v in overrides.items() for f in ("--set", f"{k}={json.dumps(v)}")]
+            status[0] = cli(["gan", "train", "--quiet", *flags, *(["--resume"] * (resume == "1"))])
     else:
         from detect.tiny_detector import TINY  # registers the tiny detector
 
@@ -69,13 +91,17 @@ def main(trainer: str, overrides_json: str, resume: str, kill: str = "") -> int:
             config = load_config(DetectJobConfig, overrides={"model.name": TINY, **overrides})
             train_detector(config, resume=resume == "1", progress=False)
 
-    kind, _, number = kill.partition(":")
-    if kind == "step":
-        die_before_step(Trainer, int(number))
-    elif kind == "save":
-        die_in_save(int(number))
+    for part in filter(None, kill.split("+")):
+        kind, _, number = part.partition(":")
+        if kind == "step":
+            die_before_step(Trainer, int(number))
+        elif kind == "save":
+            die_in_save(int(number))
+        elif kind in ("term", "int"):
+            signum = signal.SIGTERM if kind == "term" else signal.SIGINT
+            signal_before_step(Trainer, int(number), signum)
     run()
-    return 0
+    return status[0]
 
 
 if __name__ == "__main__":

@@ -34,13 +34,15 @@ PINNED_SPEED = {"train.amp": False, "train.channels_last": False, "train.threads
 SEED = 16  # the kill points are drawn from it, so a failure can be replayed
 
 
-def train(trainer: str, overrides: dict[str, Any], resume: bool = False, kill: str = "") -> int:
-    """Exit status of one child run: -9 when it killed itself, 0 when it finished."""
+def train(trainer: str, overrides: dict[str, Any], resume: bool = False, kill: str = "",
+          allowed: tuple[int, ...] = (0, -9)) -> int:
+    """Exit status of one child run: -9 when it killed itself, 0 when it finished (or one of
+    `allowed`)."""
     source = Path(__import__("fakescope").__file__).parents[1]
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(source), str(TESTS)])}
     command = [sys.executable, str(CHILD), trainer, json.dumps(overrides), str(int(resume)), kill]
     done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=300)
-    if done.returncode not in (0, -9):
+    if done.returncode not in allowed:
         pytest.fail(f"{trainer} {kill or 'run'} failed:\n{done.stderr[-3000:]}")
     return done.returncode
 
@@ -62,16 +64,14 @@ def kill_and_resume(trainer: str, overrides: dict[str, Any], kills: list[str]) -
     assert train(trainer, overrides, resume=True) == 0
 
 
-@pytest.mark.slow
-def test_gan_training_killed_at_random_points_resumes_exactly(tmp_path: Path) -> None:
+def gan_overrides(tmp_path: Path, name: str) -> dict[str, Any]:
+    """A tiny GAN run: 3 epochs of 4 iterations, a checkpoint after each (steps 4, 8, 12)."""
     faces = tmp_path / "faces"
-    faces.mkdir()
-    for i in range(16):
-        make_image(faces / f"face_{i:03d}.jpg", (40, 36), seed=i)
-
-    def overrides(name: str) -> dict[str, Any]:
-        # 3 epochs of 4 iterations, a checkpoint after each (steps 4, 8 and 12).
-        return {
+    if not faces.is_dir():
+        faces.mkdir()
+        for i in range(16):
+            make_image(faces / f"face_{i:03d}.jpg", (40, 36), seed=i)
+    return {
             "data.path": str(faces), "data.cache_dir": str(tmp_path / "cache"),
             "run.root": str(tmp_path / "runs"), "run.name": name, "model.resolution": 32,
             "model.base_width": 8, "train.batch_size": 4, "train.epochs": 3,
@@ -80,6 +80,22 @@ def test_gan_training_killed_at_random_points_resumes_exactly(tmp_path: Path) ->
             "metrics.kid_subsets": 5, "metrics.batch_size": 4, "collapse.num_samples": 8,
             **PINNED_SPEED,
         }
+
+
+def assert_same_gan_runs(straight: Path, killed: Path, what: str) -> None:
+    a, b = (load_checkpoint(run / "checkpoints" / "ckpt-00000012.pt") for run in (straight, killed))
+    for part in ("generator", "discriminator"):
+        assert_same_tensors(a[part], b[part], f"{part} after {what}")
+    assert logged(straight / "metrics.csv") == logged(killed / "metrics.csv")
+    assert logged(straight / "epochs.csv") == logged(killed / "epochs.csv")
+    assert [r["epoch"] for r in logged(killed / "epochs.csv")] == ["1", "2", "3"]
+    assert not list(killed.rglob("*.tmp"))  # the killed writes' temp files were swept
+
+
+@pytest.mark.slow
+def test_gan_training_killed_at_random_points_resumes_exactly(tmp_path: Path) -> None:
+    def overrides(name: str) -> dict[str, Any]:
+        return gan_overrides(tmp_path, name)
 
     draw = random.Random(SEED)
     kills = [
@@ -90,15 +106,27 @@ def test_gan_training_killed_at_random_points_resumes_exactly(tmp_path: Path) ->
     ]  # the last resume, from epoch 1's checkpoint, builds the feature networks at epoch 2's end
     assert train("gan", overrides("straight")) == 0
     kill_and_resume("gan", overrides("killed"), kills)
+    runs = tmp_path / "runs"
+    assert_same_gan_runs(runs / "straight", runs / "killed", f"kills {kills}")
 
-    straight, killed = tmp_path / "runs" / "straight", tmp_path / "runs" / "killed"
-    a, b = (load_checkpoint(run / "checkpoints" / "ckpt-00000012.pt") for run in (straight, killed))
-    for part in ("generator", "discriminator"):
-        assert_same_tensors(a[part], b[part], f"{part} after kills {kills}")
-    assert logged(straight / "metrics.csv") == logged(killed / "metrics.csv")
-    assert logged(straight / "epochs.csv") == logged(killed / "epochs.csv")
-    assert [r["epoch"] for r in logged(killed / "epochs.csv")] == ["1", "2", "3"]
-    assert not list(killed.rglob("*.tmp"))  # the killed writes' temp files were swept
+
+@pytest.mark.slow
+def test_gan_train_stopped_by_sigint_and_sigterm_resumes_exactly(tmp_path: Path) -> None:
+    """`fakescope gan train` stopped by Ctrl-C, by SIGTERM, and by kill -9 inside the
+    checkpoint a SIGTERM writes: each exits with a signal status (kill -9: -9), and resuming
+    ends where a run never stopped would."""
+    signal_exits = (130, 143)  # SIGINT's and SIGTERM's conventional statuses
+    assert train("gan-cli", gan_overrides(tmp_path, "straight")) == 0
+    killed = gan_overrides(tmp_path, "killed")
+    # mid-epoch each time; the last dies inside the checkpoint its SIGTERM writes (the second
+    # write of that process, after epoch 2's)
+    stops = ["int:3", "term:7", "term:10+save:2"]
+    assert train("gan-cli", killed, kill=stops[0], allowed=signal_exits) in signal_exits
+    assert train("gan-cli", killed, True, stops[1], allowed=signal_exits) in signal_exits
+    assert train("gan-cli", killed, True, stops[2]) == -9
+    assert train("gan-cli", killed, resume=True) == 0
+    runs = tmp_path / "runs"
+    assert_same_gan_runs(runs / "straight", runs / "killed", f"stops {stops}")
 
 
 @pytest.mark.slow

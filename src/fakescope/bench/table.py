@@ -97,6 +97,7 @@ class BenchReport:
     rounds: int
     areas: dict[str, str]  # area -> what its baseline and fakescope sides are
     rows: list[Row]
+    failed: dict[str, str] = field(default_factory=dict)  # area -> why it has no rows (a line)
 
     def to_dict(self) -> dict[str, Any]:
         fields = {k: v for k, v in asdict(self).items() if k != "rows"}
@@ -150,6 +151,9 @@ class BenchReport:
             *[f"- **{area}**: {text}" for area, text in self.areas.items()],
             "",
         ]
+        if self.failed:
+            lines += ["Areas without (all their) rows:", "",
+                      *[f"- **{area}**: {reason}" for area, reason in self.failed.items()], ""]
         return "\n".join(lines)
 
     def write(self, folder: Path) -> tuple[Path, Path]:

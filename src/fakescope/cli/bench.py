@@ -46,7 +46,7 @@ def _bench(args: argparse.Namespace) -> int:
     from fakescope.bench.machine import bf16_statement
     from fakescope.bench.runner import parse_areas, run_bench
     from fakescope.bench.settings import full_settings, quick_settings
-    from fakescope.bench.table import Row, format_ratio
+    from fakescope.bench.table import BenchReport, Row, format_ratio
     from fakescope.formatting import format_measurement
 
     areas = parse_areas(args.only)
@@ -67,14 +67,19 @@ def _bench(args: argparse.Namespace) -> int:
         log(f"  {row.what}: baseline {format_measurement(row.baseline)}, fakescope "
             f"{format_measurement(row.fakescope)} {row.unit} -> {format_ratio(row.ratio)}{goal}")
 
+    def keep(report: BenchReport) -> None:  # each area's rows on disk as it finishes
+        report.write(Path(args.out))
+
     with tempfile.TemporaryDirectory(prefix="fakescope-bench-") as work:
         report = run_bench(settings, areas, Path(work), Path(args.data) if args.data else None,
-                           args.device, _command_line(args), log, show)
+                           args.device, _command_line(args), log, show, keep)
     markdown, data = report.write(Path(args.out))
     print(report.table())
     print(f"\nbf16: {bf16_statement(bool(report.machine['native_bf16']))}")
+    for area, reason in report.failed.items():
+        print(f"{area}: {reason}", file=sys.stderr)
     print(f"\nwrote {markdown} and {data}")
-    return 0
+    return 1 if report.failed else 0  # some areas failed; the others' rows are written
 
 
 def _command_line(args: argparse.Namespace) -> str:

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from fakescope.cli.argtypes import device, positive_float, positive_int
 from fakescope.cli.outputs import check_output_file
+from fakescope.cli.training import BUDGET_RULE
 from fakescope.config import ConfigError, load_config, merge_overrides
 from fakescope.runs import require_checkpoint
 
@@ -24,7 +25,7 @@ def _add_common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--epochs", type=positive_int, help="train.epochs")
     parser.add_argument("--batch-size", type=positive_int, help="train.batch_size")
     parser.add_argument("--max-minutes", type=positive_float,
-                        help="wall-clock budget (train.max_minutes)")
+                        help="time budget (train.max_minutes); " + BUDGET_RULE)
     parser.add_argument("--device", type=device, help="auto, cpu, cuda or cuda:N (run.device)")
     parser.add_argument("--root", help="folder holding run folders (run.root)")
     parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
@@ -77,15 +78,19 @@ def _progress(args: argparse.Namespace) -> bool:
 
 
 def _train(args: argparse.Namespace) -> int:
+    from fakescope.cli.training import log_lines
     from fakescope.detect.train import train_detector
     from fakescope.distributed import context_from_environment
     from fakescope.evaluate.threshold import ThresholdRule
+    from fakescope.training.budget import process_start
 
     config = _load(args, {"run.name": args.name})
     rule = None if args.no_calibration else ThresholdRule.parse(args.calibrate_threshold)
     if args.resume:
         require_checkpoint(config.run.root, config.run.name)
-    result = train_detector(config, resume=args.resume, progress=_progress(args))
+    with log_lines("fakescope.detect"):
+        result = train_detector(config, resume=args.resume, progress=_progress(args),
+                                started=process_start(config.train.budget_clock))
     if not context_from_environment().is_main:  # under torchrun, rank 0 speaks for all
         return 0
     m = result.metrics
@@ -97,6 +102,8 @@ def _train(args: argparse.Namespace) -> int:
     if result.compile_report:
         print(f"torch.compile: {result.compile_report}")
     print(f"best: {result.best_checkpoint}")
+    for warning in result.warnings:
+        print(f"warning: {warning}")
     print(_calibrate(result.best_checkpoint, config, rule))
     return 0
 

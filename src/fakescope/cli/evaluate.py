@@ -286,8 +286,10 @@ def _compare(args: argparse.Namespace) -> int:
               "with `fakescope eval --calibrate-threshold fpr:0.05`)")
     for item in skipped:
         print(f"skipped {item['path']}: {item['reason']}", file=sys.stderr)
+    for item in comparison.failed:
+        print(f"failed {item['path']}: {item['error']}", file=sys.stderr)
     print(f"wrote {len(written)} files to {out}")
-    return 0
+    return 1 if comparison.failed else 0  # some models failed; the others' results are written
 
 
 def _robustness(args: argparse.Namespace) -> int:
@@ -304,10 +306,15 @@ def _robustness(args: argparse.Namespace) -> int:
         args.batch_size, args.seed, _progress(args),
     )
     header = ("model", "corruption", "strength", "accuracy", "roc_auc", "eer")
-    rows = [[r[c] if c in r else r["metrics"][c] for c in header] for r in result.rows]
+    measured = [r for r in result.rows if "error" not in r]
+    rows = [[r[c] if c in r else r["metrics"][c] for c in header] for r in measured]
     print(format_table(header, rows))
+    failed = [r for r in result.rows if "error" in r]
+    for r in failed:
+        cell = f" {r['corruption']} {r['strength']:g}" if r["corruption"] else ""
+        print(f"failed {r['model']}{cell}: {r['error']}", file=sys.stderr)
     print(f"wrote {len(written)} files to {out}")
-    return 0
+    return 1 if failed else 0  # some cells failed; the others' results are written
 
 
 def _predict(args: argparse.Namespace) -> int:

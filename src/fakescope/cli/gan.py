@@ -4,12 +4,9 @@ from __future__ import annotations
 
 import argparse
 import json
-import logging
 import sys
 from pathlib import Path
 from typing import Any
-
-from tqdm import tqdm
 
 from fakescope.cli.argtypes import (
     DEVICE_HELP,
@@ -24,6 +21,7 @@ from fakescope.cli.argtypes import (
 )
 from fakescope.cli.errors import signal_exit_code
 from fakescope.cli.outputs import check_output_file
+from fakescope.cli.training import BUDGET_RULE
 from fakescope.config import merge_overrides
 from fakescope.runs import require_checkpoint
 
@@ -43,8 +41,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                        help="model.resolution: 32, 64, 128 or 256")
     train.add_argument("--seed", type=seed, help="run.seed")
     train.add_argument("--max-minutes", type=positive_float,
-                       help="time budget (train.max_minutes): stop at the first iteration past it "
-                            "with a checkpoint and samples; --resume goes on")
+                       help="time budget (train.max_minutes); " + BUDGET_RULE + "; --resume "
+                            "goes on")
     train.add_argument("--device", type=device, help="auto, cpu, cuda or cuda:N (run.device)")
     train.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                        help="any config value, e.g. --set train.g_loss=saturating (repeatable)")
@@ -134,19 +132,14 @@ def _device_argument(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--device", default="auto", type=device, help=DEVICE_HELP)
 
 
-class _TqdmHandler(logging.Handler):
-    """Log lines printed above any progress bar instead of through it."""
-
-    def emit(self, record: logging.LogRecord) -> None:
-        tqdm.write(self.format(record), file=sys.stderr)
-
-
 def _train(args: argparse.Namespace) -> int:
+    from fakescope.cli.training import log_lines
     from fakescope.config import load_config
     from fakescope.distributed import context_from_environment
     from fakescope.gan.config import GanJobConfig
     from fakescope.gan.interpret import training_line
     from fakescope.gan.train import train_gan
+    from fakescope.training.budget import process_start
 
     flags: dict[str, Any] = {
         "data.path": args.data, "run.name": args.name, "run.root": args.root,
@@ -157,14 +150,9 @@ def _train(args: argparse.Namespace) -> int:
     config = load_config(GanJobConfig, args.config, merge_overrides(flags, args.set))
     if args.resume:
         require_checkpoint(config.run.root, config.run.name)
-    handler = _TqdmHandler()
-    handler.setFormatter(logging.Formatter("%(message)s"))
-    logger = logging.getLogger("fakescope.gan")
-    logger.addHandler(handler)
-    try:
-        result = train_gan(config, resume=args.resume, progress=not args.quiet)
-    finally:
-        logger.removeHandler(handler)
+    with log_lines("fakescope.gan"):
+        result = train_gan(config, resume=args.resume, progress=not args.quiet,
+                           started=process_start(config.train.budget_clock))
     if not context_from_environment().is_main:  # under torchrun, rank 0 speaks for all
         return signal_exit_code(result.interrupted) if result.interrupted else 0
     if result.interrupted:

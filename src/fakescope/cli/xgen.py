@@ -57,7 +57,7 @@ def _names(text: str | None) -> list[str] | None:
 def _xgen(args: argparse.Namespace) -> int:
     from fakescope.config import merge_overrides
     from fakescope.evaluate.xgen import XgenSpec, run_xgen, xgen_markdown
-    from fakescope.report.xgen import write_xgen
+    from fakescope.report.xgen import keep_xgen, write_xgen
 
     flags = {"train.epochs": args.epochs, "train.max_minutes": args.minutes}
     overrides = [f"{k}={v}" for k, v in merge_overrides(flags, args.overrides).items()]
@@ -75,8 +75,11 @@ def _xgen(args: argparse.Namespace) -> int:
         device=args.device,
         progress=sys.stderr.isatty(),
     )
-    result = run_xgen(spec)
+    result = run_xgen(spec, on_update=lambda partial: keep_xgen(partial, out))
     written = write_xgen(result, out)
     print(xgen_markdown(result).split("\n\n")[0])
+    failed = [run for run in result.runs if "error" in run]
+    for run in failed:
+        print(f"failed {run['detector']} on {run['train_set']}: {run['error']}", file=sys.stderr)
     print("wrote " + ", ".join(str(p) for p in written))
-    return 0
+    return 1 if failed else 0  # some runs failed; the others' results are written

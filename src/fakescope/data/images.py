@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+from fakescope.data.structure import structure_problem
 from fakescope.errors import FakescopeError
 
 IMAGE_EXTENSIONS = frozenset(
@@ -20,6 +21,17 @@ MAX_IMAGE_PIXELS = 89_478_485
 
 class BadImageError(FakescopeError, ValueError):
     """A file that cannot be decoded as an image; the message says why in one line."""
+
+
+class DecodeBudgetError(BadImageError):
+    """A file refused before decoding: its framing alone would cost seconds (see structure)."""
+
+
+def check_decode_budget(raw: bytes, name: str) -> None:
+    """Raise DecodeBudgetError for a file whose chunks or segments are too many to walk."""
+    problem = structure_problem(raw)
+    if problem is not None:
+        raise DecodeBudgetError(f"{name}: {problem}")
 
 
 def is_image_name(path: str | Path) -> bool:
@@ -55,6 +67,7 @@ def decode_image(data: bytes | Path | str) -> Image.Image:
             raw = data
         if not raw:
             raise BadImageError(f"{name}: empty file")
+        check_decode_budget(raw, name)
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             img: Image.Image = Image.open(io.BytesIO(raw))

@@ -57,8 +57,10 @@ class TrainConfig:
     batch_size: int = 32
     eval_batch_size: int | None = None  # None: twice batch_size (no gradients to keep)
     epochs: int = 10
-    # Time budget for this invocation: the epoch running when it ends is cut short (validated and
-    # logged as a whole epoch, stop reason time_limit); --resume continues. None: none.
+    # Time budget for this invocation, all of it (fakescope.training.budget): data, probe,
+    # training and validation. The epoch running when training must stop, to leave time for the
+    # last validation, is cut short (validated and logged as a whole epoch, stop reason
+    # time_limit); --resume continues. None: none.
     max_minutes: float | None = None
     # The clock of that budget: wall time, or this process's CPU time (all its threads), which
     # other jobs on a shared machine do not eat into: fair budgets for comparisons there.

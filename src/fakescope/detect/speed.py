@@ -51,6 +51,7 @@ def choose_speed_settings(
     channels_last: Switch,
     threads: Threads = 0,
     rounds: int = 3,
+    max_seconds: float | None = None,
 ) -> tuple[SpeedSettings, dict[str, float]]:
     """The fastest candidate for training `model`, and each candidate's seconds per step.
 
@@ -62,4 +63,4 @@ def choose_speed_settings(
         images = torch.randn(probe_batch, 3, image_size, image_size, device=device)
         labels = torch.arange(probe_batch, device=device) % 2
         return pick_fastest(lambda s: _Probe(model, s, images, labels), device, amp,
-                            channels_last, threads, rounds)
+                            channels_last, threads, rounds, max_seconds)

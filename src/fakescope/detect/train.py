@@ -33,6 +33,7 @@ from typing import Any
 import numpy as np
 import torch
 from sklearn.utils.class_weight import compute_class_weight
+from tqdm import tqdm
 
 from fakescope.checkpoints import DetectorPayload, read_detector, resumable_detector
 from fakescope.config import ConfigError, to_dict
@@ -56,11 +57,13 @@ from fakescope.models.weights import param_groups, set_backbone_trainable
 from fakescope.reproducibility import rng_state, set_rng_state
 from fakescope.runs import MetricsLog, RunDir, prune_step_checkpoints, restart_logs, write_json
 from fakescope.speed import CompiledForward, SpeedSettings, ThreadWatch, append_recheck
-from fakescope.training.budget import TimeBudget
+from fakescope.training.budget import SIDE_WORK_SHARE, TimeBudget, clock_seconds
 from fakescope.training.loop import Counters, epoch_bar, run_epochs
 from fakescope.training.session import resolve_speed, training_session
 
 log = logging.getLogger("fakescope.detect")
+VALIDATION_MARGIN = 1.25  # the final validation may run slower than the last one measured
+CHECKPOINT_SECONDS = 2.0  # writing last.pt and best.pt after it
 
 # Called after every epoch with its 1-based number and logged row; may raise to stop training
 # (a search pruning a trial), after that epoch's checkpoints are safely written.
@@ -89,6 +92,7 @@ class TrainResult:
     speed: SpeedSettings
     # With train.compile: seconds the first (compiling) step took, or why compiling failed.
     compile_report: str = ""
+    warnings: list[str] = field(default_factory=list)  # e.g. a budget too short to learn
 
 
 @dataclass
@@ -212,8 +216,18 @@ class DetectorTrainer:
         dist: DistContext | None = None,
         progress: bool = False,
         epoch_callback: EpochCallback | None = None,
+        budget: TimeBudget | None = None,
     ) -> None:
+        """`budget`: the run's time budget, already started (by default one from the config,
+        started here)."""
         self.config, self.t = config, config.train
+        if budget is None:
+            budget = TimeBudget(config.train.max_minutes, config.train.budget_clock)
+            budget.start()
+        self.budget = budget
+        self.warnings: list[str] = []
+        self._validation_seconds: float | None = None  # the last validation's, once measured
+        self._batch_seconds: float | None = None  # a validation batch's, measured or estimated
         self.prepared, self.run, self.device = prepared, run, device
         self.dist = dist or DistContext()
         self.local_batch_size = self.dist.local_batch_size(self.t.batch_size)
@@ -240,16 +254,17 @@ class DetectorTrainer:
         self.state = TrainState()
         self.log = MetricsLog(run.metrics)
         self.progress, self.epoch_callback = progress, epoch_callback
-        self.budget = TimeBudget(self.t.max_minutes, self.t.budget_clock)
         self.running = RunningScores()  # the current epoch's so far
         self._epoch_total = 0  # batches in the current epoch
         self._epoch_started = 0.0
+        self._epoch_started_cpu = 0.0
         self._bar = epoch_bar(0, 0, 0, 0, enabled=False)
 
     def probe_speed(self) -> tuple[SpeedSettings, dict[str, float]]:
         t = self.t
         return choose_speed_settings(self.model, self.spec.size, self.local_batch_size,
-                                     self.device, t.amp, t.channels_last, t.threads)
+                                     self.device, t.amp, t.channels_last, t.threads,
+                                     max_seconds=self.budget.probe_seconds())
 
     @property
     def spec(self) -> InputSpec:
@@ -334,12 +349,17 @@ class DetectorTrainer:
     @torch.inference_mode()
     def evaluate(self, split: str) -> dict[str, float]:
         """Metrics on `split`; under torchrun each process scores every N-th image once."""
+        started = self.budget.now()
         self.model.eval()
         parts = []
         batch_size = self.t.eval_batch_size or 2 * self.t.batch_size
         loader = self.prepared.loader(split, batch_size, shard=self.dist.shard, pad=False,
                                       pin_memory=self.device.type == "cuda")
-        for images, labels in loader:
+        chosen = self._validation_batches(len(loader)) if split == "val" else None
+        bar = tqdm(loader, desc=split, unit="batch", leave=False, disable=not self.progress)
+        for index, (images, labels) in enumerate(bar):
+            if chosen is not None and index not in chosen:
+                continue
             images, labels = self._inputs(images, labels)
             with self.speed.autocast(self.device):
                 logits = self.model(images).float()
@@ -349,7 +369,31 @@ class DetectorTrainer:
         scores = RunningScores()
         for rank_parts in self.dist.gather_objects(parts):
             scores.merge(rank_parts)
+        if split == "val":
+            self._validation_seconds = self.budget.now() - started
+            scored = len(chosen) if chosen is not None else len(loader)
+            self._batch_seconds = self._validation_seconds / max(1, scored)
+            if chosen is not None:
+                log.info("validation on %d of %d batches: its share of the time budget",
+                         scored, len(loader))
+        if split == "val" and self.budget.deadline is not None:  # the final one takes as long
+            self.budget.reserve_s = self._end_seconds(self.budget.now() - started)
         return scores.summary(self.t.threshold)
+
+    def _validation_batches(self, total: int) -> set[int] | None:
+        """Under a time budget, the batches validation can score within `SIDE_WORK_SHARE` of
+        it, spread over the split (its rows are grouped by class), at least two; None: all."""
+        if self.budget.minutes is None or self._batch_seconds is None:
+            return None
+        fit = int(SIDE_WORK_SHARE * self.budget.minutes * 60 / self._batch_seconds)
+        if fit >= total:
+            return None
+        count = max(2, fit)
+        return {round(i * total / count) for i in range(count)}
+
+    def _end_seconds(self, validation_seconds: float) -> float:
+        # a margin for the checkpoints written after it and for a busier machine
+        return VALIDATION_MARGIN * validation_seconds + CHECKPOINT_SECONDS
 
     # --- the loop (fakescope.training.loop.run_epochs) ----------------------------------------
 
@@ -362,6 +406,7 @@ class DetectorTrainer:
     def epoch_batches(self) -> Generator[tuple[torch.Tensor, torch.Tensor], None, None]:
         """The current epoch's batches from the current one on."""
         self._epoch_started = time.monotonic()
+        self._epoch_started_cpu = time.process_time()
         epoch, seed = self.state.epoch, self.config.run.seed
         if self.t.freeze_backbone_epochs:
             set_backbone_trainable(self.model, epoch >= self.t.freeze_backbone_epochs)
@@ -404,12 +449,33 @@ class DetectorTrainer:
             self.state.stop_reason = "time_limit"
             log.info("time budget of %g min spent at epoch %d, batch %d (step %d)",
                      self.t.max_minutes, self.state.epoch + 1, self.state.batch, self.state.step)
-        row = self.finish_epoch(self.running, time.monotonic() - self._epoch_started)
+        row = self.finish_epoch(self.running, time.monotonic() - self._epoch_started,
+                                time.process_time() - self._epoch_started_cpu)
         self.running = RunningScores()
         log.info("epoch %d/%d: %s", self.state.epoch, self.t.epochs,
                  ", ".join(f"{k}={format_value(v)}" for k, v in row.items() if k != "epoch"))
         if self.epoch_callback:
             self.epoch_callback(self.state.epoch, row)
+
+    def steps_left(self) -> int:
+        per_epoch = self._epoch_total or 1
+        return (self.t.epochs - self.state.epoch) * per_epoch - self.state.batch
+
+    def end_reserve_seconds(self, step_seconds: float) -> float:
+        """The final validation's time: as measured, or before any, from the step pace (a
+        forward pass costs about a third of a training step)."""
+        if self._validation_seconds is not None:
+            return self._end_seconds(self._validation_seconds)
+        per_image = step_seconds / self.local_batch_size / 3
+        eval_batch = self.t.eval_batch_size or 2 * self.t.batch_size
+        self._batch_seconds = per_image * eval_batch
+        full = per_image * self.prepared.size("val") / self.dist.world
+        share = SIDE_WORK_SHARE * (self.t.max_minutes or 0.0) * 60
+        return self._end_seconds(min(full, max(share, 2 * self._batch_seconds)))
+
+    def warn(self, message: str) -> None:
+        log.warning(message)
+        self.warnings.append(message)
 
     def interrupt(self, signal: str) -> None:
         """Mid-epoch, a step checkpoint holds the batches done; at an epoch's end, last.pt."""
@@ -418,7 +484,9 @@ class DetectorTrainer:
         log.info("stopped by %s at epoch %d, batch %d (step %d): resume with --resume",
                  signal, self.state.epoch + 1, self.state.batch, self.state.step)
 
-    def finish_epoch(self, running: RunningScores, seconds: float) -> dict[str, float]:
+    def finish_epoch(
+        self, running: RunningScores, seconds: float, cpu_seconds: float
+    ) -> dict[str, float]:
         """Validate, step the schedule, update early stopping, log the row, write checkpoints."""
         lr = self.optimizer.param_groups[-1]["lr"]
         train = running.summary(self.t.threshold)
@@ -432,6 +500,7 @@ class DetectorTrainer:
             **{f"train_{k}": v for k, v in train.items()},
             **{f"val_{k}": v for k, v in val.items()},
             "seconds": seconds, "images_per_second": running.count / max(seconds, 1e-9),
+            "cpu_s": cpu_seconds,  # of training, steadier than wall time on a shared machine
         }
         state.batch = 0
         if not math.isfinite(val["loss"]):
@@ -467,13 +536,20 @@ def train_detector(
     resume: bool = False,
     progress: bool = True,
     epoch_callback: EpochCallback | None = None,
+    started: float | None = None,
 ) -> TrainResult:
     """Train `config.model` on `config.data`; with `resume`, continue the run's latest checkpoint.
+
+    The time budget counts from `started`, a time of its clock (default: now; the CLI passes
+    its process's start, `fakescope.training.budget.process_start`).
 
     `train.epochs` and `train.max_minutes` bound the work; a resumed run that had stopped for
     either continues up to the new bounds, while an early-stopped run stays stopped.
     """
     check_detect_config(config)
+    # The budget covers the whole invocation: data preparation and the speed probe too.
+    budget = TimeBudget(config.train.max_minutes, config.train.budget_clock)
+    budget.start(clock_seconds(config.train.budget_clock) if started is None else started)
     # Checked before the run folder is made, so a typo leaves no empty run behind.
     if not config.data.path:
         raise ConfigError("no dataset path given (set data.path or pass --data PATH)")
@@ -492,7 +568,7 @@ def train_detector(
             prepared = add_recon_negatives(prepared, config.data.recon_negatives,
                                            config.data.cache_dir, config.run.seed)
         return _train(config, session.device, dist, run, payload, model, prepared, progress,
-                      epoch_callback)
+                      epoch_callback, budget)
 
 
 def _train(
@@ -505,6 +581,7 @@ def _train(
     prepared: PreparedData,
     progress: bool,
     epoch_callback: EpochCallback | None,
+    budget: TimeBudget,
 ) -> TrainResult:
     if dist.is_main:
         write_json(run.data_report, prepared.report.to_dict())
@@ -514,7 +591,7 @@ def _train(
     # A resumed run keeps its checkpoint's speed settings, so its arithmetic, so its results.
     speed = SpeedSettings.from_dict(payload["train_state"]["speed"]) if payload else None
     trainer = DetectorTrainer(config, model, prepared, run, device, speed, dist, progress,
-                              epoch_callback)
+                              epoch_callback, budget)
     if payload:
         trainer.restore(payload)
     else:
@@ -524,7 +601,6 @@ def _train(
     state = trainer.state
     if state.stop_reason != "early_stopping":
         state.stop_reason = ""
-    trainer.budget.start()
     end = run_epochs(trainer, dist, trainer.budget, trainer.speed)
     if end.interrupted:
         raise TrainingInterrupted(
@@ -553,6 +629,7 @@ def _result(trainer: DetectorTrainer) -> TrainResult:
         stop_reason=state.stop_reason or "epochs",
         speed=trainer.watch.settings,
         compile_report=_compile_report(trainer.net),
+        warnings=list(trainer.warnings),
     )
 
 

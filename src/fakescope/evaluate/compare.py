@@ -1,13 +1,15 @@
 """Comparing detectors: every checkpoint of a folder evaluated on the same images, one table.
 
 Models with different input specs get the data prepared once per spec, split with one seed, so
-every model is measured on the same test images.
+every model is measured on the same test images. A model that fails (an unreadable checkpoint, a
+decoder error) is recorded in `failed` with its one-line reason and the others go on; the
+caller's `on_update` sees the comparison after every model, so finished ones can be written.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -16,6 +18,7 @@ from fakescope.checkpoints import CheckpointError, checkpoint_kind
 from fakescope.config import DataConfig
 from fakescope.data.pipeline import PreparedData
 from fakescope.data.transforms import InputSpec
+from fakescope.errors import failure_line
 from fakescope.evaluate.evaluate import Evaluation, evaluate_loaded, metrics_csv, model_name
 from fakescope.evaluate.scoring import prepare_evaluation_data, training_seed
 from fakescope.models.registry import load_detector
@@ -36,6 +39,7 @@ class Comparison:
     split: str
     evaluations: list[Evaluation] = field(default_factory=list)
     skipped: list[dict[str, str]] = field(default_factory=list)  # path, reason
+    failed: list[dict[str, str]] = field(default_factory=list)  # path, error (one line)
 
     def table(self) -> list[dict[str, Any]]:
         """One row per model with the headline metrics and whether its threshold and
@@ -52,6 +56,7 @@ class Comparison:
             "split": self.split,
             "evaluations": [e.to_dict() for e in self.evaluations],
             "skipped": self.skipped,
+            "failed": self.failed,
         }
 
     @classmethod
@@ -60,6 +65,7 @@ class Comparison:
             split=data["split"],
             evaluations=[Evaluation.from_dict(e) for e in data["evaluations"]],
             skipped=list(data.get("skipped", [])),
+            failed=list(data.get("failed", [])),
         )
 
 
@@ -104,10 +110,12 @@ def compare_checkpoints(
     batch_size: int = 64,
     seed: int | None = None,
     progress: bool = False,
+    on_update: Callable[[Comparison], None] = lambda comparison: None,
 ) -> Comparison:
     """Evaluate each checkpoint at its stored threshold on the same `split` of `data`.
 
-    `seed` splits the data; by default the first checkpoint's training seed.
+    `seed` splits the data; by default the first checkpoint's training seed. A checkpoint
+    that fails is recorded in `failed`; `on_update` runs after each checkpoint.
     """
     if not checkpoints:
         raise ValueError("no detector checkpoints to compare")
@@ -116,24 +124,29 @@ def compare_checkpoints(
     comparison = Comparison(split=split)
     prepared_by_spec: dict[InputSpec, PreparedData] = {}
     for path, name in zip(paths, _unique_names(paths), strict=True):
-        loaded = load_detector(path, torch_device)
-        if seed is None:
-            seed = training_seed(loaded)
-        if loaded.input_spec not in prepared_by_spec:
-            prepared_by_spec[loaded.input_spec] = prepare_evaluation_data(
-                loaded, data, seed, progress
+        try:
+            loaded = load_detector(path, torch_device)
+            if seed is None:
+                seed = training_seed(loaded)
+            if loaded.input_spec not in prepared_by_spec:
+                prepared_by_spec[loaded.input_spec] = prepare_evaluation_data(
+                    loaded, data, seed, progress
+                )
+            evaluation, _ = evaluate_loaded(
+                loaded,
+                prepared_by_spec[loaded.input_spec],
+                split,
+                torch_device,
+                checkpoint=str(path),
+                name=name,
+                batch_size=batch_size,
+                progress=progress,
             )
-        evaluation, _ = evaluate_loaded(
-            loaded,
-            prepared_by_spec[loaded.input_spec],
-            split,
-            torch_device,
-            checkpoint=str(path),
-            name=name,
-            batch_size=batch_size,
-            progress=progress,
-        )
-        comparison.evaluations.append(evaluation)
+        except Exception as err:  # one model's failure must not lose the others' results
+            comparison.failed.append({"path": str(path), "error": failure_line(err)})
+        else:
+            comparison.evaluations.append(evaluation)
+        on_update(comparison)
     return comparison
 
 

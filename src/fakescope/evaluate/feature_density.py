@@ -22,7 +22,7 @@ from fakescope.inference.tiles import is_native
 from fakescope.models.feature_density import FeatureDensity
 from fakescope.models.registry import LoadedDetector
 
-MAX_TRAIN_IMAGES = 2000
+MAX_TRAIN_IMAGES = 1000
 COMPONENTS = 64
 DEFAULT_RATE = 0.01  # share of held-out in-distribution pictures called unlike the training data
 

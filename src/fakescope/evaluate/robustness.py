@@ -14,7 +14,7 @@ noisy pictures.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from functools import partial
 from pathlib import Path
@@ -26,6 +26,7 @@ from tqdm import tqdm
 from fakescope.config import ConfigError, DataConfig
 from fakescope.data.pipeline import PreparedData
 from fakescope.data.transforms import InputSpec
+from fakescope.errors import failure_line
 from fakescope.evaluate.corruptions import CORRUPTIONS
 from fakescope.evaluate.evaluate import model_name
 from fakescope.evaluate.scoring import (
@@ -104,11 +105,14 @@ def robustness_sweep(
     batch_size: int = 64,
     seed: int | None = None,
     progress: bool = False,
+    on_update: Callable[[Robustness], None] = lambda result: None,
 ) -> Robustness:
     """Evaluate every checkpoint on `split` under every corruption strength of `sweeps`.
 
     `seed` splits the data (by default the first checkpoint's training seed) and seeds the
-    noise; all models are measured on the same images.
+    noise; all models are measured on the same images. A model or a cell that fails gets a row
+    with its one-line `error` (and no metrics) and the others go on; `on_update` runs after
+    each model.
     """
     torch_device = resolve_device(device)
     result = Robustness(split=split)
@@ -116,35 +120,48 @@ def robustness_sweep(
     sweeps = sweeps or DEFAULT_SWEEPS
     points = len(checkpoints) * sum(len(strengths) for strengths in sweeps.values())
     bar = tqdm(total=points, desc="robustness", unit="sweep", disable=not progress)
+    passes = sum(len(strengths) for strengths in sweeps.values())
     for checkpoint in map(Path, checkpoints):
-        loaded = load_detector(checkpoint, torch_device)
-        if seed is None:
-            seed = training_seed(loaded)
-        if loaded.input_spec not in prepared_by_spec:
-            prepared = prepare_evaluation_data(loaded, data, seed, progress)
-            prepared_by_spec[loaded.input_spec] = prepared
-        prepared = prepared_by_spec[loaded.input_spec]
-        passes = sum(len(strengths) for strengths in sweeps.values())
-        path = scoring_path(loaded, prepared, split, torch_device, batch_size, passes)
+        name = model_name(checkpoint)
+        try:
+            loaded = load_detector(checkpoint, torch_device)
+            if seed is None:
+                seed = training_seed(loaded)
+            if loaded.input_spec not in prepared_by_spec:
+                prepared = prepare_evaluation_data(loaded, data, seed, progress)
+                prepared_by_spec[loaded.input_spec] = prepared
+            prepared = prepared_by_spec[loaded.input_spec]
+            path = scoring_path(loaded, prepared, split, torch_device, batch_size, passes)
+        except Exception as err:  # this model's cells fail; the other models' stand
+            result.rows.append(_failed_row(name, None, None, err))
+            bar.update(passes)
+            on_update(result)
+            continue
         for kind, strengths in sweeps.items():
             for strength in strengths:
                 perturb = partial(_corrupt, kind, float(strength), seed)
-                scores = score_split(
-                    loaded, prepared, split, torch_device, batch_size, perturb, progress,
-                    forward=path.model,
-                )
-                metrics = binary_metrics(scores.labels, scores.probs, loaded.threshold)
-                result.rows.append(
-                    {
-                        "model": model_name(checkpoint),
-                        "corruption": kind,
-                        "strength": float(strength),
-                        "metrics": metrics,
-                    }
-                )
+                try:
+                    scores = score_split(
+                        loaded, prepared, split, torch_device, batch_size, perturb, progress,
+                        forward=path.model,
+                    )
+                    metrics = binary_metrics(scores.labels, scores.probs, loaded.threshold)
+                except Exception as err:  # one cell's failure keeps the other cells
+                    result.rows.append(_failed_row(name, kind, float(strength), err))
+                else:
+                    result.rows.append({"model": name, "corruption": kind,
+                                        "strength": float(strength), "metrics": metrics})
                 bar.update()
+        on_update(result)
     bar.close()
     return result
+
+
+def _failed_row(
+    model: str, kind: str | None, strength: float | None, err: Exception
+) -> dict[str, Any]:
+    return {"model": model, "corruption": kind, "strength": strength, "metrics": {},
+            "error": failure_line(err)}
 
 
 def write_robustness(result: Robustness, out_dir: Path) -> Path:

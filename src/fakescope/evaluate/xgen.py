@@ -34,7 +34,7 @@ from scipy.stats import rankdata
 
 from fakescope.checkpoints import load_checkpoint
 from fakescope.config import ConfigError, load_config, parse_override, resolve_preset
-from fakescope.errors import UnknownNameError
+from fakescope.errors import UnknownNameError, failure_line
 from fakescope.evaluate.choices import REAL_ANCHORED_RULE, XGEN_CONDITIONS, XGEN_MODES
 from fakescope.evaluate.corruptions import CORRUPTIONS
 from fakescope.formatting import csv_bytes, format_value
@@ -287,8 +287,14 @@ def score_cells(
     return cells
 
 
-def run_xgen(spec: XgenSpec) -> XgenResult:
-    """Train every detector on every training set and fill the matrix."""
+def run_xgen(
+    spec: XgenSpec, on_update: Callable[[XgenResult], object] = lambda result: None
+) -> XgenResult:
+    """Train every detector on every training set and fill the matrix. A (detector, training
+    set) run that fails gets its one-line `error` in `runs` and the others go on; `on_update`
+    sees the result after every run, so finished ones can be written."""
+    from fakescope.detect.train import TrainingInterrupted
+
     if not spec.detectors:
         raise ConfigError("no detectors given")
     unknown = [c for c in spec.conditions if c not in CONDITIONS]
@@ -308,11 +314,19 @@ def run_xgen(spec: XgenSpec) -> XgenResult:
         data_csv = data_dir / f"{set_name}.csv"
         atomic_write_bytes(data_csv, _csv(training_entries(entries, seen)))
         for detector in spec.detectors:
-            checkpoint = train_run(spec, detector, set_name, data_csv)
-            result.runs.append({"detector": detector, "train_set": set_name, "seen": seen,
-                                "checkpoint": str(checkpoint)})
-            for cell in score_cells(spec, checkpoint, test_csv, entries, families, seen):
-                result.cells.append({"detector": detector, "train_set": set_name, **cell})
+            run: dict[str, Any] = {"detector": detector, "train_set": set_name, "seen": seen}
+            try:
+                checkpoint = train_run(spec, detector, set_name, data_csv)
+                run["checkpoint"] = str(checkpoint)
+                cells = score_cells(spec, checkpoint, test_csv, entries, families, seen)
+            except TrainingInterrupted:  # Ctrl-C or SIGTERM stops the matrix, not one run
+                raise
+            except Exception as err:  # this run's row says why; the other runs stand
+                run["error"] = failure_line(err)
+                cells = []
+            result.runs.append(run)
+            result.cells += [{"detector": detector, "train_set": set_name, **c} for c in cells]
+            on_update(result)
     return result
 
 
@@ -340,6 +354,10 @@ def xgen_markdown(result: XgenResult) -> str:
                       "| detector | trained on | " + " | ".join(result.families) + " |",
                       "|---|---|" + "---|" * len(result.families)]
             for run in result.runs:
+                if "error" in run:
+                    lines.append(f"| {run['detector']} | {run['train_set']} | failed: "
+                                 f"{run['error']} |")
+                    continue
                 cells = {c["test_family"]: c for c in result.cells
                          if c["detector"] == run["detector"] and c["train_set"] == run["train_set"]
                          and c["condition"] == condition}

@@ -97,8 +97,9 @@ class GanTrainConfig:
     # torch.compile G and D (opt-in): the first iteration compiles, for tens of seconds on a
     # CPU, and a failure to compile falls back to eager with a warning.
     compile: bool = False
-    # Wall-clock budget for this invocation: training stops at the first iteration past it and
-    # ends as a finished run would (checkpoint, samples, metrics); --resume continues. None: none.
+    # Time budget for this invocation, all of it (fakescope.training.budget): data, probe,
+    # training, and the end a finished run has (checkpoint, samples, metrics), which training
+    # stops early enough to leave time for; --resume continues. None: none.
     max_minutes: float | None = None
     # The clock of that budget: wall time, or this process's CPU time (all its threads), which
     # other jobs on a shared machine do not eat into: fair budgets for comparisons there.

@@ -103,6 +103,7 @@ def choose_gan_speed_settings(
     channels_last: Switch,
     threads: Threads = 0,
     rounds: int = 3,
+    max_seconds: float | None = None,
 ) -> tuple[SpeedSettings, dict[str, float]]:
     """The fastest candidate for training the pair, and each candidate's seconds per iteration.
 
@@ -122,4 +123,4 @@ def choose_gan_speed_settings(
         n = max(2, min(batch_size, 64))
         real = torch.rand(n, 3, D.resolution, D.resolution, device=device) * 2 - 1
         return pick_fastest(lambda s: GanProbe(G, D, s, real), device, amp, channels_last,
-                            threads, rounds)
+                            threads, rounds, max_seconds)

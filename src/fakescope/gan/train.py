@@ -76,7 +76,7 @@ from fakescope.models.gan_registry import ImageGenerator, build_discriminator, b
 from fakescope.reproducibility import isolated_rng, rng_state, set_rng_state
 from fakescope.runs import MetricsLog, RunDir, prune_step_checkpoints, restart_logs, write_json
 from fakescope.speed import CompiledForward, SpeedSettings, ThreadWatch, append_recheck
-from fakescope.training.budget import TimeBudget, clock_seconds
+from fakescope.training.budget import SIDE_WORK_SHARE, TimeBudget, clock_seconds
 from fakescope.training.loop import Counters, epoch_bar, run_epochs
 from fakescope.training.session import resolve_speed, training_session
 
@@ -88,6 +88,11 @@ EPOCH_SUMS = ("loss_d", "loss_g", "d_real", "d_fake")
 # from the training stream.
 REAL_SAMPLE_SEED, QUALITY_SEED, COLLAPSE_SEED, CALIBRATION_SEED, AUGMENT_SEED = 1, 2, 3, 4, 5
 CALIBRATION_BATCHES, CALIBRATION_BATCH_SIZE = 4, 128  # latents G's BatchNorm statistics average
+# Under a time budget the end-of-run quality metrics may take this share of it; when one batch's
+# pace says they would take longer, they are skipped (with a warning) rather than overrun it.
+END_METRICS_SHARE = 0.25
+END_MARGIN = 1.3  # the metrics' measured pace may slow on a busy machine
+END_OUTPUT_SECONDS = 5.0  # samples, checkpoint and plots at the end
 
 
 @dataclass
@@ -181,6 +186,9 @@ class GanTrainer:
             lambda kind: build_feature_extractor(kind, device, config.metrics.inception_weights)
         )
         m, t = config.model, config.train
+        # Time budget (train.max_minutes): started by `start_budget` from the invocation's start;
+        # the speed probe below may take its share of it.
+        self.budget = TimeBudget(t.max_minutes, t.budget_clock)
         self.G = build_generator(m.arch, **m.generator_kwargs()).to(device)
         self.D = build_discriminator(m.arch, **m.discriminator_kwargs()).to(device)
         # A fresh run times the candidates (rank 0, on one process's batch; every rank takes its
@@ -231,8 +239,11 @@ class GanTrainer:
         self._last_row: dict[str, Any] = {}
         self._collapse_flag = ""
         self._calibrated_step = -1
-        # Time budget (train.max_minutes), counted from the start of this invocation
-        self.budget = TimeBudget(t.max_minutes, t.budget_clock)
+        self._skip_quality = False  # the budget cannot hold the quality metrics
+        # On the budget's clock: what the last periodic epoch outputs took (before any, the
+        # planned estimate), and when they ended (None: at the budget's start).
+        self._outputs_seconds = 0.0
+        self._outputs_ended: float | None = None
         self._started_at = 0.0
         self._steps_at_start = 0
         self._bar = epoch_bar(0, 0, 0, 0, enabled=False)
@@ -240,7 +251,8 @@ class GanTrainer:
     def probe_speed(self) -> tuple[SpeedSettings, dict[str, float]]:
         t = self.config.train
         return choose_gan_speed_settings(
-            self.G, self.D, self.local_batch_size, self.device, t.amp, t.channels_last, t.threads
+            self.G, self.D, self.local_batch_size, self.device, t.amp, t.channels_last, t.threads,
+            max_seconds=self.budget.probe_seconds(),
         )
 
     def _record_recheck(self, record: dict[str, Any]) -> None:
@@ -436,6 +448,7 @@ class GanTrainer:
         if self._quality is None:
             mc = self.config.metrics
             extractor = self._extractor(mc.feature_extractor)
+            log.info("quality metrics: features of %d real images first", mc.num_samples)
             self._quality = QualityMeter(
                 extractor, self._real_batches(mc.num_samples), mc.kid_subsets,
                 mc.kid_subset_size, mc.batch_size, self.config.run.seed + QUALITY_SEED,
@@ -499,6 +512,49 @@ class GanTrainer:
             planned = min(planned, s.step + int(self.budget.left() / pace))
         return planned
 
+    def steps_left(self) -> int:
+        return self.config.train.epochs * self.batches_per_epoch - self.state.step
+
+    def end_reserve_seconds(self, step_seconds: float) -> float:
+        """The end of the run on rank 0: quality metrics and collapse check at the pace of one
+        batch of real images through the feature network, then samples, checkpoint and plots.
+        Quality metrics that would take over `END_METRICS_SHARE` of the budget are skipped."""
+        t, mc, cc = self.config.train, self.config.metrics, self.config.collapse
+        if not self.dist.is_main or not (t.metrics_every or cc.enabled):
+            return END_OUTPUT_SECONDS
+        per_image = self._feature_seconds_per_image()
+        quality = END_MARGIN * 2 * mc.num_samples * per_image if t.metrics_every else 0.0
+        budget_s = (t.max_minutes or 0.0) * 60
+        if quality > END_METRICS_SHARE * budget_s:
+            self._skip_quality = True
+            self.warn(f"quality metrics skipped: on {mc.num_samples} real and as many generated "
+                      f"images they would take about {quality:.0f} s of the {t.max_minutes:g}-"
+                      "minute budget; measure them afterwards with `fakescope gan metrics "
+                      f"--checkpoint {self.run.path}`")
+            quality = 0.0
+        collapse = END_MARGIN * 2 * cc.num_samples * per_image if cc.enabled else 0.0
+        self._outputs_seconds = max(self._outputs_seconds, collapse)  # before any is measured
+        return quality + collapse + END_OUTPUT_SECONDS
+
+    def _feature_seconds_per_image(self) -> float:
+        """On the budget's clock (CPU time with budget_clock=cpu, so a busy machine's waits do
+        not inflate the estimate)."""
+        mc = self.config.metrics
+        started = self.budget.now()
+        extractor = self._extractor(mc.feature_extractor)  # built once, used again at the end
+        loaded = self.budget.now()
+        with isolated_rng(), torch.inference_mode():
+            batch = next(self._real_batches(min(8, mc.batch_size)))
+            extractor(batch)
+        seconds = self.budget.now() - loaded
+        log.info("feature network: %.1f s to load, %.2f s per %d images", loaded - started,
+                 seconds, len(batch))
+        return seconds / max(1, len(batch))
+
+    def warn(self, message: str) -> None:
+        log.warning(message)
+        self.warnings.append(message)
+
     def collapse_warmup(self) -> int:
         """Iterations before the collapse watch may warn: a share of the planned run, so a short
         run is watched too, and never more than collapse.warmup_steps."""
@@ -512,11 +568,18 @@ class GanTrainer:
         epoch = int(row["epoch"])
         self.iterations.flush()
         last = last or epoch == t.epochs
-        if t.sample_every and (epoch % t.sample_every == 0 or last):
+        # Under a time budget, samples, collapse checks and plots wait (to the run's end at the
+        # latest) until training since the last ones has paid for them (SIDE_WORK_SHARE).
+        started = self.budget.now()
+        since = started - (self._started_at if self._outputs_ended is None
+                           else self._outputs_ended)
+        periodic = (last or self.budget.deadline is None
+                    or since * SIDE_WORK_SHARE >= (1 - SIDE_WORK_SHARE) * self._outputs_seconds)
+        if periodic and t.sample_every and (epoch % t.sample_every == 0 or last):
             sample_grid(self.sampler, self.run.samples / f"epoch_{epoch:04d}.png",
                         t.sample_count, nrow=min(8, t.sample_count), seed=self.config.run.seed)
         cc = self.config.collapse
-        if cc.enabled and (epoch % cc.every == 0 or last):
+        if periodic and cc.enabled and (epoch % cc.every == 0 or last):
             with isolated_rng():  # its feature network must not draw training randomness
                 check = self.collapse_watch().check(self.sampler)
             row["diversity"] = round(check.ratio, 4)
@@ -526,10 +589,15 @@ class GanTrainer:
                 message = f"epoch {epoch}: {check.message()}"
                 self.warnings.append(message)
                 log.warning(message)
-        if t.metrics_every and (epoch % t.metrics_every == 0 or last):
+        if (periodic and t.metrics_every and (epoch % t.metrics_every == 0 or last)
+                and not self._skip_quality):
+            started = time.perf_counter()
             with isolated_rng():
-                quality = self.quality_meter().measure(self.sampler)
+                meter = self.quality_meter()
+                log.info("quality metrics: %d generated images", meter.num_samples)
+                quality = meter.measure(self.sampler)
             row.update({k: round(v, 6) for k, v in quality.items()})
+            log.info("quality metrics took %.0f s", time.perf_counter() - started)
         self.epochs_log.append(row)
         log.info("epoch %d/%d: %s", epoch, t.epochs,
                  ", ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}"
@@ -537,8 +605,11 @@ class GanTrainer:
         checkpoint = epoch % t.checkpoint_every == 0 or last
         if checkpoint:
             self.save()
-        if checkpoint or (t.plot_every and epoch % t.plot_every == 0):
+        if periodic and (checkpoint or (t.plot_every and epoch % t.plot_every == 0)):
             self.draw_plots()
+        if periodic:
+            self._outputs_ended = self.budget.now()
+            self._outputs_seconds = self._outputs_ended - started
 
     def draw_plots(self) -> None:
         report = self.run.report
@@ -627,15 +698,20 @@ def train_gan(
     progress: bool = False,
     on_step: Callable[[int], None] | None = None,
     extractor_factory: ExtractorFactory | None = None,
+    started: float | None = None,
 ) -> TrainResult:
     """Train (or with `resume`, continue) the GAN that `config` describes.
+
+    The time budget counts from `started`, a time of its clock (default: now; the CLI passes
+    its process's start, `fakescope.training.budget.process_start`).
 
     `on_step(step)` runs after every iteration (for tests and tools); `extractor_factory(kind)`
     replaces the feature networks of the quality metrics and the collapse watch.
     """
     validate(config)
     # The budget covers data preparation and the speed probe too.
-    started = clock_seconds(config.train.budget_clock)
+    if started is None:
+        started = clock_seconds(config.train.budget_clock)
     with training_session(config, config.train.batch_size, resume, log) as session:
         dist = session.dist
         with dist.main_first():  # rank 0 makes the data cache, the others reuse it

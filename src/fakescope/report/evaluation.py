@@ -144,8 +144,14 @@ def compare_and_write(
     skipped: list[dict[str, str]] | None = None,
 ) -> tuple[Comparison, list[Path]]:
     """Several checkpoints on the same images: comparison.json, .csv and plots into `out`;
-    `skipped` (files found but not detector checkpoints) is recorded in comparison.json."""
-    comparison = compare_checkpoints(checkpoints, data, split, device, batch_size, seed, progress)
+    `skipped` (files found but not detector checkpoints) is recorded in comparison.json. The
+    json and csv are rewritten after every model, so a crash keeps the finished ones."""
+    def keep(comparison: Comparison) -> None:
+        comparison.skipped = skipped or []
+        write_comparison(comparison, out)
+
+    comparison = compare_checkpoints(checkpoints, data, split, device, batch_size, seed, progress,
+                                     on_update=keep)
     comparison.skipped = skipped or []
     return comparison, write_comparison(comparison, out) + write_comparison_plots(comparison, out)
 
@@ -161,6 +167,11 @@ def sweep_and_write(
     seed: int | None = None,
     progress: bool = False,
 ) -> tuple[Robustness, list[Path]]:
-    """The robustness sweep of `robustness_sweep`: robustness.json and its plots into `out`."""
-    result = robustness_sweep(checkpoints, data, split, sweeps, device, batch_size, seed, progress)
+    """The robustness sweep of `robustness_sweep`: robustness.json and its plots into `out`;
+    robustness.json is rewritten after every model, so a crash keeps the finished ones."""
+    def keep(partial: Robustness) -> None:
+        write_robustness(partial, out)
+
+    result = robustness_sweep(checkpoints, data, split, sweeps, device, batch_size, seed, progress,
+                              on_update=keep)
     return result, [write_robustness(result, out), *write_robustness_plots(result, out)]

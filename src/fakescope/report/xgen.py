@@ -28,6 +28,9 @@ def heatmap_figure(result: XgenResult, condition: str) -> Figure:
         accuracy = "-" if cell["accuracy"] is None else f"{cell['accuracy']:.2f}"
         star = "*" if cell["seen"] else ""
         text[i][j] = f"{auc[i, j]:.3f}{star}\nacc {accuracy}"
+    for i, run in enumerate(result.runs):
+        if "error" in run:
+            text[i] = ["failed" for _ in result.families]
     fig = Figure(figsize=(1.7 * len(result.families) + 3.2, 0.55 * len(rows) + 1.6),
                  layout="constrained")
     ax = fig.add_subplot()
@@ -41,12 +44,18 @@ def heatmap_figure(result: XgenResult, condition: str) -> Figure:
     return fig
 
 
-def write_xgen(result: XgenResult, out: Path) -> list[Path]:
-    """xgen.json, xgen.md and one ROC-AUC heatmap PNG per condition."""
+def keep_xgen(result: XgenResult, out: Path) -> list[Path]:
+    """xgen.json and xgen.md (what a run so far has), each written atomically."""
     out.mkdir(parents=True, exist_ok=True)
     written = [out / XGEN_FILE, out / "xgen.md"]
     write_json(written[0], result.to_dict())
     atomic_write_bytes(written[1], text_bytes(xgen_markdown(result)))
+    return written
+
+
+def write_xgen(result: XgenResult, out: Path) -> list[Path]:
+    """xgen.json, xgen.md and one ROC-AUC heatmap PNG per condition."""
+    written = keep_xgen(result, out)
     for condition in result.conditions:
         written.append(save_figure(heatmap_figure(result, condition),
                                    out / f"xgen_{safe_name(condition)}.png"))

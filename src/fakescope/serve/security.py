@@ -10,7 +10,12 @@ from typing import Any
 
 from PIL import Image
 
-from fakescope.data.images import BadImageError, decode_image
+from fakescope.data.images import (
+    BadImageError,
+    DecodeBudgetError,
+    check_decode_budget,
+    decode_image,
+)
 from fakescope.serve.uploads import RequestError, Upload
 
 API_KEY_HEADER = "X-API-Key"
@@ -39,13 +44,18 @@ def sniff_image_format(data: bytes) -> str | None:
 def decode_upload(upload: Upload, max_pixels: int) -> Image.Image:
     """The uploaded picture as RGB, or RequestError: 415 for a type we do not accept, 413 for
     too many pixels (read from the header, before anything is decompressed), 400 for a file
-    that is damaged or not what its first bytes claim."""
+    that is damaged or not what its first bytes claim; 413 too for a file whose chunks or
+    segments alone would hold the request for seconds (`fakescope.data.structure`)."""
     name = upload.filename
     if not upload.data:
         raise RequestError(400, f"{name}: empty file")
     image_format = sniff_image_format(upload.data)
     if image_format is None:
         raise RequestError(415, f"{name}: not a supported image type ({SUPPORTED_TYPES})")
+    try:  # before Pillow reads the header, which walks every chunk ahead of the pixels
+        check_decode_budget(upload.data, name)
+    except DecodeBudgetError as err:
+        raise RequestError(413, str(err)) from err
     try:
         width, height = Image.open(io.BytesIO(upload.data), formats=[image_format]).size
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as err:

@@ -3,6 +3,7 @@ backends, the run folder, its `train.log`, and the speed settings it trains with
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, nullcontext
@@ -52,11 +53,16 @@ def training_session(
             yield Session(dist, device, run)
 
 
-@contextmanager
-def log_to_file(logger: logging.Logger, path: Path) -> Iterator[None]:
+def log_to_file(logger: logging.Logger, path: Path) -> contextlib.AbstractContextManager[None]:
     """`logger`'s INFO and above appended to `path` for the block."""
     handler = logging.FileHandler(path)
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
+    return handler_on(logger, handler)
+
+
+@contextmanager
+def handler_on(logger: logging.Logger, handler: logging.Handler) -> Iterator[None]:
+    """`logger`'s INFO and above through `handler` for the block; the handler is closed after."""
     logger.addHandler(handler)
     level = logger.level
     logger.setLevel(logging.INFO)
@@ -79,8 +85,9 @@ def resolve_speed(
         return saved
     chosen = SpeedSettings()  # the other ranks' placeholder, replaced by rank 0's choice
     if dist.is_main:
+        logger.info("speed probe: timing training steps of each candidate setting")
         chosen, timings = probe()
         write_json(run.path / "speed.json",
                    {"chosen": chosen.to_dict(), "step_seconds": timings})
-        logger.info("speed settings: %s", chosen.describe())
+        logger.info("speed settings: %s (%d candidates timed)", chosen.describe(), len(timings))
     return dist.broadcast(chosen)

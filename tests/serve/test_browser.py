@@ -236,3 +236,27 @@ def test_the_uncertain_band_is_its_own_verdict(
 def test_the_page_never_rounds_to_certainty(page: sync_api.Page) -> None:
     shown = page.evaluate("[0, 1, 0.5, 0.9997, 0.99996, 0.00004].map(percent)")
     assert shown == ["0 %", "100 %", "50.0 %", "99.97 %", ">99.99 %", "<0.01 %"]
+
+
+def test_an_uncertain_verdict_says_why_and_the_model_says_how_its_band_was_fitted(
+    page: sync_api.Page, face_file: Path
+) -> None:
+    """A picture unlike the training data answers uncertain with its P(fake) outside the band;
+    the page gives the server's reason instead of pointing at the band."""
+    reason = ("unlike the training data: feature distance 3.2x the limit that held-out "
+              "validation pictures stay within")
+    answer = {
+        "filename": face_file.name, "label": "real", "verdict": "uncertain",
+        "probability_fake": 0.02, "threshold": 0.5, "band_low": 0.27, "band_high": 0.73,
+        "reasons": [reason], "distance": 320.0, "distance_limit": 100.0, "face_box": None,
+        "gradcam_png": None, "model": "dcgan_disc64", "latency_ms": 12.0, "provenance": None,
+        "decision": "uncertain", "decision_text": "no provenance; the detector is uncertain",
+    }  # fmt: skip
+    page.route("**/api/predict*", lambda route: route.fulfill(json=answer))
+    page.set_input_files("#file-input", face_file)
+    expect(page.locator("#verdict-label")).to_have_text("Uncertain")
+    sub = page.locator("#verdict-sub")
+    expect(sub).to_contain_text("cannot tell for this picture: unlike the training data")
+    expect(sub).not_to_contain_text("lies in the uncertain band")
+    expect(page.locator("#model-facts")).to_contain_text("Band fitted")
+    expect(page.locator("#model-facts")).to_contain_text("Training-data check")

@@ -122,16 +122,27 @@ function showResult(result) {
   const p = result.probability_fake;
   const low = result.band_low ?? result.threshold;
   const high = result.band_high ?? result.threshold;
-  if (verdictName === "uncertain") {
+  // Why the verdict is uncertain (band, unlike the training data, no face), and notes such as
+  // a picture much larger than the detector's input; older servers send no reasons.
+  const reasons = result.reasons || [];
+  const outsideBand = reasons.filter((r) => !r.startsWith("P(fake) inside the uncertain band"));
+  const inBand = p >= low && p < high;
+  if (verdictName === "uncertain" && outsideBand.length && !inBand) {
+    $("verdict-sub").textContent =
+      `P(fake) ${percent(p)}, but this detector cannot tell for this picture: ` +
+      `${outsideBand.join("; ")}.`;
+  } else if (verdictName === "uncertain") {
     $("verdict-sub").textContent =
       `P(fake) ${percent(p)} lies in the uncertain band from ${percent(low)} to ` +
-      `${percent(high)}: this detector cannot tell for this picture.`;
+      `${percent(high)}: this detector cannot tell for this picture.` +
+      (outsideBand.length ? ` Also: ${outsideBand.join("; ")}.` : "");
   } else {
     const margin = Math.abs(p - result.threshold);
     const confidence = margin > 0.35 ? "clearly" : margin > 0.15 ? "fairly clearly" : "narrowly";
     $("verdict-sub").textContent =
       `P(fake) ${percent(p)} is ${confidence} ` +
-      `${verdictName === "fake" ? "above" : "below"} the threshold of ${percent(result.threshold)}.`;
+      `${verdictName === "fake" ? "above" : "below"} the threshold of ${percent(result.threshold)}.` +
+      (outsideBand.length ? ` Note: ${outsideBand.join("; ")}.` : "");
   }
   const bar = $("probability-bar");
   bar.setAttribute("aria-valuenow", (100 * p).toFixed(2));
@@ -302,6 +313,11 @@ function describeModel(model) {
   if (model.band_high > model.band_low) {
     rows.push(["Uncertain band", `${percent(model.band_low)} – ${percent(model.band_high)}`]);
   }
+  // How the band was fitted, or why there is none (older servers send no description).
+  if (model.band_description) rows.push(["Band fitted", model.band_description]);
+  rows.push(["Training-data check", model.distance_limit == null
+    ? "none: any picture gets a verdict"
+    : "pictures unlike the training data are called uncertain"]);
   if (model.temperature !== undefined && model.temperature !== 1) {
     rows.push(["Temperature", model.temperature.toPrecision(3)]);
   }

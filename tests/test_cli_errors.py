@@ -144,10 +144,10 @@ def test_a_trainer_stopped_by_sigterm_exits_143_and_by_sigint_130(
 
     from fakescope.detect.train import TrainingInterrupted
 
-    def stopped_detector(config: object, resume: bool, progress: bool) -> None:
+    def stopped_detector(config: object, resume: bool, progress: bool, **_: object) -> None:
         raise TrainingInterrupted("stopped by SIGTERM", stopped_detector.signal)  # type: ignore
 
-    def stopped_gan(config: object, resume: bool, progress: bool) -> SimpleNamespace:
+    def stopped_gan(config: object, resume: bool, progress: bool, **_: object) -> SimpleNamespace:
         return SimpleNamespace(interrupted=stopped_gan.signal, step=3,  # type: ignore
                                checkpoint=tmp_path / "ckpt-3.pt")
 

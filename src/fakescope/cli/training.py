@@ -7,6 +7,8 @@ import logging
 import sys
 from contextlib import AbstractContextManager
 
+from fakescope.formatting import display_text
+
 # The rule fakescope.training.budget implements, for --help ('%%': argparse formats help).
 BUDGET_RULE = (
     "it covers the whole run from the command's start (data, speed probe, training, "
@@ -20,7 +22,8 @@ class _TqdmHandler(logging.Handler):
     def emit(self, record: logging.LogRecord) -> None:
         from tqdm import tqdm
 
-        tqdm.write(self.format(record), file=sys.stderr)
+        # a run or data folder whose name is not UTF-8 shows its bad bytes as \xNN
+        tqdm.write(display_text(self.format(record)), file=sys.stderr)
 
 
 def log_lines(name: str) -> AbstractContextManager[None]:

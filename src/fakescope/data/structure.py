@@ -8,6 +8,8 @@ decoding anything, stops at the first piece past the limit, and refuses the file
 
 from __future__ import annotations
 
+from fakescope.errors import FakescopeError
+
 # Pieces of metadata (chunks, segments, blocks) a file may carry; cameras and editors write
 # tens. Walking this many costs milliseconds; Pillow's own parsing of them about as much.
 MAX_METADATA_PIECES = 1024
@@ -17,7 +19,7 @@ BYTES_PER_DATA_CHUNK = 4096
 PNG_DATA_CHUNKS = (b"IDAT", b"fdAT")
 
 
-class TooMuchStructure(Exception):
+class TooMuchStructure(FakescopeError):
     """Raised inside the walk; `structure_problem` turns it into its one-line reason."""
 
 

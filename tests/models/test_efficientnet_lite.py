@@ -26,37 +26,15 @@ from fakescope.models.efficientnet_lite import (
 # --- A reference of the networks the weights were made for ------------------------------------
 # The `EfficientNet-Lite-PyTorch` port (lukemelas/EfficientNet-PyTorch layout): TensorFlow "SAME"
 # padding, BatchNorm eps 1e-3, ReLU6, no squeeze-excite, stem 32 and head 1280 channels in every
-# size (Lite keeps stem and head fixed and the first and last stages one block deep). Rows:
-# repeats, kernel, stride, expansion, in, out; Lite1 is deeper (depth 1.1), Lite2 deeper (1.2)
-# and wider (1.1) than Lite0.
-BLOCKS = {
-    0: [
-        (1, 3, 1, 1, 32, 16),
-        (2, 3, 2, 6, 16, 24),
-        (2, 5, 2, 6, 24, 40),
-        (3, 3, 2, 6, 40, 80),
-        (3, 5, 1, 6, 80, 112),
-        (4, 5, 2, 6, 112, 192),
-        (1, 3, 1, 6, 192, 320),
-    ],
-    1: [
-        (1, 3, 1, 1, 32, 16),
-        (3, 3, 2, 6, 16, 24),
-        (3, 5, 2, 6, 24, 40),
-        (4, 3, 2, 6, 40, 80),
-        (4, 5, 1, 6, 80, 112),
-        (5, 5, 2, 6, 112, 192),
-        (1, 3, 1, 6, 192, 320),
-    ],
-    2: [
-        (1, 3, 1, 1, 32, 16),
-        (3, 3, 2, 6, 16, 24),
-        (3, 5, 2, 6, 24, 48),
-        (4, 3, 2, 6, 48, 88),
-        (4, 5, 1, 6, 88, 120),
-        (5, 5, 2, 6, 120, 208),
-        (1, 3, 1, 6, 208, 352),
-    ],
+# size (Lite keeps stem and head fixed and the first and last stages one block deep). Per stage:
+# kernel, stride, expansion; then each size's blocks per stage and output channels (Lite1 is
+# deeper than Lite0, Lite2 deeper and wider).
+STAGES = [(3, 1, 1), (3, 2, 6), (5, 2, 6), (3, 2, 6), (5, 1, 6), (5, 2, 6), (3, 1, 6)]
+REPEATS = {0: [1, 2, 2, 3, 3, 4, 1], 1: [1, 3, 3, 4, 4, 5, 1], 2: [1, 3, 3, 4, 4, 5, 1]}
+CHANNELS = {
+    0: [16, 24, 40, 80, 112, 192, 320],
+    1: [16, 24, 40, 80, 112, 192, 320],
+    2: [16, 24, 48, 88, 120, 208, 352],
 }
 VARIANTS = [LITE0, LITE1, LITE2]
 # Parameters of the whole ImageNet network, 1000-class classifier included.
@@ -107,12 +85,15 @@ class ReferenceLite(nn.Module):
         super().__init__()
         self._conv_stem = SameConv(3, 32, 3, 2, bias=False)
         self._bn0 = bn(32)
-        blocks = []
-        for repeats, kernel, stride, expand, cin, cout in BLOCKS[index]:
+        blocks, cin = [], 32
+        for (kernel, stride, expand), repeats, cout in zip(
+            STAGES, REPEATS[index], CHANNELS[index], strict=True
+        ):
             blocks.append(MBConv(kernel, stride, expand, cin, cout))
             blocks += [MBConv(kernel, 1, expand, cout, cout) for _ in range(repeats - 1)]
+            cin = cout
         self._blocks = nn.ModuleList(blocks)
-        self._conv_head = SameConv(BLOCKS[index][-1][-1], 1280, 1, bias=False)
+        self._conv_head = SameConv(cin, 1280, 1, bias=False)
         self._bn1 = bn(1280)
         self._fc = nn.Linear(1280, 1000)
 

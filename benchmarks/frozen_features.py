@@ -8,7 +8,10 @@ Each DIR is the --out folder of one `benchmarks/trust_verdicts.py` run; naming a
 the `current` calibration, the mean over unseen GAN cells and over the content-matched cells of
 ROC-AUC, accuracy at the threshold, ECE, fakes called real outside the band, the share sent to
 "uncertain" and selective accuracy, ROC-AUC after blur and resize, and the training time of its
-runs (the `seconds` column of every run's metrics.csv). Writes FILE (JSON) and prints Markdown.
+runs (the `seconds` column of every run's metrics.csv). On a shared machine those seconds follow
+the load, so --forward-batches also times each detector's forward pass on the same 64-px batches
+in this process, the detectors taking turns, and reports the median per batch.
+Writes FILE (JSON) and prints Markdown.
 """
 
 from __future__ import annotations
@@ -16,14 +19,19 @@ from __future__ import annotations
 import argparse
 import csv
 import json
+import statistics
 import sys
+import time
 from pathlib import Path
 from typing import Any
+
+import torch
 
 if __package__ in (None, ""):  # run as a file: make the `benchmarks` package importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks.trust_verdicts import _mean
+from fakescope.models.registry import build_detector, list_detectors
 
 FIGURES = ("roc_auc", "accuracy", "ece", "fakes_called_real", "uncertain_share",
            "selective_accuracy")
@@ -63,6 +71,22 @@ def combine(runs: list[dict[str, Any]]) -> dict[str, Any]:
     return out
 
 
+def forward_seconds(detectors: list[str], batches: int, size: int = 64) -> dict[str, float]:
+    """Median seconds of one multi-level probe forward pass on a batch of 32, taking turns."""
+    models = {name: build_detector(name, multilevel=True).eval() for name in detectors}
+    x = torch.randn(32, 3, size, size, generator=torch.Generator().manual_seed(0))
+    times: dict[str, list[float]] = {name: [] for name in detectors}
+    with torch.inference_mode():
+        for model in models.values():  # warm-up
+            model(x)
+        for _ in range(batches):
+            for name, model in models.items():
+                started = time.perf_counter()
+                model(x)
+                times[name].append(time.perf_counter() - started)
+    return {name: statistics.median(values) for name, values in times.items()}
+
+
 def _cell(value: dict[str, Any], base: dict[str, Any], runs: int, digits: int) -> str:
     if value["mean"] is None:
         return "-"
@@ -98,6 +122,8 @@ def main(argv: list[str] | None = None) -> int:
                         "is the baseline)")
     parser.add_argument("--content-families", default="autoencoder")
     parser.add_argument("--out", type=Path, required=True, help="JSON file to write")
+    parser.add_argument("--forward-batches", type=int, default=0,
+                        help="also time this many forward passes per detector (0: none)")
     args = parser.parse_args(argv)
     content = set(args.content_families.split(","))
     runs: dict[str, list[dict[str, Any]]] = {}
@@ -109,8 +135,14 @@ def main(argv: list[str] | None = None) -> int:
     table = {detector: combine(figures) for detector, figures in runs.items()}
     result = {"baseline": next(iter(table)), "calibration": "current", "folders": folders,
               "detectors": table, "per_run": runs}
+    if args.forward_batches:
+        names = [name for name in table if name in list_detectors()]  # not "... lead" labels
+        result["forward_seconds_batch32_64px"] = forward_seconds(names, args.forward_batches)
+        result["torch_threads"] = torch.get_num_threads()
     args.out.write_text(json.dumps(result, indent=2) + "\n")
     print(markdown(table))
+    for name, seconds in result.get("forward_seconds_batch32_64px", {}).items():
+        print(f"{name}: {seconds * 1000:.1f} ms per forward pass of 32 images at 64 px")
     return 0
 
 

@@ -133,7 +133,8 @@ def main(argv: list[str] | None = None) -> int:
         runs.setdefault(detector, []).append(run_figures(Path(folder), content))
         folders.setdefault(detector, []).append(folder)
     table = {detector: combine(figures) for detector, figures in runs.items()}
-    result = {"baseline": next(iter(table)), "calibration": "current", "folders": folders,
+    result: dict[str, Any] = {"baseline": next(iter(table)), "calibration": "current",
+                              "folders": folders,
               "detectors": table, "per_run": runs}
     if args.forward_batches:
         names = [name for name in table if name in list_detectors()]  # not "... lead" labels

@@ -134,8 +134,7 @@ def main(argv: list[str] | None = None) -> int:
         folders.setdefault(detector, []).append(folder)
     table = {detector: combine(figures) for detector, figures in runs.items()}
     result: dict[str, Any] = {"baseline": next(iter(table)), "calibration": "current",
-                              "folders": folders,
-              "detectors": table, "per_run": runs}
+                              "folders": folders, "detectors": table, "per_run": runs}
     if args.forward_batches:
         names = [name for name in table if name in list_detectors()]  # not "... lead" labels
         result["forward_seconds_batch32_64px"] = forward_seconds(names, args.forward_batches)

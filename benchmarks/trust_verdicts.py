@@ -2,10 +2,13 @@
 against calibration with shifted copies, a minimum band and the training-data check.
 
     python benchmarks/trust_verdicts.py --set-dir SET --out DIR [--families dcgan,small_data]
+                                        [--loo]
 
 SET is a `fakescope data multigen` set. For each training family, one detector run (the
 recommended `lite0_probe` preset unless --detector says otherwise) trains on the set's training
-reals and that family's fakes, exactly as `fakescope xgen --mode single` trains it. Then, from the
+reals and that family's fakes, exactly as `fakescope xgen --mode single` trains it; with --loo,
+on all of them but that one instead (`xgen --mode loo`; the content-matched families are never
+trained on either way). Then, from the
 same checkpoint and the same scores, three calibrations are fitted on its validation split:
 
     clean     temperature, `fpr:0.05` threshold and band on the clean validation images (what
@@ -43,6 +46,7 @@ from fakescope.config import load_config, parse_override
 from fakescope.detect.config import DetectJobConfig
 from fakescope.detect.train import train_detector
 from fakescope.evaluate.calibrate import BandTargets, fit_calibration
+from fakescope.evaluate.choices import REAL_ANCHORED_RULE
 from fakescope.evaluate.corruptions import CORRUPTIONS
 from fakescope.evaluate.evaluate import SHIFTS_TEXT, shifted_log_odds
 from fakescope.evaluate.feature_density import fit_density, split_features
@@ -51,7 +55,7 @@ from fakescope.evaluate.scoring import (
     prepare_evaluation_data,
     score_split,
 )
-from fakescope.evaluate.threshold import REAL_ANCHORED_RULE, ThresholdRule
+from fakescope.evaluate.threshold import ThresholdRule
 from fakescope.evaluate.xgen import Entry, read_set, resolve_detector, training_entries
 from fakescope.formatting import csv_bytes
 from fakescope.gan.multigen import REAL_FAMILY
@@ -71,16 +75,16 @@ def entries_csv(path: Path, entries: list[Entry]) -> Path:
     return path
 
 
-def train(args: argparse.Namespace, family: str, data_csv: Path) -> Path:
-    """One run on the training reals and `family`'s fakes (reused when already trained)."""
-    run_dir = args.out / "runs" / family
+def train(args: argparse.Namespace, name: str, data_csv: Path) -> Path:
+    """One run on the training reals and one training set's fakes (reused when trained)."""
+    run_dir = args.out / "runs" / name
     best = run_dir / "checkpoints" / "best.pt"
     if best.is_file():
         return best
     preset, fixed = resolve_detector(args.detector)
     settings: dict[str, Any] = {
         **fixed, "data.path": str(data_csv), "data.cache_dir": str(args.out / ".cache"),
-        "run.root": str(run_dir.parent), "run.name": family, "run.seed": args.seed,
+        "run.root": str(run_dir.parent), "run.name": name, "run.seed": args.seed,
         "run.device": "cpu",
     }
     settings.update(parse_override(text) for text in args.set)
@@ -107,13 +111,14 @@ def cell(labels: np.ndarray, log_odds: np.ndarray, calibration: Calibration, thr
         "accuracy": float(np.mean((probs >= threshold) == fakes)),
         "ece": float(expected_calibration_error(labels, probs, 15)),
         "fakes_called_real": float(np.mean(said[fakes] == 0)),
+        "reals_called_fake": float(np.mean(said[~fakes] == 1)),
         "uncertain_share": float(np.mean(~decided)),
         "selective_accuracy": (float(np.mean(said[decided] == labels[decided]))
                                if decided.any() else None),
     }
 
 
-def measure_run(args: argparse.Namespace, family: str, checkpoint: Path, train_csv: Path,
+def measure_run(args: argparse.Namespace, seen: list[str], checkpoint: Path, train_csv: Path,
                 test_csv: Path, family_of: dict[str, str]) -> list[dict[str, Any]]:
     device = torch.device("cpu")
     loaded = load_detector(checkpoint, device)
@@ -156,8 +161,8 @@ def measure_run(args: argparse.Namespace, family: str, checkpoint: Path, train_c
     for test_family in sorted(set(of) - {REAL_FAMILY}):
         mask = (of == REAL_FAMILY) | (of == test_family)
         y, z = base.labels[mask], base.log_odds[mask]
-        row: dict[str, Any] = {"train_family": family, "test_family": test_family,
-                               "seen": test_family == family}
+        row: dict[str, Any] = {"train_families": seen, "test_family": test_family,
+                               "seen": test_family in seen}
         for variant, (calibration, threshold) in fitted.items():
             flagged = unlike[mask] if variant == "current" else np.zeros(mask.sum(), bool)
             row[variant] = cell(y, z, calibration, threshold, flagged)
@@ -166,6 +171,10 @@ def measure_run(args: argparse.Namespace, family: str, checkpoint: Path, train_c
             other = scored[name]
             assert other.log_odds is not None
             row[f"roc_auc_{name}"] = float(roc_auc_score(other.labels[mask], other.log_odds[mask]))
+            # verdicts on the degraded copies, by the band alone (features not re-read)
+            for variant, (calibration, threshold) in fitted.items():
+                row[f"{variant}_{name}"] = cell(other.labels[mask], other.log_odds[mask],
+                                                calibration, threshold, np.zeros(mask.sum(), bool))
         row["unlike_share_reals"] = float(np.mean(unlike[of == REAL_FAMILY]))
         row["unlike_share_fakes"] = float(np.mean(unlike[of == test_family]))
         rows.append(row)
@@ -190,8 +199,8 @@ def summary(rows: list[dict[str, Any]], content: set[str]) -> str:
         "unseen content-matched families": [r for r in rows if r["test_family"] in content],
         "seen family": [r for r in rows if r["seen"]],
     }
-    metrics = ("roc_auc", "accuracy", "ece", "fakes_called_real", "uncertain_share",
-               "selective_accuracy")
+    metrics = ("roc_auc", "accuracy", "ece", "fakes_called_real", "reals_called_fake",
+               "uncertain_share", "selective_accuracy")
     lines = ["| cells | calibration | " + " | ".join(metrics) + " | ROC-AUC blur 1 | "
              "ROC-AUC resize 0.5 |", "|---|---|" + "---|" * (len(metrics) + 2)]
     for name, chosen in groups.items():
@@ -202,6 +211,17 @@ def summary(rows: list[dict[str, Any]], content: set[str]) -> str:
             values += [_mean(chosen, "roc_auc_blur1"), _mean(chosen, "roc_auc_resize0.5")]
             text = " | ".join("-" if v is None else f"{v:.3f}" for v in values)
             lines.append(f"| {name} ({len(chosen)}) | {variant} | {text} |")
+    degraded = ("accuracy", "fakes_called_real", "reals_called_fake", "uncertain_share",
+                "selective_accuracy")
+    lines += ["", "Degraded test images (verdicts by the band alone), unseen GAN families:", "",
+              "| condition | calibration | " + " | ".join(degraded) + " |",
+              "|---|---|" + "---|" * len(degraded)]
+    for condition in ("blur1", "resize0.5"):
+        for variant in VARIANTS:
+            values = [_mean(groups["unseen GAN families"], f"{variant}_{condition}", m)
+                      for m in degraded]
+            text = " | ".join("-" if v is None else f"{v:.3f}" for v in values)
+            lines.append(f"| {condition} | {variant} | {text} |")
     return "\n".join(lines)
 
 
@@ -214,6 +234,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--content-families", default="autoencoder",
                         help="real-content families, never trained on, summarised apart")
     parser.add_argument("--detector", default="lite0_probe", help="preset or registry name")
+    parser.add_argument("--loo", action="store_true",
+                        help="train on all training families but one, for each in turn")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                         help="config override for every run (repeatable)")
@@ -227,15 +249,18 @@ def main(argv: list[str] | None = None) -> int:
     family_of = {e.path: e.family for e in entries}
     test_csv = entries_csv(args.out / "sets" / "test.csv", [e for e in entries
                                                              if e.split == "test"])
+    sets = ([(f"all-but-{f}", [g for g in chosen if g != f]) for f in chosen] if args.loo
+            else [(f, [f]) for f in chosen])
     rows = []
-    for family in chosen:
-        train_csv = entries_csv(args.out / "sets" / f"{family}.csv",
-                                training_entries(entries, [family]))
-        checkpoint = train(args, family, train_csv)
-        rows += measure_run(args, family, checkpoint, train_csv, test_csv, family_of)
-        print(f"{family}: done at {time.time() - started:.0f} s", file=sys.stderr)
+    for name, seen in sets:
+        train_csv = entries_csv(args.out / "sets" / f"{name}.csv",
+                                training_entries(entries, seen))
+        checkpoint = train(args, name, train_csv)
+        rows += measure_run(args, seen, checkpoint, train_csv, test_csv, family_of)
+        print(f"{name}: done at {time.time() - started:.0f} s", file=sys.stderr)
     result = {"set_dir": str(args.set_dir), "detector": args.detector, "families": chosen,
-              "overrides": args.set, "rows": rows, "seconds": time.time() - started}
+              "loo": args.loo, "overrides": args.set, "rows": rows,
+              "seconds": time.time() - started}
     (args.out / "trust_verdicts.json").write_text(json.dumps(result, indent=2) + "\n")
     print(summary(rows, content))
     return 0

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import random
 from pathlib import Path
 
@@ -83,7 +84,7 @@ def test_bad_checkpoints_are_clear(tmp_path: Path) -> None:
     with pytest.raises(CheckpointError, match="the file is empty"):
         load_checkpoint(tmp_path / "empty.pt")
     (tmp_path / "random.pt").write_bytes(np.random.default_rng(0).bytes(1000))
-    with pytest.raises(CheckpointError, match="not a PyTorch weights file") as refused:
+    with pytest.raises(CheckpointError, match="not a PyTorch checkpoint") as refused:
         load_checkpoint(tmp_path / "random.pt")
     assert "weights_only" not in str(refused.value)  # no advice to load it unsafely
     save_checkpoint(tmp_path / "cut.pt", {"weights": torch.ones(100)})
@@ -108,6 +109,33 @@ def test_checkpoints_never_unpickle_code(tmp_path: Path) -> None:
     (tmp_path / "evil.pt").write_bytes(pickle.dumps({"format_version": 1, "x": Evil()}))
     with pytest.raises(CheckpointError):
         load_checkpoint(tmp_path / "evil.pt")
+
+
+class _RunsCode:
+    def __reduce__(self) -> tuple:  # type: ignore[type-arg]
+        return (os.system, ("echo pwned",))
+
+
+@pytest.mark.parametrize("zipped", [True, False])
+def test_a_checkpoint_that_pickles_code_is_refused_in_fakescopes_words(
+    tmp_path: Path, zipped: bool, recwarn: pytest.WarningsRecorder
+) -> None:
+    path = tmp_path / "evil.pt"
+    torch.save({"format_version": 1, "x": _RunsCode()}, path,
+               _use_new_zipfile_serialization=zipped)
+    with pytest.raises(CheckpointError) as refused:
+        load_checkpoint(path)
+    message = str(refused.value)
+    assert "(posix.system)" in message and "fakescope loads weights only" in message
+    assert "weights_only" not in message and "\x1b" not in message and "\n" not in message
+    assert not [w for w in recwarn if "pickle" in str(w.message)]
+
+
+def test_a_text_file_as_checkpoint_says_what_it_is_not(tmp_path: Path) -> None:
+    (tmp_path / "notes.pt").write_text("epoch 3: loss 0.2\n" * 20)
+    with pytest.raises(CheckpointError, match="not a PyTorch checkpoint") as refused:
+        load_checkpoint(tmp_path / "notes.pt")
+    assert "KeyError" not in str(refused.value) and "101" not in str(refused.value)
 
 
 def test_temp_files_of_killed_writes_are_swept_when_the_run_reopens(tmp_path: Path) -> None:

@@ -7,8 +7,8 @@
     fakescope.train_detector("lite0_probe", {"data.path": "faces/"})
 
 Each wraps the module that does the work (`inference.predict`, `models.registry`,
-`provenance.reader`, `models.gan_registry`, `detect.train`), so the command line and these calls
-give the same results.
+`provenance.reader`, `models.gan_registry`, `detect.train` and `evaluate.evaluate`), so the
+command line and these calls give the same results.
 """
 
 from __future__ import annotations
@@ -24,6 +24,9 @@ from fakescope.data.images import load_image
 from fakescope.detect.config import DetectJobConfig
 from fakescope.detect.train import TrainResult
 from fakescope.detect.train import train_detector as _train_detector
+from fakescope.evaluate.choices import REAL_ANCHORED_RULE
+from fakescope.evaluate.evaluate import CalibrationSteps, calibrate_checkpoint
+from fakescope.evaluate.threshold import ThresholdRule
 from fakescope.inference.predict import Prediction, Predictor
 from fakescope.models.gan_registry import ImageGenerator
 from fakescope.models.gan_registry import build_generator as _build_generator
@@ -108,11 +111,14 @@ def train_detector(
     overrides: Mapping[str, Any] | None = None,
     resume: bool = False,
     progress: bool = False,
+    calibrate: str | None = REAL_ANCHORED_RULE,
 ) -> TrainResult:
     """Train a detector as `fakescope train` does and return where its checkpoints went.
 
     `config` is a `DetectJobConfig`, or a preset name (`lite0_probe`) or YAML path loaded with
     `overrides`, a mapping of dotted keys to values (`{"data.path": "faces/", "train.epochs": 3}`).
+    Like `fakescope train`, the best checkpoint is then calibrated on the validation split with
+    the threshold rule `calibrate` (None leaves it uncalibrated).
     """
     if isinstance(config, DetectJobConfig):
         if overrides:
@@ -120,4 +126,8 @@ def train_detector(
         job = config
     else:
         job = load_config(DetectJobConfig, config, dict(overrides or {}))
-    return _train_detector(job, resume=resume, progress=progress)
+    result = _train_detector(job, resume=resume, progress=progress)
+    if calibrate is not None:
+        steps = CalibrationSteps(ThresholdRule.parse(calibrate))
+        calibrate_checkpoint(result.best_checkpoint, job.data, steps, job.run.device)
+    return result

@@ -19,7 +19,10 @@ existed still load: the readers below (`gan_arch`, `gan_speed`, `gan_training_ge
 from __future__ import annotations
 
 import os
+import pickle
+import re
 import tempfile
+import warnings
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal, TypedDict, cast
@@ -119,8 +122,13 @@ def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") 
         raise CheckpointError(f"checkpoint not found: {path}")
     if path.stat().st_size == 0:
         raise CheckpointError(f"cannot read checkpoint {path}: the file is empty")
+    if not _looks_like_torch_save(path):
+        raise CheckpointError(f"cannot read checkpoint {path}: not a PyTorch checkpoint (neither "
+                              "the zip archive nor the pickle torch.save writes)")
     try:
-        payload = torch.load(path, map_location=map_location, weights_only=True)
+        with warnings.catch_warnings():  # torch's advice about foreign pickles: our line says it
+            warnings.simplefilter("ignore")
+            payload = torch.load(path, map_location=map_location, weights_only=True)
     except Exception as err:  # torch raises several types for corrupt or foreign files
         raise CheckpointError(f"cannot read checkpoint {path}: {_load_failure(err)}") from err
     if not isinstance(payload, dict) or "format_version" not in payload:
@@ -138,17 +146,32 @@ def checkpoint_kind(path: str | Path) -> str | None:
     return load_checkpoint(path).get("kind")
 
 
+def _looks_like_torch_save(path: Path) -> bool:
+    """Whether the file starts as torch.save's output does: a zip archive (the format since
+    PyTorch 1.6) or a pickle (the legacy one, protocol 2 or later)."""
+    with path.open("rb") as handle:
+        head = handle.read(4)
+    return head.startswith((b"PK\x03\x04", b"\x80"))
+
+
+# The object a refused pickle wanted to build: "GLOBAL posix.system", "GLOBAL slice".
+_REFUSED_GLOBAL = re.compile(r"GLOBAL ([\w.]+)")
+
+
 def _load_failure(err: Exception) -> str:
-    """Why torch.load failed, in a line; never PyTorch's advice to load without weights_only."""
+    """Why torch.load failed, in a line of fakescope's own words: never PyTorch's advice to
+    load without weights_only, nor its terminal colour codes."""
     text = str(err)
-    if "WeightsUnpickler error:" in text:
-        detail = " ".join(text.split("WeightsUnpickler error:", 1)[1].split("Check the")[0].split())
-        return ("not a PyTorch weights file, damaged, or holding objects that would run code when "
-                f"loaded, which fakescope refuses ({detail})")
+    if isinstance(err, pickle.UnpicklingError):
+        named = _REFUSED_GLOBAL.search(text)
+        if named is None:
+            return "not a PyTorch checkpoint, or damaged (its pickle holds no weights)"
+        return (f"it holds an object ({named.group(1)}) that only unpickling with code "
+                "execution could build; fakescope loads weights only and refuses it (a "
+                "checkpoint fakescope wrote never needs that)")
     if isinstance(err, EOFError) or "PytorchStreamReader failed" in text:
         return "the file is damaged or truncated (an interrupted copy or download?)"
-    first = text.strip().splitlines()[0] if text.strip() else ""
-    return f"{type(err).__name__}: {first}" if first else type(err).__name__
+    return f"not a readable PyTorch checkpoint, or damaged ({type(err).__name__})"
 
 
 def load_kind(

@@ -245,6 +245,29 @@ def preset_names() -> list[str]:
     return sorted(p.name[: -len(".yaml")] for p in PRESET_DIR.iterdir() if p.name.endswith(".yaml"))
 
 
+def preset_summary(name: str) -> tuple[str, str]:
+    """A shipped preset's command (`train`, `gan train`, `search` or `demo`, from the keys it
+    sets) and one line on it: its `paper:` key, else the first sentence of its leading comment."""
+    text = (PRESET_DIR / f"{name}.yaml").read_text(encoding="utf-8")
+    data = yaml.safe_load(text) or {}
+    model = data.get("model")
+    if "search" in data:
+        command = "search"
+    elif isinstance(model, dict):
+        command = "train" if "name" in model else "gan train"
+    else:
+        command = "demo"
+    if data.get("paper"):
+        return command, str(data["paper"])
+    comment = []
+    for line in text.splitlines():
+        if not line.startswith("#"):
+            break
+        comment.append(line.lstrip("# ").strip())
+    first = " ".join(comment).split(". ")[0].rstrip(".")
+    return command, first if len(first) <= 90 else first[:90].rsplit(" ", 1)[0] + " …"
+
+
 def resolve_preset(preset: str | Path) -> Path | Traversable:
     """A preset is a YAML path, or the name of a preset shipped in `fakescope/presets/`."""
     path = Path(preset)

@@ -24,8 +24,8 @@ from typing import TYPE_CHECKING, Any
 from tqdm import tqdm
 
 from fakescope.config import DataConfig, load_config, preset_names, to_dict
+from fakescope.evaluate.choices import REAL_ANCHORED_RULE
 from fakescope.evaluate.compare import best_by
-from fakescope.evaluate.threshold import REAL_ANCHORED_RULE
 from fakescope.report.demo_files import DEMO_MARKER, RECOMMENDED_DETECTOR, TIMINGS_FILE
 from fakescope.runs import write_json
 

@@ -12,6 +12,15 @@ class FakescopeError(Exception):
     """A mistake in what the user asked for or gave; the message says what, in one line."""
 
 
+class StoppedBySignal(FakescopeError):
+    """Ctrl-C (SIGINT) or SIGTERM stopped the job after it saved its work; the command line
+    exits 128 + the signal's number (130, 143)."""
+
+    def __init__(self, message: str, signal: str = "SIGINT") -> None:
+        super().__init__(message)
+        self.signal = signal  # SIGINT or SIGTERM
+
+
 class DataError(FakescopeError, ValueError):
     """A data set cannot serve the job: no images, a class or split missing, too few pictures."""
 

@@ -8,6 +8,15 @@ Probabilities and thresholds are never "0 %" or "100 %" unless exact: a detector
 "100.0 %" misleads. `format_probability` shows one decimal, more where one would round to 0 or
 100, and at the limit says "<0.01 %" or ">99.99 %". The web page (`serve/static/app.js`,
 `percent`) follows the same rule.
+
+File names are kept as the operating system gives them. On Linux a name need not be UTF-8;
+Python holds its undecodable bytes as lone surrogates ("\\udcff"), which a strict UTF-8 encoder
+refuses. Every text fakescope writes goes through `text_bytes`, which turns them back into the
+name's own bytes: a CSV row or a cache key holds the exact name (read it back with
+`errors="surrogateescape"`, or as bytes), and JSON, which is written as ASCII, holds the
+"\\udcff" escape, which `json.loads` turns back into the same `str` (`os.fsencode` gives the
+bytes). Where only Unicode will do (a figure's text), `display_text` shows each such byte as
+"\\xff".
 """
 
 from __future__ import annotations
@@ -67,6 +76,17 @@ def format_measurement(value: float) -> str:
     return f"{value:.2f}"
 
 
+def text_bytes(text: str) -> bytes:
+    """UTF-8, with a file name's undecodable bytes (surrogate escapes) written as themselves."""
+    return text.encode("utf-8", "surrogateescape")
+
+
+def display_text(text: str) -> str:
+    """Text for a picture or a terminal that cannot show a name's undecodable bytes: each as
+    "\\xNN"."""
+    return text_bytes(text).decode("utf-8", "backslashreplace")
+
+
 def csv_cell(value: Any) -> str:
     """A CSV cell: empty for None (undefined), anything else as text; a float as the shortest
     text that reads back as the same number, since CSV files are read by programs."""
@@ -75,18 +95,25 @@ def csv_cell(value: Any) -> str:
     return str(value)
 
 
-def csv_bytes(
+def csv_text(
     columns: Sequence[str], rows: Iterable[Mapping[str, Any]], header: bool = True
-) -> bytes:
+) -> str:
     """The one CSV writer: a header of `columns` (unless appending to a file that has one),
-    then each row's cells by `csv_cell` (a missing key is an empty cell), as UTF-8."""
+    then each row's cells by `csv_cell` (a missing key is an empty cell)."""
     buffer = io.StringIO()
     writer = csv.writer(buffer)
     if header:
         writer.writerow(columns)
     for row in rows:
         writer.writerow([csv_cell(row.get(column)) for column in columns])
-    return buffer.getvalue().encode()
+    return buffer.getvalue()
+
+
+def csv_bytes(
+    columns: Sequence[str], rows: Iterable[Mapping[str, Any]], header: bool = True
+) -> bytes:
+    """`csv_text` as a file's bytes (`text_bytes`)."""
+    return text_bytes(csv_text(columns, rows, header))
 
 
 def format_table(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:

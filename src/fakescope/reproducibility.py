@@ -11,6 +11,7 @@ from typing import Any, cast
 import numpy as np
 import torch
 
+from fakescope.config import ConfigError
 from fakescope.errors import SetupError
 
 
@@ -90,7 +91,10 @@ def resolve_device(name: str = "auto") -> torch.device:
     """`auto` picks CUDA when present, else CPU; an unavailable CUDA request is a clear error."""
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    device = torch.device(name)
+    try:
+        device = torch.device(name)
+    except RuntimeError:  # torch's message lists its 20-odd device types, most not for us
+        raise ConfigError(f"'{name}' is not a device: use auto, cpu, cuda or cuda:N") from None
     if device.type == "cuda" and not torch.cuda.is_available():
         raise SetupError(f"device '{name}' requested but CUDA is not available on this machine")
     return device

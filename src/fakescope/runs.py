@@ -115,6 +115,18 @@ def open_run(
     return run
 
 
+def require_checkpoint(root: str | Path, name: str) -> RunDir:
+    """The run `root/name` when it has a checkpoint to continue; FileNotFoundError (said as a
+    `--resume` mistake) when it never started or stopped before its first checkpoint."""
+    run = RunDir(Path(root) / name)
+    if run.latest_checkpoint() is None:
+        state = "has no checkpoint" if run.path.is_dir() else "does not exist"
+        raise FileNotFoundError(f"--resume: run folder {run.path} {state}, so there is nothing "
+                                "to continue; leave out --resume to start the run, or check "
+                                "--name and --root")
+    return run
+
+
 @contextmanager
 def discarded_if_failed(run: RunDir) -> Iterator[None]:
     """Remove the run folder that `open_run` just made when the block fails before the run saved

@@ -84,7 +84,7 @@ def test_quick_serve_area_against_live_servers(faces_root: Path, tmp_path: Path)
     (["--only", ","], "--only: unknown area ','"),
     (["--data", "/no/such/faces"], "--data /no/such/faces: no such folder"),
     (["--data", ".", "--images", "10"], "--images draws synthetic faces; it cannot be combined"),
-    (["--rounds", "0"], "--rounds must be at least 1, got 0"),
+    (["--set", "rounds=0"], "--rounds must be at least 1, got 0"),  # --rounds 0: argparse's
 ])  # fmt: skip
 def test_bad_flags_give_a_one_line_error(
     argv: list[str], message: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]

@@ -98,3 +98,28 @@ def test_train_shows_a_progress_bar_unless_quiet(
     assert main([a for a in args if a != "--quiet"] + ["--name", "bars"]) == 0
     shown = capsys.readouterr()
     assert "epoch 1/1" in shown.err and "%|" in shown.err and "run:" in shown.out
+
+
+def test_train_eval_and_report_on_names_that_are_not_utf8(
+    faces: Path, tmp_path: Path, capsysbinary: pytest.CaptureFixture[bytes]
+) -> None:
+    import os
+    import shutil
+
+    def odd(folder: Path, name: bytes) -> Path:
+        return Path(os.fsdecode(os.fsencode(folder) + b"/" + name))
+
+    data = odd(tmp_path, b"d\xe9ta")  # the data folder, the run and two files: Latin-1 bytes
+    shutil.copytree(faces, data)
+    for cls in ("real", "fake"):
+        os.rename(data / cls / "face_00000.jpg", odd(data / cls, b"caf\xe9_\xff.jpg"))
+    run = odd(tmp_path, b"r\xe9n")
+    args = ["train", *_args(data, tmp_path / "cache", tmp_path), "--name", run.name]
+    assert main(args) == 0
+    assert b"best epoch 1" in capsysbinary.readouterr().out
+    best = run / "checkpoints" / "best.pt"
+    assert main(["eval", "--checkpoint", str(best), "--data", str(data), "--split", "all",
+                 "--device", "cpu", "--quiet", "--no-provenance"]) == 0  # its figures too
+    assert main(["report", str(run)]) == 0
+    assert os.fsencode(run) in capsysbinary.readouterr().out
+    assert (run / "report" / "index.html").stat().st_size > 0

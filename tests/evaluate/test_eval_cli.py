@@ -89,8 +89,8 @@ def test_predict_reports_bad_files_and_fails(
     csv_path = tmp_path / "out.csv"
     args = ["predict", str(faces / "real" / "face_0000[0-2].jpg"), str(corrupt),
             "--checkpoint", str(two_logit_checkpoint), "--device", "cpu", "--quiet"]  # fmt: skip
-    code = main([*args, "--json", "--csv", str(csv_path), "--explain", str(tmp_path / "cams")])
-    assert code == 1
+    code = main([*args, "--json", "--out", str(csv_path), "--explain", str(tmp_path / "cams")])
+    assert code == 3  # some inputs failed
     rows = json.loads(capsys.readouterr().out)
     assert [Path(r["path"]).name for r in rows] == [
         "face_00000.jpg", "face_00001.jpg", "face_00002.jpg", "corrupt.png",
@@ -162,7 +162,7 @@ def test_predict_on_a_folder_without_images_says_so_and_fails(
     (tmp_path / "somedir").mkdir()
     code = main(["predict", str(tmp_path / "somedir"), "--checkpoint", str(one_logit_checkpoint),
                  "--device", "cpu", "--quiet", *output])  # fmt: skip
-    assert code == 1
+    assert code == 3
     assert "no image files in this folder" in capsys.readouterr().out
 
 

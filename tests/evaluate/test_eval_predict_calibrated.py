@@ -41,8 +41,8 @@ def test_predict_json_and_csv_carry_the_verdict(
     calibration, threshold = calibrate_around_the_median(two_logit_checkpoint, faces)
     out_json, out_csv = tmp_path / "rows.json", tmp_path / "rows.csv"
     assert main(["predict", str(faces), "--checkpoint", str(two_logit_checkpoint), "--quiet",
-                 "--device", "cpu", "--no-provenance", "--json", str(out_json),
-                 "--csv", str(out_csv)]) == 0  # fmt: skip
+                 "--device", "cpu", "--no-provenance", "--out", str(out_json),
+                 "--out", str(out_csv)]) == 0  # fmt: skip
     printed = capsys.readouterr().out
     assert "verdict" in printed and "uncertain from" in printed and "temperature 3" in printed
     rows = json.loads(out_json.read_text())

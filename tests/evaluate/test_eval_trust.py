@@ -163,7 +163,7 @@ def test_eval_calibration_stores_the_density_and_predict_flags_noise(
     far[0].save(noise_file)
     out = tmp_path / "rows.json"
     assert main(["predict", str(noise_file), "--checkpoint", str(pixels_checkpoint),
-                 "--quiet", "--device", "cpu", "--no-provenance", "--json", str(out)]) == 0
+                 "--quiet", "--device", "cpu", "--no-provenance", "--out", str(out)]) == 0
     row = json.loads(out.read_text())[0]
     assert row["verdict"] == "uncertain"
     assert any("unlike the training data" in r for r in row["reasons"])

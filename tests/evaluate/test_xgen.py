@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import json
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -15,11 +16,15 @@ from fakescope.data.synth import synthesize_dataset
 from fakescope.evaluate.xgen import (
     CELL_METRICS,
     CONDITIONS,
+    TRUST_METRICS,
     XGEN_FILE,
+    XgenResult,
     XgenSpec,
     run_xgen,
     training_entries,
     training_sets,
+    trust_metrics,
+    xgen_markdown,
 )
 from fakescope.gan.multigen import MANIFEST_COLUMNS, MANIFEST_CSV, split_of
 from fakescope.report.html import build_report
@@ -74,13 +79,17 @@ def test_every_cell_is_filled(xgen_out: Path) -> None:
     assert len(cells) == len(runs) * len(CONDITIONS) * 3
     for cell in cells:
         for metric in CELL_METRICS:
+            # no selective accuracy where the band sends every image to `uncertain`
+            if metric == "selective_accuracy" and cell["uncertain"] == 1.0:
+                assert cell[metric] is None
+                continue
             assert isinstance(cell[metric], float), (cell, metric)
         assert cell["n_real"] == 3 and cell["n_fake"] == 3
         seen = {"halfA": {"halfA"}, "all-but-halfA": {"halfB", "noisy"}}[cell["train_set"]]
         assert cell["seen"] is (cell["test_family"] in seen)
     for row in data["summary"]:
         assert all(row[f"{kind}_{m}"] is not None for kind in ("seen", "unseen")
-                   for m in CELL_METRICS)
+                   for m in CELL_METRICS if m != "selective_accuracy")
 
 
 def test_thresholds_are_the_stored_calibrated_ones(xgen_out: Path) -> None:
@@ -153,3 +162,67 @@ def test_ranks_keep_order_and_ties_of_saturating_log_odds() -> None:
     # sigmoid(400 / T) and sigmoid(900 / T) are both exactly 1.0 in float64; their ranks differ
     ranks = _ranks(np.array([400.0, -1e9, 400.0, 900.0]))
     assert ranks.tolist() == [0.5, 0.0, 0.5, 1.0]
+
+
+def test_trust_metrics_count_verdicts() -> None:
+    labels = np.array([0, 0, 0, 1, 1, 1, 1, 1])
+    verdicts = ["real", "uncertain", "fake", "real", "real", "uncertain", "fake", "fake"]
+    assert trust_metrics(labels, verdicts) == {
+        "fakes_called_real": 2 / 5,  # below the band: called real with confidence
+        "uncertain": 2 / 8,
+        "selective_accuracy": 3 / 6,  # real, fake (wrong), real x2 (wrong), fake x2
+    }
+    everything_unsure = trust_metrics(np.array([0, 1]), ["uncertain", "uncertain"])
+    assert everything_unsure == {"fakes_called_real": 0.0, "uncertain": 1.0,
+                                 "selective_accuracy": None}
+
+
+def _with_band(checkpoint: Path, out: Path, band: tuple[float, float] | None) -> Path:
+    from fakescope.checkpoints import load_checkpoint, save_checkpoint
+
+    payload = dict(load_checkpoint(checkpoint))
+    low, high = band if band else (None, None)
+    payload["calibration"] = {**payload["calibration"], "band_low": low, "band_high": high}
+    save_checkpoint(out, payload)
+    return out
+
+
+def test_cells_follow_the_stored_band(tiny_set: Path, xgen_out: Path, tmp_path: Path) -> None:
+    from fakescope.evaluate.xgen import read_set, score_cells
+
+    data = json.loads((xgen_out / XGEN_FILE).read_text())
+    run = data["runs"][0]
+    spec = XgenSpec(set_dir=tiny_set, detectors=DETECTORS, out=xgen_out, conditions=["clean"],
+                    device="cpu")
+    entries = read_set(tiny_set)
+
+    def cells(band: tuple[float, float] | None) -> list[dict[str, Any]]:
+        checkpoint = _with_band(Path(run["checkpoint"]), tmp_path / "banded.pt", band)
+        return score_cells(spec, checkpoint, xgen_out / "sets" / "test.csv", entries,
+                           data["families"], run["seen"])
+
+    for cell in cells(None):  # no band: every image gets a verdict at the threshold
+        assert cell["uncertain"] == 0.0
+        assert cell["selective_accuracy"] == pytest.approx(cell["accuracy"])
+    for cell in cells((0.0, 1.0)):  # the whole range is uncertain
+        assert cell["uncertain"] == 1.0 and cell["fakes_called_real"] == 0.0
+        assert cell["selective_accuracy"] is None
+
+
+def test_summary_and_tables_show_trust_figures_and_read_older_files(xgen_out: Path) -> None:
+    data = json.loads((xgen_out / XGEN_FILE).read_text())
+    result = XgenResult.from_dict(data)
+    row = result.summary()[0]
+    unseen = [c for c in result.cells if (c["detector"], c["train_set"], c["condition"])
+              == (row["detector"], row["train_set"], row["condition"]) and not c["seen"]]
+    assert row["unseen_uncertain"] == pytest.approx(np.mean([c["uncertain"] for c in unseen]))
+    markdown = xgen_markdown(result)
+    assert "unseen fakes called real" in markdown.splitlines()[0]
+    assert "**selective_accuracy, clean**" in markdown
+    assert "unseen_fakes_called_real" in build_report(xgen_out)
+    for cell in data["cells"]:  # a matrix written before the trust figures
+        for metric in TRUST_METRICS:
+            del cell[metric]
+    older = XgenResult.from_dict(data)
+    assert older.summary()[0]["unseen_uncertain"] is None
+    assert "| - |" in xgen_markdown(older)

@@ -32,6 +32,22 @@ def test_train_reports_the_run(trained_run: Path, capsys: pytest.CaptureFixture[
     assert (trained_run / "samples" / "epoch_0001.png").is_file()
 
 
+def test_train_ends_with_a_line_on_quality_and_where_the_samples_are(
+    faces: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main([
+        "gan", "train", "--data", str(faces), "--root", str(tmp_path), "--name", "line",
+        "--resolution", "32", "--epochs", "1", "--batch-size", "8", "--quiet",
+        "--set", "model.base_width=8", "--set", f"data.cache_dir={tmp_path / 'cache'}",
+        "--set", "train.metrics_every=0", "--set", "collapse.features=pixels",
+        "--set", "collapse.num_samples=8",
+    ]) == 0
+    last = capsys.readouterr().out.strip().splitlines()[-1]
+    assert "diversity" in last and "of the reals'" in last
+    assert f"fakescope gan metrics --checkpoint {tmp_path / 'line'}" in last and "1x" in last
+    assert f"samples: {tmp_path / 'line' / 'samples' / 'epoch_0001.png'}" in last
+
+
 def test_generate_and_sample(trained_run: Path, tmp_path: Path,
                              capsys: pytest.CaptureFixture[str]) -> None:
     out = tmp_path / "fakes"
@@ -85,6 +101,11 @@ def test_metrics_name_the_offline_stand_in_and_measure_the_floor(
     assert values["fd_over_floor"] == pytest.approx(values["fake"]["fd"] / values["floor"]["fd"],
                                                     rel=1e-3)
     assert "--data" in out.err  # the reals were the training images: says how to hold some out
+    # one line for a person: FD as a ratio to the floor, diversity, where the samples are
+    ratio = f"{values['fd_over_floor']:.2f}x the real-vs-real floor"
+    line = next(line for line in out.err.splitlines() if ratio in line)
+    assert f"diversity {values['fake']['diversity']:.2f} of the reals'" in line
+    assert f"samples: {trained_run / 'samples'}" in line
 
 
 @pytest.mark.parametrize(
@@ -94,7 +115,6 @@ def test_metrics_name_the_offline_stand_in_and_measure_the_floor(
          "checkpoint not found"),
         (["gan", "train", "--data", "/nonexistent/faces", "--set", "train.nope=1"],
          "unknown config key 'train.nope'"),
-        (["gan", "train", "--resolution", "48"], "model.resolution"),
     ],
 )
 def test_user_errors_are_one_line(
@@ -118,9 +138,12 @@ def test_a_run_on_a_missing_dataset_leaves_no_run_folder(
 def test_max_minutes_flag_sets_the_budget(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    with pytest.raises(SystemExit):  # argparse: a budget must be a number
-        main(["gan", "train", "--max-minutes", "soon"])
-    assert main(["gan", "train", "--max-minutes", "-1", "--data", str(tmp_path)]) == 2
+    for budget in ("soon", "-1", "0"):  # argparse: a budget must be a positive number
+        with pytest.raises(SystemExit) as refused:
+            main(["gan", "train", "--max-minutes", budget, "--data", str(tmp_path)])
+        assert refused.value.code == 2
+        assert "argument --max-minutes" in capsys.readouterr().err
+    assert main(["gan", "train", "--set", "train.max_minutes=-1", "--data", str(tmp_path)]) == 2
     assert "train.max_minutes" in capsys.readouterr().err
 
 

@@ -52,6 +52,7 @@ def test_camera_exif_gives_camera_metadata_and_stripping_removes_it() -> None:
     assert found["exif:Make"].value == "Canon"
     assert found["exif:Model"].value == "Canon EOS R6"
     assert found["exif:ISO"].value == "400"
+    assert found["exif:ExposureTime"].value == "1/250"  # as cameras print it, not 0.004
     assert found["exif:LensModel"].value == "RF50mm F1.8 STM"
     assert found["exif:Software"].signal == "info"  # camera firmware
     assert read_provenance_bytes(data).verdict == "camera-metadata"

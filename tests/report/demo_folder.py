@@ -1,6 +1,6 @@
 """A folder of runs as `fakescope demo` writes it, built from synthetic results (no training):
 a GAN run with its floor comparison and face grids, a detector run with an evaluation, a
-comparison of two models, the demo's settings and stage times."""
+comparison of two models, the demo's settings and stage times; and a single run of its own."""
 
 from __future__ import annotations
 
@@ -59,6 +59,19 @@ def detector_run(folder: Path, evaluation: Evaluation) -> Path:
     ]
     write_robustness(Robustness("test", rows), folder / "evaluation" / "robustness-test")
     return folder
+
+
+def single_run(root: Path, evaluation: Evaluation) -> Path:
+    """A detector run with an evaluation, a speed probe and a learning-rate column."""
+    run = detector_run(root, evaluation)
+    (run / "config.yaml").write_text(
+        "run:\n  name: det\ndata:\n  path: photos\nmodel:\n  name: selfcnn\ntrain:\n  epochs: 5\n"
+    )
+    (run / "metrics.csv").write_text(
+        "epoch,lr,train_loss,val_loss\n1,0.001,0.7,0.6\n2,0.0005,0.5,0.55\n"
+    )
+    write_json(run / "speed.json", {"chosen": {"amp_dtype": "bfloat16"}, "step_seconds": {}})
+    return run
 
 
 def demo_folder(root: Path, make_evaluation: Callable[..., Evaluation]) -> Path:

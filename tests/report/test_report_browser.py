@@ -7,7 +7,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from report.demo_folder import demo_folder
+from report.demo_folder import demo_folder, single_run
 
 from fakescope.evaluate.evaluate import Evaluation
 from fakescope.report.html import write_report
@@ -48,5 +48,46 @@ def test_the_first_screen_holds_the_summary(
             assert page.locator("#best-model").inner_text() in ("a", "b")
             # the configs are folded away at the end
             assert not page.locator("#configs pre").first.is_visible()
+        finally:
+            browser.close()
+
+
+LAPTOP = {"width": 1366, "height": 800}
+
+
+@pytest.mark.parametrize("kind", ["single run", "demo"])
+def test_a_report_fits_a_laptop_screen_with_the_summary_first(
+    tmp_path: Path, make_evaluation: Callable[..., Evaluation], kind: str
+) -> None:
+    if kind == "demo":
+        folder = demo_folder(tmp_path / "demo", make_evaluation)
+    else:
+        folder = single_run(tmp_path / "run", make_evaluation("det/best"))
+    report = write_report(folder)
+    with sync_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport=LAPTOP)
+            page.goto(report.as_uri())
+            # the summary is the first section, and starts on the first screen
+            assert page.evaluate("document.querySelector('section').id") == "summary"
+            box = page.locator("#summary").bounding_box()
+            assert box is not None and box["y"] < LAPTOP["height"] / 2
+            # nothing makes the page scroll sideways (wide tables scroll in their own box)
+            assert page.evaluate(
+                "document.documentElement.scrollWidth <= window.innerWidth"
+            ), page.evaluate("[document.documentElement.scrollWidth, window.innerWidth]")
+            # speed probes are folded into the internals, never listed under Results
+            probes = page.locator("h4", has_text="speed.json")
+            assert probes.count() >= 1
+            for i in range(probes.count()):
+                assert probes.nth(i).evaluate("e => e.closest('section').id") == "internals"
+                assert not probes.nth(i).is_visible()
+            synthetic = page.locator("#synthetic-data")
+            if kind == "demo":
+                box = synthetic.bounding_box()
+                assert box is not None and box["y"] + box["height"] <= LAPTOP["height"]
+            else:
+                assert synthetic.count() == 0
         finally:
             browser.close()

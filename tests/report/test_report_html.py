@@ -49,14 +49,16 @@ def test_find_runs_skips_output_folders(demo: Path) -> None:
 
 def test_report_of_a_folder_of_runs(page: str) -> None:
     sections = _sections(page)
-    assert list(sections) == ["demo", "detector", "gan", "Configs"]
+    assert list(sections) == ["demo", "detector", "gan", "Glossary", "Run internals", "Configs"]
     top, detector, gan = sections["demo"], sections["detector"], sections["gan"]
     assert "Model comparison" in top and "Evaluation:" not in top
     assert "Generated samples" in gan and "latest 4 of 6" in gan
     assert "Sample quality (FID/KID)" in gan
     quality = gan.split("Sample quality")[1]
     assert "<td>fid</td><td>123.4</td>" in quality and "<td>kid_std</td><td>0.01</td>" in quality
-    assert "epochs.csv" in gan and "speed.json" in gan and "bf16" in gan
+    assert "epochs.csv" in gan and "speed.json" not in gan  # how it ran, not what it found
+    internals = sections["Run internals"]
+    assert "speed.json" in internals and "bf16" in internals and "<details open" not in internals
     assert "Confusion" not in gan and "Evaluation" not in gan and "Data</h3>" not in gan
     for heading in ("Data", "Training curves", "Evaluation: det/best on test",
                     "Grad-CAM examples", "Robustness on test"):  # fmt: skip
@@ -75,7 +77,9 @@ def test_the_page_opens_with_the_answer_and_ends_with_the_configs(
     assert f"Best detector: <b id='best-model'>{best['model']}</b>" in summary
     assert f"ROC-AUC <b id='best-roc-auc'>{format_number(best['roc_auc'])}</b>" in summary
     assert format_probability(best["threshold"]) in summary
-    assert "FD_efflite0 <b>41.5</b>" in summary and "<b>4.49x</b> the floor" in summary
+    assert "FD_efflite0 <b>41.5</b>" in summary and "<b>4.49x</b> the floor (goal: near 1x)" in (
+        summary)
+    assert "diversity 0.81 of the reals' (about as varied as the reals)" in summary
     assert "real faces (held out)" in summary and "generated faces" in summary
     total = sum(STAGE_SECONDS.values())
     assert f"{total:.0f} s in all" in summary and "training the GAN (small_data) 121 s" in summary

@@ -81,3 +81,12 @@ def test_training_curves_group_train_and_val_columns() -> None:
 def test_training_curves_of_nothing() -> None:
     assert plots.training_curves_figure([]) is None
     assert plots.training_curves_figure([{"epoch": "1", "note": "x"}]) is None
+
+
+def test_training_curves_draw_a_floor_on_its_panel() -> None:
+    rows = [{"epoch": str(e), "diversity": str(0.2 * e), "loss_d": "1"} for e in range(1, 4)]
+    fig = plots.training_curves_figure(rows, {"diversity": (1.0, "real images")})
+    assert fig is not None
+    diversity, loss = fig.axes[0], fig.axes[1]
+    assert [line.get_label() for line in diversity.get_lines()] == ["diversity", "real images"]
+    assert [line.get_label() for line in loss.get_lines()] == ["loss_d"]

@@ -107,8 +107,10 @@ def test_without_a_checkpoint_it_serves_the_demos_recommended_detector(
 @pytest.mark.parametrize("port", ["99999", "-1"])
 def test_a_bad_port_is_one_line(captured: dict[str, Any], tiny_checkpoint: Path,
                                 capsys: pytest.CaptureFixture[str], port: str) -> None:
-    assert main(["serve", "--checkpoint", str(tiny_checkpoint), "--port", port]) == 2
-    assert "0 to 65535" in one_line_error(capsys) and "app" not in captured
+    with pytest.raises(SystemExit) as refused:  # at parse time, before anything is loaded
+        main(["serve", "--checkpoint", str(tiny_checkpoint), "--port", port])
+    assert refused.value.code == 2 and "app" not in captured
+    assert "argument --port: must be from 0 to 65535" in capsys.readouterr().err
 
 
 def test_a_port_in_use_is_one_line(captured: dict[str, Any], tiny_checkpoint: Path,

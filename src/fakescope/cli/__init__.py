@@ -8,12 +8,22 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import io
 import sys
 import traceback
 from collections.abc import Sequence
 
 from fakescope import __version__
-from fakescope.cli.errors import BUG_REPORT, USER_ERRORS, format_error
+from fakescope.cli.errors import (
+    BUG,
+    BUG_REPORT,
+    EXIT_CODES,
+    USER_ERROR,
+    USER_ERRORS,
+    format_error,
+    signal_exit_code,
+)
+from fakescope.errors import StoppedBySignal
 
 COMMAND_MODULES = (
     "fakescope.cli.data",
@@ -21,11 +31,13 @@ COMMAND_MODULES = (
     "fakescope.cli.gan",
     "fakescope.cli.detect",
     "fakescope.cli.evaluate",
+    "fakescope.cli.scan",
     "fakescope.cli.xgen",
     "fakescope.cli.provenance",
     "fakescope.cli.serve",
     "fakescope.cli.export",
     "fakescope.cli.bench",
+    "fakescope.cli.catalog",
 )
 
 
@@ -33,6 +45,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="fakescope",
         description="Generate, detect, evaluate and serve deepfake face images.",
+        epilog=EXIT_CODES,
     )
     parser.add_argument("--version", action="version", version=f"fakescope {__version__}")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
@@ -42,6 +55,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    _keep_file_names_bytes()
     parser = build_parser()
     args = parser.parse_args(argv)
     if not getattr(args, "handler", None):
@@ -51,14 +65,25 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(args.handler(args) or 0)
     except KeyboardInterrupt:
         print("fakescope: interrupted", file=sys.stderr)
-        return 130
+        return signal_exit_code("SIGINT")
+    except StoppedBySignal as err:
+        print(f"fakescope: {format_error(err)}", file=sys.stderr)
+        return signal_exit_code(err.signal)
     except USER_ERRORS as err:
         print(f"fakescope: error: {format_error(err)}", file=sys.stderr)
-        return 2
+        return USER_ERROR
     except Exception:
         traceback.print_exc()
         print(BUG_REPORT, file=sys.stderr)
-        return 1
+        return BUG
+
+
+def _keep_file_names_bytes() -> None:
+    """A file name that is not UTF-8 goes to stdout as its own bytes (as `ls` prints it, and as
+    fakescope's CSV files hold it: `formatting.text_bytes`), not as a UnicodeEncodeError."""
+    stream = sys.stdout
+    if isinstance(stream, io.TextIOWrapper) and stream.encoding.lower().replace("-", "") == "utf8":
+        stream.reconfigure(errors="surrogateescape")
 
 
 if __name__ == "__main__":

@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 
 from fakescope.bench import AREAS
+from fakescope.cli.argtypes import output_folder, positive_int
 from fakescope.config import ConfigError, merge_overrides, override_settings
 
 
@@ -19,7 +20,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="time the papers' plain pipelines and fakescope's side by side on this machine "
         "(about 8 minutes on 2 cores; --quick in well under one)",
     )
-    bench.add_argument("--out", default="bench", help="folder for bench.md and bench.json "
+    bench.add_argument("--out", default="bench", type=output_folder,
+                       help="folder for bench.md and bench.json "
                        "(default ./bench)")
     bench.add_argument("--only", metavar="AREAS",
                        help=f"comma-separated areas ({', '.join(AREAS)}; default all)")
@@ -28,8 +30,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     bench.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"],
                        help="where the training areas run: auto = CPU, plus the GPU when "
                        "CUDA is present")
-    bench.add_argument("--rounds", type=int, help="rounds per measurement (default 3, quick 2)")
-    bench.add_argument("--images", type=int,
+    bench.add_argument("--rounds", type=positive_int,
+                       help="rounds per measurement (default 3, quick 2)")
+    bench.add_argument("--images", type=positive_int,
                        help="synthetic faces to draw, half real, half fake (default 2000)")
     bench.add_argument("--data", help="reuse this folder of faces (real/ and fake/ subfolders) "
                        "instead of drawing synthetic ones")

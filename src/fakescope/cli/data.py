@@ -7,6 +7,7 @@ import json
 import sys
 from pathlib import Path
 
+from fakescope.cli.argtypes import output_folder, positive_int, seed
 from fakescope.config import DataConfig
 from fakescope.data.layouts import LAYOUT_NAMES
 
@@ -19,17 +20,18 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     inspect = commands.add_parser("inspect", help="layout, counts, image sizes and bad files")
     inspect.add_argument("path", help="dataset folder, CSV manifest or image-list file")
     inspect.add_argument("--layout", default="auto", choices=layouts)
-    inspect.add_argument("--workers", type=int, default=None, help="decoding processes")
+    inspect.add_argument("--workers", type=positive_int, default=None, help="decoding processes")
     inspect.add_argument("--json", action="store_true", help="print the report as JSON")
     inspect.set_defaults(handler=_inspect)
 
     synth = commands.add_parser(
         "synth", help="draw synthetic demo faces (a stand-in for real data)"
     )
-    synth.add_argument("--out", required=True, help="folder to write real/ (and fake/) into")
-    synth.add_argument("--n", type=int, default=500, help="images per class")
-    synth.add_argument("--size", type=int, default=128, help="image side in pixels")
-    synth.add_argument("--seed", type=int, default=0)
+    synth.add_argument("--out", required=True, type=output_folder,
+                       help="folder to write real/ (and fake/) into")
+    synth.add_argument("--n", type=positive_int, default=500, help="images per class")
+    synth.add_argument("--size", type=positive_int, default=128, help="image side in pixels")
+    synth.add_argument("--seed", type=seed, default=0)
     synth.add_argument(
         "--fakes", action="store_true", help="also draw a fake/ class with generator-like artifacts"
     )
@@ -37,7 +39,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
     cache = commands.add_parser("cache", help="decode a dataset once into the memory-mapped cache")
     cache.add_argument("path")
-    cache.add_argument("--size", type=int, required=True, help="training resolution")
+    cache.add_argument("--size", type=positive_int, required=True, help="training resolution")
     cache.add_argument("--resize", default="short_side_crop", choices=["short_side_crop", "resize"])
     cache.add_argument("--layout", default="auto", choices=layouts)
     cache.add_argument("--face-crop", action="store_true")

@@ -7,6 +7,7 @@ import logging
 import sys
 from typing import Any
 
+from fakescope.cli.argtypes import device, output_folder, port, seed
 from fakescope.config import merge_overrides
 from fakescope.formatting import format_value
 
@@ -15,10 +16,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     demo = subparsers.add_parser(
         "demo", help="run the whole pipeline on synthetic faces (about 5 minutes on 2 cores)"
     )
-    demo.add_argument("--out", default=None, help="output folder (default runs/demo)")
+    demo.add_argument("--out", default=None, type=output_folder,
+                      help="output folder (default runs/demo)")
     demo.add_argument("--config", default=None, help="a demo preset (default: the demo preset)")
-    demo.add_argument("--seed", type=int, default=None)
-    demo.add_argument("--device", default=None, help="auto | cpu | cuda")
+    demo.add_argument("--seed", type=seed, default=None)
+    demo.add_argument("--device", default=None, type=device, help="auto | cpu | cuda")
     demo.add_argument(
         "--quick",
         action="store_true",
@@ -29,7 +31,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--serve", action="store_true",
         help="afterwards, serve the recommended detector (else the best) on the web page"
     )
-    demo.add_argument("--port", type=int, default=8000, help="port for --serve")
+    demo.add_argument("--port", type=port, default=8000, help="port for --serve")
     demo.add_argument("--quiet", action="store_true",
                       help="no progress bars or log lines: stage names and the results only")
     demo.add_argument(

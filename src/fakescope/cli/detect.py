@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from fakescope.cli.argtypes import device, positive_float, positive_int
+from fakescope.cli.outputs import check_output_file
 from fakescope.config import ConfigError, load_config, merge_overrides
+from fakescope.runs import require_checkpoint
 
 if TYPE_CHECKING:  # the library loads inside the commands, so `--help` stays quick
     from fakescope.detect.config import DetectJobConfig
@@ -19,10 +21,11 @@ def _add_common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--data", help="dataset folder (data.path)")
     parser.add_argument("--model", help="registered detector name (model.name)")
     parser.add_argument("--pretrained", help="none, imagenet or a weights file (model.pretrained)")
-    parser.add_argument("--epochs", type=int, help="train.epochs")
-    parser.add_argument("--batch-size", type=int, help="train.batch_size")
-    parser.add_argument("--max-minutes", type=float, help="wall-clock budget (train.max_minutes)")
-    parser.add_argument("--device", help="auto, cpu, cuda or cuda:N (run.device)")
+    parser.add_argument("--epochs", type=positive_int, help="train.epochs")
+    parser.add_argument("--batch-size", type=positive_int, help="train.batch_size")
+    parser.add_argument("--max-minutes", type=positive_float,
+                        help="wall-clock budget (train.max_minutes)")
+    parser.add_argument("--device", type=device, help="auto, cpu, cuda or cuda:N (run.device)")
     parser.add_argument("--root", help="folder holding run folders (run.root)")
     parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                         help="override any config key, e.g. --set train.lr=0.0005 (repeatable)")
@@ -46,7 +49,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
     search = subparsers.add_parser("search", help="search detector hyper-parameters with Optuna")
     _add_common(search)
-    search.add_argument("--trials", type=int, help="trials to finish in total (search.trials)")
+    search.add_argument("--trials", type=positive_int,
+                        help="trials to finish in total (search.trials)")
     search.add_argument("--storage", help="study database URL, e.g. sqlite:///s.db or "
                         "postgresql://user@host/db (search.storage)")
     search.add_argument("--sampler", choices=["random", "tpe"], help="search.sampler")
@@ -73,17 +77,15 @@ def _progress(args: argparse.Namespace) -> bool:
 
 
 def _train(args: argparse.Namespace) -> int:
-    from fakescope.detect.train import TrainingInterrupted, train_detector
+    from fakescope.detect.train import train_detector
     from fakescope.distributed import context_from_environment
     from fakescope.evaluate.threshold import ThresholdRule
 
     config = _load(args, {"run.name": args.name})
     rule = None if args.no_calibration else ThresholdRule.parse(args.calibrate_threshold)
-    try:
-        result = train_detector(config, resume=args.resume, progress=_progress(args))
-    except TrainingInterrupted as err:
-        print(f"fakescope: {err}", file=sys.stderr)
-        return 130
+    if args.resume:
+        require_checkpoint(config.run.root, config.run.name)
+    result = train_detector(config, resume=args.resume, progress=_progress(args))
     if not context_from_environment().is_main:  # under torchrun, rank 0 speaks for all
         return 0
     m = result.metrics
@@ -127,6 +129,8 @@ def _search(args: argparse.Namespace) -> int:
                          "machine or GPU, all with the same --storage database")
     if args.quiet:
         optuna.logging.set_verbosity(optuna.logging.WARNING)
+    if args.out:
+        check_output_file("--out", Path(args.out), [])
     config = _load(args, {
         "search.trials": args.trials, "search.storage": args.storage,
         "search.sampler": args.sampler, "search.study": args.study, "search.preset_out": args.out,

@@ -9,14 +9,24 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from fakescope.config import DataConfig
-from fakescope.formatting import csv_bytes, format_probability, format_table
+from fakescope.cli.argtypes import count, device, output_folder, positive_int, seed
+from fakescope.cli.errors import EXIT_CODES, SOME_INPUTS_FAILED
+from fakescope.cli.outputs import (
+    add_row_outputs,
+    check_output_file,
+    refuse_data_files_as_inputs,
+    row_output,
+    write_rows,
+)
+from fakescope.config import ConfigError, DataConfig
+from fakescope.formatting import csv_text, format_probability, format_table
 
 SUMMARY_METRICS = (
     "accuracy", "precision", "recall", "f1", "roc_auc", "average_precision", "eer",
     "sensitivity", "specificity", "paper002_sensitivity", "paper002_specificity",
     "log_loss", "brier", "ece",
 )  # fmt: skip
+SCAN_HINT_FILES = 5000  # beyond this, predict points to `fakescope scan`
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -49,9 +59,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     evaluate.add_argument("--no-uncertain-band", action="store_true",
                           help="with --calibrate-threshold: store no uncertain band (the verdict "
                           "is then the thresholded label)")
-    evaluate.add_argument("--explain", type=int, default=0, metavar="N",
+    evaluate.add_argument("--explain", type=count, default=0, metavar="N",
                           help="Grad-CAM overlays of the N images per class scored most wrongly")
-    evaluate.add_argument("--out", help="output folder (default <run>/evaluation/<name>-<split>)")
+    evaluate.add_argument("--out", type=output_folder,
+                          help="output folder (default <run>/evaluation/<name>-<split>)")
     evaluate.add_argument("--json", action="store_true", help="print the metrics as JSON")
     evaluate.add_argument("--no-provenance", action="store_true",
                           help="do not count the provenance verdicts of the images per class")
@@ -65,7 +76,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     compare.add_argument("--glob", default="*.pt",
                          help="checkpoint file pattern inside folders, e.g. best.pt (default *.pt)")
     _add_data(compare)
-    compare.add_argument("--out", help="output folder (default <first folder>/comparison)")
+    compare.add_argument("--out", type=output_folder,
+                         help="output folder (default <first folder>/comparison)")
     compare.set_defaults(handler=_compare)
 
     robust = subparsers.add_parser(
@@ -78,22 +90,21 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         help="jpeg, blur, downscale, noise (default all)")
     _add_data(robust)
     robust.add_argument(
-        "--out", help="output folder (default <first model's run>/evaluation/robustness-<split>)"
+        "--out", type=output_folder,
+        help="output folder (default <first model's run>/evaluation/robustness-<split>)"
     )
     robust.set_defaults(handler=_robustness)
 
-    predict = subparsers.add_parser("predict", help="real or fake for image files, folders, globs")
+    predict = subparsers.add_parser("predict", help="real or fake for image files, folders, globs",
+                                    epilog=EXIT_CODES)
     predict.add_argument("paths", nargs="+", metavar="PATH", help="image files, folders or globs")
     predict.add_argument("--checkpoint", required=True, help="detector checkpoint (.pt)")
-    predict.add_argument("--json", nargs="?", const="-", metavar="FILE",
-                         help="write JSON rows to FILE (stdout without FILE)")
-    predict.add_argument("--csv", nargs="?", const="-", metavar="FILE",
-                         help="write CSV rows to FILE (stdout without FILE)")
+    add_row_outputs(predict, "rows")
     predict.add_argument("--face-crop", action="store_true", help="crop the largest face first")
-    predict.add_argument("--explain", metavar="DIR",
+    predict.add_argument("--explain", metavar="DIR", type=output_folder,
                          help="write a Grad-CAM overlay per image into DIR")
-    predict.add_argument("--batch-size", type=int, default=32)
-    predict.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
+    predict.add_argument("--batch-size", type=positive_int, default=32)
+    predict.add_argument("--device", default="auto", type=device, help="auto, cpu, cuda or cuda:N")
     predict.add_argument("--backend", choices=["auto", "torch", "onnx"], default="auto",
                          help="auto (default): the checkpoint's ONNX export when it is current "
                          "and the device is the CPU, else PyTorch")
@@ -127,13 +138,14 @@ def _add_data(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--layout", help="dataset layout (default: the training run's, else auto)")
     parser.add_argument("--face-crop", action=argparse.BooleanOptionalAction, default=None,
                         help="crop faces (default: as the checkpoint was trained)")
-    parser.add_argument("--limit-per-class", type=int, help="evaluate at most N images per class")
+    parser.add_argument("--limit-per-class", type=positive_int,
+                        help="evaluate at most N images per class")
     parser.add_argument("--cache-dir", help="decoded-image cache folder")
     parser.add_argument("--no-cache", action="store_true", help="decode images on the fly")
-    parser.add_argument("--seed", type=int,
+    parser.add_argument("--seed", type=seed,
                         help="split seed (default: the training run's, so its test split is used)")
-    parser.add_argument("--batch-size", type=int, default=64)
-    parser.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
+    parser.add_argument("--batch-size", type=positive_int, default=64)
+    parser.add_argument("--device", default="auto", type=device, help="auto, cpu, cuda or cuda:N")
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
 
 
@@ -182,6 +194,14 @@ def _evaluate(args: argparse.Namespace) -> int:
     from fakescope.evaluate.threshold import ThresholdRule
     from fakescope.report.evaluation import evaluate_and_write
 
+    if not args.calibrate_threshold:
+        given = [flag for flag, on in [("--no-store", args.no_store),
+                                       ("--no-calibration", args.no_calibration),
+                                       ("--no-uncertain-band", args.no_uncertain_band),
+                                       ("--no-shift", args.no_shift)] if on]
+        if given:
+            raise ConfigError(f"{', '.join(given)}: only with --calibrate-threshold (without it "
+                              "nothing is fitted or stored)")
     checkpoint = Path(args.checkpoint)
     rule = ThresholdRule.parse(args.calibrate_threshold) if args.calibrate_threshold else None
     band = None if args.no_uncertain_band else BandTargets(
@@ -296,23 +316,26 @@ def _predict(args: argparse.Namespace) -> int:
     from fakescope.models.registry import load_detector
     from fakescope.reproducibility import resolve_device
 
+    refuse_data_files_as_inputs(args.paths)
+    paths = expand_inputs(args.paths)
+    if len(paths) > SCAN_HINT_FILES:
+        print(f"hint: for {len(paths)} files `fakescope scan` is the better tool (parallel, "
+              "resumable, Parquet output)", file=sys.stderr)
+    output = row_output(args, [*paths, Path(args.checkpoint)])
     device = resolve_device(args.device)
     loaded = load_detector(args.checkpoint, device)
     predictor = Predictor(
         loaded, device, args.batch_size, face_crop=args.face_crop, backend=args.backend,
         checkpoint=args.checkpoint, onnx_path=args.onnx_model,
     )  # fmt: skip
-    paths = expand_inputs(args.paths)
     results = predictor.predict_paths(paths, progress=not args.quiet and sys.stderr.isatty())
     # The joint decision first, then the detector's fields and the file's provenance columns.
     rows = prediction_rows(results, provenance=not args.no_provenance)
     if args.explain:
         _explain_each(loaded, results, Path(args.explain), args.face_crop)
-    if args.json:
-        _emit(args.json, json.dumps(rows, indent=2) + "\n")
-    if args.csv:
-        _emit(args.csv, _rows_csv(rows))
-    if not (args.json == "-" or args.csv == "-"):
+    write_rows(output, lambda form: json.dumps(rows, indent=2) + "\n" if form == "json"
+               else _rows_csv(rows))
+    if output.stdout is None:
         table = [
             (r["path"], r["decision"], format_probability(r["probability_fake"]),
              r["verdict"] or "error", r.get("provenance", "-"),
@@ -323,7 +346,7 @@ def _predict(args: argparse.Namespace) -> int:
             ("path", "decision", "p_fake", "verdict", "provenance", "why / error"), table))
         print(f"{_decision_rule(loaded)}; {sum(r['error'] is None for r in rows)} of "
               f"{len(rows)} images predicted with {predictor.onnx_source or 'PyTorch'}")
-    return 1 if any(r["error"] for r in rows) else 0
+    return SOME_INPUTS_FAILED if any(r["error"] for r in rows) else 0
 
 
 def _decision_rule(loaded: Any) -> str:
@@ -367,18 +390,13 @@ def _rows_csv(rows: list[dict[str, Any]]) -> str:
     boxed = [{**row, "face_box": None if row["face_box"] is None else json.dumps(row["face_box"]),
               "reasons": "; ".join(row["reasons"])}
              for row in rows]
-    return csv_bytes(columns, boxed).decode()
-
-
-def _emit(target: str, text: str) -> None:
-    if target == "-":
-        sys.stdout.write(text)
-    else:
-        Path(target).write_text(text)
+    return csv_text(columns, boxed)
 
 
 def _report(args: argparse.Namespace) -> int:
     from fakescope.report.html import write_report
 
+    if args.out:
+        check_output_file("--out", Path(args.out), [Path(args.run)])
     print(write_report(Path(args.run), args.out))
     return 0

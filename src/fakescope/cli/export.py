@@ -5,11 +5,17 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from pathlib import Path
 
+from fakescope.cli.argtypes import int_between, positive_int, seed
+from fakescope.cli.outputs import check_output_file
 from fakescope.config import ConfigError
 from fakescope.formatting import format_probability
 
 MIB = 1024 * 1024
+# The opsets PyTorch's ONNX exporters accept (torch.onnx._constants.ONNX_MIN/MAX_OPSET); an
+# older one than the detector's layers need is refused by the exporter, in one line.
+OPSETS = (7, 23)
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -30,7 +36,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         default="torchscript",
         help="torchscript (default) or dynamo (needs onnxscript)",
     )
-    export.add_argument("--opset", type=int, help="ONNX opset (default 18)")
+    export.add_argument("--opset", type=int_between(*OPSETS),
+                        help=f"ONNX opset, {OPSETS[0]} to {OPSETS[1]} (default 18)")
     export.add_argument(
         "--int8",
         action="store_true",
@@ -50,7 +57,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     export.add_argument(
         "--calibration-images",
-        type=int,
+        type=positive_int,
         default=32,
         metavar="N",
         help="how many calibration pictures (default 32)",
@@ -59,11 +66,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     export.add_argument(
         "--split", default="test", help="split of --data the cost is measured on (default test)"
     )
-    export.add_argument("--limit-per-class", type=int, help="use at most N images per class")
+    export.add_argument("--limit-per-class", type=positive_int,
+                        help="use at most N images per class")
     export.add_argument("--no-cache", action="store_true", help="decode --data on the fly")
     export.add_argument(
         "--seed",
-        type=int,
+        type=seed,
         help="split seed (default: the training run's, so its test split is used)",
     )
     export.add_argument("--json", action="store_true", help="print the results as JSON")
@@ -76,6 +84,8 @@ def _export(args: argparse.Namespace) -> int:
 
     if not args.int8 and (args.data or args.calibration_data):
         raise ConfigError("--data and --calibration-data are for --int8")
+    if args.out:
+        check_output_file("--out", Path(args.out), [Path(args.checkpoint)])
     int8 = None if not args.int8 else Int8Settings(
         method=args.int8_method, calibration_data=args.calibration_data,
         calibration_images=args.calibration_images, data=args.data, split=args.split,

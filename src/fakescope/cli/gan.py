@@ -11,7 +11,21 @@ from typing import Any
 
 from tqdm import tqdm
 
+from fakescope.cli.argtypes import (
+    DEVICE_HELP,
+    device,
+    file_name,
+    int_between,
+    output_folder,
+    positive_float,
+    positive_int,
+    probability,
+    seed,
+)
+from fakescope.cli.errors import signal_exit_code
+from fakescope.cli.outputs import check_output_file
 from fakescope.config import merge_overrides
+from fakescope.runs import require_checkpoint
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -23,14 +37,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     train.add_argument("--data", help="folder of real images (data.path)")
     train.add_argument("--name", help="run name (run.name)")
     train.add_argument("--root", help="folder of runs (run.root)")
-    train.add_argument("--epochs", type=int, help="train.epochs")
-    train.add_argument("--batch-size", type=int, help="train.batch_size")
-    train.add_argument("--resolution", type=int, help="model.resolution: 32, 64, 128 or 256")
-    train.add_argument("--seed", type=int, help="run.seed")
-    train.add_argument("--max-minutes", type=float,
+    train.add_argument("--epochs", type=positive_int, help="train.epochs")
+    train.add_argument("--batch-size", type=positive_int, help="train.batch_size")
+    train.add_argument("--resolution", type=int, choices=[32, 64, 128, 256],
+                       help="model.resolution: 32, 64, 128 or 256")
+    train.add_argument("--seed", type=seed, help="run.seed")
+    train.add_argument("--max-minutes", type=positive_float,
                        help="time budget (train.max_minutes): stop at the first iteration past it "
                             "with a checkpoint and samples; --resume goes on")
-    train.add_argument("--device", help="auto, cpu, cuda or cuda:N (run.device)")
+    train.add_argument("--device", type=device, help="auto, cpu, cuda or cuda:N (run.device)")
     train.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                        help="any config value, e.g. --set train.g_loss=saturating (repeatable)")
     train.add_argument("--resume", action="store_true",
@@ -40,26 +55,30 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
     generate = commands.add_parser("generate", help="write N generated images (a detector's fakes)")
     _checkpoint_argument(generate)
-    generate.add_argument("--n", type=int, required=True, help="number of images")
-    generate.add_argument("--out", required=True, help="folder to write them into")
+    generate.add_argument("--n", type=positive_int, required=True, help="number of images")
+    generate.add_argument("--out", required=True, type=output_folder,
+                          help="folder to write them into")
     generate.add_argument("--format", default="png", choices=["png", "jpg"])
-    generate.add_argument("--quality", type=int, default=95, help="JPEG quality")
-    generate.add_argument("--batch-size", type=int, default=64)
-    generate.add_argument("--seed", type=int, default=0)
-    generate.add_argument("--prefix", default="fake", help="file name prefix")
+    generate.add_argument("--quality", type=int_between(1, 100), default=95,
+                          help="JPEG quality, 1 to 100 (default 95)")
+    generate.add_argument("--batch-size", type=positive_int, default=64)
+    generate.add_argument("--seed", type=seed, default=0)
+    generate.add_argument("--prefix", default="fake", type=file_name,
+                          help="file name prefix (a name, not a path)")
     _device_argument(generate)
     generate.set_defaults(handler=_generate)
 
     sample = commands.add_parser("sample", help="a grid of samples, or a latent interpolation")
     _checkpoint_argument(sample)
     sample.add_argument("--out", required=True, help="PNG file to write")
-    sample.add_argument("--n", type=int, default=64, help="images in the grid")
-    sample.add_argument("--nrow", type=int, default=8, help="images per row")
-    sample.add_argument("--seed", type=int, default=0)
+    sample.add_argument("--n", type=positive_int, default=64, help="images in the grid")
+    sample.add_argument("--nrow", type=positive_int, default=8, help="images per row")
+    sample.add_argument("--seed", type=seed, default=0)
     sample.add_argument("--interpolate", action="store_true",
                         help="rows that walk between two latents instead of random samples")
-    sample.add_argument("--rows", type=int, default=4, help="interpolation rows")
-    sample.add_argument("--steps", type=int, default=8, help="images per interpolation row")
+    sample.add_argument("--rows", type=positive_int, default=4, help="interpolation rows")
+    sample.add_argument("--steps", type=int_between(2), default=8,
+                        help="images per interpolation row")
     _device_argument(sample)
     sample.set_defaults(handler=_sample)
 
@@ -72,13 +91,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     metrics.add_argument("--data",
                          help="held-out real images (default: the run's data.path, its training "
                               "images)")
-    metrics.add_argument("--n", type=int, default=1000,
+    metrics.add_argument("--n", type=int_between(4), default=1000,
                          help="real images read: half are the reference, half the floor's "
                               "second set, and as many images are generated")
     metrics.add_argument("--feature-extractor", default="auto",
                          choices=["auto", "inception", "efflite0"])
     metrics.add_argument("--inception-weights", default="", help="torch-fidelity Inception file")
-    metrics.add_argument("--seed", type=int, default=0)
+    metrics.add_argument("--seed", type=seed, default=0)
     _device_argument(metrics)
     metrics.set_defaults(handler=_metrics)
 
@@ -88,11 +107,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     _checkpoint_argument(judge)
     judge.add_argument("--data", help="held-out real images (default: the run's data.path)")
-    judge.add_argument("--n", type=int, default=600, help="real images scored, and as many fakes")
-    judge.add_argument("--batch-size", type=int, default=16)
-    judge.add_argument("--out",
+    judge.add_argument("--n", type=positive_int, default=600,
+                       help="real images scored, and as many fakes")
+    judge.add_argument("--batch-size", type=positive_int, default=16)
+    judge.add_argument("--out", type=output_folder,
                        help="folder for the figure and scores (default: the run's report/)")
-    judge.add_argument("--seed", type=int, default=0)
+    judge.add_argument("--seed", type=seed, default=0)
     _device_argument(judge)
     judge.set_defaults(handler=_eval_disc)
 
@@ -100,7 +120,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                                  help="write the discriminator as a detector checkpoint")
     _checkpoint_argument(export)
     export.add_argument("--out", required=True, help="detector checkpoint to write (.pt)")
-    export.add_argument("--threshold", type=float, default=0.5,
+    export.add_argument("--threshold", type=probability, default=0.5,
                         help="decision threshold on P(fake)")
     export.set_defaults(handler=_export)
 
@@ -111,7 +131,7 @@ def _checkpoint_argument(parser: argparse.ArgumentParser) -> None:
 
 
 def _device_argument(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
+    parser.add_argument("--device", default="auto", type=device, help=DEVICE_HELP)
 
 
 class _TqdmHandler(logging.Handler):
@@ -125,6 +145,7 @@ def _train(args: argparse.Namespace) -> int:
     from fakescope.config import load_config
     from fakescope.distributed import context_from_environment
     from fakescope.gan.config import GanJobConfig
+    from fakescope.gan.interpret import training_line
     from fakescope.gan.train import train_gan
 
     flags: dict[str, Any] = {
@@ -134,6 +155,8 @@ def _train(args: argparse.Namespace) -> int:
         "train.max_minutes": args.max_minutes,
     }
     config = load_config(GanJobConfig, args.config, merge_overrides(flags, args.set))
+    if args.resume:
+        require_checkpoint(config.run.root, config.run.name)
     handler = _TqdmHandler()
     handler.setFormatter(logging.Formatter("%(message)s"))
     logger = logging.getLogger("fakescope.gan")
@@ -143,16 +166,17 @@ def _train(args: argparse.Namespace) -> int:
     finally:
         logger.removeHandler(handler)
     if not context_from_environment().is_main:  # under torchrun, rank 0 speaks for all
-        return 130 if result.interrupted else 0
+        return signal_exit_code(result.interrupted) if result.interrupted else 0
     if result.interrupted:
         print(f"stopped by {result.interrupted} after {result.step} iterations; checkpoint "
               f"{result.checkpoint}\ncontinue with the same command plus --resume")
-        return 130
+        return signal_exit_code(result.interrupted)
     print(f"trained {result.epochs_done} epochs ({result.step} iterations): {result.run.path}")
     if result.checkpoint:
         print(f"checkpoint: {result.checkpoint}")
     for warning in result.warnings:
         print(f"warning: {warning}")
+    print(training_line(result.summary, result.run.path, result.run.samples))
     return 0
 
 
@@ -174,8 +198,9 @@ def _sample(args: argparse.Namespace) -> int:
     from fakescope.gan.sample import interpolation_grid, load_generator, sample_grid
     from fakescope.reproducibility import resolve_device
 
-    generator = load_generator(args.checkpoint, resolve_device(args.device))
     out = Path(args.out)
+    check_output_file("--out", out, [Path(args.checkpoint)], writes_images=True)
+    generator = load_generator(args.checkpoint, resolve_device(args.device))
     if args.interpolate:
         interpolation_grid(generator, out, args.rows, args.steps, args.seed)
     else:
@@ -185,14 +210,20 @@ def _sample(args: argparse.Namespace) -> int:
 
 
 def _metrics(args: argparse.Namespace) -> int:
+    from fakescope.gan.interpret import floor_line
     from fakescope.gan.judge import measure_quality
     from fakescope.reproducibility import resolve_device
+    from fakescope.runs import RunDir
 
     report = measure_quality(
         args.checkpoint, args.data, args.n, args.feature_extractor, args.inception_weights,
         args.seed, resolve_device(args.device), progress=sys.stderr.isatty(),
     )
     print(json.dumps(report.to_dict(), indent=2))
+    # the reading for a person, on stderr so stdout stays one JSON document
+    folder = report.checkpoint.parent
+    run = folder.parent if folder.name == "checkpoints" else folder
+    print(floor_line(report.comparison, RunDir(run).samples), file=sys.stderr)
     if not report.held_out:
         print("note: pass --data with real images the GAN did not train on for a held-out "
               "comparison", file=sys.stderr)
@@ -219,6 +250,7 @@ def _eval_disc(args: argparse.Namespace) -> int:
 def _export(args: argparse.Namespace) -> int:
     from fakescope.gan.export import export_detector
 
+    check_output_file("--out", Path(args.out), [Path(args.checkpoint)])
     written = export_detector(args.checkpoint, Path(args.out), args.threshold)
     print(f"wrote detector '{written['name']}' to {written['path']} "
           f"(from {written['source']['gan_checkpoint']})")

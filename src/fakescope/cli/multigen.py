@@ -6,27 +6,29 @@ import argparse
 import sys
 from pathlib import Path
 
+from fakescope.cli.argtypes import output_folder, positive_float, positive_int, seed
 from fakescope.config import ConfigError
+from fakescope.gan.families import FAMILIES
 
 
 def register_action(commands: argparse._SubParsersAction) -> None:
-    from fakescope.gan.multigen import FAMILIES
-
     multigen = commands.add_parser(
         "multigen",
         help="train several generator families on your reals; write a labelled set + manifest",
     )
     multigen.add_argument("--reals", required=True, help="folder (any layout) of real images")
-    multigen.add_argument("--out", required=True, help="folder to write real/, fake/<family>/ "
+    multigen.add_argument("--out", required=True, type=output_folder,
+                          help="folder to write real/, fake/<family>/ "
                           "and manifest.csv into (an existing one is finished, not redone)")
     multigen.add_argument("--families", default=",".join(FAMILIES),
                           help=f"comma-separated (default {','.join(FAMILIES)})")
-    multigen.add_argument("--minutes", type=float, default=2.0,
+    multigen.add_argument("--minutes", type=positive_float, default=2.0,
                           help="training budget per generator, wall-clock minutes")
-    multigen.add_argument("--resolution", type=int, default=64, help="image side in pixels")
-    multigen.add_argument("--n", type=int, default=None,
+    multigen.add_argument("--resolution", type=positive_int, default=64,
+                          help="image side in pixels")
+    multigen.add_argument("--n", type=positive_int, default=None,
                           help="fakes per GAN family (default: as many as reals)")
-    multigen.add_argument("--seed", type=int, default=0)
+    multigen.add_argument("--seed", type=seed, default=0)
     multigen.add_argument("--checkpoint", action="append", default=[], metavar="FAMILY=PATH",
                           help="use this generator instead of training one (repeatable)")
     multigen.add_argument("--set", dest="overrides", action="append", default=[],

@@ -9,6 +9,14 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from fakescope.cli.argtypes import (
+    count,
+    device,
+    non_negative_float,
+    port,
+    positive_float,
+    positive_int,
+)
 from fakescope.config import ConfigError, merge_overrides, override_settings
 from fakescope.errors import SetupError
 from fakescope.inference.decision_policy import parse_policy
@@ -24,7 +32,6 @@ from fakescope.serve.settings import (
     MIB,
     ServeSettings,
 )
-from fakescope.speed import usable_cores
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -39,25 +46,25 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     serve.add_argument("--host", default="127.0.0.1",
                        help="address to listen on (default 127.0.0.1; 0.0.0.0 for every interface)")
-    serve.add_argument("--port", type=int, default=8000, help="TCP port (default 8000)")
-    serve.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
-    serve.add_argument("--threads", type=int, default=usable_cores(),
+    serve.add_argument("--port", type=port, default=8000, help="TCP port (default 8000)")
+    serve.add_argument("--device", default="auto", type=device, help="auto, cpu, cuda or cuda:N")
+    serve.add_argument("--threads", type=positive_int, default=None,
                        help="CPU threads for one forward pass (default: all usable cores)")
     serve.add_argument("--backend", choices=["auto", "torch", "onnx"],
                        help="auto: the ONNX export beside the checkpoint (fakescope export) "
                        "when there is one, else PyTorch")
     serve.add_argument("--face-crop", action=argparse.BooleanOptionalAction, default=None,
                        help="crop the largest face first (default: as the checkpoint was trained)")
-    serve.add_argument("--max-upload-mb", type=float,
+    serve.add_argument("--max-upload-mb", type=positive_float,
                        help="largest accepted image file in MiB (larger ones get 413; default "
                        f"{defaults.max_upload_bytes / MIB:g})")
-    serve.add_argument("--max-pixels", type=int,
+    serve.add_argument("--max-pixels", type=positive_int,
                        help="largest accepted width x height (decompression-bomb guard; default "
                        f"{defaults.max_pixels})")
-    serve.add_argument("--max-batch-files", type=int,
+    serve.add_argument("--max-batch-files", type=positive_int,
                        help=f"images per /api/predict/batch request (default "
                        f"{defaults.max_batch_files})")
-    serve.add_argument("--upload-timeout-s", type=float,
+    serve.add_argument("--upload-timeout-s", type=positive_float,
                        help="seconds a client may take to send its upload (then 408; default "
                        f"{defaults.upload_timeout_s:g})")
     serve.add_argument("--api-key-env", metavar="VAR",
@@ -65,22 +72,22 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                        "(clients send it as X-API-Key)")
     serve.add_argument("--cors-origin", action="append", default=[], metavar="ORIGIN",
                        help="allow browser calls from ORIGIN (repeatable; CORS is off without it)")
-    serve.add_argument("--batch-size", type=int,
+    serve.add_argument("--batch-size", type=positive_int,
                        help=f"most images per forward pass (micro-batching; default "
                        f"{defaults.batch_size})")
-    serve.add_argument("--max-wait-ms", type=float,
+    serve.add_argument("--max-wait-ms", type=non_negative_float,
                        help="how long a forward pass waits for more images to batch (default "
                        f"{defaults.max_wait_ms:g})")
-    serve.add_argument("--max-queue", type=int,
+    serve.add_argument("--max-queue", type=positive_int,
                        help="images that may wait for the model before requests get 503 "
                        f"(default {defaults.max_queue})")
-    serve.add_argument("--limit-concurrency", type=int, default=LIMIT_CONCURRENCY,
+    serve.add_argument("--limit-concurrency", type=positive_int, default=LIMIT_CONCURRENCY,
                        help="requests in progress before new ones get 503 (bounds upload "
                        "memory; idle connections do not count, /api/health always answers)")
-    serve.add_argument("--header-timeout-s", type=float, default=HEADER_TIMEOUT_S,
+    serve.add_argument("--header-timeout-s", type=positive_float, default=HEADER_TIMEOUT_S,
                        help="seconds a connection may take to send a request's headers, from "
                        "its opening or its previous response; then it is closed")
-    serve.add_argument("--keep-alive-s", type=int, default=KEEP_ALIVE_S,
+    serve.add_argument("--keep-alive-s", type=count, default=KEEP_ALIVE_S,
                        help="seconds an idle keep-alive connection stays open")
     serve.add_argument("--no-provenance", action="store_true",
                        help="do not read uploads' provenance metadata (C2PA, XMP, EXIF)")
@@ -152,13 +159,13 @@ def _serve(args: argparse.Namespace) -> int:
     from fakescope.reproducibility import resolve_device
     from fakescope.serve.app import create_app
     from fakescope.serve.server import bind_socket, run_app
-    from fakescope.speed import set_torch_threads
+    from fakescope.speed import set_torch_threads, usable_cores
 
     overrides = merge_overrides(_setting_flags(args), args.set)
     settings = override_settings(ServeSettings(), overrides)  # checked before any work
     bind_socket(args.host, args.port).close()  # a bad port or address in use: before loading
     checkpoint = _checkpoint(args.checkpoint)
-    set_torch_threads(args.threads)
+    set_torch_threads(args.threads or usable_cores())
     loaded = load_detector(checkpoint, resolve_device(args.device))
     if "face_crop" not in overrides:  # then faces are cropped as the checkpoint was trained
         settings = dataclasses.replace(settings, face_crop=_trained_face_crop(loaded))

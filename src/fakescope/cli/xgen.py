@@ -6,10 +6,18 @@ import argparse
 import sys
 from pathlib import Path
 
+from fakescope.cli.argtypes import (
+    DEVICE_HELP,
+    device,
+    output_folder,
+    positive_float,
+    positive_int,
+    seed,
+)
+from fakescope.evaluate.choices import REAL_ANCHORED_RULE, XGEN_CONDITIONS, XGEN_MODES
+
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    from fakescope.evaluate.xgen import CONDITIONS, DEFAULT_RULE, MODES
-
     xgen = subparsers.add_parser(
         "xgen",
         help="cross-generator matrix: train on one family (or all but one), score on every "
@@ -18,22 +26,25 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     xgen.add_argument("--set-dir", required=True, help="a set built by `fakescope data multigen`")
     xgen.add_argument("--detectors", required=True,
                       help="comma-separated presets (built in) or registered detector names")
-    xgen.add_argument("--out", default=None, help="output folder (default SET_DIR/xgen)")
-    xgen.add_argument("--mode", default="single", choices=[*MODES, "both"],
+    xgen.add_argument("--out", default=None, type=output_folder,
+                      help="output folder (default SET_DIR/xgen)")
+    xgen.add_argument("--mode", default="single", choices=[*XGEN_MODES, "both"],
                       help="single: train on one family; loo: on all but one")
     xgen.add_argument("--train-families", default=None,
                       help="comma-separated families to train on (single) or hold out (loo); "
                            "default all")
-    xgen.add_argument("--conditions", default=",".join(CONDITIONS),
-                      help=f"comma-separated, from {', '.join(CONDITIONS)}")
-    xgen.add_argument("--epochs", type=int, default=None, help="train.epochs for every run")
-    xgen.add_argument("--minutes", type=float, default=None,
+    xgen.add_argument("--conditions", default=",".join(XGEN_CONDITIONS),
+                      help=f"comma-separated, from {', '.join(XGEN_CONDITIONS)}")
+    xgen.add_argument("--epochs", type=positive_int, default=None,
+                      help="train.epochs for every run")
+    xgen.add_argument("--minutes", type=positive_float, default=None,
                       help="train.max_minutes for every run")
-    xgen.add_argument("--threshold", default=DEFAULT_RULE,
+    xgen.add_argument("--threshold", default=REAL_ANCHORED_RULE,
                       help="rule for the stored threshold, fitted on validation (eer, f1, "
-                      f"fpr:X; default {DEFAULT_RULE}: at most 5 %% of the reals called fake)")
-    xgen.add_argument("--seed", type=int, default=0)
-    xgen.add_argument("--device", default="auto")
+                      f"fpr:X; default {REAL_ANCHORED_RULE}: at most 5 %% of the reals called "
+                      "fake)")
+    xgen.add_argument("--seed", type=seed, default=0)
+    xgen.add_argument("--device", default="auto", type=device, help=DEVICE_HELP)
     xgen.add_argument("--set", dest="overrides", action="append", default=[],
                       metavar="KEY=VALUE", help="detector config override for every run")
     xgen.set_defaults(handler=_xgen)

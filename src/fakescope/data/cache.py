@@ -29,6 +29,7 @@ import numpy as np
 from fakescope.data.decode import DecodeResult, decode_all
 from fakescope.data.layouts import Sample
 from fakescope.data.transforms import InputSpec
+from fakescope.formatting import text_bytes
 
 CACHE_FORMAT_VERSION = 1
 
@@ -73,12 +74,12 @@ def files_key(paths: list[Path]) -> str:
             identity = f"{path}\0{stat.st_size}\0{stat.st_mtime_ns}\n"
         except OSError:
             identity = f"{path}\0missing\n"
-        digest.update(identity.encode())
+        digest.update(text_bytes(identity))
     return digest.hexdigest()[:16]
 
 
 def dataset_id(source: str) -> str:
-    return hashlib.sha256(str(Path(source).resolve()).encode()).hexdigest()[:12]
+    return hashlib.sha256(text_bytes(str(Path(source).resolve()))).hexdigest()[:12]
 
 
 def _open_entry(folder: Path, rebuilt: bool) -> CacheEntry:

@@ -51,10 +51,16 @@ class Sample:
     split: str | None = None
 
 
+def _unlistable(err: OSError) -> None:
+    """os.walk's `onerror`: a folder it may not list is an error, not a folder without images."""
+    raise DataError(f"{err.filename}: {err.strerror.lower() if err.strerror else err} (cannot list "
+                    "this folder)")
+
+
 def _image_files(folder: Path) -> list[Path]:
     """Every file under `folder` with an image extension, sorted, following no symlinked dirs."""
     found: list[Path] = []
-    for dirpath, dirnames, filenames in os.walk(folder):
+    for dirpath, dirnames, filenames in os.walk(folder, onerror=_unlistable):
         dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
         found.extend(
             Path(dirpath) / f for f in filenames if is_image_name(f) and not f.startswith(".")
@@ -303,7 +309,7 @@ def detect_layout(root: Path) -> str:
 
 
 def _iter_first_image(root: Path) -> Iterable[Path]:
-    for dirpath, _, filenames in os.walk(root):
+    for dirpath, _, filenames in os.walk(root, onerror=_unlistable):
         for f in filenames:
             if is_image_name(f):
                 yield Path(dirpath) / f

@@ -16,7 +16,7 @@ import statistics
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -241,6 +241,38 @@ class PreparedData:
     def samples(self, split: str) -> list[Sample]:
         return [self._all[i] for i in self._rows.get(split, [])]
 
+    def rows(self, split: str, label: int) -> np.ndarray:
+        """Row numbers of one class of `split`, for `sample` and `pixels`."""
+        return np.asarray([r for r in self._rows.get(split, []) if self._all[r].label == label],
+                          dtype=np.int64)
+
+    def sample(self, row: int) -> Sample:
+        return self._all[row]
+
+    def pixels(self, rows: np.ndarray, chunk: int = 256) -> tuple[torch.Tensor, np.ndarray]:
+        """uint8 NCHW images of `rows` as decoded (no augmentation, no normalisation) and a mask
+        of which rows decoded."""
+        parts, masks = [], []
+        for start in range(0, len(rows), chunk):
+            images, ok = self._source.get(rows[start : start + chunk])
+            parts.append(images)
+            masks.append(ok)
+        size = self.spec.size
+        if not parts:
+            return torch.empty((0, 3, size, size), dtype=torch.uint8), np.zeros(0, dtype=bool)
+        return torch.cat(parts), np.concatenate(masks)
+
+    def with_images(self, samples: list[Sample], images: torch.Tensor) -> PreparedData:
+        """This data plus in-memory uint8 NCHW `images` (made, not read from files) as `samples`."""
+        if len(samples) != len(images):
+            raise ValueError(f"{len(samples)} samples for {len(images)} images")
+        everything = [*self._all, *samples]
+        report = replace(self.report, counts=count_by_split(everything))
+        source = _Appended(self._source, len(self._all), images)
+        extended = PreparedData(self.spec, report, everything, source, self._augmenter)
+        extended.face_cropper = self.face_cropper
+        return extended
+
     def loader(
         self,
         split: str,
@@ -285,11 +317,10 @@ class PreparedData:
 
     def refresh_report(self) -> DataReport:
         """Fold bad files met while decoding on the fly into the report."""
-        if isinstance(self._source, DecodingSource):
+        source = self._source.inner if isinstance(self._source, _Appended) else self._source
+        if isinstance(source, DecodingSource):
             known = {p for p, _ in self.report.bad_files}
-            self.report.bad_files.extend(
-                (p, r) for p, r in self._source.bad.items() if p not in known
-            )
+            self.report.bad_files.extend((p, r) for p, r in source.bad.items() if p not in known)
         return self.report
 
 
@@ -376,3 +407,22 @@ class _RowSubset(ImageSource):
 
     def get(self, rows: np.ndarray) -> tuple[torch.Tensor, np.ndarray]:
         return self.inner.get(self.map[rows])
+
+
+class _Appended(ImageSource):
+    """Rows below `offset` come from `inner`; the rows after them are in-memory `images`."""
+
+    def __init__(self, inner: ImageSource, offset: int, images: torch.Tensor) -> None:
+        self.inner, self.offset, self.images = inner, offset, images
+
+    def get(self, rows: np.ndarray) -> tuple[torch.Tensor, np.ndarray]:
+        inside = rows < self.offset
+        read, read_ok = self.inner.get(rows[inside])
+        ok = np.ones(len(rows), dtype=bool)
+        ok[inside] = read_ok
+        out = torch.empty((len(rows), *self.images.shape[1:]), dtype=torch.uint8)
+        out[torch.from_numpy(np.flatnonzero(inside)[read_ok])] = read
+        out[torch.from_numpy(np.flatnonzero(~inside))] = self.images[
+            torch.from_numpy(rows[~inside] - self.offset)
+        ]
+        return out[torch.from_numpy(ok)], ok

@@ -5,7 +5,35 @@ from __future__ import annotations
 import dataclasses
 from typing import Any, Literal
 
-from fakescope.config import ConfigError, JobConfig
+from fakescope.config import ConfigError, DataConfig, JobConfig
+
+
+def _negative_decoders() -> list[str]:
+    return ["transpose", "upsample"]
+
+
+@dataclasses.dataclass
+class ReconNegativesConfig:
+    """Reconstructions of the training reals as extra fakes (DRCT, Chen et al., ICML 2024).
+
+    Before training, one small autoencoder per decoder trains on the training split's reals only
+    (`fakescope.detect.recon_negatives`); its reconstructions (real content, generated pixels)
+    join the training fakes until they make up `share` of them. The default decoders leave out
+    pixel_shuffle, the decoder of `fakescope data multigen`'s held-out `autoencoder` family, so
+    that family stays unseen when `fakescope xgen` measures it.
+    """
+
+    share: float = 0.0  # of the training fakes after adding; 0: off (0.25 is a sensible start)
+    decoders: list[str] = dataclasses.field(default_factory=_negative_decoders)
+    steps: int = 400  # per autoencoder; the run is deterministic when this bound ends it
+    minutes: float = 4.0  # wall-clock cap per autoencoder, in case steps take too long
+    width: int = 16  # the autoencoder's first layer width (ConvAutoencoder)
+    validation: bool = False  # also add reconstructions of validation reals (same share)
+
+
+@dataclasses.dataclass
+class DetectDataConfig(DataConfig):
+    recon_negatives: ReconNegativesConfig = dataclasses.field(default_factory=ReconNegativesConfig)
 
 
 @dataclasses.dataclass
@@ -81,6 +109,7 @@ class SearchConfig:
 
 @dataclasses.dataclass
 class DetectJobConfig(JobConfig):
+    data: DetectDataConfig = dataclasses.field(default_factory=DetectDataConfig)
     model: ModelConfig = dataclasses.field(default_factory=ModelConfig)
     train: TrainConfig = dataclasses.field(default_factory=TrainConfig)
     search: SearchConfig = dataclasses.field(default_factory=SearchConfig)
@@ -91,9 +120,26 @@ def _positive(value: float | int | None, key: str) -> None:
         raise ConfigError(f"{key} must be positive, got {value}")
 
 
+def check_recon_negatives(r: ReconNegativesConfig) -> None:
+    from fakescope.models.autoencoder import DECODERS  # here: reading a config needs no torch
+
+    key = "data.recon_negatives"
+    if not 0 <= r.share < 1:
+        raise ConfigError(f"{key}.share must lie in [0, 1) (0: off), got {r.share}")
+    unknown = [d for d in r.decoders if d not in DECODERS]
+    if unknown:
+        raise ConfigError(f"{key}.decoders: unknown decoder '{unknown[0]}' "
+                          f"(choose from {', '.join(DECODERS)})")
+    if r.share and (not r.decoders or len(set(r.decoders)) != len(r.decoders)):
+        raise ConfigError(f"{key}.decoders must list distinct decoders, got {r.decoders}")
+    for name in ("steps", "minutes", "width"):
+        _positive(getattr(r, name), f"{key}.{name}")
+
+
 def check_detect_config(config: DetectJobConfig) -> None:
     """Reject values the schema's types allow but training cannot use, naming the key."""
     t, s = config.train, config.search
+    check_recon_negatives(config.data.recon_negatives)
     for key in ("lr", "lr_backbone", "batch_size", "eval_batch_size", "epochs", "max_minutes",
                 "step_size", "early_stopping_patience", "grad_clip", "checkpoint_every_steps"):
         _positive(getattr(t, key), f"train.{key}")

@@ -30,6 +30,7 @@ from fakescope.config import to_dict
 from fakescope.detect.config import DetectJobConfig, SearchConfig, check_detect_config
 from fakescope.detect.train import TrainingDiverged, train_detector
 from fakescope.errors import DataError
+from fakescope.formatting import text_bytes
 from fakescope.runs import atomic_write_bytes
 
 _FINISHED = (TrialState.COMPLETE, TrialState.PRUNED)
@@ -177,7 +178,7 @@ def write_best_preset(config: DetectJobConfig, study: optuna.Study, path: Path) 
         f"# Searched: {', '.join(f'{k}={v}' for k, v in sorted(best.params.items()))}\n"
     )
     body = yaml.safe_dump(to_dict(preset), sort_keys=False)
-    atomic_write_bytes(path, (header + body).encode())
+    atomic_write_bytes(path, text_bytes(header + body))
 
 
 def run_search(config: DetectJobConfig, progress: bool = False) -> SearchResult:

@@ -39,9 +39,10 @@ from fakescope.config import ConfigError, to_dict
 from fakescope.data.pipeline import PreparedData, prepare_data
 from fakescope.data.transforms import InputSpec, resolve_input_spec
 from fakescope.detect.config import DetectJobConfig, TrainConfig, check_detect_config
+from fakescope.detect.recon_negatives import add_recon_negatives
 from fakescope.detect.speed import choose_speed_settings
 from fakescope.distributed import DistContext, data_parallel
-from fakescope.errors import DataError, FakescopeError
+from fakescope.errors import DataError, FakescopeError, StoppedBySignal
 from fakescope.formatting import format_value
 from fakescope.metrics import classification_metrics
 from fakescope.models.registry import (
@@ -66,7 +67,7 @@ log = logging.getLogger("fakescope.detect")
 EpochCallback = Callable[[int, dict[str, float]], None]
 
 
-class TrainingInterrupted(FakescopeError, RuntimeError):
+class TrainingInterrupted(StoppedBySignal, RuntimeError):
     """SIGINT/SIGTERM stopped training after a checkpoint was written; `--resume` continues."""
 
 
@@ -488,6 +489,8 @@ def train_detector(
             spec = resolve_input_spec(model.input_spec, config.data)
             prepared = prepare_data(config.data, spec, config.run.seed, labelled=True,
                                     progress=progress)
+            prepared = add_recon_negatives(prepared, config.data.recon_negatives,
+                                           config.data.cache_dir, config.run.seed)
         return _train(config, session.device, dist, run, payload, model, prepared, progress,
                       epoch_callback)
 
@@ -526,7 +529,8 @@ def _train(
     if end.interrupted:
         raise TrainingInterrupted(
             f"stopped by {end.interrupted} at epoch {state.epoch + 1}, batch {state.batch} "
-            f"(step {state.step}), after writing a checkpoint: continue with --resume"
+            f"(step {state.step}), after writing a checkpoint: continue with --resume",
+            end.interrupted,
         )
     return _result(trainer)
 

@@ -61,6 +61,7 @@ def evaluation_data_config(loaded: LoadedDetector, path: str, **overrides: Any) 
     `path`, with subset limits removed so the whole split is evaluated, then `overrides`."""
     stored = dict(training_config(loaded).get("data") or {})
     stored.pop("augment", None)
+    stored.pop("recon_negatives", None)  # a training-only key of the detector's data section
     try:
         base = from_dict(DataConfig, stored)
     except ConfigError:

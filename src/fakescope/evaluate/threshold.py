@@ -32,12 +32,6 @@ from fakescope.models.calibration import Calibration
 from fakescope.models.feature_density import FeatureDensity
 
 RULE_HELP = "eer, f1, fpr:RATE (e.g. fpr:0.05) or a fixed number in [0, 1]"
-# The rule the demo and `xgen` use: a threshold anchored on the real images (at most 5 % of the
-# validation reals called fake). Reals look alike whichever generator made the fakes, while the
-# EER threshold sits in the gap between the reals and the one seen generator's fakes, above most
-# fakes of generators it never saw; in the cross-generator matrix this rule raised the accuracy
-# on unseen families (benchmarks/results/xgen_results.md).
-REAL_ANCHORED_RULE = "fpr:0.05"
 
 
 @dataclass(frozen=True)

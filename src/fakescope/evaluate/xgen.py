@@ -10,7 +10,10 @@ set's validation split (only families it has seen), and is then scored on the he
 reals together with the held-out test fakes of each family in turn: ROC-AUC and average precision
 (from the log-odds, which calibration cannot tie), accuracy at the stored threshold and ECE (from
 the calibrated probabilities) per cell, clean and on JPEG-, blur- and
-resize-degraded copies (`fakescope.evaluate.corruptions`).
+resize-degraded copies (`fakescope.evaluate.corruptions`). Beside them, the trust figures of
+the checkpoint's verdicts (its stored uncertain band, `Calibration.verdict`): the share of the
+cell's fakes called real with confidence (below the band), the share of all its images sent to
+`uncertain` (inside the band), and the accuracy on the images left (selective accuracy).
 
 A training set mixing several families takes an equal share of each, so that it has as many
 fakes as a single-family set. A run whose checkpoint already holds a calibration is reused.
@@ -32,23 +35,18 @@ from scipy.stats import rankdata
 from fakescope.checkpoints import load_checkpoint
 from fakescope.config import ConfigError, load_config, parse_override, resolve_preset
 from fakescope.errors import UnknownNameError
+from fakescope.evaluate.choices import REAL_ANCHORED_RULE, XGEN_CONDITIONS, XGEN_MODES
 from fakescope.evaluate.corruptions import CORRUPTIONS
-from fakescope.evaluate.threshold import REAL_ANCHORED_RULE
 from fakescope.formatting import csv_bytes, format_value
 from fakescope.gan.multigen import MANIFEST_CSV, REAL_FAMILY
 from fakescope.metrics import binary_metrics, ranking_metrics
 from fakescope.runs import atomic_write_bytes
 
 XGEN_FILE = "xgen.json"
-MODES = ("single", "loo")
-CELL_METRICS = ("roc_auc", "average_precision", "accuracy", "ece")
-# name -> (corruption, strength); None is the clean images
-CONDITIONS: dict[str, tuple[str, float] | None] = {
-    "clean": None,
-    "jpeg75": ("jpeg", 75.0),
-    "blur1": ("blur", 1.0),
-    "resize0.5": ("downscale", 0.5),
-}
+MODES = XGEN_MODES
+TRUST_METRICS = ("fakes_called_real", "uncertain", "selective_accuracy")
+CELL_METRICS = ("roc_auc", "average_precision", "accuracy", "ece", *TRUST_METRICS)
+CONDITIONS = XGEN_CONDITIONS
 DEFAULT_RULE = REAL_ANCHORED_RULE
 
 
@@ -104,8 +102,8 @@ class XgenResult:
                                    "condition": condition}
             for kind, seen in (("unseen", False), ("seen", True)):
                 chosen = [c for c in cells if c["seen"] is seen]
-                for metric in CELL_METRICS:
-                    row[f"{kind}_{metric}"] = _mean([c[metric] for c in chosen])
+                for metric in CELL_METRICS:  # cells of older files lack the trust figures
+                    row[f"{kind}_{metric}"] = _mean([c.get(metric) for c in chosen])
             rows.append(row)
         return rows
 
@@ -148,6 +146,21 @@ def training_sets(families: Sequence[str], modes: Sequence[str],
             raise ConfigError("leave-one-out needs at least two families")
         sets += [(f"all-but-{f}", [g for g in families if g != f]) for f in pivots]
     return sets
+
+
+def trust_metrics(labels: np.ndarray, verdicts: Sequence[str]) -> dict[str, float | None]:
+    """Fakes called real with confidence (their share of the fakes), images sent to
+    `uncertain` (their share of all) and accuracy on the images with a real/fake verdict;
+    None where a share has no images to count."""
+    said = np.asarray(verdicts)
+    fakes, decided = labels == 1, said != "uncertain"
+    called = np.where(said == "fake", 1, 0)
+    return {
+        "fakes_called_real": float(np.mean(said[fakes] == "real")) if fakes.any() else None,
+        "uncertain": float(np.mean(~decided)) if len(said) else None,
+        "selective_accuracy": (float(np.mean(called[decided] == labels[decided]))
+                               if decided.any() else None),
+    }
 
 
 def _csv(entries: Sequence[Entry]) -> bytes:
@@ -255,6 +268,8 @@ def score_cells(
                              perturb=_perturb(condition, spec.seed), progress=spec.progress,
                              forward=path.model)
         of = np.array([family_of[str(Path(p).resolve())] for p in scores.paths])
+        verdicts = np.array([loaded.calibration.verdict(float(p), loaded.threshold)
+                             for p in scores.probs])
         for family in families:
             mask = (of == REAL_FAMILY) | (of == family)
             metrics = binary_metrics(scores.labels[mask], scores.probs[mask], loaded.threshold)
@@ -262,6 +277,7 @@ def score_cells(
             # probabilities it sharpens can round to exactly 0 or 1 and tie.
             assert scores.log_odds is not None  # score_split always keeps them
             metrics.update(ranking_metrics(scores.labels[mask], _ranks(scores.log_odds[mask])))
+            metrics.update(trust_metrics(scores.labels[mask], verdicts[mask]))
             cells.append({
                 "condition": condition, "test_family": family, "seen": family in seen,
                 **{m: metrics.get(m) for m in CELL_METRICS},
@@ -305,14 +321,16 @@ def xgen_markdown(result: XgenResult) -> str:
     set, columns: test family; * marks a family the detector trained on)."""
     lines = [
         "| detector | trained on | condition | unseen ROC-AUC | unseen AP | unseen accuracy | "
-        "unseen ECE | seen ROC-AUC | seen accuracy | seen ECE |",
-        "|---|---|---|---|---|---|---|---|---|---|",
+        "unseen ECE | unseen fakes called real | uncertain (unseen cells) | selective accuracy "
+        "(unseen) | seen ROC-AUC | seen accuracy | seen ECE |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for row in result.summary():
         lines.append(
             f"| {row['detector']} | {row['train_set']} | {row['condition']} | "
             + " | ".join(format_value(row[k]) for k in (
                 "unseen_roc_auc", "unseen_average_precision", "unseen_accuracy", "unseen_ece",
+                "unseen_fakes_called_real", "unseen_uncertain", "unseen_selective_accuracy",
                 "seen_roc_auc", "seen_accuracy", "seen_ece"))
             + " |"
         )
@@ -325,7 +343,7 @@ def xgen_markdown(result: XgenResult) -> str:
                 cells = {c["test_family"]: c for c in result.cells
                          if c["detector"] == run["detector"] and c["train_set"] == run["train_set"]
                          and c["condition"] == condition}
-                values = [format_value(cells[f][metric]) + ("*" if cells[f]["seen"] else "")
+                values = [format_value(cells[f].get(metric)) + ("*" if cells[f]["seen"] else "")
                           for f in result.families]
                 lines.append(f"| {run['detector']} | {run['train_set']} | "
                              + " | ".join(values) + " |")

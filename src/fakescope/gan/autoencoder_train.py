@@ -33,12 +33,13 @@ def train_autoencoder(
     batch_size: int = 16,
     lr: float = 1e-3,
     width: int = 16,
+    decoder: str = "pixel_shuffle",
 ) -> Path:
     """Train on uint8 NCHW `images` and write the checkpoint to `out`."""
     if images.ndim != 4 or images.shape[0] == 0:
         raise ValueError("the autoencoder needs a non-empty uint8 NCHW batch of images")
     torch.manual_seed(seed)
-    model = ConvAutoencoder(width=width)
+    model = ConvAutoencoder(width=width, decoder=decoder)
     optimizer = torch.optim.Adam(model.parameters(), lr=lr)
     data = to_unit_range(images)
     order = torch.Generator().manual_seed(seed)

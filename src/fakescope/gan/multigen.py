@@ -36,15 +36,9 @@ from fakescope.data.images import BadImageError, load_image
 from fakescope.data.layouts import REAL, read_layout
 from fakescope.errors import BadFileError, DataError
 from fakescope.formatting import csv_bytes
+from fakescope.gan.families import AUTOENCODER, FAMILIES, GAN_FAMILIES
 from fakescope.runs import RunDir, atomic_write_bytes, write_json
 
-GAN_FAMILIES: dict[str, tuple[str, dict[str, Any]]] = {
-    "dcgan": ("paper000_dcgan64", {}),
-    "small_data": ("small_data", {}),
-    "fastgan_lite": ("small_data", {"model.arch": "fastgan_lite"}),
-}
-AUTOENCODER = "autoencoder"
-FAMILIES = (*GAN_FAMILIES, AUTOENCODER)
 MANIFEST_CSV, MANIFEST_JSON, FAMILY_FILE, REALS_FILE = (
     "manifest.csv", "manifest.json", "family.json", "reals.json"
 )  # fmt: skip

@@ -63,8 +63,13 @@ from fakescope.gan.losses import (
     instance_noise_std,
     r1_penalty,
 )
-from fakescope.gan.metrics import FeatureExtractor, QualityMeter, build_feature_extractor
-from fakescope.gan.plots import plot_loss_phase, plot_losses, plot_quality
+from fakescope.gan.metrics import (
+    FLOOR_COMPARISON_FILE,
+    FeatureExtractor,
+    QualityMeter,
+    build_feature_extractor,
+)
+from fakescope.gan.plots import plot_loss_phase, plot_losses, plot_quality, quality_floors
 from fakescope.gan.sample import sample_grid
 from fakescope.gan.speed import choose_gan_speed_settings
 from fakescope.models.gan_registry import ImageGenerator, build_discriminator, build_generator
@@ -541,7 +546,8 @@ class GanTrainer:
         plot_loss_phase(self.run.metrics, report / "loss_phase.png")
         rows = self.epochs_log.read()
         columns = [c for c in (rows[0] if rows else {}) if is_quality_column(c)]
-        plot_quality(self.epochs_log.path, report / "quality.png", columns)
+        floors = quality_floors(self.run.path / FLOOR_COMPARISON_FILE)
+        plot_quality(self.epochs_log.path, report / "quality.png", columns, floors)
 
     # -- the loop -------------------------------------------------------------------------------
 

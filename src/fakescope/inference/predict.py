@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import glob
 import logging
+import os
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -147,12 +148,26 @@ def model_input(
 
 
 def _images_under(folder: Path) -> list[Path]:
-    """Image files under `folder`; a broken symlink is kept so its row reports it (as `data
-    inspect` does) rather than vanishing."""
-    return sorted(
-        p for p in folder.rglob("*")
-        if is_image_name(p) and (p.is_file() or (p.is_symlink() and not p.exists()))
-    )
+    """Image files under `folder`; a broken symlink, and a folder inside it that cannot be
+    listed, are kept so their rows report them (as `data inspect` does) rather than vanish."""
+    found: list[Path] = []
+    unlistable: list[Path] = []
+    for dirpath, _, filenames in os.walk(folder, onerror=lambda err: unlistable.append(
+            Path(err.filename))):
+        for name in filenames:
+            path = Path(dirpath) / name
+            if is_image_name(name) and (path.is_file() or not path.exists()):
+                found.append(path)
+    return sorted(found) + [p for p in unlistable if p != folder]
+
+
+def _folder_error(folder: Path) -> str:
+    """Why a folder given (or found) as an input has no row of its own images."""
+    try:
+        os.listdir(folder)
+    except OSError as err:
+        return f"{folder}: {(err.strerror or str(err)).lower()} (cannot list this folder)"
+    return f"{folder}: no image files in this folder"
 
 
 class Predictor:
@@ -169,6 +184,7 @@ class Predictor:
         backend: str = "auto",
         checkpoint: str | Path | None = None,
         onnx_path: str | Path | None = None,
+        onnx_threads: int | None = None,
     ) -> None:
         if batch_size < 1:
             raise ConfigError(f"batch size must be at least 1, got {batch_size}")
@@ -181,16 +197,18 @@ class Predictor:
         self.face_margin = face_margin
         self.normalizer = Normalizer(loaded.input_spec)
         loaded.model.to(self.device).eval()
-        onnx_model = self._onnx_model(backend, checkpoint, onnx_path)
+        onnx_model = self._onnx_model(backend, checkpoint, onnx_path, onnx_threads)
         self.model: torch.nn.Module = onnx_model if onnx_model is not None else loaded.model
         self.backend = "torch" if onnx_model is None else "onnx"
         self.onnx_source = None if onnx_model is None else onnx_model.source
 
     def _onnx_model(
-        self, backend: str, checkpoint: str | Path | None, onnx_path: str | Path | None
+        self, backend: str, checkpoint: str | Path | None, onnx_path: str | Path | None,
+        threads: int | None,
     ) -> OnnxDetector | None:
-        """The onnxruntime model to run, or None for PyTorch. onnxruntime is imported only when
-        an export may be used, so PyTorch-only installs never need it."""
+        """The onnxruntime model to run, on `threads` cores (default all), or None for PyTorch.
+        onnxruntime is imported only when an export may be used, so PyTorch-only installs never
+        need it."""
         if backend == "torch":
             return None
         if backend == "auto" and onnx_path is None:
@@ -206,7 +224,7 @@ class Predictor:
             logger.warning("onnxruntime is not installed: using PyTorch, not the ONNX export")
             return None
         required = backend == "onnx"
-        return select_onnx_model(self.loaded, checkpoint, onnx_path, required=required)
+        return select_onnx_model(self.loaded, checkpoint, onnx_path, required, threads)
 
     @property
     def threshold(self) -> float:
@@ -308,7 +326,7 @@ class Predictor:
             errors: dict[str, str] = {}
             for path in chunk:
                 if Path(path).is_dir():
-                    errors[str(path)] = f"{path}: no image files in this folder"
+                    errors[str(path)] = _folder_error(Path(path))
                     continue
                 try:
                     image = load_image(path)

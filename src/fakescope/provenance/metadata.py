@@ -353,6 +353,18 @@ def _exif_text(value: Any, tag: int) -> str:
     return str(value)
 
 
+def _exposure_text(value: Any) -> str:
+    """Exposure time as cameras show it: 1/250 for a fraction of a second, 2.5 for longer."""
+    try:
+        seconds = float(value)
+        inverse = 1 / seconds
+    except (TypeError, ValueError, ZeroDivisionError):
+        return _exif_text(value, ExifTags.Base.ExposureTime)
+    if 0 < seconds < 1 and abs(inverse - round(inverse)) <= 0.01 * inverse:
+        return f"1/{round(inverse)}"
+    return f"{seconds:g}"
+
+
 def read_exif(raw: bytes, found: Collector) -> None:
     """Camera identity and capture settings, Software, GPS presence, generator text."""
     exif = Image.Exif()
@@ -368,7 +380,9 @@ def read_exif(raw: bytes, found: Collector) -> None:
     for tag, name in CAPTURE_TAGS.items():
         value = sub.get(tag, base.get(tag))
         if value not in (None, "", b""):
-            found.add("exif", name, _exif_text(value, tag), CAMERA)
+            exposure = tag == ExifTags.Base.ExposureTime
+            text = _exposure_text(value) if exposure else _exif_text(value, tag)
+            found.add("exif", name, text, CAMERA)
     if base.get(ExifTags.Base.Software):
         software = _exif_text(base[ExifTags.Base.Software], ExifTags.Base.Software)
         found.add("exif", "Software", software, software_signal(software))

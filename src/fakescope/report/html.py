@@ -7,7 +7,8 @@ has no confusion matrix, a detector run no sample grid):
     config.yaml            the resolved config
     data_report.json       what the data layer found
     *.csv                  training logs: curves, and FID/KID columns of GAN runs
-    *.json                 other results a job wrote beside them (GAN FID/KID, speed probes)
+    *.json                 other results a job wrote beside them (GAN FID/KID); speed.json's
+                           probes go to the folded run internals
     quality_vs_floor.json  a GAN's FD/KID/diversity next to the real-vs-real floor, shown with
                            real_grid.png and fake_grid.png side by side
     samples/*.png          generated sample grids (the latest few)
@@ -20,7 +21,10 @@ has no confusion matrix, a detector run no sample grid):
 A folder whose sub-folders are runs (each with its own config.yaml) gets one section per run.
 A folder with a model comparison or a GAN's floor comparison (the demo's) opens with a summary:
 the best detector, the GAN against the floor with real and generated faces side by side, and
-the demo's stage times. Configs come last, folded away.
+the demo's stage times. A single run's folder opens with its own summary (`report.summary`):
+test metrics, calibration, what it trained on. Either says first when the data was the demo's
+synthetic faces. A glossary of the metrics, the runs' internals (speed probes, learning-rate
+curves) and the configs come last, folded away.
 """
 
 from __future__ import annotations
@@ -47,11 +51,14 @@ from fakescope.evaluate.compare import (
 from fakescope.evaluate.evaluate import EVALUATION_FILE, Evaluation, model_name, read_evaluation
 from fakescope.evaluate.robustness import ROBUSTNESS_FILE, Robustness
 from fakescope.evaluate.xgen import CELL_METRICS, XGEN_FILE, XgenResult
-from fakescope.formatting import format_probability, format_value
+from fakescope.formatting import format_probability, format_value, text_bytes
+from fakescope.gan.interpret import diversity_words
 from fakescope.gan.metrics import FAKE_GRID_FILE, FLOOR_COMPARISON_FILE, REAL_GRID_FILE
+from fakescope.gan.plots import quality_floors
 from fakescope.report import plots
 from fakescope.report.demo_files import DEMO_MARKER, TIMINGS_FILE, demo_detector_checkpoint
 from fakescope.report.evaluation import EXAMPLES_FILE
+from fakescope.report.summary import glossary_section, run_summary, synthetic_data, synthetic_note
 from fakescope.report.xgen import heatmap_figure
 from fakescope.runs import RunDir, atomic_write_bytes
 
@@ -72,6 +79,11 @@ _OWN_JSON = {
     "data_report.json", EVALUATION_FILE, COMPARISON_FILE, ROBUSTNESS_FILE, FLOOR_COMPARISON_FILE,
     DEMO_MARKER, TIMINGS_FILE, XGEN_FILE,
 }
+# How the run ran rather than what it found: shown folded at the end, not under Results.
+_INTERNAL_JSON = {"speed.json"}
+_INTERNAL_COLUMN = re.compile(r"^(lr(_|$)|images_per_s|cpu_s$)")  # learning rates, throughput
+# The comparison's columns shown in the page's width; the full table is folded below them.
+_COMPARISON_MAIN = ("roc_auc", "average_precision", "eer", "accuracy", "ece", "threshold")
 
 STYLE = """
 body { font-family: system-ui, sans-serif; margin: 2rem auto; max-width: 1100px; color: #222;
@@ -80,6 +92,7 @@ h1 { border-bottom: 2px solid #446; }
 h2 { margin-top: 2.5rem; border-bottom: 1px solid #99a; }
 h3 { margin-top: 1.8rem; color: #334; }
 table { border-collapse: collapse; margin: 0.5rem 0 1rem; font-size: 0.9rem; }
+.table-wrap { max-width: 100%; overflow-x: auto; }
 th, td { border: 1px solid #ccd; padding: 0.25rem 0.6rem; text-align: right; }
 th:first-child, td:first-child { text-align: left; }
 th { background: #eef; }
@@ -88,6 +101,9 @@ figure { display: inline-block; margin: 0.4rem; vertical-align: top; text-align:
 figure img { max-width: 100%; border: 1px solid #ddd; }
 figcaption { font-size: 0.8rem; color: #555; max-width: 320px; overflow-wrap: anywhere; }
 .note { color: #666; font-style: italic; }
+.warning { background: #fff4d6; border-left: 4px solid #e0a800; padding: 0.3rem 0.6rem; }
+dl.glossary dt { font-weight: bold; margin-top: 0.5rem; }
+dl.glossary dd { margin-left: 1.2rem; }
 #summary { background: #f4f6fb; border: 1px solid #ccd; padding: 0 1rem 0.5rem; }
 #summary h2 { margin-top: 0.8rem; }
 .answer { font-size: 1.15rem; margin: 0.4rem 0; }
@@ -147,7 +163,8 @@ def _table(header: Sequence[str], rows: Iterable[Sequence[Any]]) -> str:
         "<tr>" + "".join(f"<td>{_e(format_value(v, DASH))}</td>" for v in row) + "</tr>"
         for row in rows
     )
-    return f"<table><tr>{head}</tr>{body}</table>"
+    # a wide table scrolls inside its own box, never the page
+    return f"<div class='table-wrap'><table><tr>{head}</tr>{body}</table></div>"
 
 
 def _read_json(path: Path) -> Any:
@@ -212,7 +229,7 @@ def _detector_summary(root: Path, path: Path) -> str:
         f"({_e(source)}).</p>"
     )
     columns = ("roc_auc", "accuracy", "eer", "threshold")
-    rows = [[row["model"], *(row.get(c) for c in columns)] for row in table]
+    rows = _with_percent_thresholds(table, columns)
     recommended = _recommended_note(root, table, best["model"])
     return answer + recommended + _table(("model", *columns), rows)
 
@@ -241,18 +258,31 @@ def _recommended_note(root: Path, table: list[dict[str, Any]], best: str) -> str
     )
 
 
+def _with_percent_thresholds(
+    table: Sequence[dict[str, Any]], columns: Sequence[str]
+) -> list[list[Any]]:
+    """Rows of a comparison table with the threshold in percent, like every probability."""
+    return [
+        [row["model"] + ("" if row.get("calibrated", True) else " (uncalibrated)"),
+         *(format_probability(row.get(c)) if c == "threshold" else row.get(c) for c in columns)]
+        for row in table
+    ]  # fmt: skip
+
+
 def _gan_summary(path: Path) -> str:
     data = _read_json(path)
     if not isinstance(data, dict):
         return ""
     fake, floor = data.get("fake", {}), data.get("floor", {})
     name = data.get("fd_name", "FD")
+    diversity = fake.get("diversity")
+    words = f" ({diversity_words(diversity)})" if isinstance(diversity, (int, float)) else ""
     text = (
         f"<p>GAN: {_e(name)} <b>{_e(format_value(fake.get('fd'), DASH))}</b> against "
         f"{_e(data.get('images', '?'))} held-out real faces, where a second set of real faces "
         f"scores {_e(format_value(floor.get('fd'), DASH))} (the floor): "
-        f"<b>{_e(format_value(data.get('fd_over_floor'), DASH))}x</b> the floor; diversity "
-        f"{_e(format_value(fake.get('diversity'), DASH))} of the reals'.</p>"
+        f"<b>{_e(format_value(data.get('fd_over_floor'), DASH))}x</b> the floor (goal: near "
+        f"1x); diversity {_e(format_value(diversity, DASH))} of the reals'{words}.</p>"
     )
     grids = "".join(
         _image((path.parent / name).read_bytes(), caption, width=240)
@@ -273,16 +303,21 @@ def _timings_summary(root: Path) -> str:
     return f"<p class='note'>Stage times, {total:.0f} s in all: {_e(listed)}.</p>"
 
 
-def summary_section(root: Path) -> str:
-    """The answer first: the best detector, the GAN against the floor, the faces, the time."""
+def summary_section(root: Path, runs: Sequence[Path] = ()) -> str:
+    """The answer first: the best detector, the GAN against the floor, the faces, the time;
+    for a single run, its own summary. A note on synthetic data comes before either."""
     comparison, floor = _first(root, COMPARISON_FILE), _first(root, FLOOR_COMPARISON_FILE)
     detectors = _detector_summary(root, comparison) if comparison else ""
     gan = _gan_summary(floor) if floor else ""
+    if not detectors and _is_run(root):
+        detectors = run_summary(root)
     if not (detectors or gan):
         return ""
+    synthetic = synthetic_note() if synthetic_data(root, runs) else ""
+    right = f"<div>{gan}</div>" if gan else ""
     return (
-        "<section id='summary'><h2>Summary</h2><div class='columns'>"
-        f"<div>{detectors}{_timings_summary(root)}</div><div>{gan}</div></div></section>"
+        f"<section id='summary'><h2>Summary</h2>{synthetic}<div class='columns'>"
+        f"<div>{detectors}{_timings_summary(root)}</div>{right}</div></section>"
     )
 
 
@@ -325,10 +360,20 @@ def _logs(run: RunDir) -> dict[str, list[dict[str, str]]]:
     return logs
 
 
+def _columns(rows: list[dict[str, str]], internal: bool) -> list[dict[str, str]]:
+    """The log's rows with only its internal columns (learning rates, throughput) and the x
+    axis, or without them."""
+    def keep(column: str) -> bool:
+        return column in ("step", "epoch") or bool(_INTERNAL_COLUMN.match(column)) == internal
+
+    return [{k: v for k, v in row.items() if keep(k)} for row in rows]
+
+
 def training_section(run: RunDir) -> str:
     parts = []
+    floors = quality_floors(run.path / FLOOR_COMPARISON_FILE)  # a GAN's goals; none for others
     for name, rows in _logs(run).items():
-        fig = plots.training_curves_figure(rows)
+        fig = plots.training_curves_figure(_columns(rows, internal=False), floors)
         if fig is None:
             continue
         summary = _table(("column", "last value"), list(rows[-1].items()))
@@ -391,16 +436,31 @@ def _flatten(data: Any, prefix: str = "") -> list[tuple[str, Any]]:
 
 
 def results_section(run: RunDir) -> str:
-    """Other JSON results at the run's top level (FID/KID of GAN runs, speed probes)."""
+    """Other JSON results at the run's top level (FID/KID of GAN runs), not its internals."""
     parts = []
     for path in sorted(run.path.glob("*.json")):
-        if path.name in _OWN_JSON:
+        if path.name in _OWN_JSON | _INTERNAL_JSON:
             continue
         data = _read_json(path)
         if data is None:
             continue
         parts.append(f"<h4>{_e(path.name)}</h4>{_table(('key', 'value'), _flatten(data))}")
     return "<h3>Results</h3>" + "".join(parts) if parts else ""
+
+
+def internals_block(run: RunDir) -> str:
+    """How the run ran: its speed probes (speed.json), learning-rate and throughput curves."""
+    parts = []
+    for name in sorted(_INTERNAL_JSON):
+        data = _read_json(run.path / name)
+        if data is not None:
+            parts.append(f"<h4>{_e(name)}</h4>{_table(('key', 'value'), _flatten(data))}")
+    for name, rows in _logs(run).items():
+        fig = plots.training_curves_figure(_columns(rows, internal=True))
+        if fig is not None:
+            parts.append(f"<h4>learning rate and throughput ({_e(name)})</h4>"
+                         + _figure(fig, name))
+    return "".join(parts)
 
 
 def samples_section(run: RunDir) -> str:
@@ -531,11 +591,7 @@ def examples_block(path: Path, shown: Sequence[str]) -> str:
 
 def comparison_block(path: Path) -> str:
     comparison = read_comparison(path)
-    rows = [
-        [row["model"] + ("" if row["calibrated"] else " (uncalibrated)"),
-         *(row[c] for c in TABLE_COLUMNS)]
-        for row in comparison.table()
-    ]  # fmt: skip
+    table = comparison.table()
     evaluations = comparison.evaluations
     confusions = "".join(
         _figure(plots.confusion_figure(e.confusion, e.model), e.model) for e in evaluations
@@ -547,7 +603,10 @@ def comparison_block(path: Path) -> str:
         ) + "</p>"
     return (
         f"<h3>Model comparison on {_e(comparison.split)}</h3>"
-        + _table(("model", *TABLE_COLUMNS), rows)
+        + _table(("model", *_COMPARISON_MAIN), _with_percent_thresholds(table, _COMPARISON_MAIN))
+        + "<details><summary>every metric</summary>"
+        + _table(("model", *TABLE_COLUMNS), _with_percent_thresholds(table, TABLE_COLUMNS))
+        + "</details>"
         + _figure(plots.roc_figure(evaluations), "ROC, all models")
         + _figure(plots.pr_figure(evaluations), "precision-recall, all models")
         + confusions
@@ -617,6 +676,16 @@ def build_report(root: str | Path) -> str:
         if body:
             title = root.name if folder == root else str(folder.relative_to(root))
             sections.append((f"run-{len(sections)}", title, body))
+    if sections:
+        sections.append(("glossary", "Glossary", glossary_section()))
+    internals = "".join(
+        f"<details><summary>{_e(folder.relative_to(root) if folder != root else root.name)}"
+        f"</summary>{block}</details>"
+        for folder in dict.fromkeys([root, *runs])
+        if (block := internals_block(RunDir(folder)))
+    )
+    if internals:
+        sections.append(("internals", "Run internals", internals))
     configs = configs_section(root, [root, *runs])
     if configs:
         sections.append(("configs", "Configs", configs))
@@ -627,7 +696,7 @@ def build_report(root: str | Path) -> str:
         "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>"
         f"<title>fakescope report: {_e(root.name)}</title><style>{STYLE}</style></head><body>"
         f"<h1>fakescope report: {_e(root.name)}</h1><p class='note'>generated {stamp}</p>"
-        f"{summary_section(root)}<nav><ul>{nav}</ul></nav>"
+        f"{summary_section(root, runs)}<nav><ul>{nav}</ul></nav>"
         f"{content or '<p class=note>Nothing to report in this folder yet.</p>'}</body></html>"
     )
 
@@ -636,5 +705,5 @@ def write_report(root: str | Path, out: str | Path | None = None) -> Path:
     """Write the report of `root` to `out` (default `<root>/report/index.html`)."""
     root = Path(root)
     path = Path(out) if out is not None else RunDir(root).report / REPORT_FILE
-    atomic_write_bytes(path, build_report(root).encode("utf-8"))
+    atomic_write_bytes(path, text_bytes(build_report(root)))
     return path

@@ -9,15 +9,17 @@ from __future__ import annotations
 import io
 import math
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
 from matplotlib.figure import Figure
+from matplotlib.text import Text
 
 from fakescope.evaluate.compare import Comparison
 from fakescope.evaluate.evaluate import Evaluation
 from fakescope.evaluate.robustness import STRENGTH_NAMES, SWEPT_METRICS, Robustness
+from fakescope.formatting import display_text
 
 CLASS_NAMES = ("real", "fake")
 # Columns of a metrics log that are positions or bookkeeping, not curves worth drawing.
@@ -29,6 +31,8 @@ MAX_CURVE_PANELS = 12
 
 
 def figure_png(fig: Figure, dpi: int = 100) -> bytes:
+    for text in fig.findobj(Text):  # a run or file name need not be UTF-8; fonts need Unicode
+        text.set_text(display_text(text.get_text()))
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", dpi=dpi, bbox_inches="tight")
     return buffer.getvalue()
@@ -151,9 +155,12 @@ def _numeric(values: Sequence[str]) -> np.ndarray | None:
         return None
 
 
-def training_curves_figure(rows: Sequence[dict[str, str]]) -> Figure | None:
+def training_curves_figure(
+    rows: Sequence[dict[str, str]], floors: Mapping[str, tuple[float, str]] | None = None
+) -> Figure | None:
     """One panel per metric of a metrics log (train_/val_ variants share a panel), against its
-    step or epoch column; None when the log holds nothing to draw."""
+    step or epoch column; None when the log holds nothing to draw. A panel named in `floors`
+    (panel -> (value, label)) gets a dashed line there: the goal its curve approaches."""
     if not rows:
         return None
     columns = list(rows[0].keys())
@@ -181,6 +188,9 @@ def training_curves_figure(rows: Sequence[dict[str, str]]) -> Figure | None:
             keep = ~np.isnan(values)
             marker = "o" if keep.sum() < 30 else None
             ax.plot(x[keep], values[keep], marker=marker, markersize=3, label=column)
+        if floors and name in floors:
+            value, label = floors[name]
+            ax.axhline(value, linestyle="--", color="grey", label=label)
         ax.set_title(name)
         ax.set_xlabel(x_name)
         ax.legend(fontsize="small")

@@ -8,6 +8,7 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from fakescope.evaluate.xgen import XGEN_FILE, XgenResult, safe_name, xgen_markdown
+from fakescope.formatting import text_bytes
 from fakescope.report.plots import save_figure
 from fakescope.runs import atomic_write_bytes, write_json
 
@@ -45,7 +46,7 @@ def write_xgen(result: XgenResult, out: Path) -> list[Path]:
     out.mkdir(parents=True, exist_ok=True)
     written = [out / XGEN_FILE, out / "xgen.md"]
     write_json(written[0], result.to_dict())
-    atomic_write_bytes(written[1], xgen_markdown(result).encode())
+    atomic_write_bytes(written[1], text_bytes(xgen_markdown(result)))
     for condition in result.conditions:
         written.append(save_figure(heatmap_figure(result, condition),
                                    out / f"xgen_{safe_name(condition)}.png"))

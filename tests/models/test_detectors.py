@@ -117,7 +117,7 @@ def test_num_logits_other_than_one_or_two_is_refused() -> None:
 @pytest.mark.parametrize(
     ("name", "kwargs"),
     [("spectrum_cnn", {"width": 8, "num_logits": 2}), ("selfcnn", {}),
-     ("lite0_probe", {"multilevel": True})],
+     ("lite0_probe", {"multilevel": True}), ("lite2_probe", {"multilevel": True})],
 )
 def test_checkpoint_round_trip_rebuilds_the_same_model(
     tmp_path: Path, name: str, kwargs: dict[str, Any]
@@ -160,6 +160,20 @@ def test_probe_backbone_stays_frozen_and_in_eval_mode() -> None:
     optimizer.step()
     after = model.backbone.state_dict()
     assert all(torch.equal(before[k], after[k]) for k in before)  # weights and BN statistics
+
+
+@pytest.mark.parametrize(
+    ("name", "stages", "size"),
+    [("lite1_probe", 16 + 24 + 40 + 80 + 112 + 192 + 320, 240),
+     ("lite2_probe", 16 + 24 + 48 + 88 + 120 + 208 + 352, 260)],
+)
+def test_larger_lite_probes_read_their_own_stages(name: str, stages: int, size: int) -> None:
+    plain, multi = build_detector(name), build_detector(name, multilevel=True)
+    assert isinstance(multi, LinearProbe) and multi.input_spec.size == size
+    assert plain.head.in_features == 1280 and multi.head.in_features == 1280 + stages
+    assert count(p for p in multi.parameters() if p.requires_grad) == 1280 + stages + 1
+    with torch.no_grad():
+        assert multi.eval()(torch.randn(2, 3, 64, 64)).shape == (2, 1)
 
 
 def test_multilevel_probe_reads_every_stage_through_a_scale_free_norm() -> None:

@@ -12,7 +12,7 @@ import torch
 import torchvision
 from safetensors.torch import save_file
 
-from fakescope.models.efficientnet_lite0 import efficientnet_lite0_imagenet
+from fakescope.models.efficientnet_lite import LITE0, LITE1, LITE2, LiteVariant, imagenet_model
 from fakescope.models.registry import build_detector, save_detector
 from fakescope.models.weights import (
     LoadReport,
@@ -149,7 +149,7 @@ def test_imagenet_is_read_from_the_torch_hub_cache_when_present(
 
 
 def test_packaged_lite0_imagenet_works_offline(empty_caches: Path) -> None:
-    reference: Any = efficientnet_lite0_imagenet()
+    reference: Any = imagenet_model(LITE0)
     detector = build_detector("efficientnet_lite0", num_logits=2)
     report = load_pretrained(detector, "imagenet")
     assert skipped_keys(report) == ["net.classifier.weight", "net.classifier.bias"]
@@ -159,6 +159,20 @@ def test_packaged_lite0_imagenet_works_offline(empty_caches: Path) -> None:
         expected = reference.forward_head(reference.forward_features(x), pre_logits=True)
         torch.testing.assert_close(detector.eval().features(x), expected)
         torch.testing.assert_close(probe.features(x), expected)
+
+
+@pytest.mark.parametrize(("name", "variant"), [("lite1_probe", LITE1), ("lite2_probe", LITE2)])
+def test_packaged_lite1_and_lite2_probes_work_offline(
+    empty_caches: Path, name: str, variant: LiteVariant
+) -> None:
+    reference: Any = imagenet_model(variant)
+    probe = build_detector(name, pretrained="imagenet").eval()
+    assert probe.input_spec == variant.input_spec
+    x = torch.randn(1, 3, 64, 64)
+    with torch.no_grad():
+        expected = reference.forward_head(reference.forward_features(x), pre_logits=True)
+        torch.testing.assert_close(probe.features(x), expected)
+        assert probe(x).shape == (1, 1)
 
 
 def test_imagenet_for_a_model_without_imagenet_weights_is_refused() -> None:

@@ -69,12 +69,10 @@ class EfficientNetLite0Features:
     name = EFFLITE0
 
     def __init__(self, device: torch.device) -> None:
-        from fakescope.models.efficientnet_lite0 import (
-            LITE0_INPUT_SPEC,
-            efficientnet_lite0_imagenet,
-        )
+        from fakescope.models.efficientnet_lite import LITE0, imagenet_model
 
-        model = efficientnet_lite0_imagenet()
+        spec = LITE0.input_spec
+        model = imagenet_model(LITE0)
         model.reset_classifier(0)  # type: ignore[operator]  # forward now returns pooled features
         self.model: nn.Module = model.to(device).eval()
         # channels_last: less CPU time per 224-px batch on a CPU, same features within 1e-5
@@ -82,9 +80,9 @@ class EfficientNetLite0Features:
         on_cpu = device.type == "cpu"
         self.memory_format = torch.channels_last if on_cpu else torch.contiguous_format
         self.model = self.model.to(memory_format=self.memory_format)
-        self.size = LITE0_INPUT_SPEC.size
-        self.mean = torch.tensor(LITE0_INPUT_SPEC.mean, device=device).view(1, 3, 1, 1)
-        self.std = torch.tensor(LITE0_INPUT_SPEC.std, device=device).view(1, 3, 1, 1)
+        self.size = spec.size
+        self.mean = torch.tensor(spec.mean, device=device).view(1, 3, 1, 1)
+        self.std = torch.tensor(spec.std, device=device).view(1, 3, 1, 1)
         self.device = device
 
     @torch.no_grad()

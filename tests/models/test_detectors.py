@@ -32,14 +32,6 @@ PAPER_PARAMETER_COUNTS = {
 }
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread() -> Iterator[None]:
-    # Tiny tensors: several threads only contend with each other on a shared CPU.
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
 
 def count(params: Iterator[nn.Parameter]) -> int:
     return sum(p.numel() for p in params)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -26,14 +25,6 @@ from fakescope.models.weights import (
 B0_HEAD = ["net.classifier.1.weight", "net.classifier.1.bias"]
 B0_IMAGENET_FILE = "efficientnet_b0_rwightman-7f5810bc.pth"  # torchvision's name for the file
 
-
-@pytest.fixture(autouse=True, scope="module")
-def one_thread() -> Iterator[None]:
-    # Tiny tensors: several threads only contend with each other on a shared CPU.
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 @pytest.fixture

@@ -51,7 +51,8 @@ def _scan(args: argparse.Namespace) -> int:
     from fakescope.scan.pipeline import Cluster, require_ray
 
     require_ray()
-    cluster = Cluster(args.address, args.workers, args.actors, args.device, args.actor_threads)
+    cluster = Cluster(address=args.address, workers=args.workers, actors=args.actors,
+                      actor_threads=args.actor_threads, device=args.device)
     settings = {"batch_size": args.batch_size, "backend": args.backend,
                 "onnx_model": args.onnx_model, "cluster": cluster, "progress": not args.quiet}
     if args.resume and not args.sources:

@@ -47,7 +47,7 @@ from fakescope.detect.config import DetectJobConfig
 from fakescope.detect.train import train_detector
 from fakescope.evaluate.calibrate import BandTargets, fit_calibration
 from fakescope.evaluate.choices import REAL_ANCHORED_RULE
-from fakescope.evaluate.corruptions import CORRUPTIONS
+from fakescope.evaluate.corruptions import perturbation
 from fakescope.evaluate.evaluate import SHIFTS_TEXT, shifted_log_odds
 from fakescope.evaluate.feature_density import fit_density, split_features
 from fakescope.evaluate.scoring import (
@@ -142,14 +142,7 @@ def measure_run(args: argparse.Namespace, seen: list[str], checkpoint: Path, tra
     density = fit_density(loaded, own, device)
     scored = {}
     for name, corruption in CONDITIONS.items():
-        perturb = None
-        if corruption is not None:
-            kind, strength = corruption
-
-            def perturb(images: torch.Tensor, number: int, k: str = kind,
-                        s: float = strength) -> torch.Tensor:
-                return CORRUPTIONS[k](images, s, number)
-
+        perturb = None if corruption is None else perturbation(*corruption)
         scored[name] = score_split(loaded, test, "test", device, perturb=perturb)
     base = scored["clean"]
     assert base.log_odds is not None

@@ -15,6 +15,8 @@ from torchvision.transforms.v2 import functional as TF
 from fakescope.data.transforms import jpeg_roundtrip
 
 Corruption = Callable[[torch.Tensor, float, int], torch.Tensor]
+# What scoring applies to each batch: (pictures, batch number) -> corrupted pictures
+BatchPerturbation = Callable[[torch.Tensor, int], torch.Tensor]
 
 
 def jpeg(images: torch.Tensor, quality: float, seed: int) -> torch.Tensor:
@@ -52,3 +54,10 @@ CORRUPTIONS: dict[str, Corruption] = {
     "downscale": downscale,
     "noise": noise,
 }
+
+
+def perturbation(kind: str, strength: float, seed: int = 0) -> BatchPerturbation:
+    """Corruption `kind` at `strength` for scoring: batch `number` is drawn with seed
+    `seed + number`, so every model sees the same corrupted pictures."""
+    corruption = CORRUPTIONS[kind]
+    return lambda images, number: corruption(images, strength, seed + number)

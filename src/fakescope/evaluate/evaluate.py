@@ -25,7 +25,7 @@ import torch
 from fakescope.config import DataConfig
 from fakescope.data.pipeline import PreparedData
 from fakescope.evaluate.calibrate import BandTargets, fit_calibration
-from fakescope.evaluate.corruptions import CORRUPTIONS
+from fakescope.evaluate.corruptions import perturbation
 from fakescope.evaluate.feature_density import fit_density
 from fakescope.evaluate.scoring import (
     Scores,
@@ -188,13 +188,8 @@ def shifted_log_odds(
     """(labels, raw log-odds) of every image of `split` under each of `SHIFTS`, concatenated."""
     labels, log_odds = [], []
     for kind, strength in SHIFTS:
-        corruption = CORRUPTIONS[kind]
-
-        def perturb(images: torch.Tensor, number: int, c: Any = corruption,
-                    s: float = strength) -> torch.Tensor:
-            return c(images, s, number)
-
-        scores = score_split(loaded, prepared, split, device, batch_size, perturb)
+        scores = score_split(loaded, prepared, split, device, batch_size,
+                             perturbation(kind, strength))
         assert scores.log_odds is not None  # score_split always keeps them
         labels.append(scores.labels)
         log_odds.append(scores.log_odds)

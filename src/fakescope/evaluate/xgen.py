@@ -36,7 +36,7 @@ from fakescope.checkpoints import load_checkpoint
 from fakescope.config import ConfigError, load_config, parse_override, resolve_preset
 from fakescope.errors import UnknownNameError, failure_line
 from fakescope.evaluate.choices import REAL_ANCHORED_RULE, XGEN_CONDITIONS, XGEN_MODES
-from fakescope.evaluate.corruptions import CORRUPTIONS
+from fakescope.evaluate.corruptions import perturbation
 from fakescope.formatting import csv_bytes, format_value
 from fakescope.gan.multigen import MANIFEST_CSV, REAL_FAMILY
 from fakescope.metrics import binary_metrics, ranking_metrics
@@ -238,8 +238,7 @@ def _perturb(condition: str, seed: int) -> Callable[[torch.Tensor, int], torch.T
     corruption = CONDITIONS[condition]
     if corruption is None:
         return None
-    kind, strength = corruption
-    return lambda images, number: CORRUPTIONS[kind](images, strength, seed + number)
+    return perturbation(*corruption, seed)
 
 
 def score_cells(

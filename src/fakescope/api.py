@@ -25,7 +25,6 @@ from fakescope.detect.config import DetectJobConfig
 from fakescope.detect.train import TrainResult
 from fakescope.detect.train import train_detector as _train_detector
 from fakescope.evaluate.choices import REAL_ANCHORED_RULE
-from fakescope.evaluate.evaluate import CalibrationSteps, calibrate_checkpoint
 from fakescope.evaluate.threshold import ThresholdRule
 from fakescope.inference.predict import Prediction, Predictor
 from fakescope.models.gan_registry import ImageGenerator
@@ -33,6 +32,7 @@ from fakescope.models.gan_registry import build_generator as _build_generator
 from fakescope.models.registry import load_detector as _load_checkpoint
 from fakescope.provenance.reader import Provenance
 from fakescope.provenance.reader import read_provenance as _read_provenance
+from fakescope.workflows.family_folds import calibrate_run
 
 ImageInput = Image.Image | str | Path
 
@@ -118,7 +118,8 @@ def train_detector(
     `config` is a `DetectJobConfig`, or a preset name (`lite0_probe`) or YAML path loaded with
     `overrides`, a mapping of dotted keys to values (`{"data.path": "faces/", "train.epochs": 3}`).
     Like `fakescope train`, the best checkpoint is then calibrated on the validation split with
-    the threshold rule `calibrate` (None leaves it uncalibrated).
+    the threshold rule `calibrate` (None leaves it uncalibrated), with held-out-family fold runs
+    as `calibration.family_folds` says (`fakescope.workflows.family_folds`).
     """
     if isinstance(config, DetectJobConfig):
         if overrides:
@@ -128,6 +129,5 @@ def train_detector(
         job = load_config(DetectJobConfig, config, dict(overrides or {}))
     result = _train_detector(job, resume=resume, progress=progress)
     if calibrate is not None:
-        steps = CalibrationSteps(ThresholdRule.parse(calibrate))
-        calibrate_checkpoint(result.best_checkpoint, job.data, steps, job.run.device)
+        calibrate_run(job, result.run.path, result.best_checkpoint, ThresholdRule.parse(calibrate))
     return result

@@ -17,6 +17,9 @@ if TYPE_CHECKING:  # the library loads inside the commands, so `--help` stays qu
     from fakescope.evaluate.threshold import ThresholdRule
 
 
+_FAMILY_FOLDS = {"auto": "auto", "on": True, "off": False}
+
+
 def _add_common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--config", help="a preset name (fakescope/presets/) or a YAML path")
     parser.add_argument("--data", help="dataset folder (data.path)")
@@ -46,6 +49,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     train.add_argument("--no-calibration", action="store_true",
                        help="leave best.pt uncalibrated (threshold 0.5, no band); calibrate "
                        "later with `fakescope eval --calibrate-threshold`")
+    train.add_argument("--family-folds", choices=sorted(_FAMILY_FOLDS),
+                       help="fit the temperature and band on held-out-family fold runs, one per "
+                       "fake/<family>/ folder (calibration.family_folds; default auto: on for "
+                       "frozen-feature probes with two or more families)")
     train.set_defaults(handler=_train)
 
     search = subparsers.add_parser("search", help="search detector hyper-parameters with Optuna")
@@ -84,7 +91,8 @@ def _train(args: argparse.Namespace) -> int:
     from fakescope.evaluate.threshold import ThresholdRule
     from fakescope.training.budget import process_start
 
-    config = _load(args, {"run.name": args.name})
+    config = _load(args, {"run.name": args.name,
+                          "calibration.family_folds": _FAMILY_FOLDS.get(args.family_folds)})
     rule = None if args.no_calibration else ThresholdRule.parse(args.calibrate_threshold)
     if args.resume:
         require_checkpoint(config.run.root, config.run.name)
@@ -104,25 +112,30 @@ def _train(args: argparse.Namespace) -> int:
     print(f"best: {result.best_checkpoint}")
     for warning in result.warnings:
         print(f"warning: {warning}")
-    print(_calibrate(result.best_checkpoint, config, rule))
+    with log_lines("fakescope.detect"):
+        lines = _calibrate(result.best_checkpoint, result.run.path, config, rule,
+                           _progress(args))  # fmt: skip
+    print("\n".join(lines))
     return 0
 
 
-def _calibrate(checkpoint: Path, config: DetectJobConfig, rule: ThresholdRule | None) -> str:
-    """Calibrate the run's best checkpoint on its validation split; one line on the outcome."""
-    from fakescope.evaluate.evaluate import CalibrationSteps, calibrate_checkpoint
+def _calibrate(checkpoint: Path, run_dir: Path, config: DetectJobConfig,
+               rule: ThresholdRule | None, progress: bool) -> list[str]:
+    """Calibrate the run's best checkpoint on its validation split (with held-out-family fold
+    runs where `calibration.family_folds` says); lines on the outcome."""
     from fakescope.formatting import format_probability
+    from fakescope.workflows.family_folds import calibrate_run
 
     if rule is None:
-        return (f"uncalibrated (--no-calibration): calibrate with `fakescope eval --checkpoint "
-                f"{checkpoint} --data {config.data.path} --calibrate-threshold fpr:0.05`")
-    loaded = calibrate_checkpoint(checkpoint, config.data, CalibrationSteps(rule),
-                                  config.run.device)  # fmt: skip
+        return [f"uncalibrated (--no-calibration): calibrate with `fakescope eval --checkpoint "
+                f"{checkpoint} --data {config.data.path} --calibrate-threshold fpr:0.05`"]
+    loaded, folds = calibrate_run(config, run_dir, checkpoint, rule, progress)
     density = "a training-data check" if loaded.feature_density else "no training-data check"
-    return (f"calibrated on val ({rule}): threshold {format_probability(loaded.threshold)}, "
+    line = (f"calibrated on val ({rule}): threshold {format_probability(loaded.threshold)}, "
             f"temperature {loaded.calibration.temperature:.3g}, "
             f"{loaded.calibration.band_description(loaded.threshold)}; {density}; stored in "
             f"{checkpoint}")
+    return [folds.describe(), line] if folds.describe() else [line]
 
 
 def _search(args: argparse.Namespace) -> int:

@@ -101,6 +101,17 @@ def _split_dirs(folder: Path) -> list[tuple[Path, str]]:
     ]
 
 
+def fake_family(path: Path) -> str | None:
+    """The generator family of a fake: the folder right inside its nearest class folder
+    (`fake/dcgan/0001.png` gives dcgan, as `fakescope data multigen` lays out its families);
+    None for a file in the class folder itself or outside any."""
+    parts = Path(path).parts
+    for i in range(len(parts) - 2, -1, -1):
+        if _CLASS_ALIASES.get(parts[i].lower()) == FAKE:
+            return parts[i + 1] if i + 2 < len(parts) else None
+    return None
+
+
 def read_class_folders(root: Path) -> list[Sample]:
     pairs = _class_dirs(root)
     if not pairs:

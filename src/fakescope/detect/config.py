@@ -89,6 +89,18 @@ class TrainConfig:
 
 
 @dataclasses.dataclass
+class CalibrationConfig:
+    """How `fakescope train` calibrates its best checkpoint at the end of a run."""
+
+    # Held-out-family folds (fakescope.workflows.family_folds): with fakes of two or more
+    # families (`fake/<family>/` folders), one fold run per family trains on the others, and the
+    # temperature and band are fitted on its scores of the family it never saw. auto: on for a
+    # frozen-feature probe (a fold run costs what the run did, and a probe's is short); true /
+    # false: always / never (YAML's on/off read as true/false).
+    family_folds: Literal["auto"] | bool = "auto"
+
+
+@dataclasses.dataclass
 class SearchConfig:
     """An Optuna study over paper 002's Table 1 space, trained on a share of the data."""
 
@@ -114,6 +126,7 @@ class DetectJobConfig(JobConfig):
     data: DetectDataConfig = dataclasses.field(default_factory=DetectDataConfig)
     model: ModelConfig = dataclasses.field(default_factory=ModelConfig)
     train: TrainConfig = dataclasses.field(default_factory=TrainConfig)
+    calibration: CalibrationConfig = dataclasses.field(default_factory=CalibrationConfig)
     search: SearchConfig = dataclasses.field(default_factory=SearchConfig)
 
 

@@ -29,6 +29,17 @@ such as `fpr:0.05` keeps its meaning. Finally the band is widened to at least
 `MIN_BAND_LOG_ODDS` on either side of the threshold (in calibrated log-odds): a split the
 detector separates perfectly would otherwise give a band of width zero, and "uncertain" would
 never show however close a picture falls to the threshold.
+
+Held-out-family folds: with two or more fake families, a detector trained on all of them has no
+validation fakes of a generator it never saw. `fakescope.workflows.family_folds` trains one fold
+model per family on the others and scores, with it, the validation reals and the held-out
+family's validation fakes (`FoldLogits`; each fold's log-odds are measured from that fold
+model's own anchor, the raw log-odds where `rule` puts its threshold on its own validation
+split, so every fold's threshold sits at 0 as the final model's does after its offset). Given
+`folds`, the final model keeps its offset and its threshold from its own clean validation split,
+and the temperature and the band are fitted on the pooled fold scores (plus the shifted copies
+when given) instead of on its clean validation split: they then describe pictures of a
+generator the model did not train on, the case a user meets.
 """
 
 from __future__ import annotations
@@ -141,6 +152,45 @@ def widen_band(
     return min(low, floor), max(high, ceiling)
 
 
+@dataclass(frozen=True)
+class FoldLogits:
+    """Pooled scores of held-out-family fold models: labels, and log-odds each measured from
+    its fold model's anchor (`fold_scores`), with the families held out, one per fold."""
+
+    labels: np.ndarray
+    log_odds: np.ndarray
+    families: tuple[str, ...]
+
+    def describe(self) -> str:
+        return (f"held-out-family folds ({len(self.families)} folds: "
+                f"{', '.join(self.families)})")
+
+
+def fold_scores(
+    labels: Any, log_odds: Any, held_out: Any, rule: ThresholdRule
+) -> tuple[np.ndarray, np.ndarray]:
+    """One fold model's scores of a validation split, reduced to what fold calibration uses:
+    (labels, log-odds) of its reals and of the fakes of the family it never saw (`held_out`
+    marks them), measured from its anchor on the reals and the fakes it did see."""
+    y = np.asarray(labels, dtype=np.int64).reshape(-1)
+    z = np.asarray(log_odds, dtype=np.float64).reshape(-1)
+    unseen = np.asarray(held_out, dtype=bool).reshape(-1) & (y == 1)
+    seen = ~unseen
+    if not both_classes(y[seen]) or not unseen.any():
+        raise DataError("a fold needs reals, fakes it trained on and fakes of its held-out family")
+    offset = anchor_offset(y[seen], z[seen], rule)
+    kept = (y == 0) | unseen
+    return y[kept], z[kept] - offset
+
+
+def pool_folds(parts: dict[str, tuple[np.ndarray, np.ndarray]]) -> FoldLogits:
+    """The `fold_scores` of every fold (family held out -> scores) as one `FoldLogits`."""
+    if len(parts) < 2:
+        raise DataError(f"held-out-family folds need at least two families, got {len(parts)}")
+    return FoldLogits(np.concatenate([y for y, _ in parts.values()]),
+                      np.concatenate([z for _, z in parts.values()]), tuple(parts))
+
+
 def fit_calibration(
     labels: Any,
     log_odds: Any,
@@ -151,23 +201,29 @@ def fit_calibration(
     shifted: tuple[Any, Any, str] | None = None,
     min_band: float = MIN_BAND_LOG_ODDS,
     anchor: bool = True,
+    folds: FoldLogits | None = None,
 ) -> tuple[Calibration, float]:
     """(calibration, threshold) fitted on one split: the temperature (or 1 without
     `temperature_scaling`), the decision threshold `rule` picks on the calibrated probabilities,
     and the uncertain band for `targets` (none when `targets` is None), at least `min_band`
     log-odds either side of the threshold. `shifted` is (labels, log-odds, description) of
     perturbed copies of the split, fitted together with it. With `anchor` (and temperature
-    scaling), the threshold's raw log-odds become P(fake) = 0.5 (`Calibration.offset`)."""
+    scaling), the threshold's raw log-odds become P(fake) = 0.5 (`Calibration.offset`). With
+    `folds`, the temperature and band are fitted on them (and `shifted`) in place of the split
+    itself, which still sets the offset and the threshold."""
     y = np.asarray(labels, dtype=np.int64).reshape(-1)
     z = np.asarray(log_odds, dtype=np.float64).reshape(-1)
     if not both_classes(y):
         raise DataError(f"calibrating on '{split}' needs both real and fake images there")
-    fit_y, fit_z, basis = y, z, split
-    if shifted is not None:
-        fit_y = np.concatenate([y, np.asarray(shifted[0], dtype=np.int64).reshape(-1)])
-        fit_z = np.concatenate([z, np.asarray(shifted[1], dtype=np.float64).reshape(-1)])
-        basis = f"{split} + {shifted[2]}"
     offset = anchor_offset(y, z, rule) if anchor and temperature_scaling else 0.0
+    fit_y, fit_z, basis = y, z, split
+    if folds is not None:  # measured from the fold models' thresholds: moved to this one's
+        fit_y, fit_z = folds.labels, folds.log_odds + anchor_offset(y, z, rule)
+        basis = folds.describe()
+    if shifted is not None:
+        fit_y = np.concatenate([fit_y, np.asarray(shifted[0], dtype=np.int64).reshape(-1)])
+        fit_z = np.concatenate([fit_z, np.asarray(shifted[1], dtype=np.float64).reshape(-1)])
+        basis = f"{basis} + {shifted[2]}"
     temperature = fit_temperature(fit_y, fit_z - offset) if temperature_scaling else 1.0
     method = "temperature" if temperature_scaling else "none"
     before = Calibration()
@@ -184,7 +240,8 @@ def fit_calibration(
         if min_band > 0:
             basis += f", at least {min_band:g} log-odds either side of the threshold"
     else:
-        basis = "calibrated without a band (--no-uncertain-band)"
+        basis = "calibrated without a band (--no-uncertain-band)" + (
+            f"; temperature fitted on {folds.describe()}" if folds is not None else "")
     calibration = Calibration(
         method=method,
         temperature=temperature,

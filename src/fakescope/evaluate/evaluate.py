@@ -15,7 +15,7 @@ the saved JSON.
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +24,7 @@ import torch
 
 from fakescope.config import DataConfig
 from fakescope.data.pipeline import PreparedData
-from fakescope.evaluate.calibrate import BandTargets, fit_calibration
+from fakescope.evaluate.calibrate import BandTargets, FoldLogits, fit_calibration
 from fakescope.evaluate.corruptions import perturbation
 from fakescope.evaluate.feature_density import fit_density
 from fakescope.evaluate.scoring import (
@@ -206,18 +206,20 @@ def calibrate_threshold(
     band: BandTargets | None = DEFAULT_BAND,
     temperature_scaling: bool = True,
     shift: bool = True,
+    folds: FoldLogits | None = None,
 ) -> tuple[float, Calibration, dict[str, Any]]:
     """The calibration fitted on `split` (temperature unless `temperature_scaling` is off, and
     the uncertain band for `band`, none when None; both on `split` and its `SHIFTS` copies
-    unless `shift` is off), the threshold `rule` picks on the calibrated probabilities of
-    `split`, and the metrics they give there."""
+    unless `shift` is off, on `folds` in place of `split` when given), the threshold `rule`
+    picks on the calibrated probabilities of `split`, and the metrics they give there."""
     scores = score_split(loaded, prepared, split, device, batch_size)
     assert scores.log_odds is not None  # score_split always keeps them
     shifted = None
     if shift:
         shifted = (*shifted_log_odds(loaded, prepared, split, device, batch_size), SHIFTS_TEXT)
     calibration, threshold = fit_calibration(
-        scores.labels, scores.log_odds, split, band, rule, temperature_scaling, shifted
+        scores.labels, scores.log_odds, split, band, rule, temperature_scaling, shifted,
+        folds=folds,
     )
     probs = calibration.probability(scores.log_odds)
     metrics: dict[str, Any] = binary_metrics(scores.labels, probs, threshold, RELIABILITY_BINS)
@@ -259,13 +261,15 @@ def evaluate_loaded(
 @dataclass(frozen=True)
 class CalibrationSteps:
     """How `calibrate_loaded` fits: the threshold rule and its split, the band's targets (None:
-    no band), temperature scaling, shifted copies."""
+    no band), temperature scaling, shifted copies, and a note for the stored `band_basis`
+    (e.g. why held-out-family folds were not used)."""
 
     rule: ThresholdRule
     split: str = "val"
     band: BandTargets | None = DEFAULT_BAND
     temperature_scaling: bool = True
     shift: bool = True
+    note: str = ""
 
 
 def calibrate_loaded(
@@ -275,14 +279,18 @@ def calibrate_loaded(
     device: torch.device,
     batch_size: int = 64,
     checkpoint: str | Path | None = None,
+    folds: FoldLogits | None = None,
 ) -> tuple[float, str]:
     """Fit the calibration, threshold and "unlike the training data" model of `loaded` on
-    `steps.split`, apply them to `loaded`, and store them in `checkpoint` when given; returns
-    (threshold, where it came from, e.g. "fpr:0.05 on val")."""
+    `steps.split` (temperature and band on held-out-family `folds` when given), apply them to
+    `loaded`, and store them in `checkpoint` when given; returns (threshold, where it came
+    from, e.g. "fpr:0.05 on val")."""
     threshold, calibration, measured = calibrate_threshold(
         loaded, prepared, steps.rule, steps.split, device, batch_size, steps.band,
-        steps.temperature_scaling, steps.shift,
+        steps.temperature_scaling, steps.shift, folds,
     )  # fmt: skip
+    if steps.note:
+        calibration = replace(calibration, band_basis=f"{calibration.band_basis}; {steps.note}")
     loaded.calibration = calibration
     loaded.threshold = threshold
     density = fit_density(loaded, prepared, device, batch_size, val_split=steps.split)
@@ -292,22 +300,6 @@ def calibrate_loaded(
                         density)  # fmt: skip
     fixed = steps.rule.method == "fixed"
     return threshold, f"fixed {steps.rule}" if fixed else f"{steps.rule} on {steps.split}"
-
-
-def calibrate_checkpoint(
-    checkpoint: str | Path,
-    data: DataConfig,
-    steps: CalibrationSteps,
-    device: str = "auto",
-    batch_size: int = 64,
-) -> LoadedDetector:
-    """Calibrate a checkpoint on its training run's split of `data` and store the result in
-    it (what `fakescope train` does at the end of a run); the calibrated detector."""
-    torch_device = resolve_device(device)
-    loaded = load_detector(checkpoint, torch_device)
-    prepared = prepare_evaluation_data(loaded, data, training_seed(loaded), False)
-    calibrate_loaded(loaded, prepared, steps, torch_device, batch_size, checkpoint)
-    return loaded
 
 
 def evaluate_checkpoint(

@@ -1,0 +1,1 @@
+"""Jobs that chain several steps of the other packages (training, scoring, calibrating)."""

@@ -6,10 +6,12 @@ checkpoint's current weights is stale (the detector was retrained after the expo
 not be used in its place. The fingerprint covers the weights only, so storing a new threshold
 in the checkpoint (which rewrites the file) does not make its export stale.
 
-The graph returns raw logits; the checkpoint's calibration (temperature, uncertain band) and
-threshold at export time are written into the metadata too, so a file used on its own still
-says how to turn its logits into the calibrated P(fake). `predict` and `serve` apply the
-checkpoint's current calibration to the export's logits, so re-calibrating needs no re-export.
+The graph returns raw logits and, for detectors with pooled features, those features (a second
+output, so the training-data check needs no PyTorch pass); the checkpoint's calibration
+(temperature, uncertain band) and threshold at export time are written into the metadata too,
+so a file used on its own still says how to turn its logits into the calibrated P(fake).
+`predict` and `serve` apply the checkpoint's current calibration to the export's logits, so
+re-calibrating needs no re-export.
 
 This module needs neither `onnx` nor `onnxruntime`, so callers can look for an export cheaply.
 """
@@ -32,6 +34,9 @@ from fakescope.models.registry import LoadedDetector
 
 ONNX_INPUT = "images"  # float32 (N, 3, size, size), normalised with the input spec's mean/std
 ONNX_OUTPUT = "logits"  # float32 (N, num_logits)
+# float32 (N, D): the pooled features (`Detector.features`) the "unlike the training data" check
+# measures; a second output of exports of detectors that have them (absent in older files)
+ONNX_FEATURES = "features"
 PRECISIONS = ("fp32", "int8-static", "int8-dynamic")
 _PREFIX = "fakescope."
 

@@ -1,6 +1,9 @@
 """A detector's ONNX graph in memory, checked against PyTorch: what `export_onnx` writes to a
 file and what fast scoring (`fakescope.inference.fastest`) runs without writing one.
 
+The graph's outputs are the logits and, for a detector with pooled features (`Detector.features`,
+what the "unlike the training data" check measures), those features, taken from the same pass.
+
 Two exporters: `torchscript` (tracing, needs nothing beyond torch and onnx) and `dynamo`
 (torch.export, needs the onnxscript package; it handles shape-dependent code such as
 `spectrum_cnn`'s DCT, which tracing cannot export with a dynamic batch).
@@ -25,9 +28,9 @@ from torch import nn
 
 from fakescope.config import ConfigError
 from fakescope.errors import FakescopeError, SetupError
-from fakescope.inference.artifacts import ONNX_INPUT, ONNX_OUTPUT, ExportMetadata
+from fakescope.inference.artifacts import ONNX_FEATURES, ONNX_INPUT, ONNX_OUTPUT, ExportMetadata
 from fakescope.inference.runtime import OnnxDetector
-from fakescope.models.registry import LoadedDetector, fake_probability
+from fakescope.models.registry import Detector, LoadedDetector, fake_probability
 
 
 class ExportError(FakescopeError, RuntimeError):
@@ -39,6 +42,9 @@ OPSET = 18
 # An export whose P(fake) differs from PyTorch's by more than this is refused: float32 kernels
 # reorder sums, which moves logits by ~1e-6, far below it; a wrong graph moves them far above.
 PROBABILITY_TOLERANCE = 1e-4
+# The features' largest difference, relative to their largest magnitude (at least 1), that an
+# export may show; float32 reordering moves them by ~1e-6 of it.
+FEATURE_TOLERANCE = 1e-3
 EXPORT_BATCH = 2  # traced with this batch size, checked with another to prove the axis dynamic
 CHECK_BATCH = 3
 
@@ -51,6 +57,9 @@ class GraphCheck:
     max_logit_diff: float
     max_abs_logit: float  # the scale the logit difference is relative to
     max_probability_diff: float
+    # the same for the pooled features (None: the graph has no features output)
+    max_feature_diff: float | None
+    max_abs_feature: float | None
 
 
 @dataclass(frozen=True)
@@ -67,12 +76,58 @@ def random_images(size: int, batch: int, seed: int = 0) -> torch.Tensor:
     return torch.randn(batch, 3, size, size, generator=generator)
 
 
+class LogitsAndFeatures(nn.Module):
+    """A detector whose forward returns (logits, pooled features) of one pass: its `features`
+    is wrapped for the pass to keep what it returns (where `forward` does not call it, the
+    features are computed apart, the same values)."""
+
+    def __init__(self, model: Detector) -> None:
+        super().__init__()
+        self.model = model
+        # in the model's mode: the exporter puts a wrapper back in its own mode afterwards, and
+        # a new module's is training (BatchNorm on batch statistics)
+        self.train(model.training)
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        model, kept = self.model, []
+        own = model.features
+
+        def keeping(images: torch.Tensor) -> torch.Tensor:
+            kept.append(own(images))
+            return kept[-1]
+
+        shadowed = model.__dict__.get("features")
+        model.__dict__["features"] = keeping  # an instance attribute shadows the method
+        try:
+            logits = model(x)
+        finally:
+            if shadowed is None:
+                del model.__dict__["features"]
+            else:
+                model.__dict__["features"] = shadowed
+        return logits, kept[0] if len(kept) == 1 else own(x)
+
+
+def has_features(model: Detector, size: int) -> bool:
+    """Whether the detector returns pooled features (`Detector.features`) for a batch."""
+    try:
+        with torch.inference_mode():
+            features = model.features(random_images(size, EXPORT_BATCH))
+    except (AttributeError, NotImplementedError):
+        return False
+    return isinstance(features, torch.Tensor) and features.dim() == 2
+
+
 def _trace(model: nn.Module, sample: torch.Tensor, out: Path, exporter: str, opset: int) -> None:
+    """Export `model` (returning logits, or (logits, features) when a `LogitsAndFeatures`)."""
+    outputs = [ONNX_OUTPUT]
+    if isinstance(model, LogitsAndFeatures):
+        outputs.append(ONNX_FEATURES)
     names: dict[str, Any] = {
-        "input_names": [ONNX_INPUT], "output_names": [ONNX_OUTPUT], "opset_version": opset
+        "input_names": [ONNX_INPUT], "output_names": outputs, "opset_version": opset
     }  # fmt: skip
     if exporter == "torchscript":
-        axes = {ONNX_INPUT: {0: "batch"}, ONNX_OUTPUT: {0: "batch"}}
+        axes = {name: {0: "batch"} for name in (ONNX_INPUT, *outputs)}
         with warnings.catch_warnings(), _native_stdout_silenced():
             # torch announces the tracing exporter's eventual removal on every call, and warns
             # of values a trace may freeze: the check against PyTorch at another batch size
@@ -137,25 +192,49 @@ def checked_graph(
         raise ConfigError(f"unknown exporter '{exporter}' (use {' or '.join(EXPORTERS)})")
     model = loaded.model.to("cpu").eval()
     size = loaded.input_spec.size
+    exported: nn.Module = LogitsAndFeatures(model) if has_features(model, size) else model
     with tempfile.TemporaryDirectory() as tmp:
         traced = Path(tmp) / "model.onnx"
         try:
-            _trace(model, random_images(size, EXPORT_BATCH, seed=1), traced, exporter, opset)
+            _trace(exported, random_images(size, EXPORT_BATCH, seed=1), traced, exporter, opset)
         except torch.onnx.errors.OnnxExporterError as err:
             raise ExportError(_export_failure(loaded.name, exporter, err)) from err
         graph = onnx.load(str(traced))
     for key, value in ExportMetadata.of(loaded).to_props().items():
         graph.metadata_props.add(key=key, value=value)
     data = graph.SerializeToString()
-    logit_diff, logit_scale, prob_diff = compare_with_torch(
-        model, OnnxDetector(data), random_images(size, CHECK_BATCH, seed=0)
-    )
+    runtime = OnnxDetector(data)
+    images = random_images(size, CHECK_BATCH, seed=0)
+    logit_diff, logit_scale, prob_diff = compare_with_torch(model, runtime, images)
     if not np.isfinite(prob_diff) or prob_diff > tolerance:
         raise ExportError(
             f"the ONNX export of {loaded.name} differs from PyTorch by {prob_diff:.3g} in P(fake) "
             f"(tolerance {tolerance:g}); nothing written"
         )
-    return CheckedGraph(data, GraphCheck(CHECK_BATCH, logit_diff, logit_scale, prob_diff))
+    feature_diff = feature_scale = None
+    if runtime.has_features:
+        feature_diff, feature_scale = compare_features(model, runtime, images)
+        allowed = FEATURE_TOLERANCE * max(1.0, feature_scale)
+        if not np.isfinite(feature_diff) or feature_diff > allowed:
+            raise ExportError(
+                f"the ONNX export of {loaded.name} differs from PyTorch by {feature_diff:.3g} in "
+                f"its pooled features (tolerance {FEATURE_TOLERANCE:g} of their scale); nothing "
+                "written"
+            )
+    return CheckedGraph(data, GraphCheck(CHECK_BATCH, logit_diff, logit_scale, prob_diff,
+                                         feature_diff, feature_scale))
+
+
+def compare_features(
+    model: Detector, exported: OnnxDetector, images: torch.Tensor
+) -> tuple[float, float]:
+    """(max |feature diff|, max |feature| of `model`) of the pooled features."""
+    with torch.inference_mode():
+        expected = model.features(images)
+    got = exported.logits_and_features(images)[1]
+    if got.shape != expected.shape:
+        raise RuntimeError(f"ONNX features shape {tuple(got.shape)} != {tuple(expected.shape)}")
+    return float((got - expected).abs().max()), float(expected.abs().max())
 
 
 def _export_failure(name: str, exporter: str, err: Exception) -> str:

@@ -8,8 +8,9 @@ temperature applied to the log-odds, whichever backend computed them), and the v
 uncertain or fake by its uncertain band.
 
 The verdict is also "uncertain", whatever the probability, when the picture is unlike the
-training data (its pooled features lie beyond the checkpoint's `FeatureDensity` limit; the
-features come from the PyTorch model, also when the ONNX export scores) or when the detector
+training data (its pooled features lie beyond the checkpoint's `FeatureDensity` limit; an
+ONNX export returns the features beside the logits, from the same pass, and an older export
+without them leaves them to a PyTorch pass) or when the detector
 crops faces and none was found. `Prediction.reasons` says why in words, and notes a picture
 much larger than the detector's input, whose fine detail the resize removed.
 
@@ -46,6 +47,7 @@ from fakescope.data.transforms import InputSpec, Normalizer, preprocess
 from fakescope.errors import SetupError
 from fakescope.inference.artifacts import default_onnx_path
 from fakescope.inference.tiles import is_native, picture_log_odds
+from fakescope.models.calibration import log_odds
 from fakescope.models.registry import LoadedDetector
 
 if TYPE_CHECKING:
@@ -198,6 +200,7 @@ class Predictor:
         self.normalizer = Normalizer(loaded.input_spec)
         loaded.model.to(self.device).eval()
         onnx_model = self._onnx_model(backend, checkpoint, onnx_path, onnx_threads)
+        self.onnx = onnx_model
         self.model: torch.nn.Module = onnx_model if onnx_model is not None else loaded.model
         self.backend = "torch" if onnx_model is None else "onnx"
         self.onnx_source = None if onnx_model is None else onnx_model.source
@@ -251,20 +254,42 @@ class Predictor:
         """Calibrated P(fake) of `model_input` pictures."""
         return [float(p) for p in self.loaded.calibration.probability(self.log_odds(arrays))]
 
+    def _batches(self, arrays: Sequence[np.ndarray]) -> Iterator[torch.Tensor]:
+        """Normalised model batches of `model_input` pictures (not tile-scored)."""
+        for start in range(0, len(arrays), self.batch_size):
+            chunk = torch.from_numpy(np.stack(arrays[start : start + self.batch_size]))
+            yield self.normalizer(chunk.permute(0, 3, 1, 2)).to(self.device)
+
     @torch.inference_mode()
     def distances(self, arrays: Sequence[np.ndarray]) -> list[float | None]:
-        """Squared feature distances of `model_input` pictures from the training data (None
-        each without a fitted `FeatureDensity`, or for tile-scored detectors)."""
+        """Squared feature distances of `model_input` pictures from the training data, by a
+        PyTorch pass (None each without a fitted `FeatureDensity`, or for tile-scored
+        detectors)."""
         density = self.loaded.feature_density
         if density is None or self.native or not arrays:
             return [None] * len(arrays)
         found: list[float | None] = []
-        for start in range(0, len(arrays), self.batch_size):
-            chunk = torch.from_numpy(np.stack(arrays[start : start + self.batch_size]))
-            batch = self.normalizer(chunk.permute(0, 3, 1, 2)).to(self.device)
+        for batch in self._batches(arrays):
             features = self.loaded.model.features(batch).float().cpu().numpy()
             found.extend(float(d) for d in density.distance(features))
         return found
+
+    def scores(self, arrays: Sequence[np.ndarray]) -> tuple[list[float], list[float | None]]:
+        """Calibrated P(fake) and training-data distances of `model_input` pictures: both from
+        one run of an ONNX export that returns the pooled features, else the distances from a
+        PyTorch pass of their own."""
+        density = self.loaded.feature_density
+        onnx = self.onnx
+        if onnx is None or not onnx.has_features or density is None or self.native or not arrays:
+            return self.probabilities(arrays), self.distances(arrays)
+        raw: list[np.ndarray] = []
+        found: list[float | None] = []
+        for batch in self._batches(arrays):
+            logits, features = onnx.logits_and_features(batch)
+            raw.append(log_odds(logits).double().numpy())
+            found.extend(float(d) for d in density.distance(features.float().numpy()))
+        probs = self.loaded.calibration.probability(np.concatenate(raw))
+        return [float(p) for p in probs], found
 
     def prediction(
         self,
@@ -307,8 +332,7 @@ class Predictor:
         """Predictions for decoded RGB pictures, in order."""
         inputs = [self.model_input(image) for image in images]
         arrays = [array for array, _ in inputs]
-        probs = self.probabilities(arrays)
-        distances = self.distances(arrays)
+        probs, distances = self.scores(arrays)
         return [
             self.prediction(p, box, d, image.size)
             for p, d, (_, box), image in zip(probs, distances, inputs, images, strict=True)
@@ -335,8 +359,7 @@ class Predictor:
                 except BadImageError as err:
                     errors[str(path)] = str(err)
             arrays = [array for _, array, _, _ in loaded]
-            scored = iter(zip(self.probabilities(arrays), self.distances(arrays), loaded,
-                              strict=True))
+            scored = iter(zip(*self.scores(arrays), loaded, strict=True))
             for path in map(str, chunk):
                 if path in errors:
                     results.append(PathPrediction(path, error=errors[path]))

@@ -17,7 +17,13 @@ from torch import nn
 
 from fakescope.config import ConfigError
 from fakescope.errors import BadFileError
-from fakescope.inference.artifacts import ONNX_INPUT, ExportMetadata, default_onnx_path
+from fakescope.inference.artifacts import (
+    ONNX_FEATURES,
+    ONNX_INPUT,
+    ONNX_OUTPUT,
+    ExportMetadata,
+    default_onnx_path,
+)
 from fakescope.models.registry import LoadedDetector
 from fakescope.speed import usable_cores
 
@@ -43,7 +49,8 @@ def session_options(threads: int | None = None, allow_spinning: bool = False) ->
 
 
 class OnnxDetector(nn.Module):
-    """An exported detector: normalised float images (N, 3, S, S) in, logits (N, L) out."""
+    """An exported detector: normalised float images (N, 3, S, S) in, logits (N, L) out; and,
+    from exports that have them (`has_features`), the pooled features beside the logits."""
 
     def __init__(self, model: str | Path | bytes, threads: int | None = None) -> None:
         super().__init__()
@@ -56,11 +63,22 @@ class OnnxDetector(nn.Module):
         self.metadata = ExportMetadata.from_props(props, self.source)
         self.num_logits = self.metadata.num_logits
         self.input_spec = self.metadata.input_spec
+        outputs = {o.name for o in self.session.get_outputs()}
+        # int8 features are approximate: the training-data check keeps PyTorch's for them
+        self.has_features = ONNX_FEATURES in outputs and self.metadata.precision == "fp32"
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        images = np.ascontiguousarray(x.detach().cpu().numpy(), dtype=np.float32)
-        (logits,) = self.session.run(None, {ONNX_INPUT: images})
+        (logits,) = self.session.run([ONNX_OUTPUT], {ONNX_INPUT: _images(x)})
         return torch.from_numpy(logits)
+
+    def logits_and_features(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Logits and pooled features from one run of the graph (needs `has_features`)."""
+        logits, features = self.session.run([ONNX_OUTPUT, ONNX_FEATURES], {ONNX_INPUT: _images(x)})
+        return torch.from_numpy(logits), torch.from_numpy(features)
+
+
+def _images(x: torch.Tensor) -> np.ndarray:
+    return np.ascontiguousarray(x.detach().cpu().numpy(), dtype=np.float32)
 
 
 def read_metadata(path: str | Path) -> ExportMetadata:

@@ -75,11 +75,11 @@ class InferenceService:
         return ModelInput(pixels, box, gradcam, image.size)
 
     def run_batch(self, inputs: list[ModelInput]) -> list[BatchOutput]:
-        """One forward pass for the batch (and one for its features, when the checkpoint has a
-        training-data check), then a Grad-CAM pass for each input that asked."""
+        """One forward pass for the batch (and, with a training-data check, one for its
+        features unless the ONNX export returns them), then a Grad-CAM pass for each input
+        that asked."""
         arrays = [i.pixels for i in inputs]
-        probs = self.predictor.probabilities(arrays)
-        distances = self.predictor.distances(arrays)
+        probs, distances = self.predictor.scores(arrays)
         return [
             BatchOutput(p, gradcam_heatmap(self.loaded, i.pixels)[0] if i.gradcam else None, d)
             for p, d, i in zip(probs, distances, inputs, strict=True)

@@ -19,6 +19,14 @@ same checkpoint and the same scores, three calibrations are fitted on its valida
               JPEG-compressed and halved copies, the band at least 1 log-odds either side of the
               threshold, and pictures beyond the feature-density limit sent to "uncertain"
 
+With --folds, a fourth calibration for every run trained on two or more families:
+
+    folds     `calibration.family_folds`: one fold run per training family
+              (`fakescope.workflows.family_folds`, the same preset on the run's images without
+              that family's fakes); temperature and band fitted on the fold models' scores of
+              their held-out family's validation fakes and the validation reals, plus the
+              shifted copies; offset and threshold as in current
+
 and every family's held-out test fakes are scored with the held-out test reals. Per cell it
 reports ROC-AUC (from the log-odds), accuracy at the threshold and ECE (15 bins), the share of
 fakes called real outside the band (confidently wrong), the share of all images sent to
@@ -63,8 +71,9 @@ from fakescope.metrics import expected_calibration_error
 from fakescope.models.calibration import Calibration
 from fakescope.models.registry import load_detector
 from fakescope.runs import atomic_write_bytes
+from fakescope.workflows.family_folds import fold_logits, train_fold
 
-VARIANTS = ("clean", "anchored", "current")
+VARIANTS = ("clean", "anchored", "current", "folds")
 CONDITIONS = {"clean": None, "blur1": ("blur", 1.0), "resize0.5": ("downscale", 0.5)}
 
 
@@ -75,12 +84,10 @@ def entries_csv(path: Path, entries: list[Entry]) -> Path:
     return path
 
 
-def train(args: argparse.Namespace, name: str, data_csv: Path) -> Path:
+def train(args: argparse.Namespace, name: str, data_csv: Path) -> tuple[DetectJobConfig, Path]:
     """One run on the training reals and one training set's fakes (reused when trained)."""
     run_dir = args.out / "runs" / name
     best = run_dir / "checkpoints" / "best.pt"
-    if best.is_file():
-        return best
     preset, fixed = resolve_detector(args.detector)
     settings: dict[str, Any] = {
         **fixed, "data.path": str(data_csv), "data.cache_dir": str(args.out / ".cache"),
@@ -89,7 +96,9 @@ def train(args: argparse.Namespace, name: str, data_csv: Path) -> Path:
     }
     settings.update(parse_override(text) for text in args.set)
     config = load_config(DetectJobConfig, preset, settings)
-    return train_detector(config, resume=run_dir.is_dir(), progress=False).best_checkpoint
+    if best.is_file():
+        return config, best
+    return config, train_detector(config, resume=run_dir.is_dir(), progress=False).best_checkpoint
 
 
 def verdicts(probs: np.ndarray, calibration: Calibration, threshold: float,
@@ -118,8 +127,9 @@ def cell(labels: np.ndarray, log_odds: np.ndarray, calibration: Calibration, thr
     }
 
 
-def measure_run(args: argparse.Namespace, seen: list[str], checkpoint: Path, train_csv: Path,
-                test_csv: Path, family_of: dict[str, str]) -> list[dict[str, Any]]:
+def measure_run(args: argparse.Namespace, seen: list[str], config: DetectJobConfig,
+                checkpoint: Path, train_csv: Path, test_csv: Path,
+                family_of: dict[str, str]) -> list[dict[str, Any]]:
     device = torch.device("cpu")
     loaded = load_detector(checkpoint, device)
     cache = str(args.out / ".cache")
@@ -139,6 +149,15 @@ def measure_run(args: argparse.Namespace, seen: list[str], checkpoint: Path, tra
         "current": fit_calibration(val.labels, val.log_odds, "val", BandTargets(), rule,
                                    shifted=shifted),
     }  # fmt: skip
+    if args.folds and len(seen) >= 2:
+        folds_started = time.process_time()
+        checkpoints = {f: train_fold(config, own, f, checkpoint.parent.parent, False)
+                       for f in sorted(seen)}
+        folds = fold_logits(checkpoints, own, rule, "cpu")
+        fitted["folds"] = fit_calibration(val.labels, val.log_odds, "val", BandTargets(), rule,
+                                          shifted=shifted, folds=folds)
+        print(f"fold runs and scoring: {time.process_time() - folds_started:.0f} CPU s "
+              "(this process)", file=sys.stderr)
     density = fit_density(loaded, own, device)
     scored = {}
     for name, corruption in CONDITIONS.items():
@@ -157,7 +176,8 @@ def measure_run(args: argparse.Namespace, seen: list[str], checkpoint: Path, tra
         row: dict[str, Any] = {"train_families": seen, "test_family": test_family,
                                "seen": test_family in seen}
         for variant, (calibration, threshold) in fitted.items():
-            flagged = unlike[mask] if variant == "current" else np.zeros(mask.sum(), bool)
+            flagged = (unlike[mask] if variant in ("current", "folds")
+                       else np.zeros(mask.sum(), bool))
             row[variant] = cell(y, z, calibration, threshold, flagged)
             row[variant]["temperature"] = calibration.temperature
         for name in ("blur1", "resize0.5"):
@@ -199,7 +219,7 @@ def summary(rows: list[dict[str, Any]], content: set[str]) -> str:
     for name, chosen in groups.items():
         if not chosen:
             continue
-        for variant in VARIANTS:
+        for variant in [v for v in VARIANTS if v in chosen[0]]:
             values = [_mean(chosen, variant, m) for m in metrics]
             values += [_mean(chosen, "roc_auc_blur1"), _mean(chosen, "roc_auc_resize0.5")]
             text = " | ".join("-" if v is None else f"{v:.3f}" for v in values)
@@ -210,7 +230,7 @@ def summary(rows: list[dict[str, Any]], content: set[str]) -> str:
               "| condition | calibration | " + " | ".join(degraded) + " |",
               "|---|---|" + "---|" * len(degraded)]
     for condition in ("blur1", "resize0.5"):
-        for variant in VARIANTS:
+        for variant in [v for v in VARIANTS if f"{v}_{condition}" in rows[0]]:
             values = [_mean(groups["unseen GAN families"], f"{variant}_{condition}", m)
                       for m in degraded]
             text = " | ".join("-" if v is None else f"{v:.3f}" for v in values)
@@ -229,6 +249,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--detector", default="lite0_probe", help="preset or registry name")
     parser.add_argument("--loo", action="store_true",
                         help="train on all training families but one, for each in turn")
+    parser.add_argument("--folds", action="store_true",
+                        help="also fit the held-out-family fold calibration (fold runs)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                         help="config override for every run (repeatable)")
@@ -248,12 +270,12 @@ def main(argv: list[str] | None = None) -> int:
     for name, seen in sets:
         train_csv = entries_csv(args.out / "sets" / f"{name}.csv",
                                 training_entries(entries, seen))
-        checkpoint = train(args, name, train_csv)
-        rows += measure_run(args, seen, checkpoint, train_csv, test_csv, family_of)
+        config, checkpoint = train(args, name, train_csv)
+        rows += measure_run(args, seen, config, checkpoint, train_csv, test_csv, family_of)
         print(f"{name}: done at {time.time() - started:.0f} s", file=sys.stderr)
     result = {"set_dir": str(args.set_dir), "detector": args.detector, "families": chosen,
-              "loo": args.loo, "overrides": args.set, "rows": rows,
-              "seconds": time.time() - started}
+              "loo": args.loo, "folds": args.folds, "overrides": args.set, "rows": rows,
+              "seconds": time.time() - started, "cpu_seconds": time.process_time()}
     (args.out / "trust_verdicts.json").write_text(json.dumps(result, indent=2) + "\n")
     print(summary(rows, content))
     return 0

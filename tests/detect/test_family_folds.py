@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+from collections import Counter
 from pathlib import Path
 
 import pytest
@@ -11,6 +12,7 @@ from detect.tiny_detector import TINY
 from fakescope.cli import main
 from fakescope.data.synth import synthesize_dataset
 from fakescope.models.registry import load_detector
+from fakescope.workflows.family_folds import folds_off_reason
 
 
 @pytest.fixture(scope="module")
@@ -48,6 +50,27 @@ def test_fold_runs_calibrate_the_run_for_unseen_families(
     assert "held-out-family folds (2 folds: alpha, beta)" in loaded.calibration.band_basis
     low, high = loaded.calibration.band(loaded.threshold)
     assert low < loaded.threshold < high
+    # a second calibration reuses the finished fold runs instead of training them again
+    logged = tmp_path / "folds" / "folds" / "without-alpha" / "metrics.csv"
+    before = logged.read_text()
+    assert main([*_train(two_families, cache_dir, tmp_path, "folds", "--family-folds", "on"),
+                 "--resume"]) == 0  # fmt: skip
+    assert logged.read_text() == before
+    assert "held-out-family folds: 2 fold runs" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(("mode", "train", "val", "probe", "why"), [
+    ("auto", {"a": 5, "b": 5}, {"a": 1, "b": 1}, True, ""),
+    (True, {"a": 5, "b": 5}, {"a": 1, "b": 1}, False, ""),
+    ("auto", {"a": 5, "b": 5}, {"a": 1, "b": 1}, False, "backbone trains"),
+    (False, {"a": 5, "b": 5}, {"a": 1, "b": 1}, True, "family_folds is off"),
+    ("auto", {"a": 5, "b": 5}, {"a": 1}, True, "no validation fakes of b"),
+    ("auto", {"a": 5, "": 5}, {"a": 1, "": 1}, True, "outside fake/<family>/"),
+])
+def test_why_folds_are_off(mode: str | bool, train: dict[str, int], val: dict[str, int],
+                           probe: bool, why: str) -> None:
+    reason = folds_off_reason(mode, Counter(train), Counter(val), probe, distributed=False)
+    assert (why in reason) if why else reason == ""
 
 
 def test_auto_leaves_folds_off_for_a_trained_backbone_and_says_why(

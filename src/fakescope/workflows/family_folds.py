@@ -89,7 +89,7 @@ def folds_off_reason(
         if missing:
             return f"no {split} fakes of {', '.join(missing)}"
     if distributed:
-        return "not under torchrun: calibrate later on one process"
+        return "fold runs are not started under torchrun"
     if mode == "auto" and not probe:
         return ("the model's backbone trains, so each fold run costs a full training: set "
                 "calibration.family_folds=true to run them")
@@ -123,9 +123,8 @@ def train_fold(
              "split": s.split} for s in fold_samples(prepared, family))
     atomic_write_bytes(data_csv, csv_bytes(("path", "label", "split"), rows))
     fold = fold_config(config, data_csv, root, name)
-    best = root / name / "checkpoints" / "best.pt"
     log.info("fold run without %s: %s", family, root / name)
-    return train_detector(fold, resume=best.is_file(), progress=progress).best_checkpoint
+    return train_detector(fold, resume=(root / name).is_dir(), progress=progress).best_checkpoint
 
 
 def fold_logits(
@@ -170,8 +169,8 @@ def calibrate_run(
         if not outcome.reason:
             folds = _run_folds(config, prepared, outcome, run_dir, rule, progress, batch_size)
     elif config.calibration.family_folds is True:
-        outcome.reason = f"one fake family ({', '.join(outcome.families) or 'fake/'}): nothing " \
-                         "to hold out"
+        found = ", ".join(outcome.families) or "fake/"
+        outcome.reason = f"one fake family ({found}): nothing to hold out"
     note = f"no held-out-family folds: {outcome.reason}" if outcome.reason else ""
     calibrate_loaded(loaded, prepared, CalibrationSteps(rule, note=note), device, batch_size,
                      checkpoint, folds)  # fmt: skip

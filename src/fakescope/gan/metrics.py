@@ -27,8 +27,9 @@ import torch.nn.functional as F
 from torch import nn
 
 from fakescope.config import ConfigError
+from fakescope.data.tensors import to_uint8
 from fakescope.errors import DataError
-from fakescope.gan.sample import generate_batches, to_uint8
+from fakescope.gan.sample import generate_batches
 from fakescope.models.gan_registry import ImageGenerator
 
 INCEPTION = "inception"

@@ -46,6 +46,7 @@ from fakescope.checkpoints import (
 )
 from fakescope.config import ConfigError, to_dict
 from fakescope.data.pipeline import BatchLoader, PreparedData, prepare_data
+from fakescope.data.tensors import real_uint8_batches
 from fakescope.data.transforms import InputSpec, resolve_input_spec
 from fakescope.distributed import DistContext, data_parallel, local_batchnorm
 from fakescope.errors import DataError
@@ -127,20 +128,6 @@ class TrainState(Counters):
 
 def gan_input_spec(config: GanJobConfig) -> InputSpec:
     return resolve_input_spec(InputSpec(size=config.model.resolution), config.data)
-
-
-def real_uint8_batches(
-    prepared: PreparedData, n: int, batch_size: int, seed: int
-) -> Iterator[torch.Tensor]:
-    """The first n images of a fixed shuffle of the training split, as uint8 NCHW batches."""
-    loader = prepared.loader("train", batch_size, shuffle=True, augment=False, seed=seed)
-    taken = 0
-    for images, _ in loader:
-        batch = prepared.normalizer.denormalize(images)[: n - taken]
-        taken += len(batch)
-        yield batch
-        if taken >= n:
-            return
 
 
 def is_quality_column(name: str) -> bool:

@@ -157,6 +157,7 @@ def measure_demo_gan(
 ) -> dict[str, Any]:
     """FD/KID/diversity of the GAN's faces against the held-out faces, next to the real-vs-real
     floor, and grids of held-out real and generated faces, beside the GAN run."""
+    from fakescope.data.tensors import real_uint8_batches
     from fakescope.gan.metrics import (
         FAKE_GRID_FILE,
         FLOOR_COMPARISON_FILE,
@@ -165,7 +166,6 @@ def measure_demo_gan(
         compare_with_floor,
     )
     from fakescope.gan.sample import load_generator, sample_grid, save_grid
-    from fakescope.gan.train import real_uint8_batches
     from fakescope.reproducibility import resolve_device
 
     device = resolve_device(config.device)

@@ -12,7 +12,7 @@ import pytest
 from fakescope.cli import main
 from fakescope.config import load_config
 from fakescope.models.registry import load_detector
-from fakescope.report.demo_files import DEMO_MARKER
+from fakescope.runs import DEMO_MARKER
 from fakescope.workflows import demo
 from fakescope.workflows.demo import DemoConfig, DemoResult, fresh_output_folder
 

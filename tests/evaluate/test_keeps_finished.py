@@ -12,8 +12,7 @@ import pytest
 
 from fakescope.config import DataConfig
 from fakescope.evaluate import compare, robustness
-from fakescope.evaluate.compare import COMPARISON_FILE
-from fakescope.evaluate.robustness import ROBUSTNESS_FILE
+from fakescope.runs import COMPARISON_FILE, ROBUSTNESS_FILE
 from fakescope.workflows.evaluation import compare_and_write, sweep_and_write
 
 

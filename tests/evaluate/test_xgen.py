@@ -18,7 +18,6 @@ from fakescope.evaluate.xgen import (
     CELL_METRICS,
     CONDITIONS,
     TRUST_METRICS,
-    XGEN_FILE,
     XgenResult,
     XgenSpec,
     trust_metrics,
@@ -26,6 +25,7 @@ from fakescope.evaluate.xgen import (
 )
 from fakescope.report.html import build_report
 from fakescope.report.xgen import write_xgen
+from fakescope.runs import XGEN_FILE
 from fakescope.workflows.xgen import run_xgen, training_entries, training_sets
 
 FAST = ["train.epochs=1", "train.batch_size=8", "train.threads=1", "train.amp=false",

@@ -23,9 +23,8 @@ from fakescope.evaluate.evaluate import Evaluation, evaluate_loaded, metrics_csv
 from fakescope.evaluate.scoring import prepare_evaluation_data, training_seed
 from fakescope.models.registry import load_detector
 from fakescope.reproducibility import resolve_device
-from fakescope.runs import atomic_write_bytes, write_json
+from fakescope.runs import COMPARISON_FILE, atomic_write_bytes, write_json
 
-COMPARISON_FILE = "comparison.json"
 TABLE_COLUMNS = (
     "accuracy", "precision", "recall", "f1", "roc_auc", "average_precision", "eer",
     "paper002_sensitivity", "paper002_specificity", "log_loss", "brier", "ece", "threshold",

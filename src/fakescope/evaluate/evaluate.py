@@ -46,9 +46,8 @@ from fakescope.metrics import (
 from fakescope.models.calibration import Calibration
 from fakescope.models.registry import LoadedDetector, load_detector
 from fakescope.reproducibility import resolve_device
-from fakescope.runs import atomic_write_bytes, write_json
+from fakescope.runs import EVALUATION_FILE, atomic_write_bytes, write_json
 
-EVALUATION_FILE = "evaluation.json"
 RELIABILITY_BINS = 15
 
 

@@ -38,9 +38,8 @@ from fakescope.evaluate.scoring import (
 from fakescope.metrics import binary_metrics
 from fakescope.models.registry import load_detector
 from fakescope.reproducibility import resolve_device
-from fakescope.runs import write_json
+from fakescope.runs import ROBUSTNESS_FILE, write_json
 
-ROBUSTNESS_FILE = "robustness.json"
 DEFAULT_SWEEPS: dict[str, tuple[float, ...]] = {
     "jpeg": (100, 90, 70, 50, 30),
     "blur": (0.0, 0.5, 1.0, 2.0, 3.0),

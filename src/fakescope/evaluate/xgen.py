@@ -31,7 +31,6 @@ from fakescope.evaluate.corruptions import perturbation
 from fakescope.formatting import format_value
 from fakescope.metrics import binary_metrics, ranking_metrics
 
-XGEN_FILE = "xgen.json"
 MODES = XGEN_MODES
 TRUST_METRICS = ("fakes_called_real", "uncertain", "selective_accuracy")
 CELL_METRICS = ("roc_auc", "average_precision", "accuracy", "ece", *TRUST_METRICS)

@@ -279,11 +279,6 @@ class QualityMeter:
         }
 
 
-# Where a floor comparison and its grids of real and generated images are written beside a run
-FLOOR_COMPARISON_FILE = "quality_vs_floor.json"
-REAL_GRID_FILE, FAKE_GRID_FILE = "real_grid.png", "fake_grid.png"
-
-
 @dataclass(frozen=True)
 class FloorComparison:
     """A generator's FD/KID/diversity against real images, next to the same numbers for a second

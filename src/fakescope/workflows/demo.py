@@ -26,8 +26,8 @@ from tqdm import tqdm
 from fakescope.config import DataConfig, load_config, preset_names, to_dict
 from fakescope.evaluate.choices import REAL_ANCHORED_RULE
 from fakescope.evaluate.compare import best_by
-from fakescope.report.demo_files import DEMO_MARKER, RECOMMENDED_DETECTOR, TIMINGS_FILE
-from fakescope.runs import write_json
+from fakescope.runs import BEST_CHECKPOINT, DEMO_MARKER, TIMINGS_FILE, write_json
+from fakescope.workflows.recommended import DEFAULT_DEMO_OUT, RECOMMENDED_DETECTOR
 
 if TYPE_CHECKING:
     from fakescope.data.pipeline import PreparedData
@@ -39,7 +39,7 @@ log = logging.getLogger("fakescope.demo")
 class DemoConfig:
     """Sizes of the demo; the defaults take about 5 minutes on 2 CPU cores."""
 
-    out: str = "runs/demo"
+    out: str = str(DEFAULT_DEMO_OUT)
     seed: int = 0
     device: str = "auto"
     faces: int = 800  # synthetic real faces; the GAN makes as many fakes
@@ -158,15 +158,10 @@ def measure_demo_gan(
     """FD/KID/diversity of the GAN's faces against the held-out faces, next to the real-vs-real
     floor, and grids of held-out real and generated faces, beside the GAN run."""
     from fakescope.data.tensors import real_uint8_batches
-    from fakescope.gan.metrics import (
-        FAKE_GRID_FILE,
-        FLOOR_COMPARISON_FILE,
-        REAL_GRID_FILE,
-        build_feature_extractor,
-        compare_with_floor,
-    )
+    from fakescope.gan.metrics import build_feature_extractor, compare_with_floor
     from fakescope.gan.sample import load_generator, sample_grid, save_grid
     from fakescope.reproducibility import resolve_device
+    from fakescope.runs import FAKE_GRID_FILE, FLOOR_COMPARISON_FILE, REAL_GRID_FILE
 
     device = resolve_device(config.device)
     prepared = _holdout_data(config, holdout_dir)
@@ -247,7 +242,7 @@ def train_demo_detector(
         },
     )
     result = train_detector(detect_config, progress=progress)
-    return result.run.checkpoints / "best.pt"
+    return result.run.checkpoints / BEST_CHECKPOINT
 
 
 def evaluate_detectors(

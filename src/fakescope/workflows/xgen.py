@@ -33,7 +33,7 @@ from fakescope.evaluate.xgen import (
     score_cells,
 )
 from fakescope.formatting import csv_bytes
-from fakescope.runs import atomic_write_bytes
+from fakescope.runs import BEST_CHECKPOINT, atomic_write_bytes
 
 
 def training_sets(families: Sequence[str], modes: Sequence[str],
@@ -95,7 +95,7 @@ def train_run(spec: XgenSpec, detector: str, set_name: str, data_csv: Path) -> P
     from fakescope.evaluate.threshold import ThresholdRule
 
     run_dir = spec.out / "runs" / safe_name(detector) / set_name
-    best = run_dir / "checkpoints" / "best.pt"
+    best = run_dir / "checkpoints" / BEST_CHECKPOINT
     if best.is_file() and "calibration" in load_checkpoint(best):
         return best
     preset, fixed = resolve_detector(detector)

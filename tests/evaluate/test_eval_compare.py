@@ -41,6 +41,22 @@ def test_find_checkpoints_skips_what_is_not_a_detector(
         find_checkpoints(folder / "nothing")
 
 
+def test_find_checkpoints_takes_each_runs_best_else_its_last(
+    checkpoint_dir: Path, tmp_path: Path
+) -> None:
+    detector = (checkpoint_dir / "run-one" / "checkpoints" / "best.pt").read_bytes()
+    both, stopped = tmp_path / "both" / "checkpoints", tmp_path / "stopped" / "checkpoints"
+    for path in (both / "best.pt", both / "last.pt", stopped / "last.pt"):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(detector)
+    found, skipped = find_checkpoints(tmp_path)
+    assert found == [both / "best.pt", stopped / "last.pt"]
+    assert skipped == [{"path": str(stopped / "best.pt"),
+                        "reason": "not written by this run; its last.pt is scored instead"}]
+    every, _ = find_checkpoints(tmp_path, "*.pt")
+    assert every == [both / "best.pt", both / "last.pt", stopped / "last.pt"]
+
+
 def test_compare_two_models_on_the_same_images(
     one_logit_checkpoint: Path, two_logit_checkpoint: Path, data_config: DataConfig, tmp_path: Path
 ) -> None:

@@ -73,8 +73,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     compare.add_argument("--models", required=True, nargs="+",
                          help="folder(s) searched for detector checkpoints, or checkpoint files")
-    compare.add_argument("--glob", default="*.pt",
-                         help="checkpoint file pattern inside folders, e.g. best.pt (default *.pt)")
+    compare.add_argument("--glob", default=None,
+                         help="checkpoint file pattern inside folders, e.g. '*.pt' for every "
+                         "checkpoint (default: each run's best.pt, else its last.pt)")
     _add_data(compare)
     compare.add_argument("--out", type=output_folder,
                          help="output folder (default <first folder>/comparison)")
@@ -169,7 +170,9 @@ def _data_config(args: argparse.Namespace, checkpoint: Path) -> DataConfig:
     return evaluation_data_config(load_detector(checkpoint), args.data, **overrides)
 
 
-def _checkpoints(models: Sequence[str], pattern: str) -> tuple[list[Path], list[dict[str, str]]]:
+def _checkpoints(
+    models: Sequence[str], pattern: str | None
+) -> tuple[list[Path], list[dict[str, str]]]:
     from fakescope.evaluate.compare import find_checkpoints
 
     found: list[Path] = []
@@ -185,7 +188,8 @@ def _checkpoints(models: Sequence[str], pattern: str) -> tuple[list[Path], list[
             raise FileNotFoundError(f"{item}: no such checkpoint file or folder")
     if not found:
         where = ", ".join(models)
-        raise FileNotFoundError(f"no detector checkpoints matching '{pattern}' in {where}")
+        matching = f" matching '{pattern}'" if pattern else ""
+        raise FileNotFoundError(f"no detector checkpoints{matching} in {where}")
     return found, skipped
 
 

@@ -23,7 +23,13 @@ from fakescope.evaluate.evaluate import Evaluation, evaluate_loaded, metrics_csv
 from fakescope.evaluate.scoring import prepare_evaluation_data, training_seed
 from fakescope.models.registry import load_detector
 from fakescope.reproducibility import resolve_device
-from fakescope.runs import COMPARISON_FILE, atomic_write_bytes, write_json
+from fakescope.runs import (
+    BEST_CHECKPOINT,
+    COMPARISON_FILE,
+    LAST_CHECKPOINT,
+    atomic_write_bytes,
+    write_json,
+)
 
 TABLE_COLUMNS = (
     "accuracy", "precision", "recall", "f1", "roc_auc", "average_precision", "eer",
@@ -69,16 +75,19 @@ class Comparison:
 
 
 def find_checkpoints(
-    folder: str | Path, pattern: str = "*.pt"
+    folder: str | Path, pattern: str | None = None
 ) -> tuple[list[Path], list[dict[str, str]]]:
     """Detector checkpoints matching `pattern` under `folder` (recursively, sorted), and the
-    files passed over with the reason: other kinds (GAN states), resume states, unreadable."""
+    files passed over with the reason: other kinds (GAN states), resume states, unreadable.
+
+    With no `pattern`, a run's checkpoints/ folder gives one model: its best.pt, or its last.pt
+    when the run wrote no best.pt (a `skipped` entry for the missing best.pt says so)."""
     folder = Path(folder)
     if not folder.is_dir():
         raise NotADirectoryError(f"{folder} is not a folder of checkpoints")
     found: list[Path] = []
     skipped: list[dict[str, str]] = []
-    for path in sorted(folder.rglob(pattern)):
+    for path in sorted(folder.rglob(pattern or "*.pt")):
         if path.name.startswith(_RESUME_STATE_PREFIX):
             skipped.append({"path": str(path), "reason": "a training state to resume from"})
             continue
@@ -91,7 +100,29 @@ def find_checkpoints(
             found.append(path)
         else:
             skipped.append({"path": str(path), "reason": f"a '{kind}' checkpoint, not a detector"})
-    return found, skipped
+    return (found, skipped) if pattern else _best_of_each_run(found, skipped)
+
+
+def _best_of_each_run(
+    found: list[Path], skipped: list[dict[str, str]]
+) -> tuple[list[Path], list[dict[str, str]]]:
+    """Of each run's checkpoints/ folder only best.pt, else last.pt; other folders keep all."""
+    by_folder: dict[Path, list[Path]] = {}
+    for path in found:
+        by_folder.setdefault(path.parent, []).append(path)
+    chosen: list[Path] = []
+    for folder, paths in by_folder.items():
+        names = {p.name: p for p in paths}
+        if folder.name == "checkpoints" and BEST_CHECKPOINT in names:
+            chosen.append(names[BEST_CHECKPOINT])
+        elif folder.name == "checkpoints" and LAST_CHECKPOINT in names:
+            chosen.append(names[LAST_CHECKPOINT])
+            skipped.append({"path": str(folder / BEST_CHECKPOINT),
+                            "reason": f"not written by this run; its {LAST_CHECKPOINT} is "
+                                      "scored instead"})
+        else:
+            chosen += paths
+    return chosen, skipped
 
 
 def _unique_names(checkpoints: Sequence[Path]) -> list[str]:

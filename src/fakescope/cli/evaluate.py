@@ -250,7 +250,7 @@ def _check_fit_settings(args: argparse.Namespace, options: EvalOptions) -> None:
 def _evaluate(args: argparse.Namespace) -> int:
     from fakescope.evaluate.calibrate import BandTargets
     from fakescope.evaluate.threshold import ThresholdRule
-    from fakescope.report.evaluation import evaluate_and_write
+    from fakescope.workflows.evaluation import evaluate_and_write
 
     options = _options(args, _eval_flags(args))
     _check_fit_settings(args, options)
@@ -317,7 +317,7 @@ def calibration_line(calibration: dict[str, Any], threshold: float, m: dict[str,
 
 def _compare(args: argparse.Namespace) -> int:
     from fakescope.evaluate.compare import TABLE_COLUMNS, best_by
-    from fakescope.report.evaluation import compare_and_write
+    from fakescope.workflows.evaluation import compare_and_write
 
     options = _options(args)
     checkpoints, skipped = _checkpoints(args.models, args.glob)
@@ -347,7 +347,7 @@ def _compare(args: argparse.Namespace) -> int:
 def _robustness(args: argparse.Namespace) -> int:
     from fakescope.evaluate.evaluate import default_evaluation_dir
     from fakescope.evaluate.robustness import parse_sweeps
-    from fakescope.report.evaluation import sweep_and_write
+    from fakescope.workflows.evaluation import sweep_and_write
 
     options = _options(args, {"conditions": args.corruptions})
     sweeps = parse_sweeps(options.conditions)

@@ -64,8 +64,9 @@ def _names(text: str | None) -> list[str] | None:
 def _xgen(args: argparse.Namespace) -> int:
     from fakescope.config import merge_overrides
     from fakescope.evaluate.options import CalibrationOptions, EvalOptions
-    from fakescope.evaluate.xgen import XgenSpec, run_xgen, xgen_markdown
+    from fakescope.evaluate.xgen import XgenSpec, xgen_markdown
     from fakescope.report.xgen import keep_xgen, write_xgen
+    from fakescope.workflows.xgen import run_xgen
 
     options = load_options(
         args,

@@ -248,24 +248,14 @@ def _check_fit_settings(args: argparse.Namespace, options: EvalOptions) -> None:
 
 
 def _evaluate(args: argparse.Namespace) -> int:
-    from fakescope.evaluate.calibrate import BandTargets
-    from fakescope.evaluate.threshold import ThresholdRule
     from fakescope.workflows.evaluation import evaluate_and_write
 
     options = _options(args, _eval_flags(args))
     _check_fit_settings(args, options)
     checkpoint = Path(args.checkpoint)
-    fit = options.calibration
-    rule = ThresholdRule.parse(fit.rule) if fit.rule else None
-    band = BandTargets(fit.max_fake_called_real, fit.max_real_called_fake) if fit.band else None
-    result = evaluate_and_write(
-        checkpoint, _data_config(args, checkpoint), options.split, rule, fit.split,
-        out=args.out, store=fit.store, device=options.device, batch_size=options.batch_size,
-        seed=options.seed, progress=options.progress, band=band,
-        temperature_scaling=fit.temperature, provenance=options.provenance,
-        explain_per_class=options.explain, shift=fit.shift,
-    )
+    result = evaluate_and_write(checkpoint, _data_config(args, checkpoint), options, args.out)
     evaluation, out, written = result.evaluation, result.out, result.written
+    fitted = options.calibration
     _report_skipped(evaluation.data.get("bad_files") or [], out / "evaluation.json")
     if args.json:
         print(json.dumps(evaluation.metrics, indent=2))
@@ -275,7 +265,7 @@ def _evaluate(args: argparse.Namespace) -> int:
           f"({m['n_real']} real, {m['n_fake']} fake)")
     print(f"threshold {format_probability(evaluation.threshold)} "
           f"({evaluation.threshold_source})"
-          + ("; stored in the checkpoint" if rule and fit.store else ""))
+          + ("; stored in the checkpoint" if fitted.rule and fitted.store else ""))
     print(calibration_line(evaluation.calibration, evaluation.threshold, m))
     print(format_table(("metric", "value"), [(k, m.get(k)) for k in SUMMARY_METRICS]))
     print(format_table(("", "predicted real", "predicted fake"),
@@ -324,8 +314,7 @@ def _compare(args: argparse.Namespace) -> int:
     first = Path(args.models[0])
     out = Path(args.out) if args.out else (first if first.is_dir() else first.parent) / "comparison"
     comparison, written = compare_and_write(
-        checkpoints, _data_config(args, checkpoints[0]), out, options.split, options.device,
-        options.batch_size, options.seed, options.progress, skipped,
+        checkpoints, _data_config(args, checkpoints[0]), options, out, skipped
     )
     header = ("model", "calibrated", *TABLE_COLUMNS)
     table = comparison.table()
@@ -350,13 +339,12 @@ def _robustness(args: argparse.Namespace) -> int:
     from fakescope.workflows.evaluation import sweep_and_write
 
     options = _options(args, {"conditions": args.corruptions})
-    sweeps = parse_sweeps(options.conditions)
+    parse_sweeps(options.conditions)  # an unknown corruption fails before any loading
     checkpoints, _ = _checkpoints(args.models, args.glob)
     default_out = default_evaluation_dir(checkpoints[0], options.split)
     out = Path(args.out) if args.out else default_out.with_name(f"robustness-{options.split}")
     result, written = sweep_and_write(
-        checkpoints, _data_config(args, checkpoints[0]), out, options.split, sweeps,
-        options.device, options.batch_size, options.seed, options.progress,
+        checkpoints, _data_config(args, checkpoints[0]), options, out
     )
     header = ("model", "corruption", "strength", "accuracy", "roc_auc", "eer")
     measured = [r for r in result.rows if "error" not in r]

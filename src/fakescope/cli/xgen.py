@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import sys
 from pathlib import Path
 
@@ -18,7 +19,7 @@ from fakescope.cli.eval_options import OPTIONS_HELP, is_option, load_options
 from fakescope.evaluate.choices import REAL_ANCHORED_RULE, XGEN_CONDITIONS, XGEN_MODES
 
 # The evaluation options xgen reads; its other --set keys go to every detector training run.
-USES = ("device", "seed", "progress", "calibration", "conditions")
+USES = ("device", "batch_size", "seed", "progress", "calibration", "conditions")
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -63,20 +64,20 @@ def _names(text: str | None) -> list[str] | None:
 
 def _xgen(args: argparse.Namespace) -> int:
     from fakescope.config import merge_overrides
-    from fakescope.evaluate.options import CalibrationOptions, EvalOptions
-    from fakescope.evaluate.xgen import XgenSpec, xgen_markdown
-    from fakescope.report.xgen import keep_xgen, write_xgen
-    from fakescope.workflows.xgen import run_xgen
+    from fakescope.evaluate.options import xgen_options
 
     options = load_options(
         args,
         {"device": args.device, "seed": args.seed, "calibration.rule": args.threshold,
          "conditions": _names(args.conditions)},
         USES,
-        EvalOptions(seed=0, progress=sys.stderr.isatty(),
-                    calibration=CalibrationOptions(rule=REAL_ANCHORED_RULE)),
+        dataclasses.replace(xgen_options(), progress=sys.stderr.isatty()),
         sets=[text for text in args.overrides if is_option(text)],
     )
+    from fakescope.evaluate.xgen import XgenSpec, xgen_markdown
+    from fakescope.report.xgen import keep_xgen, write_xgen
+    from fakescope.workflows.xgen import run_xgen
+
     flags = {"train.epochs": args.epochs, "train.max_minutes": args.minutes}
     detector_sets = [text for text in args.overrides if not is_option(text)]
     overrides = [f"{k}={v}" for k, v in merge_overrides(flags, detector_sets).items()]
@@ -87,12 +88,8 @@ def _xgen(args: argparse.Namespace) -> int:
         out=out,
         modes=["single", "loo"] if args.mode == "both" else [args.mode],
         train_families=_names(args.train_families),
-        conditions=list(options.conditions or XGEN_CONDITIONS),
         overrides=overrides,
-        threshold_rule=options.calibration.rule or REAL_ANCHORED_RULE,
-        seed=options.seed or 0,
-        device=options.device,
-        progress=options.progress,
+        options=options,
     )
     result = run_xgen(spec, on_update=lambda partial: keep_xgen(partial, out))
     written = write_xgen(result, out)

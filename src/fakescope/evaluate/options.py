@@ -17,6 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from fakescope.config import SEED_LIMIT, ConfigError
+from fakescope.evaluate.choices import REAL_ANCHORED_RULE
 
 
 @dataclass(frozen=True)
@@ -69,3 +70,9 @@ class EvalOptions:
             raise ConfigError(f"seed: must be from 0 to {SEED_LIMIT}, got {self.seed}")
         if self.explain < 0:
             raise ConfigError(f"explain: must be at least 0, got {self.explain}")
+
+
+def xgen_options() -> EvalOptions:
+    """`xgen`'s defaults: seed 0 (its training runs' too) and a threshold anchored on the real
+    images, fitted and stored after each training run."""
+    return EvalOptions(seed=0, calibration=CalibrationOptions(rule=REAL_ANCHORED_RULE))

@@ -19,7 +19,7 @@ from fakescope.cli.outputs import (
     row_output,
     write_rows,
 )
-from fakescope.config import ConfigError, DataConfig
+from fakescope.config import ConfigError, DataConfig, parse_override
 from fakescope.evaluate.options import EvalOptions
 from fakescope.formatting import csv_text, format_probability, format_table
 
@@ -233,15 +233,15 @@ def _eval_flags(args: argparse.Namespace) -> dict[str, Any]:
     }
 
 
-def _check_fit_settings(args: argparse.Namespace, options: EvalOptions) -> None:
+def _check_fit_settings(args: argparse.Namespace, flags: dict[str, Any],
+                        options: EvalOptions) -> None:
     """A flag or --set that tunes a fit needs a threshold rule: without one nothing is fitted
     (an options file may hold them for the runs that fit)."""
     if options.calibration.rule is not None:
         return
-    given = [flag for flag, key in FIT_FLAGS.items()
-             if getattr(args, flag[2:].replace("-", "_")) not in (None, False)]
-    given += [text.split("=", 1)[0].strip() for text in args.overrides
-              if text.split("=", 1)[0].strip().startswith("calibration.")]
+    given = [flag for flag, key in FIT_FLAGS.items() if flags.get(key) is not None]
+    given += [key for key, _ in map(parse_override, args.overrides)
+              if key.startswith("calibration.")]
     if given:
         raise ConfigError(f"{', '.join(given)}: only with --calibrate-threshold (without it "
                           "nothing is fitted or stored)")
@@ -250,8 +250,9 @@ def _check_fit_settings(args: argparse.Namespace, options: EvalOptions) -> None:
 def _evaluate(args: argparse.Namespace) -> int:
     from fakescope.workflows.evaluation import evaluate_and_write
 
-    options = _options(args, _eval_flags(args))
-    _check_fit_settings(args, options)
+    flags = _eval_flags(args)
+    options = _options(args, flags)
+    _check_fit_settings(args, flags, options)
     checkpoint = Path(args.checkpoint)
     result = evaluate_and_write(checkpoint, _data_config(args, checkpoint), options, args.out)
     evaluation, out, written = result.evaluation, result.out, result.written

@@ -111,6 +111,18 @@ def test_xgen_routes_each_set_to_the_options_or_the_detector_runs(
     assert "seed: must be from 0 to" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize(("text", "message"), [
+    ("calibration.rule=null", "xgen needs a threshold rule (calibration.rule)"),
+    ("calibration.store=false", "calibration.store: xgen always stores"),
+])  # fmt: skip
+def test_xgen_refuses_options_its_runs_cannot_honour(
+    text: str, message: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    argv = ["xgen", "--set-dir", str(tmp_path), "--detectors", "npr_cnn", "--set", text]
+    assert main(argv) == 2
+    assert capsys.readouterr().err.startswith(f"fakescope: error: {message}")
+
+
 def test_options_load_like_a_training_config(tmp_path: Path) -> None:
     preset = tmp_path / "eval.yaml"
     preset.write_text("device: cpu\ncalibration:\n  rule: fpr:0.05\n  shift: false\n")

@@ -107,17 +107,20 @@ def train_run(spec: XgenSpec, detector: str, set_name: str, data_csv: Path) -> P
     settings.update(parse_override(text) for text in spec.overrides)
     config = load_config(DetectJobConfig, preset, settings)
     result = train_detector(config, resume=run_dir.is_dir(), progress=spec.options.progress)
-    # Stored always: scoring reads it back, and a calibrated checkpoint marks the run done.
-    steps = _calibration_steps(spec)
-    calibrate_checkpoint(result.best_checkpoint, config.data, steps, spec.options.device,
-                         spec.options.batch_size)  # fmt: skip
+    # Stored: the scoring reads it back, and a calibrated checkpoint marks the run done.
+    calibrate_checkpoint(result.best_checkpoint, config.data, _calibration_steps(spec),
+                         spec.options.device, spec.options.batch_size)
     return result.best_checkpoint
 
 
 def _calibration_steps(spec: XgenSpec) -> CalibrationSteps:
+    """Each run's calibration: it needs a rule, and is stored (the scoring reads it back)."""
     steps = CalibrationSteps.from_options(spec.options.calibration)
     if steps is None:
         raise ConfigError("xgen needs a threshold rule (calibration.rule) to calibrate each run")
+    if not spec.options.calibration.store:
+        raise ConfigError("calibration.store: xgen always stores each run's calibration (its "
+                          "scoring reads it back)")
     return steps
 
 

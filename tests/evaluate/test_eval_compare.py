@@ -17,6 +17,7 @@ from fakescope.evaluate.compare import (
     read_comparison,
     write_comparison,
 )
+from fakescope.evaluate.options import EvalOptions
 
 
 def test_find_checkpoints_skips_what_is_not_a_detector(
@@ -61,7 +62,8 @@ def test_compare_two_models_on_the_same_images(
     one_logit_checkpoint: Path, two_logit_checkpoint: Path, data_config: DataConfig, tmp_path: Path
 ) -> None:
     comparison = compare_checkpoints(
-        [one_logit_checkpoint, two_logit_checkpoint], data_config, "test", "cpu", 8
+        [one_logit_checkpoint, two_logit_checkpoint], data_config,
+        EvalOptions(device="cpu", batch_size=8),
     )
     first, second = comparison.evaluations
     assert (first.model, second.model) == ("run-one/best", "run/best")
@@ -87,7 +89,8 @@ def test_same_named_checkpoints_get_their_paths_as_names(
     copy = tmp_path / "run-one" / "checkpoints" / "best.pt"
     copy.parent.mkdir(parents=True)
     copy.write_bytes(one_logit_checkpoint.read_bytes())
-    comparison = compare_checkpoints([one_logit_checkpoint, copy], data_config, "test", "cpu")
+    comparison = compare_checkpoints([one_logit_checkpoint, copy], data_config,
+                                     EvalOptions(device="cpu"))
     names = [e.model for e in comparison.evaluations]
     assert len(set(names)) == 2 and names[1].startswith(str(tmp_path))
 

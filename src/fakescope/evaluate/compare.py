@@ -20,6 +20,7 @@ from fakescope.data.pipeline import PreparedData
 from fakescope.data.transforms import InputSpec
 from fakescope.errors import failure_line
 from fakescope.evaluate.evaluate import Evaluation, evaluate_loaded, metrics_csv, model_name
+from fakescope.evaluate.options import EvalOptions
 from fakescope.evaluate.scoring import prepare_evaluation_data, training_seed
 from fakescope.models.registry import load_detector
 from fakescope.reproducibility import resolve_device
@@ -135,23 +136,21 @@ def _unique_names(checkpoints: Sequence[Path]) -> list[str]:
 def compare_checkpoints(
     checkpoints: Sequence[str | Path],
     data: DataConfig,
-    split: str = "test",
-    device: str = "auto",
-    batch_size: int = 64,
-    seed: int | None = None,
-    progress: bool = False,
+    options: EvalOptions | None = None,
     on_update: Callable[[Comparison], None] = lambda comparison: None,
 ) -> Comparison:
-    """Evaluate each checkpoint at its stored threshold on the same `split` of `data`.
+    """Evaluate each checkpoint at its stored threshold on the same `options.split` of `data`.
 
-    `seed` splits the data; by default the first checkpoint's training seed. A checkpoint
-    that fails is recorded in `failed`; `on_update` runs after each checkpoint.
+    `options.seed` splits the data; by default the first checkpoint's training seed. A
+    checkpoint that fails is recorded in `failed`; `on_update` runs after each checkpoint.
     """
     if not checkpoints:
         raise ValueError("no detector checkpoints to compare")
+    options = options or EvalOptions()
+    seed = options.seed
     paths = [Path(c) for c in checkpoints]
-    torch_device = resolve_device(device)
-    comparison = Comparison(split=split)
+    torch_device = resolve_device(options.device)
+    comparison = Comparison(split=options.split)
     prepared_by_spec: dict[InputSpec, PreparedData] = {}
     for path, name in zip(paths, _unique_names(paths), strict=True):
         try:
@@ -160,17 +159,11 @@ def compare_checkpoints(
                 seed = training_seed(loaded)
             if loaded.input_spec not in prepared_by_spec:
                 prepared_by_spec[loaded.input_spec] = prepare_evaluation_data(
-                    loaded, data, seed, progress
+                    loaded, data, seed, options.progress
                 )
             evaluation, _ = evaluate_loaded(
-                loaded,
-                prepared_by_spec[loaded.input_spec],
-                split,
-                torch_device,
-                checkpoint=str(path),
-                name=name,
-                batch_size=batch_size,
-                progress=progress,
+                loaded, prepared_by_spec[loaded.input_spec], options, torch_device,
+                (str(path), name),
             )
         except Exception as err:  # one model's failure must not lose the others' results
             comparison.failed.append({"path": str(path), "error": failure_line(err)})

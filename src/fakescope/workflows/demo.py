@@ -249,22 +249,19 @@ def evaluate_detectors(
     config: DemoConfig, checkpoints: list[Path], data_dir: Path, progress: bool
 ) -> list[dict[str, Any]]:
     """Threshold on validation, test-split evaluation with plots and Grad-CAM, per detector."""
-    from fakescope.evaluate.threshold import ThresholdRule
+    from fakescope.evaluate.options import CalibrationOptions, EvalOptions
     from fakescope.workflows.evaluation import evaluate_and_write
 
     table = []
-    rule = ThresholdRule.parse(config.threshold_rule)
+    options = EvalOptions(
+        device=config.device, progress=progress,
+        calibration=CalibrationOptions(rule=config.threshold_rule),
+        explain=config.gradcam_per_class,  # each with its joint decision
+    )  # fmt: skip
     for checkpoint in checkpoints:
         data = DataConfig(path=str(data_dir), cache_dir=str(Path(config.out) / "cache"))
         evaluation = evaluate_and_write(
-            checkpoint,
-            _evaluation_data(checkpoint, data),
-            "test",
-            rule,
-            "val",
-            device=config.device,
-            progress=progress,
-            explain_per_class=config.gradcam_per_class,  # each with its joint decision
+            checkpoint, _evaluation_data(checkpoint, data), options
         ).evaluation
         table.append(
             {
@@ -288,17 +285,17 @@ def _evaluation_data(checkpoint: Path, data: DataConfig) -> DataConfig:
 def compare_and_sweep(
     config: DemoConfig, checkpoints: list[Path], data_dir: Path, progress: bool
 ) -> None:
+    from fakescope.evaluate.options import EvalOptions
     from fakescope.workflows.evaluation import compare_and_write, sweep_and_write
 
     data = _evaluation_data(
         checkpoints[0], DataConfig(path=str(data_dir), cache_dir=str(Path(config.out) / "cache"))
     )
     out = Path(config.out)
-    compare_and_write(checkpoints, data, out / "comparison", device=config.device,
-                      progress=progress)
+    options = EvalOptions(device=config.device, progress=progress)
+    compare_and_write(checkpoints, data, options, out / "comparison")
     if config.robustness:
-        sweep_and_write(checkpoints, data, out / "robustness", device=config.device,
-                        progress=progress)
+        sweep_and_write(checkpoints, data, options, out / "robustness")
 
 
 def stage_count(config: DemoConfig) -> int:

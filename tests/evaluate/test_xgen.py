@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -12,27 +13,27 @@ import pytest
 from PIL import Image
 
 from fakescope.cli import main
+from fakescope.data.multigen_set import MANIFEST_COLUMNS, MANIFEST_CSV, split_of
 from fakescope.data.synth import synthesize_dataset
+from fakescope.evaluate.options import xgen_options
 from fakescope.evaluate.xgen import (
     CELL_METRICS,
     CONDITIONS,
     TRUST_METRICS,
-    XGEN_FILE,
     XgenResult,
     XgenSpec,
-    run_xgen,
-    training_entries,
-    training_sets,
     trust_metrics,
     xgen_markdown,
 )
-from fakescope.gan.multigen import MANIFEST_COLUMNS, MANIFEST_CSV, split_of
 from fakescope.report.html import build_report
 from fakescope.report.xgen import write_xgen
+from fakescope.runs import XGEN_FILE
+from fakescope.workflows.xgen import run_xgen, training_entries, training_sets
 
 FAST = ["train.epochs=1", "train.batch_size=8", "train.threads=1", "train.amp=false",
         "train.channels_last=false"]
 DETECTORS = ["spectrum_cnn", "npr_cnn"]
+ON_CPU = replace(xgen_options(), device="cpu")
 
 
 @pytest.fixture(scope="module")
@@ -65,7 +66,7 @@ def tiny_set(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def xgen_out(tiny_set: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("xgen_out")
     spec = XgenSpec(set_dir=tiny_set, detectors=DETECTORS, out=out, modes=["single", "loo"],
-                    train_families=["halfA"], overrides=FAST, device="cpu")
+                    train_families=["halfA"], overrides=FAST, options=ON_CPU)
     write_xgen(run_xgen(spec), out)
     return out
 
@@ -118,7 +119,8 @@ def test_a_second_run_reuses_calibrated_checkpoints(tiny_set: Path, xgen_out: Pa
     best = sorted((xgen_out / "runs").rglob("best.pt"))
     stamps = [p.stat().st_mtime_ns for p in best]
     spec = XgenSpec(set_dir=tiny_set, detectors=DETECTORS, out=xgen_out, modes=["single"],
-                    train_families=["halfA"], conditions=["clean"], overrides=FAST, device="cpu")
+                    train_families=["halfA"], overrides=FAST,
+                    options=replace(ON_CPU, conditions=("clean",)))
     result = run_xgen(spec)
     assert [p.stat().st_mtime_ns for p in best] == stamps
     assert len(result.cells) == len(DETECTORS) * 3
@@ -192,8 +194,8 @@ def test_cells_follow_the_stored_band(tiny_set: Path, xgen_out: Path, tmp_path: 
 
     data = json.loads((xgen_out / XGEN_FILE).read_text())
     run = data["runs"][0]
-    spec = XgenSpec(set_dir=tiny_set, detectors=DETECTORS, out=xgen_out, conditions=["clean"],
-                    device="cpu")
+    spec = XgenSpec(set_dir=tiny_set, detectors=DETECTORS, out=xgen_out,
+                    options=replace(ON_CPU, conditions=("clean",)))
     entries = read_set(tiny_set)
 
     def cells(band: tuple[float, float] | None) -> list[dict[str, Any]]:
@@ -233,8 +235,8 @@ def test_a_failing_run_keeps_the_others(
 ) -> None:
     """Its row carries the error; the finished runs (reused from xgen_out) are written as
     they finish."""
-    from fakescope.evaluate import xgen
     from fakescope.report.xgen import keep_xgen
+    from fakescope.workflows import xgen
 
     train = xgen.train_run
 
@@ -245,7 +247,7 @@ def test_a_failing_run_keeps_the_others(
 
     monkeypatch.setattr(xgen, "train_run", npr_fails)
     spec = XgenSpec(set_dir=tiny_set, detectors=DETECTORS, out=xgen_out, modes=["single"],
-                    train_families=["halfA"], overrides=FAST, device="cpu")
+                    train_families=["halfA"], overrides=FAST, options=ON_CPU)
     result = run_xgen(spec, on_update=lambda partial: keep_xgen(partial, tmp_path))
     failed = [run for run in result.runs if "error" in run]
     assert [(r["detector"], r["error"]) for r in failed] == [

@@ -34,17 +34,20 @@ from PIL import Image, ImageOps
 from fakescope.config import ConfigError, load_config, parse_override
 from fakescope.data.images import BadImageError, load_image
 from fakescope.data.layouts import REAL, read_layout
+from fakescope.data.multigen_set import (
+    FAMILY_FILE,
+    MANIFEST_COLUMNS,
+    MANIFEST_CSV,
+    MANIFEST_JSON,
+    REAL_FAMILY,
+    REALS_FILE,
+    split_of,
+)
+from fakescope.data.tensors import load_uint8
 from fakescope.errors import BadFileError, DataError
 from fakescope.formatting import csv_bytes
 from fakescope.gan.families import AUTOENCODER, FAMILIES, GAN_FAMILIES
 from fakescope.runs import RunDir, atomic_write_bytes, write_json
-
-MANIFEST_CSV, MANIFEST_JSON, FAMILY_FILE, REALS_FILE = (
-    "manifest.csv", "manifest.json", "family.json", "reals.json"
-)  # fmt: skip
-MANIFEST_COLUMNS = ("path", "label", "split", "family", "checkpoint", "seed")
-REAL_FAMILY = "real"
-SPLIT_FRACTIONS = (0.8, 0.1, 0.1)
 
 
 @dataclass
@@ -75,13 +78,6 @@ class MultigenSummary:
 
     def counts(self) -> dict[str, int]:
         return {REAL_FAMILY: self.reals, **{f.family: len(f.files) for f in self.families}}
-
-
-def split_of(index: int, n: int, fractions: Sequence[float] = SPLIT_FRACTIONS) -> str:
-    """train / val / test for the index-th of n items, by cumulative fractions."""
-    train_end = round(n * fractions[0])
-    val_end = train_end + round(n * fractions[1])
-    return "train" if index < train_end else "val" if index < val_end else "test"
 
 
 def _fit(image: Image.Image, resolution: int) -> Image.Image:
@@ -123,12 +119,6 @@ def write_reals(reals: Path, out: Path, resolution: int, seed: int) -> list[tupl
     write_json(record, {"source": str(reals), "resolution": resolution, "seed": seed,
                         "files": [list(f) for f in files]})
     return files
-
-
-def read_uint8(out: Path, files: Sequence[tuple[str, str]]) -> torch.Tensor:
-    """The set's PNGs as one uint8 NCHW tensor."""
-    arrays = [np.asarray(load_image(out / name), dtype=np.uint8) for name, _ in files]
-    return torch.from_numpy(np.stack(arrays)).permute(0, 3, 1, 2).contiguous()
 
 
 def _write_gan_reals(out: Path, reals: Sequence[tuple[str, str]]) -> Path:
@@ -195,7 +185,7 @@ def _autoencoder_family(
     from fakescope.gan.autoencoder_train import reconstruct, train_autoencoder
     from fakescope.models.autoencoder import load_autoencoder
 
-    images = read_uint8(out, reals)
+    images = load_uint8([out / name for name, _ in reals])
     if checkpoint is None:
         checkpoint = out / "generators" / AUTOENCODER / "autoencoder.pt"
         if not checkpoint.is_file():

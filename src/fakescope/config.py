@@ -8,9 +8,11 @@ of being ignored.
 
 from __future__ import annotations
 
+import abc
 import dataclasses
 import types
 import typing
+from collections.abc import Callable, Iterator, Sequence
 from importlib import resources
 from importlib.resources.abc import Traversable
 from pathlib import Path
@@ -21,6 +23,8 @@ import yaml
 from fakescope.errors import FakescopeError
 
 T = TypeVar("T")
+V = TypeVar("V")
+S = TypeVar("S", bound="TextSetting")
 
 # The presets ship inside the package (package data), so a wheel or a plain `pip install .`
 # finds them by name as well as an editable checkout does.
@@ -29,6 +33,16 @@ PRESET_DIR: Traversable = resources.files("fakescope") / "presets"
 
 class ConfigError(FakescopeError, ValueError):
     """A preset or override does not fit the config's schema; the message names the key."""
+
+
+class TextSetting(abc.ABC):
+    """A config value written as one string in presets and `--set` (a detector's `pretrained`):
+    `parse` reads that string, `str()` writes it back, so a config saves and loads unchanged."""
+
+    @classmethod
+    @abc.abstractmethod
+    def parse(cls: type[S], text: str) -> S:
+        """The value `text` names; a ConfigError says in one line what was expected."""
 
 
 @dataclasses.dataclass
@@ -94,6 +108,8 @@ def _describe(tp: Any) -> str:
         return "a list"
     if origin is dict or (dataclasses.is_dataclass(tp) and isinstance(tp, type)):
         return "a mapping"
+    if isinstance(tp, type) and issubclass(tp, TextSetting):
+        return "a string"
     words = {bool: "true or false", int: "an integer", float: "a number", str: "a string"}
     return words.get(tp, _type_name(tp))
 
@@ -103,6 +119,15 @@ def _coerce(value: Any, tp: Any, key: str) -> Any:
     origin = get_origin(tp)
     if tp is Any:
         return value
+    if isinstance(tp, type) and issubclass(tp, TextSetting):
+        if isinstance(value, tp):
+            return value
+        if not isinstance(value, str):
+            raise ConfigError(f"{key}: expected a string, got {value!r}")
+        try:
+            return tp.parse(value)
+        except ConfigError as err:
+            raise ConfigError(f"{key}: {err}") from err
     if origin in (Union, types.UnionType):
         options = get_args(tp)
         if value is None and type(None) in options:
@@ -178,16 +203,29 @@ def from_dict(cls: type[T], data: dict[str, Any], prefix: str = "") -> T:
 
 
 def to_dict(config: Any) -> dict[str, Any]:
-    """A plain, YAML-safe dict of a config tree (tuples become lists)."""
+    """A plain, YAML-safe dict of a config tree (tuples become lists, a TextSetting its text)."""
 
     def plain(value: Any) -> Any:
+        if isinstance(value, TextSetting):
+            return str(value)
+        if dataclasses.is_dataclass(value) and not isinstance(value, type):
+            return {f.name: plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
         if isinstance(value, (list, tuple)):
             return [plain(v) for v in value]
         if isinstance(value, dict):
             return {k: plain(v) for k, v in value.items()}
         return value
 
-    return typing.cast(dict[str, Any], plain(dataclasses.asdict(config)))
+    return typing.cast(dict[str, Any], plain(config))
+
+
+def _leaves(tree: dict[str, Any], prefix: str = "") -> Iterator[tuple[str, Any]]:
+    """(dotted key, value) of every non-mapping value in a `to_dict` tree."""
+    for name, value in tree.items():
+        if isinstance(value, dict) and value:
+            yield from _leaves(value, f"{prefix}{name}.")
+        else:
+            yield prefix + name, value
 
 
 def _set_dotted(tree: dict[str, Any], dotted: str, value: Any) -> None:
@@ -229,6 +267,30 @@ def merge_overrides(flags: dict[str, Any], sets: list[str]) -> dict[str, Any]:
                               f"--set {text.strip()}: give it once")
         merged[key], given[key] = value, f"--set {text.strip()}"
     return merged
+
+
+def given(flag: V | None, current: V) -> V:
+    """A command's flag where the user gave it (not None), else the config's current value."""
+    return current if flag is None else flag
+
+
+def load_with_flags(
+    cls: type[T], preset: str | Path | None, sets: Sequence[str], flags: Callable[[T], T]
+) -> T:
+    """A command's config: the preset, its `--set key=value` strings, then `flags`, which applies
+    the command's dedicated flags with `dataclasses.replace` (so a renamed field is a type
+    error, not a key that fails at run time). A flag that changes a key a `--set` also gave is
+    an error, not a silent choice of one."""
+    config = load_config(cls, preset, list(sets))
+    before = dict(_leaves(to_dict(config)))
+    flagged = from_dict(cls, to_dict(flags(config)))  # checked like a preset's values
+    changed = {k: v for k, v in _leaves(to_dict(flagged)) if before.get(k) != v}
+    for text in sets:
+        key = parse_override(text)[0]
+        if key in changed:
+            raise ConfigError(f"{key} is given twice, as a flag ({changed[key]!r}) and as "
+                              f"--set {text.strip()}: give it once")
+    return flagged
 
 
 def override_settings(base: T, overrides: dict[str, Any]) -> T:

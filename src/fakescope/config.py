@@ -269,6 +269,13 @@ def merge_overrides(flags: dict[str, Any], sets: list[str]) -> dict[str, Any]:
     return merged
 
 
+def changed_settings(before: T, after: T) -> dict[str, Any]:
+    """The dotted keys and plain values of the settings `after` changed from `before`: what to
+    pass as `--set key=value` to a command run in another process, and what to record."""
+    old = dict(_leaves(to_dict(before)))
+    return {key: value for key, value in _leaves(to_dict(after)) if old.get(key) != value}
+
+
 def given(flag: V | None, current: V) -> V:
     """A command's flag where the user gave it (not None), else the config's current value."""
     return current if flag is None else flag
@@ -282,9 +289,8 @@ def load_with_flags(
     error, not a key that fails at run time). A flag that changes a key a `--set` also gave is
     an error, not a silent choice of one."""
     config = load_config(cls, preset, list(sets))
-    before = dict(_leaves(to_dict(config)))
     flagged = from_dict(cls, to_dict(flags(config)))  # checked like a preset's values
-    changed = {k: v for k, v in _leaves(to_dict(flagged)) if before.get(k) != v}
+    changed = changed_settings(config, flagged)
     for text in sets:
         key = parse_override(text)[0]
         if key in changed:

@@ -43,6 +43,7 @@ import torch
 from sklearn.metrics import roc_auc_score
 
 from fakescope.config import load_config, parse_override
+from fakescope.data.multigen_set import REAL_FAMILY
 from fakescope.detect.config import DetectJobConfig
 from fakescope.detect.train import train_detector
 from fakescope.evaluate.calibrate import BandTargets, fit_calibration
@@ -56,13 +57,13 @@ from fakescope.evaluate.scoring import (
     score_split,
 )
 from fakescope.evaluate.threshold import ThresholdRule
-from fakescope.evaluate.xgen import Entry, read_set, resolve_detector, training_entries
+from fakescope.evaluate.xgen import Entry, read_set
 from fakescope.formatting import csv_bytes
-from fakescope.gan.multigen import REAL_FAMILY
 from fakescope.metrics import expected_calibration_error
 from fakescope.models.calibration import Calibration
 from fakescope.models.registry import load_detector
 from fakescope.runs import atomic_write_bytes
+from fakescope.workflows.xgen import resolve_detector, training_entries
 
 VARIANTS = ("clean", "anchored", "current")
 CONDITIONS = {"clean": None, "blur1": ("blur", 1.0), "resize0.5": ("downscale", 0.5)}

@@ -9,12 +9,12 @@ from typing import Any
 
 import pytest
 
-from fakescope import demo
 from fakescope.cli import main
 from fakescope.config import load_config
-from fakescope.demo import DemoConfig, DemoResult, fresh_output_folder
 from fakescope.models.registry import load_detector
 from fakescope.report.demo_files import DEMO_MARKER
+from fakescope.workflows import demo
+from fakescope.workflows.demo import DemoConfig, DemoResult, fresh_output_folder
 
 
 def test_refuses_a_folder_it_did_not_write(tmp_path: Path) -> None:

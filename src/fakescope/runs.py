@@ -33,6 +33,9 @@ from typing import Any
 from fakescope.config import save_config
 from fakescope.formatting import csv_bytes
 
+# Beside an evaluation's Grad-CAM overlays: each example's reading, provenance and joint decision.
+EXAMPLES_FILE = "examples.json"
+
 _STEP_CHECKPOINT = re.compile(r"^ckpt-(\d+)\.pt$")
 _TEMP_FILE = re.compile(r"^\..+\.[A-Za-z0-9_]+\.tmp$")  # mkstemp's names in atomic writes
 

@@ -10,16 +10,12 @@ import torch
 
 from fakescope.cli import main
 from fakescope.data.layouts import read_layout
+from fakescope.data.multigen_set import MANIFEST_COLUMNS, MANIFEST_CSV, split_of
 from fakescope.data.synth import synthesize_dataset
 from fakescope.gan.autoencoder_train import reconstruct, train_autoencoder
-from fakescope.gan.multigen import (
-    FAMILIES,
-    MANIFEST_COLUMNS,
-    MANIFEST_CSV,
-    build_multigen_set,
-    split_of,
-)
+from fakescope.gan.families import FAMILIES
 from fakescope.models.autoencoder import ConvAutoencoder, load_autoencoder
+from fakescope.workflows.multigen import build_multigen_set
 
 # Tiny, fast GANs: one thread, no probes, no grids or plots, a budget of about a second.
 FAST_GAN = ["train.threads=1", "train.amp=false", "train.channels_last=false",

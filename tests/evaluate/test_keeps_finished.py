@@ -14,7 +14,7 @@ from fakescope.config import DataConfig
 from fakescope.evaluate import compare, robustness
 from fakescope.evaluate.compare import COMPARISON_FILE
 from fakescope.evaluate.robustness import ROBUSTNESS_FILE
-from fakescope.report.evaluation import compare_and_write, sweep_and_write
+from fakescope.workflows.evaluation import compare_and_write, sweep_and_write
 
 
 def test_compare_records_a_broken_model_and_compares_the_rest(

@@ -12,6 +12,7 @@ import pytest
 from PIL import Image
 
 from fakescope.cli import main
+from fakescope.data.multigen_set import MANIFEST_COLUMNS, MANIFEST_CSV, split_of
 from fakescope.data.synth import synthesize_dataset
 from fakescope.evaluate.xgen import (
     CELL_METRICS,
@@ -20,15 +21,12 @@ from fakescope.evaluate.xgen import (
     XGEN_FILE,
     XgenResult,
     XgenSpec,
-    run_xgen,
-    training_entries,
-    training_sets,
     trust_metrics,
     xgen_markdown,
 )
-from fakescope.gan.multigen import MANIFEST_COLUMNS, MANIFEST_CSV, split_of
 from fakescope.report.html import build_report
 from fakescope.report.xgen import write_xgen
+from fakescope.workflows.xgen import run_xgen, training_entries, training_sets
 
 FAST = ["train.epochs=1", "train.batch_size=8", "train.threads=1", "train.amp=false",
         "train.channels_last=false"]
@@ -233,8 +231,8 @@ def test_a_failing_run_keeps_the_others(
 ) -> None:
     """Its row carries the error; the finished runs (reused from xgen_out) are written as
     they finish."""
-    from fakescope.evaluate import xgen
     from fakescope.report.xgen import keep_xgen
+    from fakescope.workflows import xgen
 
     train = xgen.train_run
 

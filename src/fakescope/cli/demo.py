@@ -47,7 +47,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def _demo(args: argparse.Namespace) -> int:
     from fakescope.config import load_config
-    from fakescope.demo import DemoConfig, run_demo, stage_count
+    from fakescope.workflows.demo import DemoConfig, run_demo, stage_count
 
     preset = args.config or ("demo_quick" if args.quick else "demo")
     flags: dict[str, Any] = {"out": args.out, "seed": args.seed, "device": args.device}

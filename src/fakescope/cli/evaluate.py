@@ -192,7 +192,7 @@ def _checkpoints(models: Sequence[str], pattern: str) -> tuple[list[Path], list[
 def _evaluate(args: argparse.Namespace) -> int:
     from fakescope.evaluate.calibrate import BandTargets
     from fakescope.evaluate.threshold import ThresholdRule
-    from fakescope.report.evaluation import evaluate_and_write
+    from fakescope.workflows.evaluation import evaluate_and_write
 
     if not args.calibrate_threshold:
         given = [flag for flag, on in [("--no-store", args.no_store),
@@ -266,7 +266,7 @@ def calibration_line(calibration: dict[str, Any], threshold: float, m: dict[str,
 
 def _compare(args: argparse.Namespace) -> int:
     from fakescope.evaluate.compare import TABLE_COLUMNS, best_by
-    from fakescope.report.evaluation import compare_and_write
+    from fakescope.workflows.evaluation import compare_and_write
 
     checkpoints, skipped = _checkpoints(args.models, args.glob)
     first = Path(args.models[0])
@@ -295,7 +295,7 @@ def _compare(args: argparse.Namespace) -> int:
 def _robustness(args: argparse.Namespace) -> int:
     from fakescope.evaluate.evaluate import default_evaluation_dir
     from fakescope.evaluate.robustness import parse_sweeps
-    from fakescope.report.evaluation import sweep_and_write
+    from fakescope.workflows.evaluation import sweep_and_write
 
     sweeps = parse_sweeps(args.corruptions)
     checkpoints, _ = _checkpoints(args.models, args.glob)

@@ -47,7 +47,8 @@ def _checkpoints(pairs: list[str]) -> dict[str, Path]:
 
 
 def _multigen(args: argparse.Namespace) -> int:
-    from fakescope.gan.multigen import MANIFEST_CSV, build_multigen_set
+    from fakescope.data.multigen_set import MANIFEST_CSV
+    from fakescope.workflows.multigen import build_multigen_set
 
     summary = build_multigen_set(
         Path(args.reals),

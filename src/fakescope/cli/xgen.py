@@ -56,8 +56,9 @@ def _names(text: str | None) -> list[str] | None:
 
 def _xgen(args: argparse.Namespace) -> int:
     from fakescope.config import merge_overrides
-    from fakescope.evaluate.xgen import XgenSpec, run_xgen, xgen_markdown
+    from fakescope.evaluate.xgen import XgenSpec, xgen_markdown
     from fakescope.report.xgen import keep_xgen, write_xgen
+    from fakescope.workflows.xgen import run_xgen
 
     flags = {"train.epochs": args.epochs, "train.max_minutes": args.minutes}
     overrides = [f"{k}={v}" for k, v in merge_overrides(flags, args.overrides).items()]

@@ -10,4 +10,5 @@
     pipeline     a data config to batches
     inspect      `fakescope data inspect`
     synth        synthetic demo faces
+    multigen_set the layout of a multi-generator set (manifest, families, splits)
 """

@@ -10,5 +10,5 @@ Running a detector lives in `fakescope.inference`; metric values from labels and
     explain      Grad-CAM overlays of the worst-scored images
     compare      several checkpoints on the same images, one table
     robustness   the same evaluation under JPEG, blur, downscale and noise
-    xgen         cross-generator matrix: train on some generator families, score on all
+    xgen         cross-generator matrix: scoring each run on every generator family
 """

@@ -1,6 +1,6 @@
 """The generator families `fakescope data multigen` can build: name -> (GAN preset, overrides).
 
-Kept apart from `gan.multigen` (which needs torch) so the command line can offer the names
+Kept apart from `workflows.multigen` (which needs torch) so the command line can offer the names
 without importing it.
 """
 

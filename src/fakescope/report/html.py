@@ -57,10 +57,9 @@ from fakescope.gan.metrics import FAKE_GRID_FILE, FLOOR_COMPARISON_FILE, REAL_GR
 from fakescope.gan.plots import quality_floors
 from fakescope.report import plots
 from fakescope.report.demo_files import DEMO_MARKER, TIMINGS_FILE, demo_detector_checkpoint
-from fakescope.report.evaluation import EXAMPLES_FILE
 from fakescope.report.summary import glossary_section, run_summary, synthetic_data, synthetic_note
 from fakescope.report.xgen import heatmap_figure
-from fakescope.runs import RunDir, atomic_write_bytes
+from fakescope.runs import EXAMPLES_FILE, RunDir, atomic_write_bytes
 
 REPORT_FILE = "index.html"
 MAX_SAMPLE_IMAGES = 4

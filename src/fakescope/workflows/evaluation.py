@@ -38,10 +38,7 @@ from fakescope.report.plots import (
     write_evaluation_plots,
     write_robustness_plots,
 )
-from fakescope.runs import write_json
-
-# Beside the Grad-CAM overlays: each example's reading, provenance and joint decision.
-EXAMPLES_FILE = "examples.json"
+from fakescope.runs import EXAMPLES_FILE, write_json
 
 
 @dataclass(frozen=True)

@@ -34,17 +34,19 @@ from PIL import Image, ImageOps
 from fakescope.config import ConfigError, load_config, parse_override
 from fakescope.data.images import BadImageError, load_image
 from fakescope.data.layouts import REAL, read_layout
+from fakescope.data.multigen_set import (
+    FAMILY_FILE,
+    MANIFEST_COLUMNS,
+    MANIFEST_CSV,
+    MANIFEST_JSON,
+    REAL_FAMILY,
+    REALS_FILE,
+    split_of,
+)
 from fakescope.errors import BadFileError, DataError
 from fakescope.formatting import csv_bytes
 from fakescope.gan.families import AUTOENCODER, FAMILIES, GAN_FAMILIES
 from fakescope.runs import RunDir, atomic_write_bytes, write_json
-
-MANIFEST_CSV, MANIFEST_JSON, FAMILY_FILE, REALS_FILE = (
-    "manifest.csv", "manifest.json", "family.json", "reals.json"
-)  # fmt: skip
-MANIFEST_COLUMNS = ("path", "label", "split", "family", "checkpoint", "seed")
-REAL_FAMILY = "real"
-SPLIT_FRACTIONS = (0.8, 0.1, 0.1)
 
 
 @dataclass
@@ -75,13 +77,6 @@ class MultigenSummary:
 
     def counts(self) -> dict[str, int]:
         return {REAL_FAMILY: self.reals, **{f.family: len(f.files) for f in self.families}}
-
-
-def split_of(index: int, n: int, fractions: Sequence[float] = SPLIT_FRACTIONS) -> str:
-    """train / val / test for the index-th of n items, by cumulative fractions."""
-    train_end = round(n * fractions[0])
-    val_end = train_end + round(n * fractions[1])
-    return "train" if index < train_end else "val" if index < val_end else "test"
 
 
 def _fit(image: Image.Image, resolution: int) -> Image.Image:

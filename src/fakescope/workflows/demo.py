@@ -255,7 +255,7 @@ def evaluate_detectors(
 ) -> list[dict[str, Any]]:
     """Threshold on validation, test-split evaluation with plots and Grad-CAM, per detector."""
     from fakescope.evaluate.threshold import ThresholdRule
-    from fakescope.report.evaluation import evaluate_and_write
+    from fakescope.workflows.evaluation import evaluate_and_write
 
     table = []
     rule = ThresholdRule.parse(config.threshold_rule)
@@ -293,7 +293,7 @@ def _evaluation_data(checkpoint: Path, data: DataConfig) -> DataConfig:
 def compare_and_sweep(
     config: DemoConfig, checkpoints: list[Path], data_dir: Path, progress: bool
 ) -> None:
-    from fakescope.report.evaluation import compare_and_write, sweep_and_write
+    from fakescope.workflows.evaluation import compare_and_write, sweep_and_write
 
     data = _evaluation_data(
         checkpoints[0], DataConfig(path=str(data_dir), cache_dir=str(Path(config.out) / "cache"))

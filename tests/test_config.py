@@ -121,7 +121,7 @@ def test_a_typed_flag_and_a_set_of_the_same_key_must_agree() -> None:
 
 
 def test_typed_flags_are_checked_like_a_preset_value() -> None:
-    with pytest.raises(ConfigError, match="train.epochs: expected an integer, got 'many'"):
+    with pytest.raises(ConfigError, match=r"train\.epochs: expected an integer, got 'many'"):
         load_with_flags(ToyJob, None, [], _epochs_flag("many"))  # type: ignore[arg-type]
 
 

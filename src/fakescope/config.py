@@ -284,12 +284,18 @@ def given(flag: V | None, current: V) -> V:
 def load_with_flags(
     cls: type[T], preset: str | Path | None, sets: Sequence[str], flags: Callable[[T], T]
 ) -> T:
-    """A command's config: the preset, its `--set key=value` strings, then `flags`, which applies
-    the command's dedicated flags with `dataclasses.replace` (so a renamed field is a type
-    error, not a key that fails at run time). A flag that changes a key a `--set` also gave is
-    an error, not a silent choice of one."""
-    config = load_config(cls, preset, list(sets))
-    flagged = from_dict(cls, to_dict(flags(config)))  # checked like a preset's values
+    """A command's config: the preset, its `--set key=value` strings, then `flags` (see
+    `with_flags`)."""
+    return with_flags(load_config(cls, preset), sets, flags)
+
+
+def with_flags(config: T, sets: Sequence[str], flags: Callable[[T], T]) -> T:
+    """`config` with the `--set key=value` strings `sets`, then `flags`, which applies a
+    command's dedicated flags with `dataclasses.replace` (so a renamed field is a type error,
+    not a key that fails at run time). A flag that changes a key a `--set` also gave is an
+    error, not a silent choice of one."""
+    config = override_settings(config, sets)
+    flagged = from_dict(type(config), to_dict(flags(config)))  # checked like a preset's values
     changed = changed_settings(config, flagged)
     for text in sets:
         key = parse_override(text)[0]
@@ -299,11 +305,13 @@ def load_with_flags(
     return flagged
 
 
-def override_settings(base: T, overrides: dict[str, Any]) -> T:
-    """Settings without a preset (serve's, bench's) with a command's overrides applied: `base`
-    rebuilt through `from_dict`, so a `--set` is checked like a preset's value would be."""
+def override_settings(base: T, overrides: dict[str, Any] | Sequence[str]) -> T:
+    """Settings already built (serve's or bench's defaults, a job config a workflow filled in)
+    with overrides applied: dotted keys to values, or `key=value` strings from `--set`. `base`
+    is rebuilt through `from_dict`, so an override is checked like a preset's value would be."""
+    items = overrides.items() if isinstance(overrides, dict) else map(parse_override, overrides)
     tree = to_dict(base)
-    for key, value in overrides.items():
+    for key, value in items:
         _set_dotted(tree, key, value)
     return from_dict(type(base), tree)
 

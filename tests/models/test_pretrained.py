@@ -29,10 +29,10 @@ def test_parse_reads_every_source_and_str_writes_it_back(text: str, expected: Pr
 
 
 def test_an_empty_value_is_a_one_line_error() -> None:
-    with pytest.raises(ConfigError, match="model.pretrained: pretrained is empty") as err:
+    with pytest.raises(ConfigError, match=r"model\.pretrained: pretrained is empty") as err:
         load_config(DetectJobConfig, None, ["model.pretrained="])
     assert "\n" not in str(err.value)
-    with pytest.raises(ConfigError, match="model.pretrained: expected a string, got 3"):
+    with pytest.raises(ConfigError, match=r"model\.pretrained: expected a string, got 3"):
         load_config(DetectJobConfig, None, ["model.pretrained=3"])
 
 
@@ -53,7 +53,7 @@ def test_a_config_carries_the_type_and_saves_its_text(tmp_path: Path) -> None:
 
 def test_gan_is_refused_outside_the_demo_in_one_line() -> None:
     config = load_config(DetectJobConfig, None, ["model.pretrained=gan"])
-    with pytest.raises(ConfigError, match="model.pretrained: 'gan'") as err:
+    with pytest.raises(ConfigError, match=r"model\.pretrained: 'gan'") as err:
         check_detect_config(config)
     assert "\n" not in str(err.value)
     with pytest.raises(ConfigError, match="demo presets only"):

@@ -55,13 +55,10 @@ def _names(text: str | None) -> list[str] | None:
 
 
 def _xgen(args: argparse.Namespace) -> int:
-    from fakescope.config import merge_overrides
     from fakescope.evaluate.xgen import XgenSpec, xgen_markdown
     from fakescope.report.xgen import keep_xgen, write_xgen
     from fakescope.workflows.xgen import run_xgen
 
-    flags = {"train.epochs": args.epochs, "train.max_minutes": args.minutes}
-    overrides = [f"{k}={v}" for k, v in merge_overrides(flags, args.overrides).items()]
     out = Path(args.out) if args.out else Path(args.set_dir) / "xgen"
     spec = XgenSpec(
         set_dir=Path(args.set_dir),
@@ -70,7 +67,9 @@ def _xgen(args: argparse.Namespace) -> int:
         modes=["single", "loo"] if args.mode == "both" else [args.mode],
         train_families=_names(args.train_families),
         conditions=_names(args.conditions) or [],
-        overrides=overrides,
+        overrides=args.overrides,
+        epochs=args.epochs,
+        minutes=args.minutes,
         threshold_rule=args.threshold,
         seed=args.seed,
         device=args.device,

@@ -48,6 +48,8 @@ class XgenSpec:
     train_families: list[str] | None = None  # families to train on / hold out; None: all
     conditions: list[str] = field(default_factory=lambda: list(CONDITIONS))
     overrides: list[str] = field(default_factory=list)  # --set for every detector run
+    epochs: int | None = None  # train.epochs of every run (None: each detector's own)
+    minutes: float | None = None  # train.max_minutes of every run (None: each detector's own)
     threshold_rule: str = DEFAULT_RULE
     seed: int = 0
     device: str = "auto"

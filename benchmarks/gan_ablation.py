@@ -36,7 +36,7 @@ from typing import Any
 import yaml
 
 from fakescope.bench.machine import describe_machine
-from fakescope.config import changed_settings, load_config, override_settings
+from fakescope.config import changed_settings, load_config, override_settings, set_strings
 from fakescope.gan.config import GanJobConfig, GanModelConfig, GanTrainConfig
 
 FAKESCOPE = [sys.executable, "-m", "fakescope"]
@@ -126,13 +126,13 @@ def train_and_score(
     preset, change = VARIANTS[variant] if variant in VARIANTS else EXTRA[variant]
     base = load_config(GanJobConfig, preset)
     overrides = changed_settings(base, change(base))
-    settings = changed_settings(base, _same_compute(root, minutes)(change(base)))
+    settings = set_strings(base, _same_compute(root, minutes)(change(base)))
     name = f"{variant}_s{seed}"
     command = [*FAKESCOPE, "gan", "train", "--config", preset, "--data", str(data),
                "--root", str(root / "runs"), "--name", name, "--seed", str(seed),
                "--resolution", str(resolution)]
-    for key, value in settings.items():
-        command += ["--set", f"{key}={json.dumps(value)}"]
+    for setting in settings:
+        command += ["--set", setting]
     started = time.perf_counter()
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     trained = subprocess.run(command, capture_output=True, text=True, env=env)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import abc
 import dataclasses
+import json
 import types
 import typing
 from collections.abc import Callable, Iterator, Sequence
@@ -198,6 +199,10 @@ def from_dict(cls: type[T], data: dict[str, Any], prefix: str = "") -> T:
     if unknown:
         known = ", ".join(sorted(fields))
         raise ConfigError(f"unknown config key '{prefix}{unknown[0]}' (known here: {known})")
+    required = [name for name, f in fields.items() if name not in data and f.init
+                and f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING]
+    if required:
+        raise ConfigError(f"config key '{prefix}{required[0]}' is required here")
     kwargs = {name: _coerce(value, hints[name], prefix + name) for name, value in data.items()}
     return cls(**kwargs)
 
@@ -274,6 +279,12 @@ def changed_settings(before: T, after: T) -> dict[str, Any]:
     pass as `--set key=value` to a command run in another process, and what to record."""
     old = dict(_leaves(to_dict(before)))
     return {key: value for key, value in _leaves(to_dict(after)) if old.get(key) != value}
+
+
+def set_strings(before: T, after: T) -> list[str]:
+    """`--set key=value` strings that turn `before` into `after`, for a command a script starts
+    in another process (the values in JSON, which YAML reads back unchanged)."""
+    return [f"{key}={json.dumps(value)}" for key, value in changed_settings(before, after).items()]
 
 
 def given(flag: V | None, current: V) -> V:

@@ -43,19 +43,19 @@ class FeatureExtractor(Protocol):
     def __call__(self, images: torch.Tensor) -> torch.Tensor: ...
 
 
-ExtractorFactory = Callable[[torch.device, str], FeatureExtractor]  # (device, inception weights)
-_EXTRACTORS: dict[str, ExtractorFactory] = {}
+ExtractorBuilder = Callable[[torch.device, str], FeatureExtractor]  # (device, inception weights)
+_EXTRACTORS: dict[str, ExtractorBuilder] = {}
 _DESCRIPTIONS: dict[str, str] = {}
 
 
 def register_feature_extractor(
     name: str, description: str
-) -> Callable[[ExtractorFactory], ExtractorFactory]:
+) -> Callable[[ExtractorBuilder], ExtractorBuilder]:
     """Decorator: register a factory `f(device, inception_weights) -> FeatureExtractor` under
     `name`, the name `metrics.feature_extractor`, `collapse.features` and `--feature-extractor`
     take."""
 
-    def decorator(factory: ExtractorFactory) -> ExtractorFactory:
+    def decorator(factory: ExtractorBuilder) -> ExtractorBuilder:
         if name in _EXTRACTORS:
             raise ValueError(f"feature extractor '{name}' is registered twice")
         _EXTRACTORS[name] = factory

@@ -40,3 +40,14 @@ def test_a_registered_name_builds_and_a_second_registration_is_refused() -> None
         metrics.register_feature_extractor("pixels", "again")(lambda device, weights: extractor)
     config = load_config(GanJobConfig, None, ["collapse.features=pixels"])
     assert validate(config).collapse.features == "pixels"
+
+
+def test_gan_metrics_refuses_an_unknown_name_before_reading_anything(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from fakescope.cli import main
+
+    assert main(["gan", "metrics", "--checkpoint", "/no/such.pt", "--feature-extractor",
+                 "fid"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("fakescope: error: unknown feature extractor 'fid'") and "\n" not in err

@@ -26,8 +26,7 @@ import time
 from pathlib import Path
 
 from fakescope.bench.machine import describe_machine
-from fakescope.gan.metrics import FLOOR_COMPARISON_FILE
-from fakescope.report.demo_files import TIMINGS_FILE
+from fakescope.runs import FLOOR_COMPARISON_FILE, TIMINGS_FILE
 
 RESULTS = Path(__file__).parent / "results" / "demo_time.md"
 DEMO_GOAL_S = 360.0

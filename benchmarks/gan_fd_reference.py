@@ -25,6 +25,7 @@ import torch
 
 from fakescope.bench.machine import describe_machine
 from fakescope.checkpoints import GanPayload, read_gan, resolve_gan_checkpoint
+from fakescope.data.tensors import real_uint8_batches
 from fakescope.gan.judge import checkpoint_data
 from fakescope.gan.metrics import (
     EfficientNetLite0Features,
@@ -37,7 +38,6 @@ from fakescope.gan.metrics import (
     statistics_to_fd,
 )
 from fakescope.gan.sample import load_generator
-from fakescope.gan.train import real_uint8_batches
 
 EVERY_IMAGE = 10**9
 

@@ -380,8 +380,8 @@ def run_compile(args: argparse.Namespace) -> None:
 def run_stability(args: argparse.Namespace) -> None:
     header("bf16 against fp32 training: same start, same batches")
     torch.set_num_threads(args.threads[0])  # the numbers do not depend on it, the wait does
+    from fakescope.data.tensors import real_uint8_batches
     from fakescope.gan.metrics import PixelFeatures, QualityMeter
-    from fakescope.gan.train import real_uint8_batches
 
     # Each precision on two latent streams: how far two fp32 runs drift apart anyway (training
     # a GAN amplifies any difference) is the scale for the gap between fp32 and bf16.

@@ -28,7 +28,7 @@ from torchvision.transforms.functional import gaussian_blur
 
 from fakescope.bench.machine import describe_machine
 from fakescope.checkpoints import read_gan, resolve_gan_checkpoint
-from fakescope.gan.autoencoder_train import to_unit_range
+from fakescope.data.tensors import to_unit_range
 from fakescope.gan.sample import load_generator
 
 if __package__ in (None, ""):  # run as `python benchmarks/NAME.py`: make the package importable

@@ -26,6 +26,7 @@ import torch
 
 from fakescope.bench.machine import describe_machine
 from fakescope.config import DataConfig
+from fakescope.evaluate.options import EvalOptions
 from fakescope.evaluate.robustness import Robustness, robustness_sweep
 from fakescope.evaluate.scoring import evaluation_data_config
 from fakescope.inference import fastest
@@ -61,7 +62,7 @@ def timed_sweep(
 ) -> tuple[float, float, Robustness]:
     with probe(fast):
         wall, cpu = time.perf_counter(), time.process_time()
-        result = robustness_sweep(checkpoints, data, "test", device="cpu")
+        result = robustness_sweep(checkpoints, data, EvalOptions(device="cpu"))
         return time.perf_counter() - wall, time.process_time() - cpu, result
 
 

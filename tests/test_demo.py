@@ -13,7 +13,7 @@ from fakescope.cli import main
 from fakescope.config import ConfigError, load_config
 from fakescope.models.pretrained import IMAGENET, Pretrained
 from fakescope.models.registry import load_detector
-from fakescope.report.demo_files import DEMO_MARKER
+from fakescope.runs import DEMO_MARKER
 from fakescope.workflows import demo
 from fakescope.workflows.demo import (
     DemoConfig,

@@ -20,6 +20,12 @@ DISAGREE = [
     (["serve", "--checkpoint", "/no/such.pt", "--port", "0"],
      ["--batch-size", "4", "--set", "batch_size=5"], "batch_size"),
     (["bench", "--quick"], ["--rounds", "2", "--set", "rounds=3"], "rounds"),
+    (["eval", "--checkpoint", "/no/such.pt", "--data", "/no/such/data"],
+     ["--batch-size", "4", "--set", "batch_size=8"], "batch_size"),
+    (["robustness", "--models", "/no/such", "--data", "/no/such/data"],
+     ["--corruptions", "jpeg", "--set", "conditions=[blur]"], "conditions"),
+    (["xgen", "--set-dir", "/no/such", "--detectors", "npr_cnn"],
+     ["--threshold", "eer", "--set", "calibration.rule=f1"], "calibration.rule"),
 ]  # fmt: skip
 
 
@@ -43,6 +49,8 @@ AGREE = [
     (["serve", "--checkpoint", "/no/such.pt", "--port", "0"],
      ["--batch-size", "4", "--set", "batch_size=4"]),
     (["bench", "--quick", "--data", "/no/such/faces"], ["--rounds", "2", "--set", "rounds=2"]),
+    (["eval", "--checkpoint", "/no/such.pt", "--data", "/no/such/data"],
+     ["--batch-size", "8", "--set", "batch_size=8"]),
 ]  # fmt: skip
 
 

@@ -13,6 +13,7 @@ import pytest
 
 from fakescope.config import JobConfig, RunConfig
 from fakescope.distributed import DistContext
+from fakescope.runs import LOG_FILE
 from fakescope.speed import SpeedSettings
 from fakescope.training.budget import (
     MIN_USEFUL_STEPS,
@@ -22,7 +23,7 @@ from fakescope.training.budget import (
     process_start,
 )
 from fakescope.training.loop import Counters, run_epochs
-from fakescope.training.session import LOG_FILE, resolve_speed, training_session
+from fakescope.training.session import resolve_speed, training_session
 
 
 class Counting:

@@ -30,6 +30,7 @@ S = TypeVar("S", bound="TextSetting")
 # The presets ship inside the package (package data), so a wheel or a plain `pip install .`
 # finds them by name as well as an editable checkout does.
 PRESET_DIR: Traversable = resources.files("fakescope") / "presets"
+SEED_LIMIT = 2**32 - 1  # numpy's seeds are 32-bit
 
 
 class ConfigError(FakescopeError, ValueError):
@@ -378,12 +379,25 @@ def read_preset(preset: str | Path) -> dict[str, Any]:
     return data
 
 
+def _layered(under: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
+    """`over`'s values on top of `under`'s, section by section."""
+    merged = dict(under)
+    for key, value in over.items():
+        below = merged.get(key)
+        if isinstance(below, dict) and isinstance(value, dict):
+            value = _layered(below, value)
+        merged[key] = value
+    return merged
+
+
 def load_config(
     cls: type[T],
     preset: str | Path | None = None,
     overrides: dict[str, Any] | list[str] | None = None,
+    base: T | None = None,
 ) -> T:
-    """Defaults of `cls`, then the preset's values, then the overrides, checked at every step.
+    """Defaults of `cls` (or `base`, a command's own defaults), then the preset's values, then
+    the overrides, checked at every step.
 
     `overrides` is either a list of `key.sub=value` strings (from `--set`) or a dict of dotted
     keys to already-typed values; a None value sets the key to None (`--set key=null`), so
@@ -404,7 +418,7 @@ def load_config(
         items = [parse_override(o) for o in overrides]
     for key, value in items:
         _set_dotted(tree, key, value)
-    return from_dict(cls, tree)
+    return from_dict(cls, tree if base is None else _layered(to_dict(base), tree))
 
 
 def save_config(config: Any, path: Path) -> None:

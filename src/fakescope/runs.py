@@ -11,9 +11,11 @@ A run folder `runs/<name>/` holds everything one job produced::
     report/            plots and the HTML report
     data_report.json   what the data layer found (layout, counts, bad files)
 
-Files are written to a temporary file and renamed into place, so a crash mid-write never leaves
-a truncated one behind. What a checkpoint holds, and how it is saved and loaded, is
-`fakescope.checkpoints`.
+The names of the files that jobs write into run and output folders (evaluation.json,
+comparison.json, the demo's marker, ...) are the constants below, imported by every module that
+writes or reads one. Files are written to a temporary file and renamed into place, so a crash
+mid-write never leaves a truncated one behind. What a checkpoint holds, and how it is saved and
+loaded, is `fakescope.checkpoints`.
 """
 
 from __future__ import annotations
@@ -33,8 +35,22 @@ from typing import Any
 from fakescope.config import save_config
 from fakescope.formatting import csv_bytes
 
+# Names of the files that jobs write into run and output folders and the report reads back.
+LOG_FILE = "train.log"  # what a training run did and when (fakescope.training.session)
+BEST_CHECKPOINT, LAST_CHECKPOINT = "best.pt", "last.pt"  # in a run's checkpoints/
+SPEED_FILE = "speed.json"  # the speed settings a run chose and the timings behind the choice
+EVALUATION_FILE = "evaluation.json"  # evaluation/<split>/ of a run, or eval --out
+COMPARISON_FILE = "comparison.json"
+ROBUSTNESS_FILE = "robustness.json"
+XGEN_FILE = "xgen.json"
 # Beside an evaluation's Grad-CAM overlays: each example's reading, provenance and joint decision.
 EXAMPLES_FILE = "examples.json"
+# A GAN's floor comparison and its grids of real and generated images, beside its run.
+FLOOR_COMPARISON_FILE = "quality_vs_floor.json"
+REAL_GRID_FILE, FAKE_GRID_FILE = "real_grid.png", "fake_grid.png"
+REPORT_FILE = "index.html"  # in a run's report/
+DEMO_MARKER = "demo_config.json"  # the demo's settings; its presence marks a demo folder
+TIMINGS_FILE = "demo_timings.json"  # {"stage_seconds": {stage: seconds}}
 
 _STEP_CHECKPOINT = re.compile(r"^ckpt-(\d+)\.pt$")
 _TEMP_FILE = re.compile(r"^\..+\.[A-Za-z0-9_]+\.tmp$")  # mkstemp's names in atomic writes
@@ -212,6 +228,11 @@ class MetricsLog:
         kept = [r for r in rows if r.get(column, "") != "" and float(r[column]) <= last_value]
         if len(kept) != len(rows):
             atomic_write_bytes(self.path, csv_bytes(list(rows[0].keys()), kept))
+
+
+def demo_detector_checkpoint(out: Path, name: str) -> Path:
+    """Where the demo in `out` keeps detector `name`'s best checkpoint."""
+    return out / "detectors" / name / "checkpoints" / BEST_CHECKPOINT
 
 
 def write_json(path: Path, data: Any) -> None:

@@ -15,6 +15,7 @@ from fakescope.cli import main
 from fakescope.config import DataConfig
 from fakescope.evaluate.calibrate import BandTargets, fit_calibration, fit_temperature
 from fakescope.evaluate.evaluate import evaluate_checkpoint
+from fakescope.evaluate.options import CalibrationOptions, EvalOptions
 from fakescope.evaluate.threshold import ThresholdRule
 from fakescope.formatting import format_number, format_probability
 from fakescope.metrics import expected_calibration_error
@@ -106,9 +107,8 @@ def test_old_checkpoints_load_with_the_identity(one_logit_checkpoint: Path) -> N
 def test_eval_fits_stores_and_applies_the_calibration(
     two_logit_checkpoint: Path, data_config: DataConfig
 ) -> None:
-    evaluation, scores = evaluate_checkpoint(
-        two_logit_checkpoint, data_config, "test", EER, "val", device="cpu"
-    )
+    fit_eer = EvalOptions(device="cpu", calibration=CalibrationOptions(rule="eer"))
+    evaluation, scores = evaluate_checkpoint(two_logit_checkpoint, data_config, fit_eer)
     loaded = load_detector(two_logit_checkpoint)
     stored = loaded.calibration
     assert stored.method == "temperature" and stored.fitted_on == "val" and stored.n == 4
@@ -123,7 +123,8 @@ def test_eval_fits_stores_and_applies_the_calibration(
     assert evaluation.reliability_uncalibrated["count"]
 
     # evaluated again without a rule, the stored calibration is applied
-    again, rescored = evaluate_checkpoint(two_logit_checkpoint, data_config, "test", device="cpu")
+    again, rescored = evaluate_checkpoint(two_logit_checkpoint, data_config,
+                                          EvalOptions(device="cpu"))
     assert rescored.probs == pytest.approx(scores.probs)
     assert again.threshold_source == "checkpoint"
 

@@ -17,6 +17,7 @@ from fakescope.evaluate.compare import (
     read_comparison,
     write_comparison,
 )
+from fakescope.evaluate.options import EvalOptions
 
 
 def test_find_checkpoints_skips_what_is_not_a_detector(
@@ -41,11 +42,28 @@ def test_find_checkpoints_skips_what_is_not_a_detector(
         find_checkpoints(folder / "nothing")
 
 
+def test_find_checkpoints_takes_each_runs_best_else_its_last(
+    checkpoint_dir: Path, tmp_path: Path
+) -> None:
+    detector = (checkpoint_dir / "run-one" / "checkpoints" / "best.pt").read_bytes()
+    both, stopped = tmp_path / "both" / "checkpoints", tmp_path / "stopped" / "checkpoints"
+    for path in (both / "best.pt", both / "last.pt", stopped / "last.pt"):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(detector)
+    found, skipped = find_checkpoints(tmp_path)
+    assert found == [both / "best.pt", stopped / "last.pt"]
+    assert skipped == [{"path": str(stopped / "best.pt"),
+                        "reason": "not written by this run; its last.pt is scored instead"}]
+    every, _ = find_checkpoints(tmp_path, "*.pt")
+    assert every == [both / "best.pt", both / "last.pt", stopped / "last.pt"]
+
+
 def test_compare_two_models_on_the_same_images(
     one_logit_checkpoint: Path, two_logit_checkpoint: Path, data_config: DataConfig, tmp_path: Path
 ) -> None:
     comparison = compare_checkpoints(
-        [one_logit_checkpoint, two_logit_checkpoint], data_config, "test", "cpu", 8
+        [one_logit_checkpoint, two_logit_checkpoint], data_config,
+        EvalOptions(device="cpu", batch_size=8),
     )
     first, second = comparison.evaluations
     assert (first.model, second.model) == ("run-one/best", "run/best")
@@ -71,7 +89,8 @@ def test_same_named_checkpoints_get_their_paths_as_names(
     copy = tmp_path / "run-one" / "checkpoints" / "best.pt"
     copy.parent.mkdir(parents=True)
     copy.write_bytes(one_logit_checkpoint.read_bytes())
-    comparison = compare_checkpoints([one_logit_checkpoint, copy], data_config, "test", "cpu")
+    comparison = compare_checkpoints([one_logit_checkpoint, copy], data_config,
+                                     EvalOptions(device="cpu"))
     names = [e.model for e in comparison.evaluations]
     assert len(set(names)) == 2 and names[1].startswith(str(tmp_path))
 

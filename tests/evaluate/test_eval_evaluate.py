@@ -19,24 +19,26 @@ from fakescope.evaluate.evaluate import (
     read_evaluation,
     write_evaluation,
 )
+from fakescope.evaluate.options import CalibrationOptions, EvalOptions
 from fakescope.evaluate.scoring import (
     evaluation_data_config,
     prepare_evaluation_data,
     score_split,
     training_seed,
 )
-from fakescope.evaluate.threshold import ThresholdRule
 from fakescope.inference.predict import Predictor
 from fakescope.metrics import binary_metrics
 from fakescope.models.registry import load_detector
 
 CPU = torch.device("cpu")
+CPU_OPTIONS = EvalOptions(device="cpu")
+ALL_ON_CPU = EvalOptions(device="cpu", split="all")
 
 
 def test_test_split_at_the_stored_threshold(
     one_logit_checkpoint: Path, data_config: DataConfig
 ) -> None:
-    evaluation, scores = evaluate_checkpoint(one_logit_checkpoint, data_config, device="cpu")
+    evaluation, scores = evaluate_checkpoint(one_logit_checkpoint, data_config, CPU_OPTIONS)
     assert evaluation.split == "test" and evaluation.threshold == pytest.approx(0.45)
     assert evaluation.threshold_source == "checkpoint"
     assert evaluation.model == "run-one/best" and evaluation.detector == "dcgan_disc64"
@@ -53,7 +55,7 @@ def test_test_split_at_the_stored_threshold(
 
 
 def test_split_all_uses_every_image(one_logit_checkpoint: Path, data_config: DataConfig) -> None:
-    evaluation, scores = evaluate_checkpoint(one_logit_checkpoint, data_config, "all", device="cpu")
+    evaluation, scores = evaluate_checkpoint(one_logit_checkpoint, data_config, ALL_ON_CPU)
     assert evaluation.metrics["n"] == 40 and len(set(scores.paths)) == 40
 
 
@@ -61,14 +63,15 @@ def test_unknown_split_is_a_clear_error(
     one_logit_checkpoint: Path, data_config: DataConfig
 ) -> None:
     with pytest.raises(ValueError, match="no 'holdout' split"):
-        evaluate_checkpoint(one_logit_checkpoint, data_config, "holdout", device="cpu")
+        evaluate_checkpoint(one_logit_checkpoint, data_config,
+                            EvalOptions(device="cpu", split="holdout"))
 
 
 def test_calibrated_threshold_is_chosen_on_val_and_stored(
     two_logit_checkpoint: Path, data_config: DataConfig
 ) -> None:
-    rule = ThresholdRule.parse("f1")
-    evaluation, _ = evaluate_checkpoint(two_logit_checkpoint, data_config, "test", rule, "val")
+    fit_f1 = EvalOptions(device="cpu", calibration=CalibrationOptions(rule="f1"))
+    evaluation, _ = evaluate_checkpoint(two_logit_checkpoint, data_config, fit_f1)
     assert evaluation.threshold_source == "f1 on val"
     loaded = load_detector(two_logit_checkpoint)
     assert loaded.threshold == pytest.approx(evaluation.threshold)
@@ -84,9 +87,8 @@ def test_no_store_leaves_the_checkpoint_alone(
     two_logit_checkpoint: Path, data_config: DataConfig
 ) -> None:
     before = two_logit_checkpoint.read_bytes()
-    evaluate_checkpoint(
-        two_logit_checkpoint, data_config, "test", ThresholdRule.parse("eer"), store=False
-    )
+    no_store = CalibrationOptions(rule="eer", store=False)
+    evaluate_checkpoint(two_logit_checkpoint, data_config, EvalOptions(calibration=no_store))
     assert two_logit_checkpoint.read_bytes() == before
 
 
@@ -106,7 +108,7 @@ def test_predict_and_eval_agree(
     which: str, data_config: DataConfig, request: pytest.FixtureRequest
 ) -> None:
     checkpoint = request.getfixturevalue(which)
-    _, scores = evaluate_checkpoint(checkpoint, data_config, "all", device="cpu")
+    _, scores = evaluate_checkpoint(checkpoint, data_config, ALL_ON_CPU)
     predictor = Predictor(load_detector(checkpoint), batch_size=7)
     results = predictor.predict_paths(scores.paths)
     probs = [r.prediction.probability_fake for r in results if r.prediction]
@@ -116,7 +118,7 @@ def test_predict_and_eval_agree(
 def test_outputs_parse_and_match(
     one_logit_checkpoint: Path, data_config: DataConfig, tmp_path: Path
 ) -> None:
-    evaluation, scores = evaluate_checkpoint(one_logit_checkpoint, data_config, device="cpu")
+    evaluation, scores = evaluate_checkpoint(one_logit_checkpoint, data_config, CPU_OPTIONS)
     written = write_evaluation(evaluation, scores, tmp_path)
     assert [p.name for p in written] == ["evaluation.json", "metrics.csv", "predictions.csv"]
     assert read_evaluation(tmp_path / "evaluation.json") == evaluation

@@ -10,6 +10,7 @@ import torch
 
 from fakescope.config import DataConfig
 from fakescope.evaluate.corruptions import blur, downscale, jpeg, noise
+from fakescope.evaluate.options import EvalOptions
 from fakescope.evaluate.robustness import (
     DEFAULT_SWEEPS,
     Robustness,
@@ -17,6 +18,8 @@ from fakescope.evaluate.robustness import (
     robustness_sweep,
     write_robustness,
 )
+
+ALL_ON_CPU = EvalOptions(device="cpu", batch_size=16, split="all")
 
 
 @pytest.fixture
@@ -68,7 +71,7 @@ def test_sweep_over_two_models(
 ) -> None:
     sweeps = {"blur": (0.0, 2.0), "jpeg": (90, 30)}
     result = robustness_sweep(
-        [one_logit_checkpoint, two_logit_checkpoint], data_config, "all", sweeps, "cpu", 16
+        [one_logit_checkpoint, two_logit_checkpoint], data_config, ALL_ON_CPU, sweeps
     )
     assert len(result.rows) == 2 * 4
     assert result.models() == ["run-one/best", "run/best"]

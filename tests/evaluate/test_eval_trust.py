@@ -19,6 +19,7 @@ from fakescope.data.transforms import IMAGENET_MEAN, IMAGENET_STD, InputSpec
 from fakescope.evaluate.calibrate import MIN_BAND_LOG_ODDS, BandTargets, fit_calibration
 from fakescope.evaluate.evaluate import evaluate_checkpoint
 from fakescope.evaluate.feature_density import fit_feature_density
+from fakescope.evaluate.options import CalibrationOptions, EvalOptions
 from fakescope.evaluate.threshold import ThresholdRule
 from fakescope.inference.predict import Predictor
 from fakescope.models.calibration import Calibration
@@ -146,7 +147,8 @@ def test_eval_calibration_stores_the_density_and_predict_flags_noise(
 ) -> None:
     assert read_detector(pixels_checkpoint).get("feature_density") is None
     assert load_detector(pixels_checkpoint).feature_density is None  # old checkpoints load
-    evaluate_checkpoint(pixels_checkpoint, data_config, "test", RULE, device="cpu")
+    fit = EvalOptions(device="cpu", calibration=CalibrationOptions(rule=str(RULE)))
+    evaluate_checkpoint(pixels_checkpoint, data_config, fit)
     loaded = load_detector(pixels_checkpoint)
     assert loaded.feature_density is not None and loaded.calibration.has_band
     assert "blurred" in loaded.calibration.band_basis

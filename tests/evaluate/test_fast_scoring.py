@@ -10,6 +10,7 @@ import pytest
 import torch
 
 from fakescope.config import DataConfig
+from fakescope.evaluate.options import EvalOptions
 from fakescope.evaluate.robustness import robustness_sweep
 from fakescope.evaluate.scoring import prepare_evaluation_data, scoring_path
 from fakescope.inference import fastest
@@ -22,6 +23,7 @@ from fakescope.inference.fastest import (
 from fakescope.models.registry import load_detector
 
 CPU = torch.device("cpu")
+ALL_ON_CPU = EvalOptions(device="cpu", batch_size=16, split="all")
 
 
 def _speeds(**ratios: float) -> object:
@@ -85,13 +87,13 @@ def test_a_sweep_through_onnxruntime_measures_what_eager_measures(
     one_logit_checkpoint: Path, data_config: DataConfig, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     sweeps = {"blur": (0.0, 2.0), "jpeg": (90, 30)}
-    eager = robustness_sweep([one_logit_checkpoint], data_config, "all", sweeps, "cpu", 16)
+    eager = robustness_sweep([one_logit_checkpoint], data_config, ALL_ON_CPU, sweeps)
     monkeypatch.setattr(fastest, "MIN_IMAGES_TO_PROBE", 1)
     monkeypatch.setattr(fastest, "_images_per_second", _speeds(onnx=3.0))
     loaded = load_detector(one_logit_checkpoint)
     prepared = prepare_evaluation_data(loaded, data_config, seed=0)
     assert scoring_path(loaded, prepared, "all", CPU, 16, passes=4).name == ONNXRUNTIME
-    fast = robustness_sweep([one_logit_checkpoint], data_config, "all", sweeps, "cpu", 16)
+    fast = robustness_sweep([one_logit_checkpoint], data_config, ALL_ON_CPU, sweeps)
     for a, b in zip(eager.rows, fast.rows, strict=True):
         assert (a["corruption"], a["strength"]) == (b["corruption"], b["strength"])
         for metric in ("accuracy", "roc_auc", "log_loss"):

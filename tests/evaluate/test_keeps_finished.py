@@ -12,9 +12,11 @@ import pytest
 
 from fakescope.config import DataConfig
 from fakescope.evaluate import compare, robustness
-from fakescope.evaluate.compare import COMPARISON_FILE
-from fakescope.evaluate.robustness import ROBUSTNESS_FILE
+from fakescope.evaluate.options import EvalOptions
+from fakescope.runs import COMPARISON_FILE, ROBUSTNESS_FILE
 from fakescope.workflows.evaluation import compare_and_write, sweep_and_write
+
+ALL_ON_CPU = EvalOptions(device="cpu", batch_size=16, split="all")
 
 
 def test_compare_records_a_broken_model_and_compares_the_rest(
@@ -25,7 +27,8 @@ def test_compare_records_a_broken_model_and_compares_the_rest(
     broken.parent.mkdir()
     broken.write_bytes(b"PK\x03\x04 half a zip")
     models = [one_logit_checkpoint, broken, two_logit_checkpoint]
-    comparison, _ = compare_and_write(models, data_config, tmp_path / "out", "test", "cpu", 8)
+    comparison, _ = compare_and_write(models, data_config, EvalOptions(device="cpu", batch_size=8),
+                                   tmp_path / "out")
     assert [e.model for e in comparison.evaluations] == ["run-one/best", "run/best"]
     (failure,) = comparison.failed
     assert failure["path"] == str(broken) and "\n" not in failure["error"]
@@ -49,7 +52,7 @@ def test_compare_interrupted_after_one_model_keeps_it(
     monkeypatch.setattr(compare, "evaluate_loaded", second_is_interrupted)
     with pytest.raises(KeyboardInterrupt):
         compare_and_write([one_logit_checkpoint, two_logit_checkpoint], data_config,
-                          tmp_path, "test", "cpu", 8)
+                          EvalOptions(device="cpu", batch_size=8), tmp_path)
     saved = json.loads((tmp_path / COMPARISON_FILE).read_text())
     assert [e["model"] for e in saved["evaluations"]] == ["run-one/best"]
     assert (tmp_path / "comparison.csv").is_file()
@@ -70,7 +73,7 @@ def test_robustness_records_a_failing_cell_and_keeps_the_others(
     monkeypatch.setattr(robustness, "score_split", jpeg_30_fails)
     sweeps = {"blur": (0.0,), "jpeg": (90, 30)}
     result, _ = sweep_and_write([one_logit_checkpoint, two_logit_checkpoint], data_config,
-                                tmp_path, "all", sweeps, "cpu", 16)
+                                ALL_ON_CPU, tmp_path, sweeps)
     failed = [r for r in result.rows if "error" in r]
     assert [(r["model"], r["strength"]) for r in failed] == [("run-one/best", 30.0),
                                                              ("run/best", 30.0)]
@@ -93,7 +96,7 @@ def test_robustness_interrupted_on_the_second_model_keeps_the_first(
 
     monkeypatch.setattr(robustness, "load_detector", second_is_interrupted)
     with pytest.raises(KeyboardInterrupt):
-        sweep_and_write([one_logit_checkpoint, two_logit_checkpoint], data_config, tmp_path,
-                        "all", {"blur": (0.0, 2.0)}, "cpu", 16)
+        sweep_and_write([one_logit_checkpoint, two_logit_checkpoint], data_config, ALL_ON_CPU,
+                        tmp_path, {"blur": (0.0, 2.0)})
     saved = json.loads((tmp_path / ROBUSTNESS_FILE).read_text())
     assert {r["model"] for r in saved["rows"]} == {"run-one/best"} and len(saved["rows"]) == 2

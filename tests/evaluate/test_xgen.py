@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -15,11 +16,11 @@ from fakescope.cli import main
 from fakescope.config import ConfigError
 from fakescope.data.multigen_set import MANIFEST_COLUMNS, MANIFEST_CSV, split_of
 from fakescope.data.synth import synthesize_dataset
+from fakescope.evaluate.options import xgen_options
 from fakescope.evaluate.xgen import (
     CELL_METRICS,
     CONDITIONS,
     TRUST_METRICS,
-    XGEN_FILE,
     XgenResult,
     XgenSpec,
     trust_metrics,
@@ -28,11 +29,13 @@ from fakescope.evaluate.xgen import (
 from fakescope.models.pretrained import IMAGENET
 from fakescope.report.html import build_report
 from fakescope.report.xgen import write_xgen
+from fakescope.runs import XGEN_FILE
 from fakescope.workflows.xgen import run_config, run_xgen, training_entries, training_sets
 
 FAST = ["train.epochs=1", "train.batch_size=8", "train.threads=1", "train.amp=false",
         "train.channels_last=false"]
 DETECTORS = ["spectrum_cnn", "npr_cnn"]
+ON_CPU = replace(xgen_options(), device="cpu")
 
 
 @pytest.fixture(scope="module")
@@ -65,7 +68,7 @@ def tiny_set(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def xgen_out(tiny_set: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("xgen_out")
     spec = XgenSpec(set_dir=tiny_set, detectors=DETECTORS, out=out, modes=["single", "loo"],
-                    train_families=["halfA"], overrides=FAST, device="cpu")
+                    train_families=["halfA"], overrides=FAST, options=ON_CPU)
     write_xgen(run_xgen(spec), out)
     return out
 
@@ -118,7 +121,8 @@ def test_a_second_run_reuses_calibrated_checkpoints(tiny_set: Path, xgen_out: Pa
     best = sorted((xgen_out / "runs").rglob("best.pt"))
     stamps = [p.stat().st_mtime_ns for p in best]
     spec = XgenSpec(set_dir=tiny_set, detectors=DETECTORS, out=xgen_out, modes=["single"],
-                    train_families=["halfA"], conditions=["clean"], overrides=FAST, device="cpu")
+                    train_families=["halfA"], overrides=FAST,
+                    options=replace(ON_CPU, conditions=("clean",)))
     result = run_xgen(spec)
     assert [p.stat().st_mtime_ns for p in best] == stamps
     assert len(result.cells) == len(DETECTORS) * 3
@@ -192,8 +196,8 @@ def test_cells_follow_the_stored_band(tiny_set: Path, xgen_out: Path, tmp_path: 
 
     data = json.loads((xgen_out / XGEN_FILE).read_text())
     run = data["runs"][0]
-    spec = XgenSpec(set_dir=tiny_set, detectors=DETECTORS, out=xgen_out, conditions=["clean"],
-                    device="cpu")
+    spec = XgenSpec(set_dir=tiny_set, detectors=DETECTORS, out=xgen_out,
+                    options=replace(ON_CPU, conditions=("clean",)))
     entries = read_set(tiny_set)
 
     def cells(band: tuple[float, float] | None) -> list[dict[str, Any]]:
@@ -245,7 +249,7 @@ def test_a_failing_run_keeps_the_others(
 
     monkeypatch.setattr(xgen, "train_run", npr_fails)
     spec = XgenSpec(set_dir=tiny_set, detectors=DETECTORS, out=xgen_out, modes=["single"],
-                    train_families=["halfA"], overrides=FAST, device="cpu")
+                    train_families=["halfA"], overrides=FAST, options=ON_CPU)
     result = run_xgen(spec, on_update=lambda partial: keep_xgen(partial, tmp_path))
     failed = [run for run in result.runs if "error" in run]
     assert [(r["detector"], r["error"]) for r in failed] == [
@@ -257,8 +261,9 @@ def test_a_failing_run_keeps_the_others(
 
 
 def test_a_run_config_places_the_run_and_applies_the_flags_typed(tmp_path: Path) -> None:
-    spec = XgenSpec(tmp_path / "set", ["lite0_probe", "npr_cnn"], tmp_path / "x", seed=3,
-                    overrides=["train.lr=0.002"], epochs=2, device="cpu")
+    spec = XgenSpec(tmp_path / "set", ["lite0_probe", "npr_cnn"], tmp_path / "x",
+                    overrides=["train.lr=0.002"], epochs=2,
+                    options=replace(xgen_options(), seed=3, device="cpu"))
     probe = run_config(spec, "lite0_probe", "dcgan", tmp_path / "dcgan.csv")  # a preset
     assert probe.model.pretrained == IMAGENET and probe.train.epochs == 2
     assert (probe.run.root, probe.run.name, probe.run.seed) == (str(tmp_path / "x" / "runs" /

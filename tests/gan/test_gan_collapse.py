@@ -5,8 +5,8 @@ from __future__ import annotations
 import torch
 from gan.tiny_gan import TinyPixelFeatures
 
+from fakescope.data.tensors import to_uint8
 from fakescope.gan.collapse import CollapseWatch
-from fakescope.gan.sample import to_uint8
 from fakescope.models.dcgan import Generator
 
 

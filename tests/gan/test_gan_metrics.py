@@ -10,6 +10,7 @@ import scipy.linalg
 import torch
 from gan.tiny_gan import TinyPixelFeatures
 
+from fakescope.data.tensors import to_uint8
 from fakescope.gan import metrics
 from fakescope.gan.metrics import (
     QualityMeter,
@@ -21,7 +22,6 @@ from fakescope.gan.metrics import (
     pairwise_diversity,
     statistics_to_fd,
 )
-from fakescope.gan.sample import to_uint8
 from fakescope.models.dcgan import Generator
 
 

@@ -5,9 +5,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from fakescope.gan.metrics import FLOOR_COMPARISON_FILE
 from fakescope.gan.plots import losses_figure, quality_figure, quality_floors
-from fakescope.runs import write_json
+from fakescope.runs import FLOOR_COMPARISON_FILE, write_json
 
 
 def test_a_short_runs_losses_show_each_point(tmp_path: Path) -> None:

@@ -367,8 +367,9 @@ def test_a_short_small_data_run_lowers_fd(tmp_path: Path) -> None:
 
     from fakescope.data.pipeline import prepare_data
     from fakescope.data.synth import synthesize_dataset
+    from fakescope.data.tensors import real_uint8_batches
     from fakescope.gan.metrics import compare_with_floor
-    from fakescope.gan.train import gan_input_spec, real_uint8_batches
+    from fakescope.gan.train import gan_input_spec
 
     synthesize_dataset(tmp_path / "synth", n=64, size=32, seed=0)
     config = make_tiny_config(tmp_path / "synth" / "real", tmp_path, **{

@@ -120,6 +120,7 @@ def test_eval_scores_native_detectors_on_unresized_files(tmp_path: Path) -> None
     from fakescope.config import DataConfig
     from fakescope.data.synth import synthesize_dataset
     from fakescope.evaluate.evaluate import evaluate_checkpoint
+    from fakescope.evaluate.options import EvalOptions
 
     data = tmp_path / "faces"
     synthesize_dataset(data, n=6, size=80, seed=1, fakes=True)  # 80 px: one 64 px tile each
@@ -127,7 +128,7 @@ def test_eval_scores_native_detectors_on_unresized_files(tmp_path: Path) -> None
     checkpoint = tmp_path / "npr.pt"
     save_detector(checkpoint, loaded.model, "npr_cnn", {}, loaded.input_spec)
     config = DataConfig(path=str(data), cache_dir=str(tmp_path / "cache"))
-    _, scores = evaluate_checkpoint(checkpoint, config, "all", device="cpu")
+    _, scores = evaluate_checkpoint(checkpoint, config, EvalOptions(device="cpu", split="all"))
     predictor = Predictor(load_detector(checkpoint))
     rows = predictor.predict_paths(scores.paths)
     expected = [r.prediction.probability_fake for r in rows if r.prediction]

@@ -13,9 +13,14 @@ from PIL import Image
 from fakescope.evaluate.compare import Comparison, write_comparison
 from fakescope.evaluate.evaluate import Evaluation, write_evaluation
 from fakescope.evaluate.robustness import Robustness, write_robustness
-from fakescope.gan.metrics import FAKE_GRID_FILE, FLOOR_COMPARISON_FILE, REAL_GRID_FILE
-from fakescope.report.demo_files import DEMO_MARKER, TIMINGS_FILE
-from fakescope.runs import write_json
+from fakescope.runs import (
+    DEMO_MARKER,
+    FAKE_GRID_FILE,
+    FLOOR_COMPARISON_FILE,
+    REAL_GRID_FILE,
+    TIMINGS_FILE,
+    write_json,
+)
 
 STAGE_SECONDS = {"drawing synthetic real faces": 3.2, "training the GAN (small_data)": 121.0,
                  "training detector a": 40.5, "evaluating": 12.0}

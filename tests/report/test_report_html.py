@@ -12,9 +12,8 @@ from report.demo_folder import STAGE_SECONDS, demo_folder
 from fakescope.evaluate.compare import Comparison, best_by, read_comparison, write_comparison
 from fakescope.evaluate.evaluate import Evaluation
 from fakescope.formatting import format_number, format_probability
-from fakescope.report.demo_files import DEMO_MARKER
 from fakescope.report.html import build_report, find_runs, summary_section, write_report
-from fakescope.runs import write_json
+from fakescope.runs import DEMO_MARKER, write_json
 
 
 @pytest.fixture(scope="module")

@@ -12,9 +12,8 @@ from report.demo_folder import demo_folder, gan_run, single_run
 
 from fakescope.evaluate.evaluate import Evaluation
 from fakescope.formatting import format_probability
-from fakescope.report.demo_files import DEMO_MARKER
 from fakescope.report.html import build_report
-from fakescope.runs import write_json
+from fakescope.runs import DEMO_MARKER, write_json
 
 
 def _section(page: str, anchor: str) -> str:

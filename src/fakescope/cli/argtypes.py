@@ -13,7 +13,8 @@ import re
 from collections.abc import Callable
 from pathlib import Path
 
-SEED_LIMIT = 2**32 - 1  # numpy's seeds are 32-bit
+from fakescope.config import SEED_LIMIT
+
 DEVICE = re.compile(r"auto|cpu|mps|cuda(:\d+)?")
 DEVICE_HELP = "auto, cpu, cuda or cuda:N"
 

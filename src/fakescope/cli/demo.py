@@ -10,6 +10,7 @@ from typing import Any
 from fakescope.cli.argtypes import device, output_folder, port, seed
 from fakescope.config import merge_overrides
 from fakescope.formatting import format_value
+from fakescope.workflows.recommended import SERVE_PORT
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -31,7 +32,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--serve", action="store_true",
         help="afterwards, serve the recommended detector (else the best) on the web page"
     )
-    demo.add_argument("--port", type=port, default=8000, help="port for --serve")
+    demo.add_argument("--port", type=port, default=SERVE_PORT, help="port for --serve")
     demo.add_argument("--quiet", action="store_true",
                       help="no progress bars or log lines: stage names and the results only")
     demo.add_argument(

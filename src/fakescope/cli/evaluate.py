@@ -11,6 +11,7 @@ from typing import Any
 
 from fakescope.cli.argtypes import count, device, output_folder, positive_int, seed
 from fakescope.cli.errors import EXIT_CODES, SOME_INPUTS_FAILED
+from fakescope.cli.eval_options import add_options_args, load_options
 from fakescope.cli.outputs import (
     add_row_outputs,
     check_output_file,
@@ -18,7 +19,8 @@ from fakescope.cli.outputs import (
     row_output,
     write_rows,
 )
-from fakescope.config import ConfigError, DataConfig
+from fakescope.config import ConfigError, DataConfig, parse_override
+from fakescope.evaluate.options import EvalOptions
 from fakescope.formatting import csv_text, format_probability, format_table
 
 SUMMARY_METRICS = (
@@ -27,6 +29,24 @@ SUMMARY_METRICS = (
     "log_loss", "brier", "ece",
 )  # fmt: skip
 SCAN_HINT_FILES = 5000  # beyond this, predict points to `fakescope scan`
+# The options each command reads (top-level EvalOptions fields); a --set of another is refused.
+SCORING = ("device", "batch_size", "seed", "progress", "split")
+USES = {
+    "eval": (*SCORING, "calibration", "provenance", "explain"),
+    "compare": SCORING,
+    "robustness": (*SCORING, "conditions"),
+    "predict": ("device", "batch_size", "progress"),
+}
+# eval's flags that tune a fit, as the options they set: without a threshold rule, no fit.
+FIT_FLAGS = {
+    "--threshold-split": "calibration.split",
+    "--no-store": "calibration.store",
+    "--no-calibration": "calibration.temperature",
+    "--max-fake-called-real": "calibration.max_fake_called_real",
+    "--max-real-called-fake": "calibration.max_real_called_fake",
+    "--no-shift": "calibration.shift",
+    "--no-uncertain-band": "calibration.band",
+}
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -37,19 +57,20 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     _add_data(evaluate)
     evaluate.add_argument(
         "--calibrate-threshold", metavar="RULE",
-        help="choose the threshold on --threshold-split: eer, f1, fpr:RATE or a number",
+        help="choose the threshold on --threshold-split: eer, f1, fpr:RATE or a number "
+        "(calibration.rule)",
     )
-    evaluate.add_argument("--threshold-split", default="val",
-                          help="split the threshold is chosen on (default val)")
+    evaluate.add_argument("--threshold-split",
+                          help="split the threshold is chosen on (calibration.split; default val)")
     evaluate.add_argument("--no-store", action="store_true",
                           help="use the calibrated threshold without storing it in the checkpoint")
     evaluate.add_argument("--no-calibration", action="store_true",
                           help="with --calibrate-threshold: fit no temperature (T = 1), choose "
                           "threshold and band on the raw probabilities")
-    evaluate.add_argument("--max-fake-called-real", type=_rate, default=0.05, metavar="RATE",
+    evaluate.add_argument("--max-fake-called-real", type=_rate, metavar="RATE",
                           help="uncertain band: at most this share of validation fakes below its "
                           "low end, called real (default 0.05)")
-    evaluate.add_argument("--max-real-called-fake", type=_rate, default=0.05, metavar="RATE",
+    evaluate.add_argument("--max-real-called-fake", type=_rate, metavar="RATE",
                           help="uncertain band: at most this share of validation reals at or above "
                           "its high end, called fake (default 0.05)")
     evaluate.add_argument("--no-shift", action="store_true",
@@ -59,7 +80,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     evaluate.add_argument("--no-uncertain-band", action="store_true",
                           help="with --calibrate-threshold: store no uncertain band (the verdict "
                           "is then the thresholded label)")
-    evaluate.add_argument("--explain", type=count, default=0, metavar="N",
+    evaluate.add_argument("--explain", type=count, metavar="N",
                           help="Grad-CAM overlays of the N images per class scored most wrongly")
     evaluate.add_argument("--out", type=output_folder,
                           help="output folder (default <run>/evaluation/<name>-<split>)")
@@ -73,8 +94,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     compare.add_argument("--models", required=True, nargs="+",
                          help="folder(s) searched for detector checkpoints, or checkpoint files")
-    compare.add_argument("--glob", default="*.pt",
-                         help="checkpoint file pattern inside folders, e.g. best.pt (default *.pt)")
+    compare.add_argument("--glob", default=None,
+                         help="checkpoint file pattern inside folders, e.g. '*.pt' for every "
+                         "checkpoint (default: each run's best.pt, else its last.pt)")
     _add_data(compare)
     compare.add_argument("--out", type=output_folder,
                          help="output folder (default <first folder>/comparison)")
@@ -103,17 +125,19 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     predict.add_argument("--face-crop", action="store_true", help="crop the largest face first")
     predict.add_argument("--explain", metavar="DIR", type=output_folder,
                          help="write a Grad-CAM overlay per image into DIR")
-    predict.add_argument("--batch-size", type=positive_int, default=32)
-    predict.add_argument("--device", default="auto", type=device, help="auto, cpu, cuda or cuda:N")
+    predict.add_argument("--batch-size", type=positive_int, help="batch_size (default 32)")
+    predict.add_argument("--device", type=device, help="auto, cpu, cuda or cuda:N (default auto)")
     predict.add_argument("--backend", choices=["auto", "torch", "onnx"], default="auto",
                          help="auto (default): the checkpoint's ONNX export when it is current "
                          "and the device is the CPU, else PyTorch")
     predict.add_argument("--onnx-model", metavar="FILE",
                          help="run this ONNX export (e.g. the .int8.onnx one) instead of PyTorch")
-    predict.add_argument("--quiet", action="store_true", help="no progress bar")
+    predict.add_argument("--quiet", action="store_true",
+                         help="no progress bar (progress=false; default: a bar on a terminal)")
     predict.add_argument("--no-provenance", action="store_true",
                          help="skip the provenance columns (C2PA, generator metadata, camera "
                          "EXIF; see `fakescope provenance`)")
+    add_options_args(predict, "device=cpu")
     predict.set_defaults(handler=_predict)
 
     report = subparsers.add_parser("report", help="one self-contained HTML page for a run folder")
@@ -134,7 +158,7 @@ def _rate(text: str) -> float:
 
 def _add_data(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--data", required=True, help="labelled dataset folder")
-    parser.add_argument("--split", default="test", help="train, val, test or all (default test)")
+    parser.add_argument("--split", help="train, val, test or all (default test)")
     parser.add_argument("--layout", help="dataset layout (default: the training run's, else auto)")
     parser.add_argument("--face-crop", action=argparse.BooleanOptionalAction, default=None,
                         help="crop faces (default: as the checkpoint was trained)")
@@ -144,14 +168,19 @@ def _add_data(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-cache", action="store_true", help="decode images on the fly")
     parser.add_argument("--seed", type=seed,
                         help="split seed (default: the training run's, so its test split is used)")
-    parser.add_argument("--batch-size", type=positive_int, default=64)
-    parser.add_argument("--device", default="auto", type=device, help="auto, cpu, cuda or cuda:N")
-    parser.add_argument("--quiet", action="store_true", help="no progress bars")
+    parser.add_argument("--batch-size", type=positive_int, help="default 64")
+    parser.add_argument("--device", type=device, help="auto, cpu, cuda or cuda:N (default auto)")
+    parser.add_argument("--quiet", action="store_true", help="no progress bars (progress=false)")
+    add_options_args(parser)
 
 
-def _progress(args: argparse.Namespace) -> bool:
+def _options(args: argparse.Namespace, flags: dict[str, Any] | None = None) -> EvalOptions:
+    """The command's EvalOptions: its --config, the scoring flags, `flags` and --set."""
+    common = {"device": args.device, "batch_size": args.batch_size, "seed": args.seed,
+              "split": args.split, "progress": False if args.quiet else None}
     # Bars in a log too: a run redirected to a file still shows how far it is.
-    return not args.quiet
+    return load_options(args, {**common, **(flags or {})}, USES[args.command],
+                        EvalOptions(progress=True))
 
 
 def _data_config(args: argparse.Namespace, checkpoint: Path) -> DataConfig:
@@ -169,7 +198,9 @@ def _data_config(args: argparse.Namespace, checkpoint: Path) -> DataConfig:
     return evaluation_data_config(load_detector(checkpoint), args.data, **overrides)
 
 
-def _checkpoints(models: Sequence[str], pattern: str) -> tuple[list[Path], list[dict[str, str]]]:
+def _checkpoints(
+    models: Sequence[str], pattern: str | None
+) -> tuple[list[Path], list[dict[str, str]]]:
     from fakescope.evaluate.compare import find_checkpoints
 
     found: list[Path] = []
@@ -185,36 +216,51 @@ def _checkpoints(models: Sequence[str], pattern: str) -> tuple[list[Path], list[
             raise FileNotFoundError(f"{item}: no such checkpoint file or folder")
     if not found:
         where = ", ".join(models)
-        raise FileNotFoundError(f"no detector checkpoints matching '{pattern}' in {where}")
+        matching = f" matching '{pattern}'" if pattern else ""
+        raise FileNotFoundError(f"no detector checkpoints{matching} in {where}")
     return found, skipped
 
 
+def _eval_flags(args: argparse.Namespace) -> dict[str, Any]:
+    """eval's own flags as the options they set (None: not given)."""
+    switched_off = {"--no-store": args.no_store, "--no-calibration": args.no_calibration,
+                    "--no-shift": args.no_shift, "--no-uncertain-band": args.no_uncertain_band}
+    flags = {FIT_FLAGS[flag]: False for flag, on in switched_off.items() if on}
+    return {
+        **flags,
+        "calibration.rule": args.calibrate_threshold,
+        "calibration.split": args.threshold_split,
+        "calibration.max_fake_called_real": args.max_fake_called_real,
+        "calibration.max_real_called_fake": args.max_real_called_fake,
+        "explain": args.explain,
+        "provenance": False if args.no_provenance else None,
+    }
+
+
+def _check_fit_settings(args: argparse.Namespace, flags: dict[str, Any],
+                        options: EvalOptions) -> None:
+    """A flag or --set that tunes a fit needs a threshold rule: without one nothing is fitted
+    (an options file may hold them for the runs that fit)."""
+    if options.calibration.rule is not None:
+        return
+    given = [flag for flag, key in FIT_FLAGS.items() if flags.get(key) is not None]
+    given += [key for key, _ in map(parse_override, args.overrides)
+              if key.startswith("calibration.")]
+    if given:
+        raise ConfigError(f"{', '.join(given)}: only with --calibrate-threshold (without it "
+                          "nothing is fitted or stored)")
+
+
 def _evaluate(args: argparse.Namespace) -> int:
-    from fakescope.evaluate.calibrate import BandTargets
-    from fakescope.evaluate.threshold import ThresholdRule
     from fakescope.workflows.evaluation import evaluate_and_write
 
-    if not args.calibrate_threshold:
-        given = [flag for flag, on in [("--no-store", args.no_store),
-                                       ("--no-calibration", args.no_calibration),
-                                       ("--no-uncertain-band", args.no_uncertain_band),
-                                       ("--no-shift", args.no_shift)] if on]
-        if given:
-            raise ConfigError(f"{', '.join(given)}: only with --calibrate-threshold (without it "
-                              "nothing is fitted or stored)")
+    flags = _eval_flags(args)
+    options = _options(args, flags)
+    _check_fit_settings(args, flags, options)
     checkpoint = Path(args.checkpoint)
-    rule = ThresholdRule.parse(args.calibrate_threshold) if args.calibrate_threshold else None
-    band = None if args.no_uncertain_band else BandTargets(
-        args.max_fake_called_real, args.max_real_called_fake
-    )
-    result = evaluate_and_write(
-        checkpoint, _data_config(args, checkpoint), args.split, rule, args.threshold_split,
-        out=args.out, store=not args.no_store, device=args.device, batch_size=args.batch_size,
-        seed=args.seed, progress=_progress(args), band=band,
-        temperature_scaling=not args.no_calibration, provenance=not args.no_provenance,
-        explain_per_class=args.explain, shift=not args.no_shift,
-    )
+    result = evaluate_and_write(checkpoint, _data_config(args, checkpoint), options, args.out)
     evaluation, out, written = result.evaluation, result.out, result.written
+    fitted = options.calibration
     _report_skipped(evaluation.data.get("bad_files") or [], out / "evaluation.json")
     if args.json:
         print(json.dumps(evaluation.metrics, indent=2))
@@ -224,7 +270,7 @@ def _evaluate(args: argparse.Namespace) -> int:
           f"({m['n_real']} real, {m['n_fake']} fake)")
     print(f"threshold {format_probability(evaluation.threshold)} "
           f"({evaluation.threshold_source})"
-          + ("; stored in the checkpoint" if rule and not args.no_store else ""))
+          + ("; stored in the checkpoint" if fitted.rule and fitted.store else ""))
     print(calibration_line(evaluation.calibration, evaluation.threshold, m))
     print(format_table(("metric", "value"), [(k, m.get(k)) for k in SUMMARY_METRICS]))
     print(format_table(("", "predicted real", "predicted fake"),
@@ -268,12 +314,12 @@ def _compare(args: argparse.Namespace) -> int:
     from fakescope.evaluate.compare import TABLE_COLUMNS, best_by
     from fakescope.workflows.evaluation import compare_and_write
 
+    options = _options(args)
     checkpoints, skipped = _checkpoints(args.models, args.glob)
     first = Path(args.models[0])
     out = Path(args.out) if args.out else (first if first.is_dir() else first.parent) / "comparison"
     comparison, written = compare_and_write(
-        checkpoints, _data_config(args, checkpoints[0]), out, args.split, args.device,
-        args.batch_size, args.seed, _progress(args), skipped,
+        checkpoints, _data_config(args, checkpoints[0]), options, out, skipped
     )
     header = ("model", "calibrated", *TABLE_COLUMNS)
     table = comparison.table()
@@ -297,13 +343,13 @@ def _robustness(args: argparse.Namespace) -> int:
     from fakescope.evaluate.robustness import parse_sweeps
     from fakescope.workflows.evaluation import sweep_and_write
 
-    sweeps = parse_sweeps(args.corruptions)
+    options = _options(args, {"conditions": args.corruptions})
+    parse_sweeps(options.conditions)  # an unknown corruption fails before any loading
     checkpoints, _ = _checkpoints(args.models, args.glob)
-    default_out = default_evaluation_dir(checkpoints[0], args.split)
-    out = Path(args.out) if args.out else default_out.with_name(f"robustness-{args.split}")
+    default_out = default_evaluation_dir(checkpoints[0], options.split)
+    out = Path(args.out) if args.out else default_out.with_name(f"robustness-{options.split}")
     result, written = sweep_and_write(
-        checkpoints, _data_config(args, checkpoints[0]), out, args.split, sweeps, args.device,
-        args.batch_size, args.seed, _progress(args),
+        checkpoints, _data_config(args, checkpoints[0]), options, out
     )
     header = ("model", "corruption", "strength", "accuracy", "roc_auc", "eer")
     measured = [r for r in result.rows if "error" not in r]
@@ -323,19 +369,25 @@ def _predict(args: argparse.Namespace) -> int:
     from fakescope.models.registry import load_detector
     from fakescope.reproducibility import resolve_device
 
+    # The bar only on a terminal: a list of many files would fill a log with it.
+    options = load_options(
+        args, {"device": args.device, "batch_size": args.batch_size,
+               "progress": False if args.quiet else None},
+        USES["predict"], EvalOptions(batch_size=32, progress=sys.stderr.isatty()),
+    )
     refuse_data_files_as_inputs(args.paths)
     paths = expand_inputs(args.paths)
     if len(paths) > SCAN_HINT_FILES:
         print(f"hint: for {len(paths)} files `fakescope scan` is the better tool (parallel, "
               "resumable, Parquet output)", file=sys.stderr)
     output = row_output(args, [*paths, Path(args.checkpoint)])
-    device = resolve_device(args.device)
+    device = resolve_device(options.device)
     loaded = load_detector(args.checkpoint, device)
     predictor = Predictor(
-        loaded, device, args.batch_size, face_crop=args.face_crop, backend=args.backend,
+        loaded, device, options.batch_size, face_crop=args.face_crop, backend=args.backend,
         checkpoint=args.checkpoint, onnx_path=args.onnx_model,
     )  # fmt: skip
-    results = predictor.predict_paths(paths, progress=not args.quiet and sys.stderr.isatty())
+    results = predictor.predict_paths(paths, progress=options.progress)
     # The joint decision first, then the detector's fields and the file's provenance columns.
     rows = prediction_rows(results, provenance=not args.no_provenance)
     if args.explain:

@@ -18,19 +18,20 @@ from fakescope.cli.argtypes import (
     positive_int,
 )
 from fakescope.config import ConfigError, merge_overrides, override_settings
-from fakescope.errors import SetupError
 from fakescope.inference.decision_policy import parse_policy
-from fakescope.report.demo_files import (
-    DEFAULT_DEMO_OUT,
-    RECOMMENDED_DETECTOR,
-    demo_detector_checkpoint,
-)
 from fakescope.serve.settings import (
     HEADER_TIMEOUT_S,
     KEEP_ALIVE_S,
     LIMIT_CONCURRENCY,
     MIB,
     ServeSettings,
+)
+from fakescope.workflows.recommended import (
+    DEFAULT_DEMO_OUT,
+    RECOMMENDED_DETECTOR,
+    SERVE_HOST,
+    SERVE_PORT,
+    recommended_checkpoint,
 )
 
 
@@ -44,9 +45,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="detector checkpoint (.pt); default: the recommended detector "
         f"({RECOMMENDED_DETECTOR}) that `fakescope demo` trained in {DEFAULT_DEMO_OUT}",
     )
-    serve.add_argument("--host", default="127.0.0.1",
-                       help="address to listen on (default 127.0.0.1; 0.0.0.0 for every interface)")
-    serve.add_argument("--port", type=port, default=8000, help="TCP port (default 8000)")
+    serve.add_argument("--host", default=SERVE_HOST,
+                       help=f"address to listen on (default {SERVE_HOST}; 0.0.0.0 for every "
+                       "interface)")
+    serve.add_argument("--port", type=port, default=SERVE_PORT,
+                       help=f"TCP port (default {SERVE_PORT})")
     serve.add_argument("--device", default="auto", type=device, help="auto, cpu, cuda or cuda:N")
     serve.add_argument("--threads", type=positive_int, default=None,
                        help="CPU threads for one forward pass (default: all usable cores)")
@@ -118,14 +121,7 @@ def _checkpoint(given: str | None) -> Path:
     """The checkpoint to serve: the one given, else the demo's recommended detector."""
     if given is not None:
         return Path(given)
-    default = demo_detector_checkpoint(DEFAULT_DEMO_OUT, RECOMMENDED_DETECTOR)
-    if not default.is_file():
-        raise SetupError(
-            f"no --checkpoint given and no {default} (the demo's {RECOMMENDED_DETECTOR}): run "
-            f"`fakescope demo` first, or `fakescope train --config {RECOMMENDED_DETECTOR} "
-            "--data DIR` and pass its best.pt"
-        )
-    return default
+    return recommended_checkpoint()
 
 
 def _trained_face_crop(loaded: Any) -> bool:

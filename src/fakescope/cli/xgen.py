@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import sys
 from pathlib import Path
 
@@ -14,7 +15,11 @@ from fakescope.cli.argtypes import (
     positive_int,
     seed,
 )
+from fakescope.cli.eval_options import OPTIONS_HELP, is_option, load_options
 from fakescope.evaluate.choices import REAL_ANCHORED_RULE, XGEN_CONDITIONS, XGEN_MODES
+
+# The evaluation options xgen reads; its other --set keys go to every detector training run.
+USES = ("device", "batch_size", "seed", "progress", "calibration", "conditions")
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -33,20 +38,23 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     xgen.add_argument("--train-families", default=None,
                       help="comma-separated families to train on (single) or hold out (loo); "
                            "default all")
-    xgen.add_argument("--conditions", default=",".join(XGEN_CONDITIONS),
-                      help=f"comma-separated, from {', '.join(XGEN_CONDITIONS)}")
+    xgen.add_argument("--conditions",
+                      help=f"comma-separated, from {', '.join(XGEN_CONDITIONS)} (default all)")
     xgen.add_argument("--epochs", type=positive_int, default=None,
                       help="train.epochs for every run")
     xgen.add_argument("--minutes", type=positive_float, default=None,
                       help="train.max_minutes for every run")
-    xgen.add_argument("--threshold", default=REAL_ANCHORED_RULE,
+    xgen.add_argument("--threshold",
                       help="rule for the stored threshold, fitted on validation (eer, f1, "
-                      f"fpr:X; default {REAL_ANCHORED_RULE}: at most 5 %% of the reals called "
-                      "fake)")
-    xgen.add_argument("--seed", type=seed, default=0)
-    xgen.add_argument("--device", default="auto", type=device, help=DEVICE_HELP)
+                      f"fpr:X; calibration.rule; default {REAL_ANCHORED_RULE}: at most 5 %% of "
+                      "the reals called fake)")
+    xgen.add_argument("--seed", type=seed, help="default 0")
+    xgen.add_argument("--device", type=device, help=DEVICE_HELP + " (default auto)")
+    xgen.add_argument("--config", metavar="FILE", help=OPTIONS_HELP)
     xgen.add_argument("--set", dest="overrides", action="append", default=[],
-                      metavar="KEY=VALUE", help="detector config override for every run")
+                      metavar="KEY=VALUE",
+                      help="an evaluation option (e.g. --set batch_size=8), or a detector config "
+                      "key for every training run (e.g. --set train.lr=0.001); repeatable")
     xgen.set_defaults(handler=_xgen)
 
 
@@ -55,10 +63,19 @@ def _names(text: str | None) -> list[str] | None:
 
 
 def _xgen(args: argparse.Namespace) -> int:
+    from fakescope.evaluate.options import xgen_options
     from fakescope.evaluate.xgen import XgenSpec, xgen_markdown
     from fakescope.report.xgen import keep_xgen, write_xgen
     from fakescope.workflows.xgen import run_xgen
 
+    options = load_options(
+        args,
+        {"device": args.device, "seed": args.seed, "calibration.rule": args.threshold,
+         "conditions": _names(args.conditions)},
+        USES,
+        dataclasses.replace(xgen_options(), progress=sys.stderr.isatty()),
+        sets=[text for text in args.overrides if is_option(text)],
+    )
     out = Path(args.out) if args.out else Path(args.set_dir) / "xgen"
     spec = XgenSpec(
         set_dir=Path(args.set_dir),
@@ -66,14 +83,10 @@ def _xgen(args: argparse.Namespace) -> int:
         out=out,
         modes=["single", "loo"] if args.mode == "both" else [args.mode],
         train_families=_names(args.train_families),
-        conditions=_names(args.conditions) or [],
-        overrides=args.overrides,
+        overrides=[text for text in args.overrides if not is_option(text)],
         epochs=args.epochs,
         minutes=args.minutes,
-        threshold_rule=args.threshold,
-        seed=args.seed,
-        device=args.device,
-        progress=sys.stderr.isatty(),
+        options=options,
     )
     result = run_xgen(spec, on_update=lambda partial: keep_xgen(partial, out))
     written = write_xgen(result, out)

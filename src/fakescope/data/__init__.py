@@ -10,5 +10,6 @@
     pipeline     a data config to batches
     inspect      `fakescope data inspect`
     synth        synthetic demo faces
+    tensors      images as uint8 NCHW tensors and the [-1, 1] range
     multigen_set the layout of a multi-generator set (manifest, families, splits)
 """

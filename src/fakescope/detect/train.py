@@ -56,7 +56,16 @@ from fakescope.models.registry import (
 )
 from fakescope.models.weights import param_groups, set_backbone_trainable
 from fakescope.reproducibility import rng_state, set_rng_state
-from fakescope.runs import MetricsLog, RunDir, prune_step_checkpoints, restart_logs, write_json
+from fakescope.runs import (
+    BEST_CHECKPOINT,
+    LAST_CHECKPOINT,
+    SPEED_FILE,
+    MetricsLog,
+    RunDir,
+    prune_step_checkpoints,
+    restart_logs,
+    write_json,
+)
 from fakescope.speed import CompiledForward, SpeedSettings, ThreadWatch, append_recheck
 from fakescope.training.budget import SIDE_WORK_SHARE, TimeBudget, clock_seconds
 from fakescope.training.loop import Counters, epoch_bar, run_epochs
@@ -199,7 +208,7 @@ def check_splits(prepared: PreparedData) -> None:
 
 def newest_resume_payload(run: RunDir) -> DetectorPayload | None:
     """The resumable checkpoint furthest along: a mid-epoch step checkpoint or `last.pt`."""
-    paths = {p for p in (run.latest_checkpoint(), run.checkpoints / "last.pt") if p}
+    paths = {p for p in (run.latest_checkpoint(), run.checkpoints / LAST_CHECKPOINT) if p}
     return resumable_detector(sorted(paths))
 
 
@@ -273,7 +282,7 @@ class DetectorTrainer:
 
     def _record_recheck(self, record: dict[str, Any]) -> None:
         if self.dist.is_main:
-            append_recheck(self.run.path / "speed.json", {"epoch": self.state.epoch + 1, **record})
+            append_recheck(self.run.path / SPEED_FILE, {"epoch": self.state.epoch + 1, **record})
 
     # --- checkpoints -------------------------------------------------------------------------
 
@@ -515,7 +524,8 @@ class DetectorTrainer:
             state.best_val_loss, state.best_epoch, state.bad_epochs = val["loss"], state.epoch, 0
             state.best_metrics = row
             if self.dist.is_main:
-                self._save_detector(self.run.checkpoints / "best.pt", row, {"epoch": state.epoch})
+                self._save_detector(self.run.checkpoints / BEST_CHECKPOINT, row,
+                                    {"epoch": state.epoch})
         else:
             state.bad_epochs += 1
             patience = self.t.early_stopping_patience
@@ -525,7 +535,7 @@ class DetectorTrainer:
             state.stop_reason = "epochs"
         if self.dist.is_main:
             self.log.append(row)  # before last.pt: a resume truncates rows the checkpoint lacks
-            self.save(self.run.checkpoints / "last.pt", row, None)
+            self.save(self.run.checkpoints / LAST_CHECKPOINT, row, None)
             for stale in self.run.checkpoints.glob("ckpt-*.pt"):  # last.pt supersedes them
                 stale.unlink(missing_ok=True)
         self.dist.barrier()  # the others read best.pt at the end
@@ -614,7 +624,7 @@ def _train(
 
 def _result(trainer: DetectorTrainer) -> TrainResult:
     run, state = trainer.run, trainer.state
-    best_path = run.checkpoints / "best.pt"
+    best_path = run.checkpoints / BEST_CHECKPOINT
     best = read_detector(best_path)
     trainer.model.load_state_dict(best["state_dict"])  # early stopping's "restore best weights"
     trainer.model.eval()
@@ -625,7 +635,7 @@ def _result(trainer: DetectorTrainer) -> TrainResult:
         best_val_loss=state.best_val_loss,
         metrics=dict(state.best_metrics),
         best_checkpoint=best_path,
-        last_checkpoint=run.checkpoints / "last.pt",
+        last_checkpoint=run.checkpoints / LAST_CHECKPOINT,
         epochs_run=state.epoch,
         stop_reason=state.stop_reason or "epochs",
         speed=trainer.watch.settings,

@@ -20,12 +20,18 @@ from fakescope.data.pipeline import PreparedData
 from fakescope.data.transforms import InputSpec
 from fakescope.errors import failure_line
 from fakescope.evaluate.evaluate import Evaluation, evaluate_loaded, metrics_csv, model_name
+from fakescope.evaluate.options import EvalOptions
 from fakescope.evaluate.scoring import prepare_evaluation_data, training_seed
 from fakescope.models.registry import load_detector
 from fakescope.reproducibility import resolve_device
-from fakescope.runs import atomic_write_bytes, write_json
+from fakescope.runs import (
+    BEST_CHECKPOINT,
+    COMPARISON_FILE,
+    LAST_CHECKPOINT,
+    atomic_write_bytes,
+    write_json,
+)
 
-COMPARISON_FILE = "comparison.json"
 TABLE_COLUMNS = (
     "accuracy", "precision", "recall", "f1", "roc_auc", "average_precision", "eer",
     "paper002_sensitivity", "paper002_specificity", "log_loss", "brier", "ece", "threshold",
@@ -70,16 +76,19 @@ class Comparison:
 
 
 def find_checkpoints(
-    folder: str | Path, pattern: str = "*.pt"
+    folder: str | Path, pattern: str | None = None
 ) -> tuple[list[Path], list[dict[str, str]]]:
     """Detector checkpoints matching `pattern` under `folder` (recursively, sorted), and the
-    files passed over with the reason: other kinds (GAN states), resume states, unreadable."""
+    files passed over with the reason: other kinds (GAN states), resume states, unreadable.
+
+    With no `pattern`, a run's checkpoints/ folder gives one model: its best.pt, or its last.pt
+    when the run wrote no best.pt (a `skipped` entry for the missing best.pt says so)."""
     folder = Path(folder)
     if not folder.is_dir():
         raise NotADirectoryError(f"{folder} is not a folder of checkpoints")
     found: list[Path] = []
     skipped: list[dict[str, str]] = []
-    for path in sorted(folder.rglob(pattern)):
+    for path in sorted(folder.rglob(pattern or "*.pt")):
         if path.name.startswith(_RESUME_STATE_PREFIX):
             skipped.append({"path": str(path), "reason": "a training state to resume from"})
             continue
@@ -92,7 +101,29 @@ def find_checkpoints(
             found.append(path)
         else:
             skipped.append({"path": str(path), "reason": f"a '{kind}' checkpoint, not a detector"})
-    return found, skipped
+    return (found, skipped) if pattern else _best_of_each_run(found, skipped)
+
+
+def _best_of_each_run(
+    found: list[Path], skipped: list[dict[str, str]]
+) -> tuple[list[Path], list[dict[str, str]]]:
+    """Of each run's checkpoints/ folder only best.pt, else last.pt; other folders keep all."""
+    by_folder: dict[Path, list[Path]] = {}
+    for path in found:
+        by_folder.setdefault(path.parent, []).append(path)
+    chosen: list[Path] = []
+    for folder, paths in by_folder.items():
+        names = {p.name: p for p in paths}
+        if folder.name == "checkpoints" and BEST_CHECKPOINT in names:
+            chosen.append(names[BEST_CHECKPOINT])
+        elif folder.name == "checkpoints" and LAST_CHECKPOINT in names:
+            chosen.append(names[LAST_CHECKPOINT])
+            skipped.append({"path": str(folder / BEST_CHECKPOINT),
+                            "reason": f"not written by this run; its {LAST_CHECKPOINT} is "
+                                      "scored instead"})
+        else:
+            chosen += paths
+    return chosen, skipped
 
 
 def _unique_names(checkpoints: Sequence[Path]) -> list[str]:
@@ -105,23 +136,21 @@ def _unique_names(checkpoints: Sequence[Path]) -> list[str]:
 def compare_checkpoints(
     checkpoints: Sequence[str | Path],
     data: DataConfig,
-    split: str = "test",
-    device: str = "auto",
-    batch_size: int = 64,
-    seed: int | None = None,
-    progress: bool = False,
+    options: EvalOptions | None = None,
     on_update: Callable[[Comparison], None] = lambda comparison: None,
 ) -> Comparison:
-    """Evaluate each checkpoint at its stored threshold on the same `split` of `data`.
+    """Evaluate each checkpoint at its stored threshold on the same `options.split` of `data`.
 
-    `seed` splits the data; by default the first checkpoint's training seed. A checkpoint
-    that fails is recorded in `failed`; `on_update` runs after each checkpoint.
+    `options.seed` splits the data; by default the first checkpoint's training seed. A
+    checkpoint that fails is recorded in `failed`; `on_update` runs after each checkpoint.
     """
     if not checkpoints:
         raise ValueError("no detector checkpoints to compare")
+    options = options or EvalOptions()
+    seed = options.seed
     paths = [Path(c) for c in checkpoints]
-    torch_device = resolve_device(device)
-    comparison = Comparison(split=split)
+    torch_device = resolve_device(options.device)
+    comparison = Comparison(split=options.split)
     prepared_by_spec: dict[InputSpec, PreparedData] = {}
     for path, name in zip(paths, _unique_names(paths), strict=True):
         try:
@@ -130,17 +159,11 @@ def compare_checkpoints(
                 seed = training_seed(loaded)
             if loaded.input_spec not in prepared_by_spec:
                 prepared_by_spec[loaded.input_spec] = prepare_evaluation_data(
-                    loaded, data, seed, progress
+                    loaded, data, seed, options.progress
                 )
             evaluation, _ = evaluate_loaded(
-                loaded,
-                prepared_by_spec[loaded.input_spec],
-                split,
-                torch_device,
-                checkpoint=str(path),
-                name=name,
-                batch_size=batch_size,
-                progress=progress,
+                loaded, prepared_by_spec[loaded.input_spec], options, torch_device,
+                (str(path), name),
             )
         except Exception as err:  # one model's failure must not lose the others' results
             comparison.failed.append({"path": str(path), "error": failure_line(err)})

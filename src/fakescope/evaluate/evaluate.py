@@ -1,7 +1,10 @@
 """Evaluating one detector checkpoint on a labelled data set.
 
-    evaluation = evaluate_checkpoint("runs/x/checkpoints/best.pt", DataConfig(path="data"))
+    evaluation, scores = evaluate_checkpoint("runs/x/checkpoints/best.pt", DataConfig(path="data"))
     write_evaluation(evaluation, scores, out_dir)   # evaluation.json, metrics.csv, predictions.csv
+
+How it runs (device, batch size, split, calibration, ...) is one `EvalOptions`
+(`fakescope.evaluate.options`).
 
 With a threshold rule (`eer`, `f1`, `fpr:0.05`) the calibration (temperature and uncertain
 band, `fakescope.evaluate.calibrate`) and then the threshold are first chosen on another split
@@ -27,6 +30,7 @@ from fakescope.data.pipeline import PreparedData
 from fakescope.evaluate.calibrate import BandTargets, fit_calibration
 from fakescope.evaluate.corruptions import perturbation
 from fakescope.evaluate.feature_density import fit_density
+from fakescope.evaluate.options import CalibrationOptions, EvalOptions
 from fakescope.evaluate.scoring import (
     Scores,
     prepare_evaluation_data,
@@ -46,9 +50,8 @@ from fakescope.metrics import (
 from fakescope.models.calibration import Calibration
 from fakescope.models.registry import LoadedDetector, load_detector
 from fakescope.reproducibility import resolve_device
-from fakescope.runs import atomic_write_bytes, write_json
+from fakescope.runs import EVALUATION_FILE, atomic_write_bytes, write_json
 
-EVALUATION_FILE = "evaluation.json"
 RELIABILITY_BINS = 15
 
 
@@ -228,23 +231,21 @@ def calibrate_threshold(
 def evaluate_loaded(
     loaded: LoadedDetector,
     prepared: PreparedData,
-    split: str,
+    options: EvalOptions,
     device: torch.device,
-    checkpoint: str = "",
-    name: str = "",
-    threshold: float | None = None,
+    names: tuple[str, str] = ("", ""),
     threshold_source: str = "checkpoint",
-    batch_size: int = 64,
-    progress: bool = False,
 ) -> tuple[Evaluation, Scores]:
-    """Score `split` with an already loaded detector and measure it (at its stored threshold
-    unless `threshold` is given)."""
+    """Score `options.split` with an already loaded detector on `device` (resolved from
+    `options.device`) and measure it at its threshold; `names` is (checkpoint, display name)."""
+    split, batch_size = options.split, options.batch_size
     path = scoring_path(loaded, prepared, split, device, batch_size)
-    scores = score_split(loaded, prepared, split, device, batch_size, progress=progress,
+    scores = score_split(loaded, prepared, split, device, batch_size, progress=options.progress,
                          forward=path.model)
+    checkpoint, name = names
     evaluation = evaluate_scores(
         scores,
-        loaded.threshold if threshold is None else threshold,
+        loaded.threshold,
         model=name or loaded.name,
         checkpoint=checkpoint,
         detector=loaded.name,
@@ -266,6 +267,15 @@ class CalibrationSteps:
     band: BandTargets | None = DEFAULT_BAND
     temperature_scaling: bool = True
     shift: bool = True
+
+    @classmethod
+    def from_options(cls, fit: CalibrationOptions) -> CalibrationSteps | None:
+        """The steps `fit` asks for; None when it names no rule (nothing is fitted)."""
+        if fit.rule is None:
+            return None
+        targets = BandTargets(fit.max_fake_called_real, fit.max_real_called_fake)
+        band = targets if fit.band else None
+        return cls(ThresholdRule.parse(fit.rule), fit.split, band, fit.temperature, fit.shift)
 
 
 def calibrate_loaded(
@@ -311,53 +321,31 @@ def calibrate_checkpoint(
 
 
 def evaluate_checkpoint(
-    checkpoint: str | Path,
-    data: DataConfig,
-    split: str = "test",
-    threshold_rule: ThresholdRule | None = None,
-    threshold_split: str = "val",
-    store: bool = True,
-    device: str = "auto",
-    batch_size: int = 64,
-    seed: int | None = None,
-    progress: bool = False,
-    band: BandTargets | None = DEFAULT_BAND,
-    temperature_scaling: bool = True,
-    shift: bool = True,
+    checkpoint: str | Path, data: DataConfig, options: EvalOptions | None = None
 ) -> tuple[Evaluation, Scores]:
-    """Evaluate a detector checkpoint on `split` of `data` (`all` for every image).
+    """Evaluate a detector checkpoint on `options.split` of `data` (`all` for every image).
 
-    `seed` is the one the data was split with; by default the training run's seed stored in
-    the checkpoint, so the test split is the one training held out. With `threshold_rule`, the
-    calibration (temperature unless `temperature_scaling` is off; uncertain band for `band`,
-    none when None; fitted on shifted copies too unless `shift` is off), the threshold and the
-    "unlike the training data" model (`fakescope.evaluate.feature_density`) are chosen on
-    `threshold_split` and, when `store`, written into the checkpoint together. Without it, the
-    checkpoint's own are used.
+    `options.seed` is the one the data was split with; by default the training run's seed
+    stored in the checkpoint, so the test split is the one training held out. With a
+    `options.calibration.rule`, the calibration (temperature, uncertain band, shifted copies:
+    `CalibrationOptions`), the threshold and the "unlike the training data" model
+    (`fakescope.evaluate.feature_density`) are chosen on `options.calibration.split` and, when
+    `store`, written into the checkpoint together. Without it, the checkpoint's own are used.
     """
+    options = options or EvalOptions()
     checkpoint = Path(checkpoint)
-    torch_device = resolve_device(device)
+    torch_device = resolve_device(options.device)
     loaded = load_detector(checkpoint, torch_device)
-    prepared = prepare_evaluation_data(
-        loaded, data, training_seed(loaded) if seed is None else seed, progress
-    )
+    seed = training_seed(loaded) if options.seed is None else options.seed
+    prepared = prepare_evaluation_data(loaded, data, seed, options.progress)
     source = "checkpoint"
-    if threshold_rule is not None:
-        steps = CalibrationSteps(threshold_rule, threshold_split, band, temperature_scaling, shift)
-        _, source = calibrate_loaded(loaded, prepared, steps, torch_device, batch_size,
-                                     checkpoint if store else None)  # fmt: skip
-    return evaluate_loaded(
-        loaded,
-        prepared,
-        split,
-        torch_device,
-        checkpoint=str(checkpoint),
-        name=model_name(checkpoint),
-        threshold=loaded.threshold,
-        threshold_source=source,
-        batch_size=batch_size,
-        progress=progress,
-    )
+    steps = CalibrationSteps.from_options(options.calibration)
+    if steps is not None:
+        store = checkpoint if options.calibration.store else None
+        _, source = calibrate_loaded(loaded, prepared, steps, torch_device, options.batch_size,
+                                     store)  # fmt: skip
+    names = (str(checkpoint), model_name(checkpoint))
+    return evaluate_loaded(loaded, prepared, options, torch_device, names, source)
 
 
 def predictions_csv(

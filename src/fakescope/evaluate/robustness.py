@@ -29,6 +29,7 @@ from fakescope.data.transforms import InputSpec
 from fakescope.errors import failure_line
 from fakescope.evaluate.corruptions import CORRUPTIONS
 from fakescope.evaluate.evaluate import model_name
+from fakescope.evaluate.options import EvalOptions
 from fakescope.evaluate.scoring import (
     prepare_evaluation_data,
     score_split,
@@ -38,9 +39,8 @@ from fakescope.evaluate.scoring import (
 from fakescope.metrics import binary_metrics
 from fakescope.models.registry import load_detector
 from fakescope.reproducibility import resolve_device
-from fakescope.runs import write_json
+from fakescope.runs import ROBUSTNESS_FILE, write_json
 
-ROBUSTNESS_FILE = "robustness.json"
 DEFAULT_SWEEPS: dict[str, tuple[float, ...]] = {
     "jpeg": (100, 90, 70, 50, 30),
     "blur": (0.0, 0.5, 1.0, 2.0, 3.0),
@@ -99,25 +99,25 @@ def _corrupt(
 def robustness_sweep(
     checkpoints: Sequence[str | Path],
     data: DataConfig,
-    split: str = "test",
+    options: EvalOptions | None = None,
     sweeps: dict[str, tuple[float, ...]] | None = None,
-    device: str = "auto",
-    batch_size: int = 64,
-    seed: int | None = None,
-    progress: bool = False,
     on_update: Callable[[Robustness], None] = lambda result: None,
 ) -> Robustness:
-    """Evaluate every checkpoint on `split` under every corruption strength of `sweeps`.
+    """Evaluate every checkpoint on `options.split` under every corruption strength of
+    `sweeps` (default: the default strengths of `options.conditions`).
 
-    `seed` splits the data (by default the first checkpoint's training seed) and seeds the
-    noise; all models are measured on the same images. A model or a cell that fails gets a row
-    with its one-line `error` (and no metrics) and the others go on; `on_update` runs after
+    `options.seed` splits the data (by default the first checkpoint's training seed) and seeds
+    the noise; all models are measured on the same images. A model or a cell that fails gets a
+    row with its one-line `error` (and no metrics) and the others go on; `on_update` runs after
     each model.
     """
-    torch_device = resolve_device(device)
+    options = options or EvalOptions()
+    split, batch_size, seed, progress = (options.split, options.batch_size, options.seed,
+                                         options.progress)
+    torch_device = resolve_device(options.device)
     result = Robustness(split=split)
     prepared_by_spec: dict[InputSpec, PreparedData] = {}
-    sweeps = sweeps or DEFAULT_SWEEPS
+    sweeps = sweeps or parse_sweeps(options.conditions)
     points = len(checkpoints) * sum(len(strengths) for strengths in sweeps.values())
     bar = tqdm(total=points, desc="robustness", unit="sweep", disable=not progress)
     passes = sum(len(strengths) for strengths in sweeps.values())

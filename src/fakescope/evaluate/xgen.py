@@ -26,17 +26,16 @@ import torch
 from scipy.stats import rankdata
 
 from fakescope.data.multigen_set import MANIFEST_CSV, REAL_FAMILY
-from fakescope.evaluate.choices import REAL_ANCHORED_RULE, XGEN_CONDITIONS, XGEN_MODES
+from fakescope.evaluate.choices import XGEN_CONDITIONS, XGEN_MODES
 from fakescope.evaluate.corruptions import perturbation
+from fakescope.evaluate.options import EvalOptions, xgen_options
 from fakescope.formatting import format_value
 from fakescope.metrics import binary_metrics, ranking_metrics
 
-XGEN_FILE = "xgen.json"
 MODES = XGEN_MODES
 TRUST_METRICS = ("fakes_called_real", "uncertain", "selective_accuracy")
 CELL_METRICS = ("roc_auc", "average_precision", "accuracy", "ece", *TRUST_METRICS)
 CONDITIONS = XGEN_CONDITIONS
-DEFAULT_RULE = REAL_ANCHORED_RULE
 
 
 @dataclass
@@ -46,14 +45,20 @@ class XgenSpec:
     out: Path
     modes: list[str] = field(default_factory=lambda: ["single"])
     train_families: list[str] | None = None  # families to train on / hold out; None: all
-    conditions: list[str] = field(default_factory=lambda: list(CONDITIONS))
     overrides: list[str] = field(default_factory=list)  # --set for every detector run
     epochs: int | None = None  # train.epochs of every run (None: each detector's own)
     minutes: float | None = None  # train.max_minutes of every run (None: each detector's own)
-    threshold_rule: str = DEFAULT_RULE
-    seed: int = 0
-    device: str = "auto"
-    progress: bool = False
+    # Device, batch size, progress, the seed (of the training runs and the split), the
+    # calibration fitted after each run (it needs a rule) and the test conditions.
+    options: EvalOptions = field(default_factory=xgen_options)
+
+    @property
+    def conditions(self) -> list[str]:
+        return list(self.options.conditions or CONDITIONS)
+
+    @property
+    def seed(self) -> int:
+        return 0 if self.options.seed is None else self.options.seed
 
 
 @dataclass
@@ -166,16 +171,16 @@ def score_cells(
     from fakescope.models.registry import load_detector
     from fakescope.reproducibility import resolve_device
 
-    device = resolve_device(spec.device)
+    device, batch_size = resolve_device(spec.options.device), spec.options.batch_size
     loaded = load_detector(checkpoint, device)
     data = evaluation_data_config(loaded, str(test_csv), cache_dir=str(spec.out / ".cache"))
     prepared = prepare_evaluation_data(loaded, data, spec.seed)
     family_of = {e.path: e.family for e in entries}
-    path = scoring_path(loaded, prepared, "test", device, passes=len(spec.conditions))
+    path = scoring_path(loaded, prepared, "test", device, batch_size, len(spec.conditions))
     cells = []
     for condition in spec.conditions:
-        scores = score_split(loaded, prepared, "test", device,
-                             perturb=_perturb(condition, spec.seed), progress=spec.progress,
+        scores = score_split(loaded, prepared, "test", device, batch_size,
+                             _perturb(condition, spec.seed), spec.options.progress,
                              forward=path.model)
         of = np.array([family_of[str(Path(p).resolve())] for p in scores.paths])
         verdicts = np.array([loaded.calibration.verdict(float(p), loaded.threshold)

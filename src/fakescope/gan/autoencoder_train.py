@@ -15,13 +15,8 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
-from fakescope.gan.metrics import to_uint8
+from fakescope.data.tensors import to_uint8, to_unit_range
 from fakescope.models.autoencoder import ConvAutoencoder, save_autoencoder
-
-
-def to_unit_range(images: torch.Tensor) -> torch.Tensor:
-    """uint8 [0, 255] -> float [-1, 1]."""
-    return images.float() / 127.5 - 1.0
 
 
 def train_autoencoder(

@@ -18,6 +18,7 @@ import torch
 from fakescope.checkpoints import GanPayload, read_gan_checkpoint
 from fakescope.config import from_dict
 from fakescope.data.pipeline import PreparedData, prepare_data
+from fakescope.data.tensors import real_uint8_batches
 from fakescope.gan.config import GanJobConfig
 from fakescope.gan.export import DiscriminatorScores, load_discriminator, score_discriminator
 from fakescope.gan.metrics import (
@@ -28,7 +29,7 @@ from fakescope.gan.metrics import (
 )
 from fakescope.gan.plots import plot_batch_accuracy
 from fakescope.gan.sample import load_generator
-from fakescope.gan.train import gan_input_spec, real_uint8_batches
+from fakescope.gan.train import gan_input_spec
 from fakescope.runs import write_json
 
 

@@ -26,8 +26,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from fakescope.data.tensors import to_uint8
 from fakescope.errors import DataError, UnknownNameError
-from fakescope.gan.sample import generate_batches, to_uint8
+from fakescope.gan.sample import generate_batches
 from fakescope.models.gan_registry import ImageGenerator
 
 INCEPTION = "inception"
@@ -323,11 +324,6 @@ class QualityMeter:
             self.kid_name: kid_mean,
             f"{self.kid_name}_std": kid_std,
         }
-
-
-# Where a floor comparison and its grids of real and generated images are written beside a run
-FLOOR_COMPARISON_FILE = "quality_vs_floor.json"
-REAL_GRID_FILE, FAKE_GRID_FILE = "real_grid.png", "fake_grid.png"
 
 
 @dataclass(frozen=True)

@@ -20,15 +20,11 @@ from tqdm import tqdm
 
 from fakescope.checkpoints import CheckpointError, gan_arch, read_gan_checkpoint
 from fakescope.config import ConfigError
+from fakescope.data.tensors import to_uint8
 from fakescope.models.gan_registry import ImageGenerator, build_generator
 from fakescope.runs import atomic_write_bytes
 
 ImageFormat = Literal["png", "jpg"]
-
-
-def to_uint8(images: torch.Tensor) -> torch.Tensor:
-    """Images in [-1, 1] (a generator's output) -> uint8 in [0, 255]."""
-    return ((images.clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8)
 
 
 def load_generator(path: str | Path, device: str | torch.device = "cpu") -> ImageGenerator:

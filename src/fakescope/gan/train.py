@@ -46,6 +46,7 @@ from fakescope.checkpoints import (
 )
 from fakescope.config import ConfigError, to_dict
 from fakescope.data.pipeline import BatchLoader, PreparedData, prepare_data
+from fakescope.data.tensors import real_uint8_batches
 from fakescope.data.transforms import InputSpec, resolve_input_spec
 from fakescope.distributed import DistContext, data_parallel, local_batchnorm
 from fakescope.errors import DataError
@@ -63,18 +64,21 @@ from fakescope.gan.losses import (
     instance_noise_std,
     r1_penalty,
 )
-from fakescope.gan.metrics import (
-    FLOOR_COMPARISON_FILE,
-    FeatureExtractor,
-    QualityMeter,
-    build_feature_extractor,
-)
+from fakescope.gan.metrics import FeatureExtractor, QualityMeter, build_feature_extractor
 from fakescope.gan.plots import plot_loss_phase, plot_losses, plot_quality, quality_floors
 from fakescope.gan.sample import sample_grid
 from fakescope.gan.speed import choose_gan_speed_settings
 from fakescope.models.gan_registry import ImageGenerator, build_discriminator, build_generator
 from fakescope.reproducibility import isolated_rng, rng_state, set_rng_state
-from fakescope.runs import MetricsLog, RunDir, prune_step_checkpoints, restart_logs, write_json
+from fakescope.runs import (
+    FLOOR_COMPARISON_FILE,
+    SPEED_FILE,
+    MetricsLog,
+    RunDir,
+    prune_step_checkpoints,
+    restart_logs,
+    write_json,
+)
 from fakescope.speed import CompiledForward, SpeedSettings, ThreadWatch, append_recheck
 from fakescope.training.budget import SIDE_WORK_SHARE, TimeBudget, clock_seconds
 from fakescope.training.loop import Counters, epoch_bar, run_epochs
@@ -127,20 +131,6 @@ class TrainState(Counters):
 
 def gan_input_spec(config: GanJobConfig) -> InputSpec:
     return resolve_input_spec(InputSpec(size=config.model.resolution), config.data)
-
-
-def real_uint8_batches(
-    prepared: PreparedData, n: int, batch_size: int, seed: int
-) -> Iterator[torch.Tensor]:
-    """The first n images of a fixed shuffle of the training split, as uint8 NCHW batches."""
-    loader = prepared.loader("train", batch_size, shuffle=True, augment=False, seed=seed)
-    taken = 0
-    for images, _ in loader:
-        batch = prepared.normalizer.denormalize(images)[: n - taken]
-        taken += len(batch)
-        yield batch
-        if taken >= n:
-            return
 
 
 def is_quality_column(name: str) -> bool:
@@ -257,7 +247,7 @@ class GanTrainer:
 
     def _record_recheck(self, record: dict[str, Any]) -> None:
         if self.dist.is_main:
-            append_recheck(self.run.path / "speed.json", {"epoch": self.state.epoch + 1, **record})
+            append_recheck(self.run.path / SPEED_FILE, {"epoch": self.state.epoch + 1, **record})
 
     # -- checkpoints --------------------------------------------------------------------------
 

@@ -5,5 +5,4 @@
     html         one self-contained HTML page for a run folder that opens offline
     summary      the report's opening summary and glossary
     xgen         the cross-generator matrix as a heatmap
-    demo_files   the files a demo folder holds beside its runs
 """

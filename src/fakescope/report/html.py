@@ -41,27 +41,34 @@ from typing import Any
 
 from matplotlib.figure import Figure
 
-from fakescope.evaluate.compare import (
-    COMPARISON_FILE,
-    TABLE_COLUMNS,
-    Comparison,
-    best_by,
-    read_comparison,
-)
-from fakescope.evaluate.evaluate import EVALUATION_FILE, Evaluation, model_name, read_evaluation
-from fakescope.evaluate.robustness import ROBUSTNESS_FILE, Robustness
-from fakescope.evaluate.xgen import CELL_METRICS, XGEN_FILE, XgenResult
+from fakescope.evaluate.compare import TABLE_COLUMNS, Comparison, best_by, read_comparison
+from fakescope.evaluate.evaluate import Evaluation, model_name, read_evaluation
+from fakescope.evaluate.robustness import Robustness
+from fakescope.evaluate.xgen import CELL_METRICS, XgenResult
 from fakescope.formatting import format_probability, format_value, text_bytes
 from fakescope.gan.interpret import diversity_words
-from fakescope.gan.metrics import FAKE_GRID_FILE, FLOOR_COMPARISON_FILE, REAL_GRID_FILE
 from fakescope.gan.plots import quality_floors
 from fakescope.report import plots
-from fakescope.report.demo_files import DEMO_MARKER, TIMINGS_FILE, demo_detector_checkpoint
 from fakescope.report.summary import glossary_section, run_summary, synthetic_data, synthetic_note
 from fakescope.report.xgen import heatmap_figure
-from fakescope.runs import EXAMPLES_FILE, RunDir, atomic_write_bytes
+from fakescope.runs import (
+    COMPARISON_FILE,
+    DEMO_MARKER,
+    EVALUATION_FILE,
+    EXAMPLES_FILE,
+    FAKE_GRID_FILE,
+    FLOOR_COMPARISON_FILE,
+    REAL_GRID_FILE,
+    REPORT_FILE,
+    ROBUSTNESS_FILE,
+    SPEED_FILE,
+    TIMINGS_FILE,
+    XGEN_FILE,
+    RunDir,
+    atomic_write_bytes,
+    demo_detector_checkpoint,
+)
 
-REPORT_FILE = "index.html"
 MAX_SAMPLE_IMAGES = 4
 MAX_GRADCAM_IMAGES = 12
 DASH = "–"  # an undefined value (None) in a table
@@ -79,7 +86,7 @@ _OWN_JSON = {
     DEMO_MARKER, TIMINGS_FILE, XGEN_FILE,
 }
 # How the run ran rather than what it found: shown folded at the end, not under Results.
-_INTERNAL_JSON = {"speed.json"}
+_INTERNAL_JSON = {SPEED_FILE}
 _INTERNAL_COLUMN = re.compile(r"^(lr(_|$)|images_per_s|cpu_s$)")  # learning rates, throughput
 # The comparison's columns shown in the page's width; the full table is folded below them.
 _COMPARISON_MAIN = ("roc_auc", "average_precision", "eer", "accuracy", "ece", "threshold")

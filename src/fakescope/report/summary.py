@@ -17,10 +17,9 @@ from typing import Any
 
 import yaml
 
-from fakescope.evaluate.evaluate import EVALUATION_FILE, Evaluation, read_evaluation
+from fakescope.evaluate.evaluate import Evaluation, read_evaluation
 from fakescope.formatting import format_probability, format_value
-from fakescope.report.demo_files import DEMO_MARKER
-from fakescope.runs import RunDir
+from fakescope.runs import BEST_CHECKPOINT, DEMO_MARKER, EVALUATION_FILE, RunDir
 
 DASH = "–"
 # (term, explanation), in the order a reader meets them on the page
@@ -185,7 +184,7 @@ def run_summary(folder: Path) -> str:
     if evaluation is not None:
         head = _metrics_line(evaluation) + _calibration_line(evaluation)
     elif _section(_read(run.config), "model").get("name"):
-        checkpoint = _e(run.checkpoints / "best.pt")
+        checkpoint = _e(run.checkpoints / BEST_CHECKPOINT)
         head = ("<p class='answer' id='run-metrics'>Not evaluated yet: <code>fakescope eval "
                 f"--checkpoint {checkpoint} --data DATA</code> writes the test metrics and "
                 "calibration this summary shows.</p>")

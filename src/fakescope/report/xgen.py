@@ -7,10 +7,10 @@ from pathlib import Path
 import numpy as np
 from matplotlib.figure import Figure
 
-from fakescope.evaluate.xgen import XGEN_FILE, XgenResult, safe_name, xgen_markdown
+from fakescope.evaluate.xgen import XgenResult, safe_name, xgen_markdown
 from fakescope.formatting import text_bytes
 from fakescope.report.plots import save_figure
-from fakescope.runs import atomic_write_bytes, write_json
+from fakescope.runs import XGEN_FILE, atomic_write_bytes, write_json
 
 
 def heatmap_figure(result: XgenResult, condition: str) -> Figure:

@@ -16,10 +16,9 @@ import torch
 from fakescope.config import JobConfig
 from fakescope.distributed import DistContext, distributed_session
 from fakescope.reproducibility import configure_backends, seed_everything
-from fakescope.runs import RunDir, discarded_if_failed, open_run, write_json
+from fakescope.runs import LOG_FILE, SPEED_FILE, RunDir, discarded_if_failed, open_run, write_json
 from fakescope.speed import SpeedSettings
 
-LOG_FILE = "train.log"
 # Times the speed candidates on one process's batch: (the choice, seconds per step of each).
 SpeedProbe = Callable[[], tuple[SpeedSettings, Any]]
 
@@ -87,7 +86,7 @@ def resolve_speed(
     if dist.is_main:
         logger.info("speed probe: timing training steps of each candidate setting")
         chosen, timings = probe()
-        write_json(run.path / "speed.json",
+        write_json(run.path / SPEED_FILE,
                    {"chosen": chosen.to_dict(), "step_seconds": timings})
         logger.info("speed settings: %s (%d candidates timed)", chosen.describe(), len(timings))
     return dist.broadcast(chosen)

@@ -34,8 +34,8 @@ from fakescope.config import (
 from fakescope.evaluate.choices import REAL_ANCHORED_RULE
 from fakescope.evaluate.compare import best_by
 from fakescope.models.pretrained import IMAGENET, NO_WEIGHTS, Pretrained
-from fakescope.report.demo_files import DEMO_MARKER, RECOMMENDED_DETECTOR, TIMINGS_FILE
-from fakescope.runs import write_json
+from fakescope.runs import BEST_CHECKPOINT, DEMO_MARKER, TIMINGS_FILE, write_json
+from fakescope.workflows.recommended import DEFAULT_DEMO_OUT, RECOMMENDED_DETECTOR
 
 if TYPE_CHECKING:
     from fakescope.data.pipeline import PreparedData
@@ -76,7 +76,7 @@ def _default_detectors() -> list[DemoDetectorConfig]:
 class DemoConfig:
     """Sizes of the demo; the defaults take about 5 minutes on 2 CPU cores."""
 
-    out: str = "runs/demo"
+    out: str = str(DEFAULT_DEMO_OUT)
     seed: int = 0
     device: str = "auto"
     faces: int = 800  # synthetic real faces; the GAN makes as many fakes
@@ -183,16 +183,11 @@ def measure_demo_gan(
 ) -> dict[str, Any]:
     """FD/KID/diversity of the GAN's faces against the held-out faces, next to the real-vs-real
     floor, and grids of held-out real and generated faces, beside the GAN run."""
-    from fakescope.gan.metrics import (
-        FAKE_GRID_FILE,
-        FLOOR_COMPARISON_FILE,
-        REAL_GRID_FILE,
-        build_feature_extractor,
-        compare_with_floor,
-    )
+    from fakescope.data.tensors import real_uint8_batches
+    from fakescope.gan.metrics import build_feature_extractor, compare_with_floor
     from fakescope.gan.sample import load_generator, sample_grid, save_grid
-    from fakescope.gan.train import real_uint8_batches
     from fakescope.reproducibility import resolve_device
+    from fakescope.runs import FAKE_GRID_FILE, FLOOR_COMPARISON_FILE, REAL_GRID_FILE
 
     device = resolve_device(config.device)
     prepared = _holdout_data(config, holdout_dir)
@@ -265,29 +260,26 @@ def train_demo_detector(
                       batch_size=config.detector_batch_size),
     )  # fmt: skip
     result = train_detector(override_settings(placed, detector.set), progress=progress)
-    return result.run.checkpoints / "best.pt"
+    return result.run.checkpoints / BEST_CHECKPOINT
 
 
 def evaluate_detectors(
     config: DemoConfig, checkpoints: list[Path], data_dir: Path, progress: bool
 ) -> list[dict[str, Any]]:
     """Threshold on validation, test-split evaluation with plots and Grad-CAM, per detector."""
-    from fakescope.evaluate.threshold import ThresholdRule
+    from fakescope.evaluate.options import CalibrationOptions, EvalOptions
     from fakescope.workflows.evaluation import evaluate_and_write
 
     table = []
-    rule = ThresholdRule.parse(config.threshold_rule)
+    options = EvalOptions(
+        device=config.device, progress=progress,
+        calibration=CalibrationOptions(rule=config.threshold_rule),
+        explain=config.gradcam_per_class,  # each with its joint decision
+    )  # fmt: skip
     for checkpoint in checkpoints:
         data = DataConfig(path=str(data_dir), cache_dir=str(Path(config.out) / "cache"))
         evaluation = evaluate_and_write(
-            checkpoint,
-            _evaluation_data(checkpoint, data),
-            "test",
-            rule,
-            "val",
-            device=config.device,
-            progress=progress,
-            explain_per_class=config.gradcam_per_class,  # each with its joint decision
+            checkpoint, _evaluation_data(checkpoint, data), options
         ).evaluation
         table.append(
             {
@@ -311,17 +303,17 @@ def _evaluation_data(checkpoint: Path, data: DataConfig) -> DataConfig:
 def compare_and_sweep(
     config: DemoConfig, checkpoints: list[Path], data_dir: Path, progress: bool
 ) -> None:
+    from fakescope.evaluate.options import EvalOptions
     from fakescope.workflows.evaluation import compare_and_write, sweep_and_write
 
     data = _evaluation_data(
         checkpoints[0], DataConfig(path=str(data_dir), cache_dir=str(Path(config.out) / "cache"))
     )
     out = Path(config.out)
-    compare_and_write(checkpoints, data, out / "comparison", device=config.device,
-                      progress=progress)
+    options = EvalOptions(device=config.device, progress=progress)
+    compare_and_write(checkpoints, data, options, out / "comparison")
     if config.robustness:
-        sweep_and_write(checkpoints, data, out / "robustness", device=config.device,
-                        progress=progress)
+        sweep_and_write(checkpoints, data, options, out / "robustness")
 
 
 def stage_count(config: DemoConfig) -> int:

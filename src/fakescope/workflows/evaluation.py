@@ -1,8 +1,11 @@
 """Evaluations run and written out with their plots: what `eval`, `compare`, `robustness` and
 the demo do, each as one call.
 
-`evaluate_and_write`: calibrate and choose the threshold on `threshold_split` (when a rule is
-given), score `split`, count the provenance verdicts and joint decisions per class (optional),
+Each takes the checkpoint(s), the data, one `EvalOptions` (device, batch size, split,
+calibration, ...) and the output folder.
+
+`evaluate_and_write`: calibrate and choose the threshold on the calibration split (when a rule
+is given), score the split, count the provenance verdicts and joint decisions per class (optional),
 write evaluation.json, the metric and prediction CSVs and the plots, then Grad-CAM overlays of
 the worst-scored images with each one's joint decision (optional). `compare_and_write` and
 `sweep_and_write` do the same for several checkpoints side by side and under corruptions.
@@ -16,19 +19,17 @@ from pathlib import Path
 from typing import Any
 
 from fakescope.config import DataConfig
-from fakescope.evaluate.calibrate import BandTargets
 from fakescope.evaluate.compare import Comparison, compare_checkpoints, write_comparison
 from fakescope.evaluate.evaluate import (
-    DEFAULT_BAND,
     Evaluation,
     default_evaluation_dir,
     evaluate_checkpoint,
     write_evaluation,
 )
 from fakescope.evaluate.explain import explain_worst, worst_examples
+from fakescope.evaluate.options import EvalOptions
 from fakescope.evaluate.robustness import Robustness, robustness_sweep, write_robustness
 from fakescope.evaluate.scoring import Scores
-from fakescope.evaluate.threshold import ThresholdRule
 from fakescope.inference.decision import DECISIONS, Decision, decide
 from fakescope.inference.joint import decide_files
 from fakescope.models.calibration import Calibration
@@ -52,46 +53,32 @@ class WrittenEvaluation:
 def evaluate_and_write(
     checkpoint: str | Path,
     data: DataConfig,
-    split: str = "test",
-    threshold_rule: ThresholdRule | None = None,
-    threshold_split: str = "val",
+    options: EvalOptions | None = None,
     out: str | Path | None = None,
-    store: bool = True,
-    device: str = "auto",
-    batch_size: int = 64,
-    seed: int | None = None,
-    progress: bool = False,
-    band: BandTargets | None = DEFAULT_BAND,
-    temperature_scaling: bool = True,
-    provenance: bool = True,
-    explain_per_class: int = 0,
-    shift: bool = True,
 ) -> WrittenEvaluation:
-    """Evaluate `checkpoint` on `split` of `data` and write the results into `out` (default:
-    the checkpoint's run, `evaluation/<split>/`); the arguments are `evaluate_checkpoint`'s."""
+    """Evaluate `checkpoint` on `options.split` of `data` (as `evaluate_checkpoint` does) and
+    write the results into `out` (default: the checkpoint's run, `evaluation/<split>/`), with
+    the provenance counts unless `options.provenance` is off and `options.explain` Grad-CAM
+    examples per class."""
+    options = options or EvalOptions()
     checkpoint = Path(checkpoint)
-    evaluation, scores = evaluate_checkpoint(
-        checkpoint, data, split, threshold_rule, threshold_split, store=store, device=device,
-        batch_size=batch_size, seed=seed, progress=progress, band=band,
-        temperature_scaling=temperature_scaling, shift=shift,
-    )
+    evaluation, scores = evaluate_checkpoint(checkpoint, data, options)
     calibration = Calibration.from_dict(evaluation.calibration)
     verdicts = [calibration.verdict(float(p), evaluation.threshold) for p in scores.probs]
     # Each file's provenance and joint decision (read once; none read when turned off).
-    joined = decide_files(scores.paths, verdicts) if provenance else []
+    joined = decide_files(scores.paths, verdicts) if options.provenance else []
     if joined:
         classes = ["fake" if label else "real" for label in scores.labels.tolist()]
         evaluation.provenance = _per_class(
             classes, [p.verdict or "error" for p, _ in joined], (*VERDICTS, "error"))
         evaluation.decisions = _per_class(classes, [d.code for _, d in joined], DECISIONS)
-    folder = Path(out) if out else default_evaluation_dir(checkpoint, split)
+    folder = Path(out) if out else default_evaluation_dir(checkpoint, options.split)
     written = write_evaluation(evaluation, scores, folder)
     written += write_evaluation_plots(evaluation, folder)
-    if explain_per_class > 0:
-        images = explain_worst(
-            checkpoint, scores, explain_per_class, data.face_crop, folder / "gradcam"
-        )
-        picked = worst_examples(scores.labels, scores.probs, explain_per_class)
+    if options.explain > 0:
+        images = explain_worst(checkpoint, scores, options.explain, data.face_crop,
+                               folder / "gradcam")  # fmt: skip
+        picked = worst_examples(scores.labels, scores.probs, options.explain)
         examples = [
             _example(image, scores, i, verdicts[i], joined[i] if joined else None)
             for image, i in zip(images, picked, strict=True)
@@ -132,12 +119,8 @@ def _example(
 def compare_and_write(
     checkpoints: Sequence[str | Path],
     data: DataConfig,
+    options: EvalOptions,
     out: Path,
-    split: str = "test",
-    device: str = "auto",
-    batch_size: int = 64,
-    seed: int | None = None,
-    progress: bool = False,
     skipped: list[dict[str, str]] | None = None,
 ) -> tuple[Comparison, list[Path]]:
     """Several checkpoints on the same images: comparison.json, .csv and plots into `out`;
@@ -147,8 +130,7 @@ def compare_and_write(
         comparison.skipped = skipped or []
         write_comparison(comparison, out)
 
-    comparison = compare_checkpoints(checkpoints, data, split, device, batch_size, seed, progress,
-                                     on_update=keep)
+    comparison = compare_checkpoints(checkpoints, data, options, on_update=keep)
     comparison.skipped = skipped or []
     return comparison, write_comparison(comparison, out) + write_comparison_plots(comparison, out)
 
@@ -156,19 +138,15 @@ def compare_and_write(
 def sweep_and_write(
     checkpoints: Sequence[str | Path],
     data: DataConfig,
+    options: EvalOptions,
     out: Path,
-    split: str = "test",
     sweeps: dict[str, tuple[float, ...]] | None = None,
-    device: str = "auto",
-    batch_size: int = 64,
-    seed: int | None = None,
-    progress: bool = False,
 ) -> tuple[Robustness, list[Path]]:
-    """The robustness sweep of `robustness_sweep`: robustness.json and its plots into `out`;
-    robustness.json is rewritten after every model, so a crash keeps the finished ones."""
+    """The robustness sweep of `robustness_sweep` (`sweeps` default: `options.conditions` at
+    their default strengths): robustness.json and its plots into `out`; robustness.json is
+    rewritten after every model, so a crash keeps the finished ones."""
     def keep(partial: Robustness) -> None:
         write_robustness(partial, out)
 
-    result = robustness_sweep(checkpoints, data, split, sweeps, device, batch_size, seed, progress,
-                              on_update=keep)
+    result = robustness_sweep(checkpoints, data, options, sweeps, on_update=keep)
     return result, [write_robustness(result, out), *write_robustness_plots(result, out)]

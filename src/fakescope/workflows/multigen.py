@@ -43,6 +43,7 @@ from fakescope.data.multigen_set import (
     REALS_FILE,
     split_of,
 )
+from fakescope.data.tensors import load_uint8
 from fakescope.errors import BadFileError, DataError
 from fakescope.formatting import csv_bytes
 from fakescope.gan.families import AUTOENCODER, FAMILIES, GAN_FAMILIES
@@ -120,12 +121,6 @@ def write_reals(reals: Path, out: Path, resolution: int, seed: int) -> list[tupl
     return files
 
 
-def read_uint8(out: Path, files: Sequence[tuple[str, str]]) -> torch.Tensor:
-    """The set's PNGs as one uint8 NCHW tensor."""
-    arrays = [np.asarray(load_image(out / name), dtype=np.uint8) for name, _ in files]
-    return torch.from_numpy(np.stack(arrays)).permute(0, 3, 1, 2).contiguous()
-
-
 def _write_gan_reals(out: Path, reals: Sequence[tuple[str, str]]) -> Path:
     """A csv-layout list of the training reals, the only images the generators learn from."""
     path = out / "generators" / "train_reals.csv"
@@ -195,7 +190,7 @@ def _autoencoder_family(
     from fakescope.gan.autoencoder_train import reconstruct, train_autoencoder
     from fakescope.models.autoencoder import load_autoencoder
 
-    images = read_uint8(out, reals)
+    images = load_uint8([out / name for name, _ in reals])
     if checkpoint is None:
         checkpoint = out / "generators" / AUTOENCODER / "autoencoder.pt"
         if not checkpoint.is_file():

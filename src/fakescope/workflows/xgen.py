@@ -23,6 +23,7 @@ from fakescope.checkpoints import load_checkpoint
 from fakescope.config import ConfigError, given, load_config, resolve_preset, with_flags
 from fakescope.data.multigen_set import REAL_FAMILY
 from fakescope.errors import UnknownNameError, failure_line
+from fakescope.evaluate.evaluate import CalibrationSteps, calibrate_checkpoint
 from fakescope.evaluate.xgen import (
     CONDITIONS,
     MODES,
@@ -34,7 +35,7 @@ from fakescope.evaluate.xgen import (
     score_cells,
 )
 from fakescope.formatting import csv_bytes
-from fakescope.runs import atomic_write_bytes
+from fakescope.runs import BEST_CHECKPOINT, atomic_write_bytes
 
 if TYPE_CHECKING:
     from fakescope.detect.config import DetectJobConfig
@@ -103,7 +104,7 @@ def run_config(spec: XgenSpec, detector: str, set_name: str, data_csv: Path) -> 
         base,
         data=replace(base.data, path=str(data_csv), cache_dir=str(spec.out / ".cache")),
         run=replace(base.run, root=str(spec.out / "runs" / safe_name(detector)), name=set_name,
-                    seed=spec.seed, device=spec.device),
+                    seed=spec.seed, device=spec.options.device),
     )  # fmt: skip
 
     def budget(c: DetectJobConfig) -> DetectJobConfig:
@@ -117,21 +118,28 @@ def run_config(spec: XgenSpec, detector: str, set_name: str, data_csv: Path) -> 
 def train_run(spec: XgenSpec, detector: str, set_name: str, data_csv: Path) -> Path:
     """Train (or reuse) one detector run and store its calibration and threshold; its best.pt."""
     from fakescope.detect.train import train_detector
-    from fakescope.evaluate.evaluate import evaluate_checkpoint
-    from fakescope.evaluate.threshold import ThresholdRule
 
     run_dir = spec.out / "runs" / safe_name(detector) / set_name
-    best = run_dir / "checkpoints" / "best.pt"
+    best = run_dir / "checkpoints" / BEST_CHECKPOINT
     if best.is_file() and "calibration" in load_checkpoint(best):
         return best
     config = run_config(spec, detector, set_name, data_csv)
-    result = train_detector(config, resume=run_dir.is_dir(), progress=spec.progress)
-    evaluate_checkpoint(
-        result.best_checkpoint, config.data, split="val",
-        threshold_rule=ThresholdRule.parse(spec.threshold_rule), threshold_split="val",
-        store=True, device=spec.device, seed=spec.seed,
-    )  # fmt: skip
+    result = train_detector(config, resume=run_dir.is_dir(), progress=spec.options.progress)
+    # Stored: the scoring reads it back, and a calibrated checkpoint marks the run done.
+    calibrate_checkpoint(result.best_checkpoint, config.data, _calibration_steps(spec),
+                         spec.options.device, spec.options.batch_size)
     return result.best_checkpoint
+
+
+def _calibration_steps(spec: XgenSpec) -> CalibrationSteps:
+    """Each run's calibration: it needs a rule, and is stored (the scoring reads it back)."""
+    steps = CalibrationSteps.from_options(spec.options.calibration)
+    if steps is None:
+        raise ConfigError("xgen needs a threshold rule (calibration.rule) to calibrate each run")
+    if not spec.options.calibration.store:
+        raise ConfigError("calibration.store: xgen always stores each run's calibration (its "
+                          "scoring reads it back)")
+    return steps
 
 
 def run_xgen(
@@ -144,6 +152,7 @@ def run_xgen(
 
     if not spec.detectors:
         raise ConfigError("no detectors given")
+    steps = _calibration_steps(spec)
     unknown = [c for c in spec.conditions if c not in CONDITIONS]
     if unknown:
         raise ConfigError(f"unknown conditions {unknown} (choose from {', '.join(CONDITIONS)})")
@@ -152,8 +161,8 @@ def run_xgen(
     entries = read_set(spec.set_dir)
     families = list(dict.fromkeys(e.family for e in entries if e.family != REAL_FAMILY))
     sets = training_sets(families, spec.modes, spec.train_families)
-    result = XgenResult(str(spec.set_dir), families, list(spec.conditions),
-                        f"{spec.threshold_rule} on val")
+    result = XgenResult(str(spec.set_dir), families, spec.conditions,
+                        f"{steps.rule} on {steps.split}")
     data_dir = spec.out / "sets"
     test_csv = data_dir / "test.csv"
     atomic_write_bytes(test_csv, _csv([e for e in entries if e.split == "test"]))

@@ -29,6 +29,7 @@ import resource
 import subprocess
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -84,6 +85,9 @@ def run(
 
 
 def main() -> None:
+    from fakescope.config import set_strings
+    from fakescope.detect.config import DetectJobConfig
+
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--minutes", type=float, default=2.0)
     parser.add_argument("--out", default="runs/budget_bound")
@@ -95,7 +99,10 @@ def main() -> None:
     data = make_data(out / "data")
     fakescope = [sys.executable, "-m", "fakescope"]
     minutes = str(args.minutes)
-    clock = ["--set", f"train.budget_clock={args.clock}"]
+    # both commands run without a preset; their configs share the train.budget_clock default
+    defaults = DetectJobConfig()
+    clocked = replace(defaults, train=replace(defaults.train, budget_clock=args.clock))
+    clock = [a for setting in set_strings(defaults, clocked) for a in ("--set", setting)]
     stamp = time.strftime("%H%M%S")
     jobs = {
         "detector": ([*fakescope, "train", "--data", str(data), "--max-minutes", minutes,

@@ -20,6 +20,7 @@ import statistics
 import tempfile
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 
 import torch
@@ -27,7 +28,6 @@ from torch.profiler import ProfilerActivity, profile
 
 from fakescope.bench.baselines import PlainDetectorTrainer, imagefolder_loader
 from fakescope.bench.dataset import synthetic_faces
-from fakescope.config import load_config
 from fakescope.data.pipeline import prepare_data
 from fakescope.data.transforms import resolve_input_spec
 from fakescope.detect.config import DetectJobConfig
@@ -50,12 +50,15 @@ def median_seconds(action: Callable[[], object], steps: int) -> float:
 
 
 def profile_model(root: Path, work: Path, name: str, size: int, steps: int) -> list[str]:
-    config = load_config(DetectJobConfig, overrides={
-        "data.path": str(root), "data.image_size": size, "data.resize": "resize",
-        "data.cache_dir": str(work / "cache"), "data.split_fractions": [1.0, 0.0, 0.0],
-        "run.root": str(work / "runs"), "run.name": f"{name}-{size}", "model.name": name,
-        "train.batch_size": BATCH, "train.augment": False,
-    })  # fmt: skip
+    base = DetectJobConfig()
+    config = replace(
+        base,
+        data=replace(base.data, path=str(root), image_size=size, resize="resize",
+                     cache_dir=str(work / "cache"), split_fractions=(1.0, 0.0, 0.0)),
+        run=replace(base.run, root=str(work / "runs"), name=f"{name}-{size}"),
+        model=replace(base.model, name=name),
+        train=replace(base.train, batch_size=BATCH, augment=False),
+    )  # fmt: skip
     torch.manual_seed(0)
     net = build_model(config)
     spec = resolve_input_spec(net.input_spec, config.data)

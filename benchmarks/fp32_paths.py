@@ -40,7 +40,7 @@ import platform
 import statistics
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -99,7 +99,8 @@ def _steps(step: Callable[[], int], context: Callable[[], Any] = contextlib.null
 
 
 def gan_candidates() -> list[Candidate]:
-    config = load_config(GanJobConfig, "small_data", {"model.resolution": SIZE})
+    preset = load_config(GanJobConfig, "small_data")
+    config = replace(preset, model=replace(preset.model, resolution=SIZE))
     m = config.model
     torch.manual_seed(0)
     G0, D0 = build_generator(m.arch, **m.generator_kwargs()), build_discriminator(

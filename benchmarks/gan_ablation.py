@@ -27,42 +27,63 @@ import statistics
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import yaml
 
 from fakescope.bench.machine import describe_machine
+from fakescope.config import changed_settings, load_config, override_settings, set_strings
+from fakescope.gan.config import GanJobConfig, GanModelConfig, GanTrainConfig
 
 FAKESCOPE = [sys.executable, "-m", "fakescope"]
 BASE = "small_data"
-# name: (preset, overrides); every technique of the preset off in turn, R1 on, another generator
-VARIANTS: dict[str, tuple[str, dict[str, Any]]] = {
-    "small_data": (BASE, {}),
-    "no_diffaug": (BASE, {"train.diffaug": []}),
-    "no_ema": (BASE, {"train.ema_kimg": 0}),
-    "bce_loss": (BASE, {"train.loss": "bce"}),
-    "no_spectral_norm": (BASE, {"model.d_spectral_norm": False}),
-    "equal_lr": (BASE, {"train.lr_d": 0.0004}),
-    "dcgan_lr": (BASE, {"train.lr_g": 0.0002, "train.lr_d": 0.0004}),  # the rates before 12-04
-    "with_r1": (BASE, {"train.r1_gamma": 1.0}),
-    "dcgan16_arch": (BASE, {"model.arch": "dcgan", "model.base_width": 16,
-                            "model.max_width": None, "model.d_base_width": None}),
+Change = Callable[[GanJobConfig], GanJobConfig]
+
+
+def _train(change: Callable[[GanTrainConfig], GanTrainConfig]) -> Change:
+    """A change of the train section alone: `_train(lambda t: replace(t, loss="bce"))`."""
+    return lambda c: replace(c, train=change(c.train))
+
+
+def _model(change: Callable[[GanModelConfig], GanModelConfig]) -> Change:
+    return lambda c: replace(c, model=change(c.model))
+
+
+def _paper000_recipe(c: GanJobConfig) -> GanJobConfig:
+    # its preset's 1,000-image subset is paper 000's data, not part of the training recipe
+    return replace(c, train=replace(c.train, epochs=100000, sample_every=0,
+                                    checkpoint_every=100000),
+                   data=replace(c.data, limit_per_class=None))
+
+
+# name: (preset, change); every technique of the preset off in turn, R1 on, another generator
+VARIANTS: dict[str, tuple[str, Change]] = {
+    "small_data": (BASE, lambda c: c),
+    "no_diffaug": (BASE, _train(lambda t: replace(t, diffaug=[]))),
+    "no_ema": (BASE, _train(lambda t: replace(t, ema_kimg=0))),
+    "bce_loss": (BASE, _train(lambda t: replace(t, loss="bce"))),
+    "no_spectral_norm": (BASE, _model(lambda m: replace(m, d_spectral_norm=False))),
+    "equal_lr": (BASE, _train(lambda t: replace(t, lr_d=0.0004))),
+    # the rates before 12-04
+    "dcgan_lr": (BASE, _train(lambda t: replace(t, lr_g=0.0002, lr_d=0.0004))),
+    "with_r1": (BASE, _train(lambda t: replace(t, r1_gamma=1.0))),
+    "dcgan16_arch": (BASE, _model(lambda m: replace(m, arch="dcgan", base_width=16,
+                                                    max_width=None, d_base_width=None))),
     # paper 000's recipe (its DCGAN, batch 16, BCE, Adam 2e-4) at the same size and budget, on
-    # the same images as the others: its preset's 1,000-image subset is paper 000's data, not
-    # part of the training recipe (the runs before 2026-12-05 10:30 UTC trained on that subset)
-    "paper000_dcgan": ("paper000_dcgan64", {"train.epochs": 100000, "train.sample_every": 0,
-                                            "train.checkpoint_every": 100000,
-                                            "data.limit_per_class": None}),
+    # the same images as the others (the runs before 2026-12-05 10:30 UTC trained on its subset)
+    "paper000_dcgan": ("paper000_dcgan64", _paper000_recipe),
 }
 
 
 # variants given on the command line (--try), filled by main()
-EXTRA: dict[str, tuple[str, dict[str, Any]]] = {}
+EXTRA: dict[str, tuple[str, Change]] = {}
 
 
-def parse_try(text: str) -> tuple[str, tuple[str, dict[str, Any]]]:
+def parse_try(text: str) -> tuple[str, tuple[str, Change]]:
     """`NAME key=value ...` (YAML values) -> a variant of the base preset, or of `preset=NAME`."""
     name, *pairs = text.split()
     overrides = {}
@@ -72,7 +93,22 @@ def parse_try(text: str) -> tuple[str, tuple[str, dict[str, Any]]]:
             raise SystemExit(f"--try {name}: '{pair}' is not key=value")
         overrides[key] = yaml.safe_load(value)
     preset = overrides.pop("preset", BASE)
-    return name, (preset, overrides)
+    return name, (preset, lambda c: override_settings(c, overrides))
+
+
+def _same_compute(root: Path, minutes: float) -> Change:
+    """What every variant shares: a CPU-time budget on one thread, fp32, no side measurements."""
+
+    def change(c: GanJobConfig) -> GanJobConfig:
+        return replace(
+            c,
+            train=replace(c.train, max_minutes=minutes, budget_clock="cpu", threads=1, amp=False,
+                          metrics_every=0),
+            collapse=replace(c.collapse, enabled=False),
+            data=replace(c.data, cache_dir=str(root / "cache")),
+        )
+
+    return change
 
 
 def synthesize(out: Path, n: int, seed: int, size: int) -> Path:
@@ -87,18 +123,16 @@ def train_and_score(
     variant: str, seed: int, data: Path, holdout: Path, root: Path, minutes: float, n_real: int,
     resolution: int,
 ) -> dict[str, Any]:
-    preset, overrides = VARIANTS[variant] if variant in VARIANTS else EXTRA[variant]
-    settings = {
-        **overrides, "train.max_minutes": minutes, "train.budget_clock": "cpu",
-        "train.threads": 1, "train.amp": False, "train.metrics_every": 0,
-        "collapse.enabled": False, "data.cache_dir": str(root / "cache"),
-    }
+    preset, change = VARIANTS[variant] if variant in VARIANTS else EXTRA[variant]
+    base = load_config(GanJobConfig, preset)
+    overrides = changed_settings(base, change(base))
+    settings = set_strings(base, _same_compute(root, minutes)(change(base)))
     name = f"{variant}_s{seed}"
     command = [*FAKESCOPE, "gan", "train", "--config", preset, "--data", str(data),
                "--root", str(root / "runs"), "--name", name, "--seed", str(seed),
                "--resolution", str(resolution)]
-    for key, value in settings.items():
-        command += ["--set", f"{key}={json.dumps(value)}"]
+    for setting in settings:
+        command += ["--set", setting]
     started = time.perf_counter()
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     trained = subprocess.run(command, capture_output=True, text=True, env=env)

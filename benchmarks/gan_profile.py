@@ -41,6 +41,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -91,17 +92,19 @@ def ensure_faces(folder: Path, n: int = 2000, size: int = 256) -> Path:
 
 def make_trainer(faces: Path, work: Path, batch: int, base_width: int | None = None) -> Any:
     """A GanTrainer on the decode-once cache of `faces` (cache built here, not timed)."""
-    from fakescope.config import load_config
     from fakescope.data.pipeline import prepare_data
     from fakescope.gan.config import GanJobConfig, validate
     from fakescope.gan.train import GanTrainer, gan_input_spec
     from fakescope.runs import open_run
 
-    config = validate(load_config(GanJobConfig, overrides={
-        "data.path": str(faces), "data.cache_dir": str(work / "cache"),
-        "run.root": str(work / "runs"), "model.resolution": RESOLUTION,
-        "model.base_width": base_width, "train.batch_size": batch,
-    }))
+    base = GanJobConfig()
+    config = validate(replace(
+        base,
+        data=replace(base.data, path=str(faces), cache_dir=str(work / "cache")),
+        run=replace(base.run, root=str(work / "runs")),
+        model=replace(base.model, resolution=RESOLUTION, base_width=base_width),
+        train=replace(base.train, batch_size=batch),
+    ))
     torch.manual_seed(0)
     prepared = prepare_data(config.data, gan_input_spec(config), labelled=False)
     run = open_run(config.run.root, f"b{batch}_{next(RUN_NUMBERS)}", config)

@@ -43,6 +43,7 @@ import json
 import math
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -50,7 +51,7 @@ import numpy as np
 import torch
 from sklearn.metrics import roc_auc_score
 
-from fakescope.config import load_config, parse_override
+from fakescope.config import override_settings
 from fakescope.data.multigen_set import REAL_FAMILY
 from fakescope.detect.config import DetectJobConfig
 from fakescope.detect.train import train_detector
@@ -72,7 +73,7 @@ from fakescope.models.calibration import Calibration
 from fakescope.models.registry import load_detector
 from fakescope.runs import atomic_write_bytes
 from fakescope.workflows.family_folds import fold_logits, train_fold
-from fakescope.workflows.xgen import resolve_detector, training_entries
+from fakescope.workflows.xgen import detector_config, training_entries
 
 VARIANTS = ("clean", "anchored", "current", "folds")
 CONDITIONS = {"clean": None, "blur1": ("blur", 1.0), "resize0.5": ("downscale", 0.5)}
@@ -89,14 +90,12 @@ def train(args: argparse.Namespace, name: str, data_csv: Path) -> tuple[DetectJo
     """One run on the training reals and one training set's fakes (reused when trained)."""
     run_dir = args.out / "runs" / name
     best = run_dir / "checkpoints" / "best.pt"
-    preset, fixed = resolve_detector(args.detector)
-    settings: dict[str, Any] = {
-        **fixed, "data.path": str(data_csv), "data.cache_dir": str(args.out / ".cache"),
-        "run.root": str(run_dir.parent), "run.name": name, "run.seed": args.seed,
-        "run.device": "cpu",
-    }
-    settings.update(parse_override(text) for text in args.set)
-    config = load_config(DetectJobConfig, preset, settings)
+    base = detector_config(args.detector)
+    config = override_settings(replace(
+        base,
+        data=replace(base.data, path=str(data_csv), cache_dir=str(args.out / ".cache")),
+        run=replace(base.run, root=str(run_dir.parent), name=name, seed=args.seed, device="cpu"),
+    ), args.set)  # fmt: skip
     if best.is_file():
         return config, best
     return config, train_detector(config, resume=run_dir.is_dir(), progress=False).best_checkpoint

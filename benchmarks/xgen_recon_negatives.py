@@ -20,21 +20,38 @@ import os
 import subprocess
 import sys
 import time
+from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from fakescope.bench.machine import describe_machine
+from fakescope.config import load_config, set_strings
+from fakescope.detect.config import DetectJobConfig
 
 METRICS = ("roc_auc", "accuracy", "ece", "fakes_called_real", "uncertain", "selective_accuracy")
 RECON_FAMILY = "autoencoder"
 
 
+def arm(share: float) -> Callable[[DetectJobConfig], DetectJobConfig]:
+    """An arm's settings: 64 px, one thread, fp32, no channels_last, and this share of
+    reconstructions among the training fakes."""
+
+    def change(c: DetectJobConfig) -> DetectJobConfig:
+        negatives = replace(c.data.recon_negatives, share=share)
+        return replace(c, data=replace(c.data, image_size=64, recon_negatives=negatives),
+                       train=replace(c.train, threads=1, amp=False, channels_last=False))
+
+    return change
+
+
 def xgen_command(set_dir: Path, out: Path, preset: str, epochs: int, seed: int,
+                 change: Callable[[DetectJobConfig], DetectJobConfig],
                  extra: list[str]) -> list[str]:
-    settings = ["data.image_size=64", "train.threads=1", "train.amp=false",
-                "train.channels_last=false", *extra]
+    base = load_config(DetectJobConfig, preset)
+    settings = [*set_strings(base, change(base)), *extra]
     return [sys.executable, "-m", "fakescope", "xgen", "--set-dir", str(set_dir), "--out",
             str(out), "--detectors", preset, "--mode", "single", "--epochs", str(epochs),
             "--seed", str(seed), *[a for s in settings for a in ("--set", s)]]
@@ -74,16 +91,16 @@ def main() -> int:
     parser.add_argument("--preset", default="lite0_probe")
     parser.add_argument("--epochs", type=int, default=3)
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--negatives", action="append",
-                        default=["data.recon_negatives.share=0.25"],
-                        help="settings of the arm with negatives (repeatable)")
+    parser.add_argument("--negatives", action="append", default=[], metavar="KEY=VALUE",
+                        help="more settings of the arm with negatives, whose share of "
+                        "reconstructions is 0.25 (repeatable)")
     parser.add_argument("--summarize", action="store_true",
                         help="only re-read every OUT/*/xgen.json into OUT/comparison.json")
     parser.add_argument("--common", action="append", default=[],
                         help="settings of both arms (repeatable), e.g. data.augment.blur_prob=0.1")
     args = parser.parse_args()
-    arms = {"baseline": [*args.common, "data.recon_negatives.share=0"],
-            "recon_negatives": [*args.common, *args.negatives]}
+    arms = {"baseline": (arm(0.0), args.common),
+            "recon_negatives": (arm(0.25), [*args.common, *args.negatives])}
     if args.summarize:
         saved = json.loads((args.out / "comparison.json").read_text())
         # every arm folder, also ones run by hand beside the two (their command noted there)
@@ -92,7 +109,8 @@ def main() -> int:
         (args.out / "comparison.json").write_text(json.dumps(saved, indent=1))
         return 0
     commands = {name: xgen_command(args.set_dir, args.out / name, args.preset, args.epochs,
-                                   args.seed, extra) for name, extra in arms.items()}
+                                   args.seed, change, extra)
+                for name, (change, extra) in arms.items()}
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     load_before = os.getloadavg()
     started = datetime.datetime.now(datetime.timezone.utc)

@@ -38,7 +38,7 @@ def test_models_lists_detectors_and_gan_architectures(
     assert main(["models"]) == 0
     out = capsys.readouterr().out
     for kind, name in (("detector", "lite0_probe"), ("detector", "selfcnn"), ("gan", "dcgan"),
-                       ("gan", "fastgan_lite")):
+                       ("gan", "fastgan_lite"), ("features", "efflite0"), ("features", "auto")):
         row = next(line for line in out.splitlines() if line.split()[1:2] == [name])
         assert row.split()[0] == kind and len(row.split()) > 3  # with a description
 

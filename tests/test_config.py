@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from pathlib import Path
 from typing import Literal
 
@@ -12,7 +13,9 @@ import yaml
 from fakescope.config import (
     ConfigError,
     JobConfig,
+    given,
     load_config,
+    load_with_flags,
     merge_overrides,
     save_config,
     to_dict,
@@ -93,6 +96,33 @@ def test_a_flag_and_a_set_of_the_same_key_must_agree() -> None:
         merge_overrides(flags, ["train.epochs=-3"])
     merged = merge_overrides(flags, ["train.epochs=1", "train.lr=0.5"])
     assert merged == {"train.epochs": 1, "train.lr": 0.5}
+
+
+def _epochs_flag(epochs: int | None) -> Callable[[ToyJob], ToyJob]:
+    """A command's --epochs flag, applied the typed way (None: the user did not give it)."""
+    return lambda c: dataclasses.replace(
+        c, train=dataclasses.replace(c.train, epochs=given(epochs, c.train.epochs)))
+
+
+def test_typed_flags_go_on_top_of_the_preset_and_sets(tmp_path: Path) -> None:
+    preset = tmp_path / "p.yaml"
+    preset.write_text("train: {epochs: 7, lr: 0.01}\n")
+    config = load_with_flags(ToyJob, preset, ["train.lr=0.5"], _epochs_flag(2))
+    assert (config.train.epochs, config.train.lr) == (2, 0.5)
+    assert load_with_flags(ToyJob, preset, [], _epochs_flag(None)).train.epochs == 7
+
+
+def test_a_typed_flag_and_a_set_of_the_same_key_must_agree() -> None:
+    with pytest.raises(ConfigError, match=r"^train\.epochs is given twice, as a flag \(1\) "
+                                          r"and as --set train\.epochs=3: give it once$"):
+        load_with_flags(ToyJob, None, ["train.epochs=3"], _epochs_flag(1))
+    agreed = load_with_flags(ToyJob, None, ["train.epochs=1", "train.lr=0.5"], _epochs_flag(1))
+    assert (agreed.train.epochs, agreed.train.lr) == (1, 0.5)
+
+
+def test_typed_flags_are_checked_like_a_preset_value() -> None:
+    with pytest.raises(ConfigError, match=r"train\.epochs: expected an integer, got 'many'"):
+        load_with_flags(ToyJob, None, [], _epochs_flag("many"))  # type: ignore[arg-type]
 
 
 def test_unknown_key_in_preset(tmp_path: Path) -> None:

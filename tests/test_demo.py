@@ -10,11 +10,18 @@ from typing import Any
 import pytest
 
 from fakescope.cli import main
-from fakescope.config import load_config
+from fakescope.config import ConfigError, load_config
+from fakescope.models.pretrained import IMAGENET, Pretrained
 from fakescope.models.registry import load_detector
 from fakescope.runs import DEMO_MARKER
 from fakescope.workflows import demo
-from fakescope.workflows.demo import DemoConfig, DemoResult, fresh_output_folder
+from fakescope.workflows.demo import (
+    DemoConfig,
+    DemoDetectorConfig,
+    DemoGanConfig,
+    DemoResult,
+    fresh_output_folder,
+)
 
 
 def test_refuses_a_folder_it_did_not_write(tmp_path: Path) -> None:
@@ -104,12 +111,16 @@ def test_detector_set_reaches_only_its_own_detector(
         return SimpleNamespace(run=SimpleNamespace(checkpoints=tmp_path))
 
     monkeypatch.setattr(detect_train, "train_detector", train)
-    config = DemoConfig(out=str(tmp_path), detector_epochs=3,
-                        detector_set={"lite0_probe": {"train.epochs": 10}})
-    for name in ("lite0_probe", "selfcnn"):
-        demo.train_demo_detector(config, name, tmp_path, tmp_path / "gan.pt", progress=False)
-    assert {name: c.train.epochs for name, c in configs.items()} == {"lite0_probe": 10,
-                                                                     "selfcnn": 3}
+    config = DemoConfig(out=str(tmp_path), detector_epochs=3, detectors=[
+        DemoDetectorConfig("lite0_probe", IMAGENET, ["train.epochs=10"]),
+        DemoDetectorConfig("selfcnn"), DemoDetectorConfig("gan_disc", Pretrained("gan"))])
+    for detector in config.detectors:
+        demo.train_demo_detector(config, detector, tmp_path, tmp_path / "gan.pt", progress=False)
+    assert {name: c.train.epochs for name, c in configs.items()} == {
+        "lite0_probe": 10, "selfcnn": 3, "gan_disc": 3}
+    # "gan" stands for the demo's own GAN checkpoint
+    assert configs["gan_disc"].model.pretrained == Pretrained.file(tmp_path / "gan.pt")
+    assert configs["lite0_probe"].model.pretrained == IMAGENET
     # lite0_probe trains from its own preset; selfcnn has none and keeps the defaults
     probe, plain = configs["lite0_probe"], configs["selfcnn"]
     assert probe.model.kwargs == {"multilevel": True}
@@ -121,6 +132,19 @@ def test_detector_set_reaches_only_its_own_detector(
 
 def test_the_demo_recommends_and_serves_lite0_probe_by_default() -> None:
     config = load_config(DemoConfig, "demo")
-    assert config.recommended == "lite0_probe" and config.detectors[0] == "lite0_probe"
+    assert config.recommended == "lite0_probe" and config.detector_names()[0] == "lite0_probe"
     quick = load_config(DemoConfig, "demo_quick")
-    assert quick.recommended in quick.detectors
+    assert quick.recommended in quick.detector_names()
+
+
+def test_the_demo_sub_configs_are_dataclasses_read_from_presets_and_set() -> None:
+    config = load_config(DemoConfig, "demo")
+    assert config.gan == DemoGanConfig("small_data", 2.4,
+                                       set=["train.lr_g=0.0004", "train.lr_d=0.0008"])
+    assert config.detectors[2] == DemoDetectorConfig("gan_disc", Pretrained("gan"))
+    mine = load_config(DemoConfig, "demo", ["detectors=[{name: npr_cnn}]", "gan.minutes=1"])
+    assert mine.detectors == [DemoDetectorConfig("npr_cnn")] and mine.gan.minutes == 1.0
+    with pytest.raises(ConfigError, match=r"^config key 'detectors\[0\]\.name' is required"):
+        load_config(DemoConfig, None, ["detectors=[{pretrained: imagenet}]"])
+    with pytest.raises(ConfigError, match=r"detectors\[0\]\.pretrained: expected a string"):
+        load_config(DemoConfig, None, ["detectors=[{name: selfcnn, pretrained: 3}]"])

@@ -8,9 +8,12 @@ of being ignored.
 
 from __future__ import annotations
 
+import abc
 import dataclasses
+import json
 import types
 import typing
+from collections.abc import Callable, Iterator, Sequence
 from importlib import resources
 from importlib.resources.abc import Traversable
 from pathlib import Path
@@ -21,6 +24,8 @@ import yaml
 from fakescope.errors import FakescopeError
 
 T = TypeVar("T")
+V = TypeVar("V")
+S = TypeVar("S", bound="TextSetting")
 
 # The presets ship inside the package (package data), so a wheel or a plain `pip install .`
 # finds them by name as well as an editable checkout does.
@@ -30,6 +35,16 @@ SEED_LIMIT = 2**32 - 1  # numpy's seeds are 32-bit
 
 class ConfigError(FakescopeError, ValueError):
     """A preset or override does not fit the config's schema; the message names the key."""
+
+
+class TextSetting(abc.ABC):
+    """A config value written as one string in presets and `--set` (a detector's `pretrained`):
+    `parse` reads that string, `str()` writes it back, so a config saves and loads unchanged."""
+
+    @classmethod
+    @abc.abstractmethod
+    def parse(cls: type[S], text: str) -> S:
+        """The value `text` names; a ConfigError says in one line what was expected."""
 
 
 @dataclasses.dataclass
@@ -95,6 +110,8 @@ def _describe(tp: Any) -> str:
         return "a list"
     if origin is dict or (dataclasses.is_dataclass(tp) and isinstance(tp, type)):
         return "a mapping"
+    if isinstance(tp, type) and issubclass(tp, TextSetting):
+        return "a string"
     words = {bool: "true or false", int: "an integer", float: "a number", str: "a string"}
     return words.get(tp, _type_name(tp))
 
@@ -104,6 +121,15 @@ def _coerce(value: Any, tp: Any, key: str) -> Any:
     origin = get_origin(tp)
     if tp is Any:
         return value
+    if isinstance(tp, type) and issubclass(tp, TextSetting):
+        if isinstance(value, tp):
+            return value
+        if not isinstance(value, str):
+            raise ConfigError(f"{key}: expected a string, got {value!r}")
+        try:
+            return tp.parse(value)
+        except ConfigError as err:
+            raise ConfigError(f"{key}: {err}") from err
     if origin in (Union, types.UnionType):
         options = get_args(tp)
         if value is None and type(None) in options:
@@ -174,21 +200,38 @@ def from_dict(cls: type[T], data: dict[str, Any], prefix: str = "") -> T:
     if unknown:
         known = ", ".join(sorted(fields))
         raise ConfigError(f"unknown config key '{prefix}{unknown[0]}' (known here: {known})")
+    required = [name for name, f in fields.items() if name not in data and f.init
+                and f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING]
+    if required:
+        raise ConfigError(f"config key '{prefix}{required[0]}' is required here")
     kwargs = {name: _coerce(value, hints[name], prefix + name) for name, value in data.items()}
     return cls(**kwargs)
 
 
 def to_dict(config: Any) -> dict[str, Any]:
-    """A plain, YAML-safe dict of a config tree (tuples become lists)."""
+    """A plain, YAML-safe dict of a config tree (tuples become lists, a TextSetting its text)."""
 
     def plain(value: Any) -> Any:
+        if isinstance(value, TextSetting):
+            return str(value)
+        if dataclasses.is_dataclass(value) and not isinstance(value, type):
+            return {f.name: plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
         if isinstance(value, (list, tuple)):
             return [plain(v) for v in value]
         if isinstance(value, dict):
             return {k: plain(v) for k, v in value.items()}
         return value
 
-    return typing.cast(dict[str, Any], plain(dataclasses.asdict(config)))
+    return typing.cast(dict[str, Any], plain(config))
+
+
+def _leaves(tree: dict[str, Any], prefix: str = "") -> Iterator[tuple[str, Any]]:
+    """(dotted key, value) of every non-mapping value in a `to_dict` tree."""
+    for name, value in tree.items():
+        if isinstance(value, dict) and value:
+            yield from _leaves(value, f"{prefix}{name}.")
+        else:
+            yield prefix + name, value
 
 
 def _set_dotted(tree: dict[str, Any], dotted: str, value: Any) -> None:
@@ -232,11 +275,55 @@ def merge_overrides(flags: dict[str, Any], sets: list[str]) -> dict[str, Any]:
     return merged
 
 
-def override_settings(base: T, overrides: dict[str, Any]) -> T:
-    """Settings without a preset (serve's, bench's) with a command's overrides applied: `base`
-    rebuilt through `from_dict`, so a `--set` is checked like a preset's value would be."""
+def changed_settings(before: T, after: T) -> dict[str, Any]:
+    """The dotted keys and plain values of the settings `after` changed from `before`: what to
+    pass as `--set key=value` to a command run in another process, and what to record."""
+    old = dict(_leaves(to_dict(before)))
+    return {key: value for key, value in _leaves(to_dict(after)) if old.get(key) != value}
+
+
+def set_strings(before: T, after: T) -> list[str]:
+    """`--set key=value` strings that turn `before` into `after`, for a command a script starts
+    in another process (the values in JSON, which YAML reads back unchanged)."""
+    return [f"{key}={json.dumps(value)}" for key, value in changed_settings(before, after).items()]
+
+
+def given(flag: V | None, current: V) -> V:
+    """A command's flag where the user gave it (not None), else the config's current value."""
+    return current if flag is None else flag
+
+
+def load_with_flags(
+    cls: type[T], preset: str | Path | None, sets: Sequence[str], flags: Callable[[T], T]
+) -> T:
+    """A command's config: the preset, its `--set key=value` strings, then `flags` (see
+    `with_flags`)."""
+    return with_flags(load_config(cls, preset), sets, flags)
+
+
+def with_flags(config: T, sets: Sequence[str], flags: Callable[[T], T]) -> T:
+    """`config` with the `--set key=value` strings `sets`, then `flags`, which applies a
+    command's dedicated flags with `dataclasses.replace` (so a renamed field is a type error,
+    not a key that fails at run time). A flag that changes a key a `--set` also gave is an
+    error, not a silent choice of one."""
+    config = override_settings(config, sets)
+    flagged = from_dict(type(config), to_dict(flags(config)))  # checked like a preset's values
+    changed = changed_settings(config, flagged)
+    for text in sets:
+        key = parse_override(text)[0]
+        if key in changed:
+            raise ConfigError(f"{key} is given twice, as a flag ({changed[key]!r}) and as "
+                              f"--set {text.strip()}: give it once")
+    return flagged
+
+
+def override_settings(base: T, overrides: dict[str, Any] | Sequence[str]) -> T:
+    """Settings already built (serve's or bench's defaults, a job config a workflow filled in)
+    with overrides applied: dotted keys to values, or `key=value` strings from `--set`. `base`
+    is rebuilt through `from_dict`, so an override is checked like a preset's value would be."""
+    items = overrides.items() if isinstance(overrides, dict) else map(parse_override, overrides)
     tree = to_dict(base)
-    for key, value in overrides.items():
+    for key, value in items:
         _set_dotted(tree, key, value)
     return from_dict(type(base), tree)
 

@@ -60,11 +60,11 @@ def test_flags_win_over_the_preset_and_must_agree_with_set(
 
     argv = ["train", "--config", str(preset), "--epochs", "3", "--set", "train.epochs=3",
             "--set", "train.lr=0.25", "--data", str(faces)]
-    config = _load(build_parser().parse_args(argv), {})
+    config = _load(build_parser().parse_args(argv), lambda c: c)
     assert (config.train.epochs, config.train.lr, config.data.path) == (3, 0.25, str(faces))
     clash = ["train", "--epochs", "1", "--set", "train.epochs=-3", "--data", str(faces)]
     with pytest.raises(ConfigError, match=r"train\.epochs is given twice"):
-        _load(build_parser().parse_args(clash), {})
+        _load(build_parser().parse_args(clash), lambda c: c)
 
 
 def test_a_bad_value_is_one_line_and_exit_code_2(

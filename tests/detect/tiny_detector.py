@@ -9,6 +9,7 @@ import torch
 from torch import nn
 
 from fakescope.data.transforms import InputSpec
+from fakescope.models.pretrained import NO_WEIGHTS, Pretrained
 from fakescope.models.registry import Detector, register_detector
 from fakescope.models.weights import apply_pretrained
 
@@ -45,5 +46,5 @@ class TinyDetector(Detector):
 
 
 @register_detector(TINY, "test-only two-conv detector")
-def tiny_detector(pretrained: str = "none", **kwargs: Any) -> Detector:
+def tiny_detector(pretrained: Pretrained = NO_WEIGHTS, **kwargs: Any) -> Detector:
     return apply_pretrained(TinyDetector(**kwargs), pretrained)

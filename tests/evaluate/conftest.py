@@ -13,6 +13,7 @@ from torch import nn
 from fakescope.config import DataConfig
 from fakescope.data.synth import synthesize_dataset
 from fakescope.data.transforms import IMAGENET_MEAN, IMAGENET_STD, InputSpec
+from fakescope.models.pretrained import NO_WEIGHTS, Pretrained
 from fakescope.models.registry import Detector, build_detector, register_detector, save_detector
 
 TWO_LOGIT = "eval_test_two_logit"
@@ -45,7 +46,7 @@ class TwoLogitDetector(Detector):
 
 
 @register_detector(TWO_LOGIT, "test-only 2-logit detector")
-def two_logit_detector(pretrained: str = "none", **kwargs: Any) -> Detector:
+def two_logit_detector(pretrained: Pretrained = NO_WEIGHTS, **kwargs: Any) -> Detector:
     return TwoLogitDetector(**kwargs)
 
 

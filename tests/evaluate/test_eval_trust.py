@@ -24,6 +24,7 @@ from fakescope.evaluate.threshold import ThresholdRule
 from fakescope.inference.predict import Predictor
 from fakescope.models.calibration import Calibration
 from fakescope.models.feature_density import FeatureDensity
+from fakescope.models.pretrained import NO_WEIGHTS, Pretrained
 from fakescope.models.registry import (
     Detector,
     build_detector,
@@ -63,7 +64,7 @@ class CoarsePixels(Detector):
 
 
 @register_detector(PIXELS, "test-only detector on coarse pixels")
-def coarse_pixels(pretrained: str = "none") -> Detector:
+def coarse_pixels(pretrained: Pretrained = NO_WEIGHTS) -> Detector:
     return CoarsePixels()
 
 

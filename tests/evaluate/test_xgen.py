@@ -13,6 +13,7 @@ import pytest
 from PIL import Image
 
 from fakescope.cli import main
+from fakescope.config import ConfigError
 from fakescope.data.multigen_set import MANIFEST_COLUMNS, MANIFEST_CSV, split_of
 from fakescope.data.synth import synthesize_dataset
 from fakescope.evaluate.options import xgen_options
@@ -25,10 +26,11 @@ from fakescope.evaluate.xgen import (
     trust_metrics,
     xgen_markdown,
 )
+from fakescope.models.pretrained import IMAGENET
 from fakescope.report.html import build_report
 from fakescope.report.xgen import write_xgen
 from fakescope.runs import XGEN_FILE
-from fakescope.workflows.xgen import run_xgen, training_entries, training_sets
+from fakescope.workflows.xgen import run_config, run_xgen, training_entries, training_sets
 
 FAST = ["train.epochs=1", "train.batch_size=8", "train.threads=1", "train.amp=false",
         "train.channels_last=false"]
@@ -256,3 +258,20 @@ def test_a_failing_run_keeps_the_others(
     saved = json.loads((tmp_path / XGEN_FILE).read_text())
     assert saved["runs"] == result.runs
     assert "| npr_cnn | halfA | failed: RuntimeError" in (tmp_path / "xgen.md").read_text()
+
+
+def test_a_run_config_places_the_run_and_applies_the_flags_typed(tmp_path: Path) -> None:
+    spec = XgenSpec(tmp_path / "set", ["lite0_probe", "npr_cnn"], tmp_path / "x",
+                    overrides=["train.lr=0.002"], epochs=2,
+                    options=replace(xgen_options(), seed=3, device="cpu"))
+    probe = run_config(spec, "lite0_probe", "dcgan", tmp_path / "dcgan.csv")  # a preset
+    assert probe.model.pretrained == IMAGENET and probe.train.epochs == 2
+    assert (probe.run.root, probe.run.name, probe.run.seed) == (str(tmp_path / "x" / "runs" /
+                                                                    "lite0_probe"), "dcgan", 3)
+    npr = run_config(spec, "npr_cnn", "dcgan", tmp_path / "dcgan.csv")  # a registry name
+    assert (npr.model.name, npr.train.lr, npr.data.path) == ("npr_cnn", 0.002,
+                                                             str(tmp_path / "dcgan.csv"))
+    clash = XgenSpec(tmp_path / "set", ["npr_cnn"], tmp_path / "x", overrides=["train.epochs=5"],
+                     epochs=2)
+    with pytest.raises(ConfigError, match=r"train\.epochs is given twice, as a flag \(2\)"):
+        run_config(clash, "npr_cnn", "dcgan", tmp_path / "dcgan.csv")

@@ -12,6 +12,7 @@ from torch import nn
 
 from fakescope.data.transforms import IMAGENET_MEAN, IMAGENET_STD, InputSpec
 from fakescope.models.batchnorm import average_batchnorm_statistics
+from fakescope.models.pretrained import NO_WEIGHTS, Pretrained
 from fakescope.models.registry import Detector, register_detector, save_detector
 
 DISC_KWARGS = {"base_width": 8}
@@ -71,5 +72,5 @@ class FrozenScaleDetector(Detector):
 
 
 @register_detector(FROZEN, "test-only detector whose trace is wrong")
-def frozen_scale_detector(pretrained: str = "none", **kwargs: Any) -> Detector:
+def frozen_scale_detector(pretrained: Pretrained = NO_WEIGHTS, **kwargs: Any) -> Detector:
     return FrozenScaleDetector(**kwargs)

@@ -13,8 +13,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     presets.set_defaults(handler=_presets)
     models = subparsers.add_parser(
-        "models", help="list the registered detectors (model.name) and GAN architectures "
-        "(model.arch)"
+        "models", help="list the registered detectors (model.name), GAN architectures "
+        "(model.arch) and GAN feature extractors (metrics.feature_extractor)"
     )
     models.set_defaults(handler=_models)
 
@@ -30,12 +30,16 @@ def _presets(args: argparse.Namespace) -> int:
 
 def _models(args: argparse.Namespace) -> int:
     # The registries import torch and every model module: only when this command runs.
+    from fakescope.gan.metrics import list_feature_extractors
     from fakescope.models.gan_registry import list_gan_architectures
     from fakescope.models.registry import list_detectors
 
     rows = [("detector", name, text) for name, text in list_detectors().items()]
     rows += [("gan", name, text) for name, text in list_gan_architectures().items()]
+    rows += [("features", name, text) for name, text in list_feature_extractors().items()]
     print(format_table(("kind", "name", "what it is"), rows))
     print("\nDetectors: `fakescope train --set model.name=NAME`; "
-          "GANs: `fakescope gan train --set model.arch=NAME`.")
+          "GANs: `fakescope gan train --set model.arch=NAME`; GAN quality features: "
+          "`fakescope gan metrics --feature-extractor NAME` or `--set "
+          "metrics.feature_extractor=NAME`.")
     return 0

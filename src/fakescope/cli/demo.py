@@ -76,7 +76,7 @@ def _demo(args: argparse.Namespace) -> int:
     print(f"\nstages took {total:.0f} s: {stages}")
     print(f"report: {result.report}")
     print(f"best detector on this test split: {result.best_checkpoint}")
-    if config.recommended in config.detectors:
+    if config.recommended in config.detector_names():
         print(f"recommended detector, the one --serve serves (it ranks fakes of generators it "
               f"never saw best: docs/cross-generator.md): {result.served_checkpoint}")
     if args.serve:

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import argparse
+from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Literal
 
 from fakescope.cli.argtypes import device, positive_float, positive_int
 from fakescope.cli.outputs import check_output_file
 from fakescope.cli.training import BUDGET_RULE
-from fakescope.config import ConfigError, load_config, merge_overrides
+from fakescope.config import ConfigError, given, load_with_flags
 from fakescope.runs import require_checkpoint
 
 if TYPE_CHECKING:  # the library loads inside the commands, so `--help` stays quick
@@ -17,7 +19,7 @@ if TYPE_CHECKING:  # the library loads inside the commands, so `--help` stays qu
     from fakescope.evaluate.threshold import ThresholdRule
 
 
-_FAMILY_FOLDS = {"auto": "auto", "on": True, "off": False}
+_FAMILY_FOLDS: dict[str, Literal["auto"] | bool] = {"auto": "auto", "on": True, "off": False}
 
 
 def _add_common(parser: argparse.ArgumentParser) -> None:
@@ -67,16 +69,30 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     search.set_defaults(handler=_search)
 
 
-def _load(args: argparse.Namespace, flags: dict[str, Any]) -> Any:
-    from fakescope.detect.config import DetectJobConfig
+Flags = Callable[["DetectJobConfig"], "DetectJobConfig"]
 
-    flags = {
-        "data.path": args.data, "model.name": args.model, "model.pretrained": args.pretrained,
-        "train.epochs": args.epochs, "train.batch_size": args.batch_size,
-        "train.max_minutes": args.max_minutes, "run.device": args.device, "run.root": args.root,
-        **flags,
-    }
-    return load_config(DetectJobConfig, args.config, merge_overrides(flags, args.overrides))
+
+def _load(args: argparse.Namespace, command_flags: Flags) -> DetectJobConfig:
+    """The preset, `--set`, then the flags both commands share and then `command_flags`."""
+    from fakescope.detect.config import DetectJobConfig
+    from fakescope.models.pretrained import Pretrained
+
+    pretrained = None if args.pretrained is None else Pretrained.parse(args.pretrained)
+
+    def flags(c: DetectJobConfig) -> DetectJobConfig:
+        m, t, r = c.model, c.train, c.run
+        return command_flags(replace(
+            c,
+            data=replace(c.data, path=given(args.data, c.data.path)),
+            model=replace(m, name=given(args.model, m.name),
+                          pretrained=given(pretrained, m.pretrained)),
+            train=replace(t, epochs=given(args.epochs, t.epochs),
+                          batch_size=given(args.batch_size, t.batch_size),
+                          max_minutes=given(args.max_minutes, t.max_minutes)),
+            run=replace(r, device=given(args.device, r.device), root=given(args.root, r.root)),
+        ))  # fmt: skip
+
+    return load_with_flags(DetectJobConfig, args.config, args.overrides, flags)
 
 
 def _progress(args: argparse.Namespace) -> bool:
@@ -91,8 +107,14 @@ def _train(args: argparse.Namespace) -> int:
     from fakescope.evaluate.threshold import ThresholdRule
     from fakescope.training.budget import process_start
 
-    config = _load(args, {"run.name": args.name,
-                          "calibration.family_folds": _FAMILY_FOLDS.get(args.family_folds)})
+    def flags(c: DetectJobConfig) -> DetectJobConfig:
+        folds = c.calibration.family_folds
+        if args.family_folds is not None:
+            folds = _FAMILY_FOLDS[args.family_folds]
+        return replace(c, run=replace(c.run, name=given(args.name, c.run.name)),
+                       calibration=replace(c.calibration, family_folds=folds))
+
+    config = _load(args, flags)
     rule = None if args.no_calibration else ThresholdRule.parse(args.calibrate_threshold)
     if args.resume:
         require_checkpoint(config.run.root, config.run.name)
@@ -151,10 +173,16 @@ def _search(args: argparse.Namespace) -> int:
         optuna.logging.set_verbosity(optuna.logging.WARNING)
     if args.out:
         check_output_file("--out", Path(args.out), [])
-    config = _load(args, {
-        "search.trials": args.trials, "search.storage": args.storage,
-        "search.sampler": args.sampler, "search.study": args.study, "search.preset_out": args.out,
-    })
+
+    def search_flags(c: DetectJobConfig) -> DetectJobConfig:
+        s = c.search
+        return replace(c, search=replace(
+            s, trials=given(args.trials, s.trials), storage=given(args.storage, s.storage),
+            sampler=given(args.sampler, s.sampler), study=given(args.study, s.study),
+            preset_out=given(args.out, s.preset_out),
+        ))  # fmt: skip
+
+    config = _load(args, search_flags)
     result = run_search(config, progress=_progress(args))
     params = ", ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}"
                        for k, v in sorted(result.best_params.items()))

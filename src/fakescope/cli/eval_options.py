@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Callable, Sequence
+from dataclasses import replace
 
-from fakescope.config import ConfigError, load_config, merge_overrides
+from fakescope.config import ConfigError, given, load_config, parse_override, with_flags
 from fakescope.evaluate.options import EvalOptions
 
 OPTIONS_HELP = ("evaluation options file (YAML: device, batch_size, seed, progress, split, "
@@ -32,21 +32,37 @@ def add_options_args(parser: argparse.ArgumentParser, example: str = "batch_size
 
 def load_options(
     args: argparse.Namespace,
-    flags: dict[str, Any],
+    flags: Callable[[EvalOptions], EvalOptions],
     uses: Sequence[str],
     base: EvalOptions | None = None,
     sets: Sequence[str] | None = None,
 ) -> EvalOptions:
-    """The command's options: `base` (default `EvalOptions()`) < `--config` < `flags` (None:
-    not given) and the `--set` strings (`sets`, default `args.overrides`). An override of an
-    option outside `uses` (top-level names) is refused."""
-    overrides = merge_overrides(flags, list(args.overrides if sets is None else sets))
-    options = load_config(EvalOptions, args.config, overrides, base=base)  # unknown keys first
-    unused = [key for key in overrides if key.split(".")[0] not in uses]
+    """The command's options: `base` (default `EvalOptions()`) < `--config` < the `--set`
+    strings (`sets`, default `args.overrides`), then `flags`, which applies the command's own
+    flags with `dataclasses.replace` (a flag that changes what a `--set` gave is an error). A
+    `--set` of an option outside `uses` (top-level names) is refused."""
+    sets = list(args.overrides if sets is None else sets)
+    options = with_flags(load_config(EvalOptions, args.config, base=base), sets, flags)
+    unused = [key for key, _ in map(parse_override, sets) if key.split(".")[0] not in uses]
     if unused:
         raise ConfigError(f"{args.command} has no use for the option '{unused[0]}' (it uses "
                           f"{', '.join(uses)})")
     return options
+
+
+def scoring_flags(args: argparse.Namespace) -> Callable[[EvalOptions], EvalOptions]:
+    """The flags every scoring command has that exist on `args` (device, batch size, seed,
+    split, --quiet), applied to options."""
+    def apply(o: EvalOptions) -> EvalOptions:
+        return replace(
+            o,
+            device=given(getattr(args, "device", None), o.device),
+            batch_size=given(getattr(args, "batch_size", None), o.batch_size),
+            seed=given(getattr(args, "seed", None), o.seed),
+            split=given(getattr(args, "split", None), o.split),
+            progress=False if getattr(args, "quiet", False) else o.progress,
+        )
+    return apply
 
 
 def is_option(text: str) -> bool:

@@ -5,13 +5,14 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from fakescope.cli.argtypes import count, device, output_folder, positive_int, seed
 from fakescope.cli.errors import EXIT_CODES, SOME_INPUTS_FAILED
-from fakescope.cli.eval_options import add_options_args, load_options
+from fakescope.cli.eval_options import add_options_args, load_options, scoring_flags
 from fakescope.cli.outputs import (
     add_row_outputs,
     check_output_file,
@@ -19,7 +20,7 @@ from fakescope.cli.outputs import (
     row_output,
     write_rows,
 )
-from fakescope.config import ConfigError, DataConfig, parse_override
+from fakescope.config import ConfigError, DataConfig, given, parse_override
 from fakescope.evaluate.options import EvalOptions
 from fakescope.formatting import csv_text, format_probability, format_table
 
@@ -37,18 +38,6 @@ USES = {
     "robustness": (*SCORING, "conditions"),
     "predict": ("device", "batch_size", "progress"),
 }
-# eval's flags that tune a fit, as the options they set: without a threshold rule, no fit.
-FIT_FLAGS = {
-    "--threshold-split": "calibration.split",
-    "--no-store": "calibration.store",
-    "--no-calibration": "calibration.temperature",
-    "--max-fake-called-real": "calibration.max_fake_called_real",
-    "--max-real-called-fake": "calibration.max_real_called_fake",
-    "--no-shift": "calibration.shift",
-    "--no-uncertain-band": "calibration.band",
-}
-
-
 def register(subparsers: argparse._SubParsersAction) -> None:
     evaluate = subparsers.add_parser(
         "eval", help="evaluate a detector checkpoint: metrics, curves, calibration, threshold"
@@ -174,13 +163,17 @@ def _add_data(parser: argparse.ArgumentParser) -> None:
     add_options_args(parser)
 
 
-def _options(args: argparse.Namespace, flags: dict[str, Any] | None = None) -> EvalOptions:
-    """The command's EvalOptions: its --config, the scoring flags, `flags` and --set."""
-    common = {"device": args.device, "batch_size": args.batch_size, "seed": args.seed,
-              "split": args.split, "progress": False if args.quiet else None}
+def _options(
+    args: argparse.Namespace, flags: Callable[[EvalOptions], EvalOptions] | None = None
+) -> EvalOptions:
+    """The command's EvalOptions: its --config, --set, the scoring flags, then `flags`."""
+    scoring = scoring_flags(args)
+
+    def apply(o: EvalOptions) -> EvalOptions:
+        return flags(scoring(o)) if flags else scoring(o)
+
     # Bars in a log too: a run redirected to a file still shows how far it is.
-    return load_options(args, {**common, **(flags or {})}, USES[args.command],
-                        EvalOptions(progress=True))
+    return load_options(args, apply, USES[args.command], EvalOptions(progress=True))
 
 
 def _data_config(args: argparse.Namespace, checkpoint: Path) -> DataConfig:
@@ -221,31 +214,44 @@ def _checkpoints(
     return found, skipped
 
 
-def _eval_flags(args: argparse.Namespace) -> dict[str, Any]:
-    """eval's own flags as the options they set (None: not given)."""
-    switched_off = {"--no-store": args.no_store, "--no-calibration": args.no_calibration,
-                    "--no-shift": args.no_shift, "--no-uncertain-band": args.no_uncertain_band}
-    flags = {FIT_FLAGS[flag]: False for flag, on in switched_off.items() if on}
-    return {
-        **flags,
-        "calibration.rule": args.calibrate_threshold,
-        "calibration.split": args.threshold_split,
-        "calibration.max_fake_called_real": args.max_fake_called_real,
-        "calibration.max_real_called_fake": args.max_real_called_fake,
-        "explain": args.explain,
-        "provenance": False if args.no_provenance else None,
-    }
+def _eval_flags(args: argparse.Namespace) -> Callable[[EvalOptions], EvalOptions]:
+    """eval's own flags, applied to the options."""
+    def apply(o: EvalOptions) -> EvalOptions:
+        c = o.calibration
+        calibration = replace(
+            c,
+            rule=given(args.calibrate_threshold, c.rule),
+            split=given(args.threshold_split, c.split),
+            max_fake_called_real=given(args.max_fake_called_real, c.max_fake_called_real),
+            max_real_called_fake=given(args.max_real_called_fake, c.max_real_called_fake),
+            store=False if args.no_store else c.store,
+            temperature=False if args.no_calibration else c.temperature,
+            shift=False if args.no_shift else c.shift,
+            band=False if args.no_uncertain_band else c.band,
+        )
+        return replace(o, calibration=calibration, explain=given(args.explain, o.explain),
+                       provenance=False if args.no_provenance else o.provenance)
+    return apply
 
 
-def _check_fit_settings(args: argparse.Namespace, flags: dict[str, Any],
-                        options: EvalOptions) -> None:
+def _fit_flags_given(args: argparse.Namespace) -> list[str]:
+    """eval's flags that tune a fit and were given: without a threshold rule, nothing is fitted."""
+    tuning = {"--threshold-split": args.threshold_split is not None, "--no-store": args.no_store,
+              "--no-calibration": args.no_calibration,
+              "--max-fake-called-real": args.max_fake_called_real is not None,
+              "--max-real-called-fake": args.max_real_called_fake is not None,
+              "--no-shift": args.no_shift, "--no-uncertain-band": args.no_uncertain_band}
+    return [flag for flag, on in tuning.items() if on]
+
+
+def _check_fit_settings(args: argparse.Namespace, options: EvalOptions) -> None:
     """A flag or --set that tunes a fit needs a threshold rule: without one nothing is fitted
     (an options file may hold them for the runs that fit)."""
     if options.calibration.rule is not None:
         return
-    given = [flag for flag, key in FIT_FLAGS.items() if flags.get(key) is not None]
+    given = _fit_flags_given(args)
     given += [key for key, _ in map(parse_override, args.overrides)
-              if key.startswith("calibration.")]
+              if key.split(".")[0] == "calibration"]
     if given:
         raise ConfigError(f"{', '.join(given)}: only with --calibrate-threshold (without it "
                           "nothing is fitted or stored)")
@@ -254,9 +260,8 @@ def _check_fit_settings(args: argparse.Namespace, flags: dict[str, Any],
 def _evaluate(args: argparse.Namespace) -> int:
     from fakescope.workflows.evaluation import evaluate_and_write
 
-    flags = _eval_flags(args)
-    options = _options(args, flags)
-    _check_fit_settings(args, flags, options)
+    options = _options(args, _eval_flags(args))
+    _check_fit_settings(args, options)
     checkpoint = Path(args.checkpoint)
     result = evaluate_and_write(checkpoint, _data_config(args, checkpoint), options, args.out)
     evaluation, out, written = result.evaluation, result.out, result.written
@@ -343,7 +348,8 @@ def _robustness(args: argparse.Namespace) -> int:
     from fakescope.evaluate.robustness import parse_sweeps
     from fakescope.workflows.evaluation import sweep_and_write
 
-    options = _options(args, {"conditions": args.corruptions})
+    options = _options(args, lambda o: replace(
+        o, conditions=tuple(given(args.corruptions, list(o.conditions)))))
     parse_sweeps(options.conditions)  # an unknown corruption fails before any loading
     checkpoints, _ = _checkpoints(args.models, args.glob)
     default_out = default_evaluation_dir(checkpoints[0], options.split)
@@ -370,11 +376,8 @@ def _predict(args: argparse.Namespace) -> int:
     from fakescope.reproducibility import resolve_device
 
     # The bar only on a terminal: a list of many files would fill a log with it.
-    options = load_options(
-        args, {"device": args.device, "batch_size": args.batch_size,
-               "progress": False if args.quiet else None},
-        USES["predict"], EvalOptions(batch_size=32, progress=sys.stderr.isatty()),
-    )
+    options = load_options(args, scoring_flags(args), USES["predict"],
+                           EvalOptions(batch_size=32, progress=sys.stderr.isatty()))
     refuse_data_files_as_inputs(args.paths)
     paths = expand_inputs(args.paths)
     if len(paths) > SCAN_HINT_FILES:

@@ -5,8 +5,8 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from dataclasses import replace
 from pathlib import Path
-from typing import Any
 
 from fakescope.cli.argtypes import (
     DEVICE_HELP,
@@ -22,7 +22,7 @@ from fakescope.cli.argtypes import (
 from fakescope.cli.errors import signal_exit_code
 from fakescope.cli.outputs import check_output_file
 from fakescope.cli.training import BUDGET_RULE
-from fakescope.config import merge_overrides
+from fakescope.config import given
 from fakescope.runs import require_checkpoint
 
 
@@ -92,8 +92,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     metrics.add_argument("--n", type=int_between(4), default=1000,
                          help="real images read: half are the reference, half the floor's "
                               "second set, and as many images are generated")
-    metrics.add_argument("--feature-extractor", default="auto",
-                         choices=["auto", "inception", "efflite0"])
+    metrics.add_argument("--feature-extractor", default="auto", metavar="NAME",
+                         help="features the distances are taken on (default auto: Inception, "
+                              "else EfficientNet-Lite0 offline); `fakescope models` lists them")
     metrics.add_argument("--inception-weights", default="", help="torch-fidelity Inception file")
     metrics.add_argument("--seed", type=seed, default=0)
     _device_argument(metrics)
@@ -134,20 +135,27 @@ def _device_argument(parser: argparse.ArgumentParser) -> None:
 
 def _train(args: argparse.Namespace) -> int:
     from fakescope.cli.training import log_lines
-    from fakescope.config import load_config
+    from fakescope.config import load_with_flags
     from fakescope.distributed import context_from_environment
     from fakescope.gan.config import GanJobConfig
     from fakescope.gan.interpret import training_line
     from fakescope.gan.train import train_gan
     from fakescope.training.budget import process_start
 
-    flags: dict[str, Any] = {
-        "data.path": args.data, "run.name": args.name, "run.root": args.root,
-        "train.epochs": args.epochs, "train.batch_size": args.batch_size,
-        "model.resolution": args.resolution, "run.seed": args.seed, "run.device": args.device,
-        "train.max_minutes": args.max_minutes,
-    }
-    config = load_config(GanJobConfig, args.config, merge_overrides(flags, args.set))
+    def flags(c: GanJobConfig) -> GanJobConfig:
+        r, t = c.run, c.train
+        return replace(
+            c,
+            data=replace(c.data, path=given(args.data, c.data.path)),
+            run=replace(r, name=given(args.name, r.name), root=given(args.root, r.root),
+                        seed=given(args.seed, r.seed), device=given(args.device, r.device)),
+            train=replace(t, epochs=given(args.epochs, t.epochs),
+                          batch_size=given(args.batch_size, t.batch_size),
+                          max_minutes=given(args.max_minutes, t.max_minutes)),
+            model=replace(c.model, resolution=given(args.resolution, c.model.resolution)),
+        )  # fmt: skip
+
+    config = load_with_flags(GanJobConfig, args.config, args.set, flags)
     if args.resume:
         require_checkpoint(config.run.root, config.run.name)
     with log_lines("fakescope.gan"):

@@ -16,7 +16,9 @@ from fakescope.cli.argtypes import (
     seed,
 )
 from fakescope.cli.eval_options import OPTIONS_HELP, is_option, load_options
+from fakescope.config import given
 from fakescope.evaluate.choices import REAL_ANCHORED_RULE, XGEN_CONDITIONS, XGEN_MODES
+from fakescope.evaluate.options import EvalOptions
 
 # The evaluation options xgen reads; its other --set keys go to every detector training run.
 USES = ("device", "batch_size", "seed", "progress", "calibration", "conditions")
@@ -63,24 +65,27 @@ def _names(text: str | None) -> list[str] | None:
 
 
 def _xgen(args: argparse.Namespace) -> int:
-    from fakescope.config import merge_overrides
     from fakescope.evaluate.options import xgen_options
-
-    options = load_options(
-        args,
-        {"device": args.device, "seed": args.seed, "calibration.rule": args.threshold,
-         "conditions": _names(args.conditions)},
-        USES,
-        dataclasses.replace(xgen_options(), progress=sys.stderr.isatty()),
-        sets=[text for text in args.overrides if is_option(text)],
-    )
     from fakescope.evaluate.xgen import XgenSpec, xgen_markdown
     from fakescope.report.xgen import keep_xgen, write_xgen
     from fakescope.workflows.xgen import run_xgen
 
-    flags = {"train.epochs": args.epochs, "train.max_minutes": args.minutes}
-    detector_sets = [text for text in args.overrides if not is_option(text)]
-    overrides = [f"{k}={v}" for k, v in merge_overrides(flags, detector_sets).items()]
+    def flags(o: EvalOptions) -> EvalOptions:
+        conditions = _names(args.conditions)
+        return dataclasses.replace(
+            o, device=given(args.device, o.device), seed=given(args.seed, o.seed),
+            calibration=dataclasses.replace(
+                o.calibration, rule=given(args.threshold, o.calibration.rule)),
+            conditions=o.conditions if conditions is None else tuple(conditions),
+        )  # fmt: skip
+
+    options = load_options(
+        args,
+        flags,
+        USES,
+        dataclasses.replace(xgen_options(), progress=sys.stderr.isatty()),
+        sets=[text for text in args.overrides if is_option(text)],
+    )
     out = Path(args.out) if args.out else Path(args.set_dir) / "xgen"
     spec = XgenSpec(
         set_dir=Path(args.set_dir),
@@ -88,7 +93,9 @@ def _xgen(args: argparse.Namespace) -> int:
         out=out,
         modes=["single", "loo"] if args.mode == "both" else [args.mode],
         train_families=_names(args.train_families),
-        overrides=overrides,
+        overrides=[text for text in args.overrides if not is_option(text)],
+        epochs=args.epochs,
+        minutes=args.minutes,
         options=options,
     )
     result = run_xgen(spec, on_update=lambda partial: keep_xgen(partial, out))

@@ -6,6 +6,7 @@ import dataclasses
 from typing import Any, Literal
 
 from fakescope.config import ConfigError, DataConfig, JobConfig
+from fakescope.models.pretrained import NO_WEIGHTS, Pretrained
 
 
 def _negative_decoders() -> list[str]:
@@ -41,7 +42,7 @@ class ModelConfig:
     """Which registered detector to build and where its starting weights come from."""
 
     name: str = "selfcnn"
-    pretrained: str = "none"  # none | imagenet | path to a weights file
+    pretrained: Pretrained = NO_WEIGHTS  # none | imagenet | path to a weights file
     kwargs: dict[str, Any] = dataclasses.field(default_factory=dict)  # e.g. {dropout: 0.35}
 
 
@@ -154,6 +155,9 @@ def check_recon_negatives(r: ReconNegativesConfig) -> None:
 def check_detect_config(config: DetectJobConfig) -> None:
     """Reject values the schema's types allow but training cannot use, naming the key."""
     t, s = config.train, config.search
+    if config.model.pretrained.source == "gan":
+        raise ConfigError("model.pretrained: 'gan' (the demo's own GAN) works in demo presets "
+                          "only: give the GAN checkpoint's path")
     check_recon_negatives(config.data.recon_negatives)
     for key in ("lr", "lr_backbone", "batch_size", "eval_batch_size", "epochs", "max_minutes",
                 "step_size", "early_stopping_patience", "grad_clip", "checkpoint_every_steps"):

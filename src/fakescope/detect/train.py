@@ -46,6 +46,7 @@ from fakescope.distributed import DistContext, data_parallel
 from fakescope.errors import DataError, FakescopeError, StoppedBySignal
 from fakescope.formatting import format_value
 from fakescope.metrics import classification_metrics
+from fakescope.models.pretrained import NO_WEIGHTS, Pretrained
 from fakescope.models.registry import (
     Detector,
     build_detector,
@@ -159,7 +160,7 @@ class RunningScores:
         return scores
 
 
-def build_model(config: DetectJobConfig, pretrained: str | None = None) -> Detector:
+def build_model(config: DetectJobConfig, pretrained: Pretrained | None = None) -> Detector:
     m = config.model
     return build_detector(m.name, m.pretrained if pretrained is None else pretrained, **m.kwargs)
 
@@ -571,7 +572,7 @@ def train_detector(
         with dist.main_first():  # rank 0 makes the data cache, the others reuse it
             payload = newest_resume_payload(run) if resume else None
             # Resumed weights come from the checkpoint, so skip loading pretrained ones first.
-            model = build_model(config, pretrained="none" if payload else None)
+            model = build_model(config, pretrained=NO_WEIGHTS if payload else None)
             spec = resolve_input_spec(model.input_spec, config.data)
             prepared = prepare_data(config.data, spec, config.run.seed, labelled=True,
                                     progress=progress)

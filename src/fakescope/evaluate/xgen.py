@@ -46,6 +46,8 @@ class XgenSpec:
     modes: list[str] = field(default_factory=lambda: ["single"])
     train_families: list[str] | None = None  # families to train on / hold out; None: all
     overrides: list[str] = field(default_factory=list)  # --set for every detector run
+    epochs: int | None = None  # train.epochs of every run (None: each detector's own)
+    minutes: float | None = None  # train.max_minutes of every run (None: each detector's own)
     # Device, batch size, progress, the seed (of the training runs and the split), the
     # calibration fitted after each run (it needs a rule) and the test conditions.
     options: EvalOptions = field(default_factory=xgen_options)

@@ -13,6 +13,7 @@ from typing import Any, Literal
 
 from fakescope.config import ConfigError, DataConfig, JobConfig
 from fakescope.gan.diffaug import POLICIES
+from fakescope.gan.metrics import check_feature_extractor
 from fakescope.models.dcgan import RESOLUTIONS
 from fakescope.models.gan_registry import gan_architecture
 
@@ -118,7 +119,7 @@ class GanMetricsConfig:
 
     # Inception weights come from inception_weights, torch's hub cache, or the standard download;
     # when none works (offline), auto falls back to EfficientNet-Lite0 and inception fails.
-    feature_extractor: Literal["auto", "inception", "efflite0"] = "auto"
+    feature_extractor: str = "auto"  # a name of gan.metrics' registry (`fakescope models`)
     inception_weights: str = ""  # path to torch-fidelity's Inception weights file
     num_samples: int = 1000  # real and generated images compared
     kid_subsets: int = 100
@@ -132,7 +133,7 @@ class GanCollapseConfig:
 
     enabled: bool = True
     num_samples: int = 64  # generated images per check; pairwise distances among them
-    features: Literal["efflite0", "pixels"] = "efflite0"
+    features: str = "efflite0"  # a name of gan.metrics' feature extractor registry
     threshold: float = 0.3  # warn when diversity / real diversity falls below this
     # Untrained generators draw near-identical noise, so warnings start after a warm-up: the
     # smaller of warmup_steps and warmup_fraction of the run's planned iterations (with a time
@@ -173,6 +174,12 @@ def validate(config: GanJobConfig) -> GanJobConfig:
         raise ConfigError(f"model.{unused[0]}: the {m.arch} architecture has no such setting")
     if m.d_spectral_norm and "d_spectral_norm" not in architecture.config_keys():
         raise ConfigError(f"model.d_spectral_norm: the {m.arch} architecture has no such setting")
+    for key, name in (("metrics.feature_extractor", config.metrics.feature_extractor),
+                      ("collapse.features", config.collapse.features)):
+        try:
+            check_feature_extractor(name)
+        except KeyError as err:
+            raise ConfigError(f"{key}: {err.args[0]}") from None
     unknown = [p for p in t.diffaug if p not in POLICIES]
     if unknown:
         raise ConfigError(

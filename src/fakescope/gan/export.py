@@ -18,6 +18,7 @@ from fakescope.checkpoints import CheckpointError, gan_arch, read_gan_checkpoint
 from fakescope.data.transforms import MINUS_ONE_ONE_MEAN, MINUS_ONE_ONE_STD, InputSpec
 from fakescope.gan.sample import generate_batches
 from fakescope.models.gan_registry import ImageDiscriminator, ImageGenerator, build_discriminator
+from fakescope.models.pretrained import Pretrained
 from fakescope.models.registry import build_detector, save_detector
 
 
@@ -97,7 +98,7 @@ def export_detector(checkpoint: str | Path, out: Path, threshold: float = 0.5) -
     arch = gan_arch(payload)
     kwargs = {"arch": arch, **payload["discriminator_kwargs"]}
     name = detector_name(arch, int(kwargs["resolution"]))
-    model = build_detector(name, pretrained=str(resolved))
+    model = build_detector(name, pretrained=Pretrained.file(resolved))
     spec = InputSpec(
         size=int(kwargs["resolution"]), mean=MINUS_ONE_ONE_MEAN, std=MINUS_ONE_ONE_STD,
         resize=payload["config"]["data"]["resize"],

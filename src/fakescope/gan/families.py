@@ -1,4 +1,5 @@
-"""The generator families `fakescope data multigen` can build: name -> (GAN preset, overrides).
+"""The generator families `fakescope data multigen` can build: each a GAN preset, and the
+architecture to swap in where the family is not the preset's own.
 
 Kept apart from `workflows.multigen` (which needs torch) so the command line can offer the names
 without importing it.
@@ -6,12 +7,19 @@ without importing it.
 
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import dataclass
 
-GAN_FAMILIES: dict[str, tuple[str, dict[str, Any]]] = {
-    "dcgan": ("paper000_dcgan64", {}),
-    "small_data": ("small_data", {}),
-    "fastgan_lite": ("small_data", {"model.arch": "fastgan_lite"}),
+
+@dataclass(frozen=True)
+class GanFamily:
+    preset: str
+    arch: str | None = None  # model.arch in place of the preset's (None: the preset's)
+
+
+GAN_FAMILIES: dict[str, GanFamily] = {
+    "dcgan": GanFamily("paper000_dcgan64"),
+    "small_data": GanFamily("small_data"),
+    "fastgan_lite": GanFamily("small_data", arch="fastgan_lite"),
 }
 AUTOENCODER = "autoencoder"
 FAMILIES = (*GAN_FAMILIES, AUTOENCODER)

@@ -21,7 +21,12 @@ from fakescope.data.pipeline import PreparedData, prepare_data
 from fakescope.data.tensors import real_uint8_batches
 from fakescope.gan.config import GanJobConfig
 from fakescope.gan.export import DiscriminatorScores, load_discriminator, score_discriminator
-from fakescope.gan.metrics import FloorComparison, build_feature_extractor, compare_with_floor
+from fakescope.gan.metrics import (
+    FloorComparison,
+    build_feature_extractor,
+    check_feature_extractor,
+    compare_with_floor,
+)
 from fakescope.gan.plots import plot_batch_accuracy
 from fakescope.gan.sample import load_generator
 from fakescope.gan.train import gan_input_spec
@@ -72,6 +77,7 @@ def measure_quality(
 ) -> QualityReport:
     """The generator's quality against the floor, on `n` real images of `data` (default: the
     run's training images): half are the reference, half the floor's second set."""
+    check_feature_extractor(feature_extractor)  # a wrong name fails before any data is read
     path, payload = read_gan_checkpoint(checkpoint)
     prepared = checkpoint_data(payload, data, progress)
     extractor = build_feature_extractor(feature_extractor, torch.device(device), inception_weights)

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import os
 import socket
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
@@ -26,9 +26,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from fakescope.config import ConfigError
 from fakescope.data.tensors import to_uint8
-from fakescope.errors import DataError
+from fakescope.errors import DataError, UnknownNameError
 from fakescope.gan.sample import generate_batches
 from fakescope.models.gan_registry import ImageGenerator
 
@@ -43,6 +42,49 @@ class FeatureExtractor(Protocol):
     name: str
 
     def __call__(self, images: torch.Tensor) -> torch.Tensor: ...
+
+
+ExtractorBuilder = Callable[[torch.device, str], FeatureExtractor]  # (device, inception weights)
+_EXTRACTORS: dict[str, ExtractorBuilder] = {}
+_DESCRIPTIONS: dict[str, str] = {}
+
+
+def register_feature_extractor(
+    name: str, description: str
+) -> Callable[[ExtractorBuilder], ExtractorBuilder]:
+    """Decorator: register a factory `f(device, inception_weights) -> FeatureExtractor` under
+    `name`, the name `metrics.feature_extractor`, `collapse.features` and `--feature-extractor`
+    take."""
+
+    def decorator(factory: ExtractorBuilder) -> ExtractorBuilder:
+        if name in _EXTRACTORS:
+            raise ValueError(f"feature extractor '{name}' is registered twice")
+        _EXTRACTORS[name] = factory
+        _DESCRIPTIONS[name] = description
+        return factory
+
+    return decorator
+
+
+def list_feature_extractors() -> dict[str, str]:
+    """Registered feature extractor names and one-line descriptions."""
+    return dict(sorted(_DESCRIPTIONS.items()))
+
+
+def check_feature_extractor(name: str) -> None:
+    """An UnknownNameError listing the registered names when `name` is not one of them."""
+    if name not in _EXTRACTORS:
+        known = ", ".join(sorted(_EXTRACTORS))
+        raise UnknownNameError(f"unknown feature extractor '{name}' (registered: {known})")
+
+
+def build_feature_extractor(
+    name: str, device: torch.device, inception_weights: str = ""
+) -> FeatureExtractor:
+    """The registered extractor `name` on `device`; `inception_weights` is a configured path to
+    torch-fidelity's Inception file (empty: the cache or the standard download)."""
+    check_feature_extractor(name)
+    return _EXTRACTORS[name](device, inception_weights)
 
 
 class InceptionFeatures:
@@ -139,26 +181,31 @@ def download_inception_weights(timeout_s: float = 20.0) -> Path | None:
     return target
 
 
-def build_feature_extractor(
-    kind: str, device: torch.device, inception_weights: str = ""
-) -> FeatureExtractor:
-    """Inception from a local file or the standard download; `auto` falls back to
-    EfficientNet-Lite0 when neither works (offline), `inception` then fails."""
-    if kind in ("auto", INCEPTION):
-        weights = local_inception_weights(inception_weights) or download_inception_weights()
-        if weights is not None:
-            return InceptionFeatures(weights, device)
-        if kind == INCEPTION:
-            raise FileNotFoundError(
-                "Inception weights are not on disk and cannot be downloaded: set "
-                "metrics.inception_weights to the file, or use metrics.feature_extractor=efflite0"
-            )
-        kind = EFFLITE0
-    if kind == EFFLITE0:
-        return EfficientNetLite0Features(device)
-    if kind == PIXELS:
-        return PixelFeatures()
-    raise ConfigError(f"unknown feature extractor '{kind}' (use auto, inception, efflite0, pixels)")
+@register_feature_extractor(INCEPTION, "torch-fidelity's Inception-v3: the FID network, 2048-d")
+def _inception(device: torch.device, inception_weights: str) -> FeatureExtractor:
+    weights = local_inception_weights(inception_weights) or download_inception_weights()
+    if weights is None:
+        raise FileNotFoundError(
+            "Inception weights are not on disk and cannot be downloaded: set "
+            "metrics.inception_weights to the file, or use metrics.feature_extractor=efflite0"
+        )
+    return InceptionFeatures(weights, device)
+
+
+@register_feature_extractor(EFFLITE0, "EfficientNet-Lite0, packaged ImageNet weights, 1280-d")
+def _efflite0(device: torch.device, inception_weights: str) -> FeatureExtractor:
+    return EfficientNetLite0Features(device)
+
+
+@register_feature_extractor(PIXELS, "16x16 downsampled pixels: weight-free and very cheap")
+def _pixels(device: torch.device, inception_weights: str) -> FeatureExtractor:
+    return PixelFeatures()
+
+
+@register_feature_extractor("auto", "inception where its weights load, else efflite0 (offline)")
+def _auto(device: torch.device, inception_weights: str) -> FeatureExtractor:
+    weights = local_inception_weights(inception_weights) or download_inception_weights()
+    return InceptionFeatures(weights, device) if weights else EfficientNetLite0Features(device)
 
 
 def metric_names(extractor_name: str) -> tuple[str, str]:

@@ -14,8 +14,8 @@ Registered here (the DCGAN discriminators register in `models/dcgan.py`):
     lite1_probe          the same probe on EfficientNet-Lite1 (240 px, 5.4 M frozen parameters)
     lite2_probe          the same probe on EfficientNet-Lite2 (260 px, 6.1 M frozen parameters)
 
-Every factory takes `pretrained` ("none", "imagenet" or a weights file) and plain keyword
-values, which detector checkpoints store and pass back.
+Every factory takes `pretrained` (a `Pretrained`: none, imagenet or a weights file) and plain
+keyword values, which detector checkpoints store and pass back.
 """
 
 from __future__ import annotations
@@ -44,6 +44,7 @@ from fakescope.models.backbones import (
     check_num_logits,
     inception_resnet_v2,
 )
+from fakescope.models.pretrained import NO_WEIGHTS, Pretrained
 from fakescope.models.registry import Detector, register_detector
 from fakescope.models.weights import PackagedImagenet, apply_pretrained
 
@@ -259,37 +260,41 @@ class LinearProbe(Detector):
 
 
 @register_detector("selfcnn", "paper 002's self-built 8-conv CNN (4,853,569 parameters)")
-def selfcnn(pretrained: str = "none", num_logits: int = 1, dropout: float = 0.35) -> Detector:
+def selfcnn(
+    pretrained: Pretrained = NO_WEIGHTS, num_logits: int = 1, dropout: float = 0.35
+) -> Detector:
     return apply_pretrained(SelfCNN(num_logits, dropout), pretrained)
 
 
 @register_detector("resnet50", "torchvision ResNet-50, 2-logit head (paper 003)")
-def resnet50(pretrained: str = "none", num_logits: int = 2) -> Detector:
+def resnet50(pretrained: Pretrained = NO_WEIGHTS, num_logits: int = 2) -> Detector:
     return apply_pretrained(ResNet50Detector(num_logits), pretrained)
 
 
 @register_detector("efficientnet_b0", "torchvision EfficientNet-B0, 2-logit head (paper 003)")
 def efficientnet_b0(
-    pretrained: str = "none", num_logits: int = 2, dropout: float = 0.2
+    pretrained: Pretrained = NO_WEIGHTS, num_logits: int = 2, dropout: float = 0.2
 ) -> Detector:
     return apply_pretrained(EfficientNetB0Detector(num_logits, dropout), pretrained)
 
 
 @register_detector("densenet121", "torchvision DenseNet-121 with paper 002's MLP head")
-def densenet121(pretrained: str = "none", num_logits: int = 1, dropout: float = 0.35) -> Detector:
+def densenet121(
+    pretrained: Pretrained = NO_WEIGHTS, num_logits: int = 1, dropout: float = 0.35
+) -> Detector:
     return apply_pretrained(DenseNet121Detector(num_logits, dropout), pretrained)
 
 
 @register_detector("inception_resnet_v2", "timm Inception-ResNet-v2, GAP + dense head (paper 001)")
 def inception_resnet_v2_detector(
-    pretrained: str = "none", num_logits: int = 2, dropout: float = 0.0
+    pretrained: Pretrained = NO_WEIGHTS, num_logits: int = 2, dropout: float = 0.0
 ) -> Detector:
     return apply_pretrained(inception_resnet_v2(num_logits, dropout), pretrained)
 
 
 @register_detector("efficientnet_lite0", "timm EfficientNet-Lite0, ImageNet weights offline")
 def efficientnet_lite0(
-    pretrained: str = "none", num_logits: int = 2, dropout: float = 0.2
+    pretrained: Pretrained = NO_WEIGHTS, num_logits: int = 2, dropout: float = 0.2
 ) -> Detector:
     model = TimmDetector(
         lite.LITE0.timm_architecture,
@@ -304,27 +309,27 @@ def efficientnet_lite0(
 
 @register_detector("spectrum_cnn", "CNN on the log DCT spectrum (frequency-aware)")
 def spectrum_cnn(
-    pretrained: str = "none", num_logits: int = 1, width: int = 32, dropout: float = 0.2
+    pretrained: Pretrained = NO_WEIGHTS, num_logits: int = 1, width: int = 32, dropout: float = 0.2
 ) -> Detector:
     return apply_pretrained(SpectrumCNN(num_logits, width, dropout), pretrained)
 
 
 @register_detector("lite0_probe", "linear probe on frozen ImageNet EfficientNet-Lite0 features")
 def lite0_probe(
-    pretrained: str = "none", num_logits: int = 1, multilevel: bool = False
+    pretrained: Pretrained = NO_WEIGHTS, num_logits: int = 1, multilevel: bool = False
 ) -> Detector:
     return apply_pretrained(LinearProbe(num_logits, multilevel, lite.LITE0), pretrained)
 
 
 @register_detector("lite1_probe", "linear probe on frozen ImageNet EfficientNet-Lite1 features")
 def lite1_probe(
-    pretrained: str = "none", num_logits: int = 1, multilevel: bool = False
+    pretrained: Pretrained = NO_WEIGHTS, num_logits: int = 1, multilevel: bool = False
 ) -> Detector:
     return apply_pretrained(LinearProbe(num_logits, multilevel, lite.LITE1), pretrained)
 
 
 @register_detector("lite2_probe", "linear probe on frozen ImageNet EfficientNet-Lite2 features")
 def lite2_probe(
-    pretrained: str = "none", num_logits: int = 1, multilevel: bool = False
+    pretrained: Pretrained = NO_WEIGHTS, num_logits: int = 1, multilevel: bool = False
 ) -> Detector:
     return apply_pretrained(LinearProbe(num_logits, multilevel, lite.LITE2), pretrained)

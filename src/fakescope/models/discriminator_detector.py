@@ -19,6 +19,7 @@ from fakescope.checkpoints import CheckpointError, GanPayload, gan_arch, load_ch
 from fakescope.config import ConfigError
 from fakescope.data.transforms import MINUS_ONE_ONE_MEAN, MINUS_ONE_ONE_STD, InputSpec
 from fakescope.models.gan_registry import build_discriminator
+from fakescope.models.pretrained import NO_WEIGHTS, Pretrained
 from fakescope.models.registry import Detector, register_detector
 
 DISCRIMINATOR_DETECTORS = ("dcgan_disc64", "dcgan_disc128", "dcgan_disc", "gan_disc")
@@ -78,7 +79,7 @@ def discriminator_weights(path: str | Path) -> tuple[dict[str, Any], dict[str, t
 
 
 def build_discriminator_detector(
-    fixed_resolution: int | None, pretrained: str = "none", dcgan_only: bool = True,
+    fixed_resolution: int | None, pretrained: Pretrained = NO_WEIGHTS, dcgan_only: bool = True,
     **kwargs: Any,
 ) -> DiscriminatorDetector:
     """A discriminator detector, fresh (`none`) or with weights from a GAN/detector checkpoint.
@@ -87,11 +88,11 @@ def build_discriminator_detector(
     names with a resolution in them (`fixed_resolution`) accept only that resolution, and the
     `dcgan_disc*` names only DCGAN discriminators.
     """
-    if pretrained == "imagenet":
+    if pretrained.source == "imagenet":
         raise ConfigError("GAN discriminators have no ImageNet weights: use none or a checkpoint")
     state = None
-    if pretrained != "none":
-        arch, state = discriminator_weights(pretrained)
+    if pretrained.path is not None:
+        arch, state = discriminator_weights(pretrained.path)
         kwargs = {**arch, **kwargs}
     if dcgan_only and kwargs.get("arch", "dcgan") != "dcgan":
         raise ConfigError(
@@ -118,24 +119,24 @@ def build_discriminator_detector(
 
 
 @register_detector("dcgan_disc64", "DCGAN discriminator, 64x64 (paper 000 Table IV), as a detector")
-def dcgan_disc64(pretrained: str = "none", **kwargs: Any) -> Detector:
+def dcgan_disc64(pretrained: Pretrained = NO_WEIGHTS, **kwargs: Any) -> Detector:
     return build_discriminator_detector(64, pretrained, **kwargs)
 
 
 @register_detector(
     "dcgan_disc128", "DCGAN discriminator, 128x128 (paper 000 Table I), as a detector"
 )
-def dcgan_disc128(pretrained: str = "none", **kwargs: Any) -> Detector:
+def dcgan_disc128(pretrained: Pretrained = NO_WEIGHTS, **kwargs: Any) -> Detector:
     return build_discriminator_detector(128, pretrained, **kwargs)
 
 
 @register_detector("dcgan_disc", "DCGAN discriminator of any resolution (32-256), as a detector")
-def dcgan_disc(pretrained: str = "none", **kwargs: Any) -> Detector:
+def dcgan_disc(pretrained: Pretrained = NO_WEIGHTS, **kwargs: Any) -> Detector:
     return build_discriminator_detector(None, pretrained, **kwargs)
 
 
 @register_detector(
     "gan_disc", "the discriminator of any registered GAN architecture, as a detector"
 )
-def gan_disc(pretrained: str = "none", **kwargs: Any) -> Detector:
+def gan_disc(pretrained: Pretrained = NO_WEIGHTS, **kwargs: Any) -> Detector:
     return build_discriminator_detector(None, pretrained, dcgan_only=False, **kwargs)

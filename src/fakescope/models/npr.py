@@ -26,6 +26,7 @@ from torch import nn
 from fakescope.data.transforms import MINUS_ONE_ONE_MEAN, MINUS_ONE_ONE_STD, InputSpec
 from fakescope.models.backbones import check_num_logits
 from fakescope.models.detectors import ConvBodyDetector, conv_stage
+from fakescope.models.pretrained import NO_WEIGHTS, Pretrained
 from fakescope.models.registry import Detector, register_detector
 from fakescope.models.weights import apply_pretrained
 
@@ -72,6 +73,6 @@ class NPRCNN(ConvBodyDetector):
 
 @register_detector("npr_cnn", "small CNN on the up-sampling residual (NPR, Tan et al. 2024)")
 def npr_cnn(
-    pretrained: str = "none", num_logits: int = 1, width: int = 32, dropout: float = 0.2
+    pretrained: Pretrained = NO_WEIGHTS, num_logits: int = 1, width: int = 32, dropout: float = 0.2
 ) -> Detector:
     return apply_pretrained(NPRCNN(num_logits, width, dropout), pretrained)

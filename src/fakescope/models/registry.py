@@ -32,10 +32,12 @@ from fakescope.checkpoints import (
     read_detector,
     save_detector_payload,
 )
+from fakescope.config import ConfigError
 from fakescope.data.transforms import InputSpec
 from fakescope.errors import UnknownNameError
 from fakescope.models.calibration import Calibration
 from fakescope.models.feature_density import FeatureDensity
+from fakescope.models.pretrained import NO_WEIGHTS, Pretrained, as_pretrained
 
 # Modules whose import registers detectors; imported on first use of the registry.
 _DETECTOR_MODULES = (
@@ -104,7 +106,8 @@ _DESCRIPTIONS: dict[str, str] = {}
 def register_detector(
     name: str, description: str = ""
 ) -> Callable[[DetectorFactory], DetectorFactory]:
-    """Decorator: register a factory `f(pretrained: str, **kwargs) -> Detector` under `name`."""
+    """Decorator: register a factory `f(pretrained: Pretrained, **kwargs) -> Detector` under
+    `name`."""
 
     def decorator(factory: DetectorFactory) -> DetectorFactory:
         if name in _REGISTRY:
@@ -127,13 +130,20 @@ def list_detectors() -> dict[str, str]:
     return dict(sorted(_DESCRIPTIONS.items()))
 
 
-def build_detector(name: str, pretrained: str = "none", **kwargs: Any) -> Detector:
-    """Build a registered detector. `pretrained` is `none`, `imagenet` or a weights file path."""
+def build_detector(
+    name: str, pretrained: Pretrained | str | Path = NO_WEIGHTS, **kwargs: Any
+) -> Detector:
+    """Build a registered detector. `pretrained` is a `Pretrained` or its text: `none`,
+    `imagenet` or a weights file path."""
     _populate()
     if name not in _REGISTRY:
         known = ", ".join(sorted(_REGISTRY))
         raise UnknownNameError(f"unknown detector '{name}' (registered: {known})")
-    model = _REGISTRY[name](pretrained=pretrained, **kwargs)
+    weights = as_pretrained(pretrained)
+    if weights.source == "gan":
+        raise ConfigError("pretrained 'gan' (the demo's own GAN) works in demo presets only: "
+                          "give the GAN checkpoint's path")
+    model = _REGISTRY[name](pretrained=weights, **kwargs)
     model._build_kwargs = dict(kwargs)
     return model
 
@@ -179,7 +189,7 @@ def load_detector(path: str | Path, device: str | torch.device = "cpu") -> Loade
     """Rebuild a detector from a checkpoint written by `save_detector`, in eval mode."""
     payload = read_detector(path)
     info = payload["detector"]
-    model = build_detector(info["name"], pretrained="none", **info["kwargs"])
+    model = build_detector(info["name"], **info["kwargs"])
     model.load_state_dict(payload["state_dict"])
     model.to(device).eval()
     reserved = {

@@ -31,6 +31,7 @@ import torch
 from torch import nn
 
 from fakescope.errors import FakescopeError
+from fakescope.models.pretrained import Pretrained
 from fakescope.models.registry import Detector
 
 logger = logging.getLogger(__name__)
@@ -314,10 +315,12 @@ def load_pretrained(model: nn.Module, source: str | Path) -> LoadReport:
     return load_state_dict_swapping_head(model, read_state_dict(source), str(source))
 
 
-def apply_pretrained(model: Detector, pretrained: str) -> Detector:
+def apply_pretrained(model: Detector, pretrained: Pretrained) -> Detector:
     """What every factory does with its `pretrained` argument: none, imagenet or PATH."""
-    if pretrained != "none":
-        load_pretrained(model, pretrained)
+    if pretrained.path is not None:
+        load_pretrained(model, pretrained.path)
+    elif pretrained.source == "imagenet":
+        load_pretrained(model, "imagenet")
     return model
 
 

@@ -17,15 +17,23 @@ import math
 import shutil
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from tqdm import tqdm
 
-from fakescope.config import DataConfig, load_config, preset_names, to_dict
+from fakescope.config import (
+    DataConfig,
+    given,
+    load_config,
+    override_settings,
+    preset_names,
+    to_dict,
+)
 from fakescope.evaluate.choices import REAL_ANCHORED_RULE
 from fakescope.evaluate.compare import best_by
+from fakescope.models.pretrained import IMAGENET, NO_WEIGHTS, Pretrained
 from fakescope.runs import BEST_CHECKPOINT, DEMO_MARKER, TIMINGS_FILE, write_json
 from fakescope.workflows.recommended import DEFAULT_DEMO_OUT, RECOMMENDED_DETECTOR
 
@@ -33,6 +41,35 @@ if TYPE_CHECKING:
     from fakescope.data.pipeline import PreparedData
 
 log = logging.getLogger("fakescope.demo")
+
+
+@dataclass
+class DemoGanConfig:
+    """The demo's GAN run: a GAN preset, its time budget and sizes, any other of its settings."""
+
+    preset: str = "small_data"
+    minutes: float | None = 2.4  # the time budget (None: the preset's)
+    epochs: int | None = None  # None: the preset's (the time budget ends the run first)
+    batch_size: int | None = None  # None: the preset's
+    # Any other settings of the preset for the demo's run, as `--set` takes them
+    # (["train.lr_g=0.0004"]).
+    set: list[str] = field(default_factory=list)
+
+
+@dataclass
+class DemoDetectorConfig:
+    """One detector the demo trains: a registered name (trained from the preset of that name
+    where there is one), the weights it starts from, and any other settings of its run."""
+
+    name: str
+    # "gan": the demo's own GAN checkpoint (gan_disc takes its architecture from it)
+    pretrained: Pretrained = NO_WEIGHTS
+    set: list[str] = field(default_factory=list)  # as `--set` takes them (["train.epochs=10"])
+
+
+def _default_detectors() -> list[DemoDetectorConfig]:
+    return [DemoDetectorConfig(RECOMMENDED_DETECTOR, IMAGENET), DemoDetectorConfig("selfcnn"),
+            DemoDetectorConfig("gan_disc", Pretrained("gan"))]
 
 
 @dataclass
@@ -44,30 +81,15 @@ class DemoConfig:
     device: str = "auto"
     faces: int = 800  # synthetic real faces; the GAN makes as many fakes
     image_size: int = 32
-    gan_preset: str = "small_data"
-    gan_minutes: float | None = 2.4  # the GAN's time budget (None: the preset's)
-    gan_epochs: int | None = None  # None: the preset's (the time budget ends the run first)
-    gan_batch_size: int | None = None  # None: the preset's
-    # Any other settings of the GAN preset for the demo's run ({"train.lr_g": 0.0004, ...}).
-    gan_set: dict[str, Any] = field(default_factory=dict)
+    gan: DemoGanConfig = field(default_factory=DemoGanConfig)
     # More real faces, drawn apart and never trained on: the reference of the GAN's FD/KID and,
     # split in two, the real-vs-real floor they are read against.
     holdout_faces: int = 256
-    detectors: list[str] = field(
-        default_factory=lambda: [RECOMMENDED_DETECTOR, "selfcnn", "gan_disc"]
-    )
+    detectors: list[DemoDetectorConfig] = field(default_factory=_default_detectors)
     # The detector `demo --serve` serves and the report recommends; when it is not among
     # `detectors`, the best on the test split stands in.
     recommended: str = RECOMMENDED_DETECTOR
-    # Weights each detector starts from: "gan" means the demo's own GAN discriminator (gan_disc
-    # takes its architecture from that checkpoint).
-    pretrained: dict[str, str] = field(
-        default_factory=lambda: {
-            "gan_disc": "gan", "efficientnet_lite0": "imagenet", RECOMMENDED_DETECTOR: "imagenet"
-        }
-    )
-    # Any other settings of one detector's training run ({"lite0_probe": {"train.epochs": 10}}).
-    detector_set: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # every detector's training run (a detector's own `set` may change them)
     detector_epochs: int = 4
     detector_minutes: float = 1.0  # wall-clock budget per detector
     detector_batch_size: int = 32
@@ -75,6 +97,9 @@ class DemoConfig:
     threshold_rule: str = REAL_ANCHORED_RULE
     robustness: bool = True
     gradcam_per_class: int = 2
+
+    def detector_names(self) -> list[str]:
+        return [d.name for d in self.detectors]
 
 
 @dataclass
@@ -131,22 +156,23 @@ def train_demo_gan(config: DemoConfig, data_dir: Path, progress: bool) -> Path:
     from fakescope.gan.config import GanJobConfig
     from fakescope.gan.train import train_gan
 
-    overrides: dict[str, Any] = {
-        "data.path": str(data_dir / "real"),
-        "data.cache_dir": str(Path(config.out) / "cache"),
-        "run.root": config.out,
-        "run.name": "gan",
-        "run.seed": config.seed,
-        "run.device": config.device,
-        "model.resolution": config.image_size,
-        # measured once, against held-out faces and their floor, by measure_demo_gan
-        "train.metrics_every": 0,
-    }
-    optional = {"train.max_minutes": config.gan_minutes, "train.epochs": config.gan_epochs,
-                "train.batch_size": config.gan_batch_size}
-    overrides.update({k: v for k, v in optional.items() if v is not None})
-    overrides.update(config.gan_set)
-    result = train_gan(load_config(GanJobConfig, config.gan_preset, overrides), progress=progress)
+    g = config.gan
+    preset = load_config(GanJobConfig, g.preset)
+    t = preset.train
+    placed = replace(
+        preset,
+        data=replace(preset.data, path=str(data_dir / "real"),
+                     cache_dir=str(Path(config.out) / "cache")),
+        run=replace(preset.run, root=config.out, name="gan", seed=config.seed,
+                    device=config.device),
+        model=replace(preset.model, resolution=config.image_size),
+        # metrics_every 0: measured once, against held-out faces and their floor, by
+        # measure_demo_gan
+        train=replace(t, metrics_every=0, max_minutes=given(g.minutes, t.max_minutes),
+                      epochs=given(g.epochs, t.epochs),
+                      batch_size=given(g.batch_size, t.batch_size)),
+    )  # fmt: skip
+    result = train_gan(override_settings(placed, g.set), progress=progress)
     if result.checkpoint is None:
         raise RuntimeError("the demo GAN wrote no checkpoint")
     return result.checkpoint
@@ -209,39 +235,31 @@ def generate_fakes(config: DemoConfig, checkpoint: Path, data_dir: Path, progres
 
 
 def train_demo_detector(
-    config: DemoConfig, name: str, data_dir: Path, gan_checkpoint: Path, progress: bool
+    config: DemoConfig, detector: DemoDetectorConfig, data_dir: Path, gan_checkpoint: Path,
+    progress: bool,
 ) -> Path:
     """Train one detector on real vs generated; returns its best checkpoint."""
     from fakescope.detect.config import DetectJobConfig
     from fakescope.detect.train import train_detector
 
-    pretrained = config.pretrained.get(name, "none")
-    if pretrained == "gan":
-        pretrained = str(gan_checkpoint)
+    name, out = detector.name, Path(config.out)
     # A detector with a preset of its own name (lite0_probe) starts from it: its features,
     # augmentation and stopping rule; the demo's data, sizes and budget go on top.
-    preset = name if name in preset_names() else None
-    detect_config = load_config(
-        DetectJobConfig,
+    preset = load_config(DetectJobConfig, name if name in preset_names() else None)
+    data = preset.data
+    placed = replace(
         preset,
-        {
-            "data.path": str(data_dir),
-            "data.image_size": config.image_size,
-            "data.cache_dir": str(Path(config.out) / "cache"),
-            "data.augment.hflip": True,
-            "model.name": name,
-            "model.pretrained": pretrained,
-            "run.root": str(Path(config.out) / "detectors"),
-            "run.name": name,
-            "run.seed": config.seed,
-            "run.device": config.device,
-            "train.epochs": config.detector_epochs,
-            "train.max_minutes": config.detector_minutes,
-            "train.batch_size": config.detector_batch_size,
-            **config.detector_set.get(name, {}),
-        },
-    )
-    result = train_detector(detect_config, progress=progress)
+        data=replace(data, path=str(data_dir), image_size=config.image_size,
+                     cache_dir=str(out / "cache"), augment=replace(data.augment, hflip=True)),
+        model=replace(preset.model, name=name,
+                      pretrained=detector.pretrained.resolve_gan(gan_checkpoint)),
+        run=replace(preset.run, root=str(out / "detectors"), name=name, seed=config.seed,
+                    device=config.device),
+        train=replace(preset.train, epochs=config.detector_epochs,
+                      max_minutes=config.detector_minutes,
+                      batch_size=config.detector_batch_size),
+    )  # fmt: skip
+    result = train_detector(override_settings(placed, detector.set), progress=progress)
     return result.run.checkpoints / BEST_CHECKPOINT
 
 
@@ -317,7 +335,7 @@ def run_demo(config: DemoConfig, progress: bool = False, announce: Stage = log.i
     done = _timed(seconds, "drawing synthetic real faces", announce)
     draw_real_faces(config, data_dir, holdout_dir, progress)
     done()
-    done = _timed(seconds, f"training the GAN ({config.gan_preset})", announce)
+    done = _timed(seconds, f"training the GAN ({config.gan.preset})", announce)
     gan_checkpoint = train_demo_gan(config, data_dir, progress)
     done()
     done = _timed(seconds, "measuring the GAN against held-out faces", announce)
@@ -327,9 +345,10 @@ def run_demo(config: DemoConfig, progress: bool = False, announce: Stage = log.i
     generate_fakes(config, gan_checkpoint, data_dir, progress)
     done()
     checkpoints = []
-    for name in config.detectors:
-        done = _timed(seconds, f"training detector {name}", announce)
-        checkpoints.append(train_demo_detector(config, name, data_dir, gan_checkpoint, progress))
+    for detector in config.detectors:
+        done = _timed(seconds, f"training detector {detector.name}", announce)
+        checkpoints.append(train_demo_detector(config, detector, data_dir, gan_checkpoint,
+                                               progress))
         done()
     done = _timed(seconds, "evaluating", announce)
     table = evaluate_detectors(config, checkpoints, data_dir, progress)
@@ -344,11 +363,8 @@ def run_demo(config: DemoConfig, progress: bool = False, announce: Stage = log.i
     report = write_report(out)
     done()
     best = Path(best_by(table)["checkpoint"])
-    served = (
-        checkpoints[config.detectors.index(config.recommended)]
-        if config.recommended in config.detectors
-        else best
-    )
+    names = config.detector_names()
+    served = checkpoints[names.index(config.recommended)] if config.recommended in names else best
     return DemoResult(
         out=out,
         report=report,

@@ -23,7 +23,7 @@ from __future__ import annotations
 import io
 import json
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -31,7 +31,7 @@ import numpy as np
 import torch
 from PIL import Image, ImageOps
 
-from fakescope.config import ConfigError, load_config, parse_override
+from fakescope.config import ConfigError, load_config, override_settings
 from fakescope.data.images import BadImageError, load_image
 from fakescope.data.layouts import REAL, read_layout
 from fakescope.data.multigen_set import (
@@ -142,16 +142,21 @@ def _gan_checkpoint(
     found = newest_gan_checkpoint(RunDir(root / family)) if (root / family).is_dir() else None
     if found:
         return found[0]
-    preset, fixed = GAN_FAMILIES[family]
-    settings: dict[str, Any] = {
-        "data.path": str(_write_gan_reals(out, reals)), "data.cache_dir": str(root / ".cache"),
-        "run.root": str(root), "run.name": family, "run.seed": seed,
-        "model.resolution": resolution, "train.max_minutes": minutes,
+    chosen = GAN_FAMILIES[family]
+    preset = load_config(GanJobConfig, chosen.preset)
+    config = replace(
+        preset,
+        data=replace(preset.data, path=str(_write_gan_reals(out, reals)),
+                     cache_dir=str(root / ".cache")),
+        run=replace(preset.run, root=str(root), name=family, seed=seed),
+        model=replace(preset.model, resolution=resolution,
+                      arch=chosen.arch or preset.model.arch),
         # the set needs the generator only: no FD/KID pass and no collapse watch at the end
-        "train.metrics_every": 0, "collapse.enabled": False, **fixed,
-    }
-    settings.update(parse_override(text) for text in overrides)
-    result = train_gan(load_config(GanJobConfig, preset, settings), progress=progress)
+        train=replace(preset.train, max_minutes=minutes, metrics_every=0),
+        collapse=replace(preset.collapse, enabled=False),
+    )  # fmt: skip
+    config = override_settings(config, overrides)  # the user's --set go on top
+    result = train_gan(config, progress=progress)
     if result.checkpoint is None:
         raise RuntimeError(f"the {family} GAN stopped before writing a checkpoint")
     return result.checkpoint

@@ -15,11 +15,12 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fakescope.checkpoints import load_checkpoint
-from fakescope.config import ConfigError, load_config, parse_override, resolve_preset
+from fakescope.config import ConfigError, given, load_config, resolve_preset, with_flags
 from fakescope.data.multigen_set import REAL_FAMILY
 from fakescope.errors import UnknownNameError, failure_line
 from fakescope.evaluate.evaluate import CalibrationSteps, calibrate_checkpoint
@@ -35,6 +36,9 @@ from fakescope.evaluate.xgen import (
 )
 from fakescope.formatting import csv_bytes
 from fakescope.runs import BEST_CHECKPOINT, atomic_write_bytes
+
+if TYPE_CHECKING:
+    from fakescope.detect.config import DetectJobConfig
 
 
 def training_sets(families: Sequence[str], modes: Sequence[str],
@@ -73,39 +77,53 @@ def training_entries(entries: Sequence[Entry], seen: Sequence[str]) -> list[Entr
     return chosen
 
 
-def resolve_detector(name: str) -> tuple[str | None, dict[str, Any]]:
-    """A preset (a built-in name or a YAML path) if there is one, else a registry name."""
+def detector_config(name: str) -> DetectJobConfig:
+    """A detector's job config: its preset (a built-in name or a YAML path) if there is one,
+    else the defaults with that registered model."""
+    from fakescope.detect.config import DetectJobConfig
     from fakescope.models.registry import list_detectors
 
     try:
-        return str(resolve_preset(name)), {}
+        preset = resolve_preset(name)
     except ConfigError:
         if name not in list_detectors():
             raise UnknownNameError(
                 f"'{name}' is neither a preset nor a registered detector "
                 f"({', '.join(list_detectors())})"
             ) from None
-        return None, {"model.name": name}
+        defaults = DetectJobConfig()
+        return replace(defaults, model=replace(defaults.model, name=name))
+    return load_config(DetectJobConfig, str(preset))
+
+
+def run_config(spec: XgenSpec, detector: str, set_name: str, data_csv: Path) -> DetectJobConfig:
+    """One run's config: the detector's, this run's data and folder, the spec's `--set`
+    strings, then its epochs and time budget (which must agree with a `--set` of the same)."""
+    base = detector_config(detector)
+    placed = replace(
+        base,
+        data=replace(base.data, path=str(data_csv), cache_dir=str(spec.out / ".cache")),
+        run=replace(base.run, root=str(spec.out / "runs" / safe_name(detector)), name=set_name,
+                    seed=spec.seed, device=spec.options.device),
+    )  # fmt: skip
+
+    def budget(c: DetectJobConfig) -> DetectJobConfig:
+        t = c.train
+        return replace(c, train=replace(t, epochs=given(spec.epochs, t.epochs),
+                                        max_minutes=given(spec.minutes, t.max_minutes)))
+
+    return with_flags(placed, spec.overrides, budget)
 
 
 def train_run(spec: XgenSpec, detector: str, set_name: str, data_csv: Path) -> Path:
     """Train (or reuse) one detector run and store its calibration and threshold; its best.pt."""
-    from fakescope.detect.config import DetectJobConfig
     from fakescope.detect.train import train_detector
 
     run_dir = spec.out / "runs" / safe_name(detector) / set_name
     best = run_dir / "checkpoints" / BEST_CHECKPOINT
     if best.is_file() and "calibration" in load_checkpoint(best):
         return best
-    preset, fixed = resolve_detector(detector)
-    settings: dict[str, Any] = {
-        **fixed,
-        "data.path": str(data_csv), "data.cache_dir": str(spec.out / ".cache"),
-        "run.root": str(run_dir.parent), "run.name": set_name, "run.seed": spec.seed,
-        "run.device": spec.options.device,
-    }
-    settings.update(parse_override(text) for text in spec.overrides)
-    config = load_config(DetectJobConfig, preset, settings)
+    config = run_config(spec, detector, set_name, data_csv)
     result = train_detector(config, resume=run_dir.is_dir(), progress=spec.options.progress)
     # Stored: the scoring reads it back, and a calibrated checkpoint marks the run done.
     calibrate_checkpoint(result.best_checkpoint, config.data, _calibration_steps(spec),
@@ -138,8 +156,8 @@ def run_xgen(
     unknown = [c for c in spec.conditions if c not in CONDITIONS]
     if unknown:
         raise ConfigError(f"unknown conditions {unknown} (choose from {', '.join(CONDITIONS)})")
-    for detector in spec.detectors:
-        resolve_detector(detector)  # fail before any training
+    for detector in spec.detectors:  # a bad name, preset or --set fails before any training
+        run_config(spec, detector, "check", spec.out / "check.csv")
     entries = read_set(spec.set_dir)
     families = list(dict.fromkeys(e.family for e in entries if e.family != REAL_FAMILY))
     sets = training_sets(families, spec.modes, spec.train_families)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import copy
 import time
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 from typing import Any
 
 import torch
@@ -17,7 +18,6 @@ from fakescope.bench.settings import BenchSettings, ModelSpec
 from fakescope.bench.suites.steps import endless, step_turn, with_threads
 from fakescope.bench.table import Row, comparison_row
 from fakescope.bench.timing import Side, alternate
-from fakescope.config import load_config
 from fakescope.data.pipeline import prepare_data
 from fakescope.data.transforms import resolve_input_spec
 from fakescope.detect.config import DetectJobConfig
@@ -41,14 +41,16 @@ def describe(s: BenchSettings) -> str:
 
 def _compare(ctx: BenchContext, device: torch.device, model: ModelSpec) -> Row:
     s = ctx.settings
-    config = load_config(DetectJobConfig, overrides={
-        "data.path": str(ctx.data.root), "data.image_size": model.size, "data.resize": "resize",
-        "data.cache_dir": str(ctx.work / "detect-cache"), "data.split_fractions": [1.0, 0.0, 0.0],
-        "run.root": str(ctx.work / "detect-runs"),
-        "run.name": f"{device.type}-{model.name}-{model.size}",
-        "model.name": model.name, "model.kwargs": model.kwargs,
-        "train.batch_size": s.detect_batch, "train.augment": False,
-    })  # fmt: skip
+    base = DetectJobConfig()
+    config = replace(
+        base,
+        data=replace(base.data, path=str(ctx.data.root), image_size=model.size, resize="resize",
+                     cache_dir=str(ctx.work / "detect-cache"), split_fractions=(1.0, 0.0, 0.0)),
+        run=replace(base.run, root=str(ctx.work / "detect-runs"),
+                    name=f"{device.type}-{model.name}-{model.size}"),
+        model=replace(base.model, name=model.name, kwargs=dict(model.kwargs)),
+        train=replace(base.train, batch_size=s.detect_batch, augment=False),
+    )  # fmt: skip
     t = config.train
     torch.manual_seed(0)
     net = build_model(config)

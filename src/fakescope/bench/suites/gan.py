@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from typing import Any
+from dataclasses import replace
 
 import torch
 
@@ -17,7 +17,6 @@ from fakescope.bench.settings import BenchSettings
 from fakescope.bench.suites.steps import endless, step_turn, with_threads
 from fakescope.bench.table import Row, comparison_row
 from fakescope.bench.timing import Side, alternate
-from fakescope.config import load_config
 from fakescope.data.pipeline import prepare_data
 from fakescope.data.transforms import InputSpec
 from fakescope.gan.config import GanJobConfig, validate
@@ -48,15 +47,16 @@ def _parameters(module: torch.nn.Module) -> int:
 def _compare(ctx: BenchContext, device: torch.device, resolution: int, fp32: bool) -> Row:
     s = ctx.settings
     precision = "fp32" if fp32 else "default"
-    overrides: dict[str, Any] = {
-        "data.path": str(ctx.data.root), "data.cache_dir": str(ctx.work / "gan-cache"),
-        "run.root": str(ctx.work / "gan-runs"),
-        "run.name": f"{device.type}-{resolution}-{precision}",
-        "model.resolution": resolution, "model.base_width": s.gan_base_width,
-        "train.batch_size": s.gan_batch, "train.drop_last": True,
-        "train.amp": False if fp32 else "auto",
-    }  # fmt: skip
-    config = validate(load_config(GanJobConfig, overrides=overrides))
+    base = GanJobConfig()
+    config = validate(replace(
+        base,
+        data=replace(base.data, path=str(ctx.data.root), cache_dir=str(ctx.work / "gan-cache")),
+        run=replace(base.run, root=str(ctx.work / "gan-runs"),
+                    name=f"{device.type}-{resolution}-{precision}"),
+        model=replace(base.model, resolution=resolution, base_width=s.gan_base_width),
+        train=replace(base.train, batch_size=s.gan_batch, drop_last=True,
+                      amp=False if fp32 else "auto"),
+    ))  # fmt: skip
     seed_everything(0)
     prepared = prepare_data(config.data, gan_input_spec(config), labelled=False)
     trainer = GanTrainer(config, prepared, open_run(config.run.root, config.run.name, config),

@@ -133,10 +133,10 @@ def test_a_folder_holding_another_scan_is_refused(tmp_path: Path) -> None:
         ScanFolder(tmp_path).open({**PLAN, "listing_sha256": "other"})
 
 
-def test_scoring_actors_must_leave_a_cpu_for_reading() -> None:
-    check_actors(1, 1, 2, "cpu")
-    check_actors(4, 1, 2, "cuda")  # GPU actors: reading has the CPUs
-    with pytest.raises(ConfigError, match="leave no CPU for reading"):
-        check_actors(2, 1, 2, "cpu")  # this waited forever: no read task could start
+def test_cpu_actors_must_fit_the_cpus() -> None:
+    check_actors(2, 1, 2, "cpu")  # each actor reads and scores: every CPU can hold one
+    check_actors(4, 1, 2, "cuda")  # GPU actors
+    with pytest.raises(ConfigError, match="do not fit the cluster's 2 CPUs"):
+        check_actors(2, 2, 2, "cpu")  # this would wait forever for the second actor
     with pytest.raises(ConfigError, match="at least 1"):
         check_actors(0, 1, 8, "cpu")

@@ -47,6 +47,7 @@ READ_COLUMNS = ("path", "size", "sha256", "duplicate_of", "face_box", "error")
 # Only rows and the detector's bytes go through the object store of a local scan (pictures
 # stay in the actors), so a small store does; Ray's default takes 30 % of the machine's memory.
 LOCAL_OBJECT_STORE = 256 * 2**20
+ACTORS_START_S = 900  # an actor imports PyTorch and loads the detector; a busy node is slow
 
 
 def require_ray() -> ModuleType:
@@ -92,6 +93,9 @@ def ray_session(cluster: Cluster, progress: bool = False) -> Iterator[ModuleType
         )  # fmt: skip
     context = ray.data.DataContext.get_current()
     context.enable_progress_bars = progress
+    # Start scoring once every actor is up: then each gets a shard in the first round (see
+    # `scored_batches`), and a cluster without room for them fails instead of waiting forever.
+    context.wait_for_min_actors_s = ACTORS_START_S
     if not progress:
         logging.getLogger("ray.data").setLevel(logging.WARNING)
     try:
@@ -280,7 +284,10 @@ def scored_batches(
     blobs = [ray.put(stream.checkpoint_bytes), ray.put(stream.onnx_bytes)]
     dataset = dataset.map_batches(
         ShardScorer, batch_size=1, fn_constructor_kwargs={"blobs": blobs, "stream": stream},
-        compute=ray.data.ActorPoolStrategy(size=stream.actors),
+        # One shard at a time per actor: the shards in the first round go to every actor,
+        # not two to whichever Ray Data picks first (a shard is a few hundred pictures, so
+        # the wait for the next one is short against its work).
+        compute=ray.data.ActorPoolStrategy(size=stream.actors, max_tasks_in_flight_per_actor=1),
         num_cpus=stream.threads_per_actor, num_gpus=1 if stream.device != "cpu" else 0,
     )  # fmt: skip
     for batch in dataset.iter_batches(batch_size=None, batch_format="pyarrow"):

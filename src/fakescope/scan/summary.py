@@ -76,6 +76,10 @@ def summarise(folder: ScanFolder) -> dict[str, Any]:
         "failed": failed,
         "shards": len(files),
         "nodes": dict(sorted(Counter(n for e in ledger.values() for n in e["nodes"]).items())),
+        # shards per scoring batch size, and each actor's probe when the scan left it open
+        "batch_size": {str(k): v for k, v in sorted(Counter(
+            e["batch_size"] for e in ledger.values() if e.get("batch_size")).items())},
+        "probes": [probe for e in ledger.values() for probe in e.get("probes", [])],
     }
 
 

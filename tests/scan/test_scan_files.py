@@ -17,7 +17,7 @@ from fakescope.inference.predict import Prediction
 from fakescope.scan.files import InputSettings, read_files
 from fakescope.scan.hashes import Duplicate, find_duplicates
 from fakescope.scan.ledger import ScanFolder
-from fakescope.scan.pipeline import require_ray
+from fakescope.scan.session import require_ray
 from fakescope.scan.sources import cut_shards
 from fakescope.scan.summary import write_summary
 from fakescope.scan.writer import ShardCollector

@@ -22,8 +22,8 @@ from fakescope.inference.predict import Predictor
 from fakescope.models.registry import load_detector
 from fakescope.scan.job import ScanJob, run_scan
 from fakescope.scan.ledger import ScanFolder
-from fakescope.scan.pipeline import Cluster
 from fakescope.scan.rows import TIMING_COLUMNS
+from fakescope.scan.session import Cluster
 
 pytest.importorskip("ray")
 pytestmark = pytest.mark.slow

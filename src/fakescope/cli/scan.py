@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import argparse
 import sys
+from concurrent.futures import Future
+from typing import Any
 
 from fakescope.cli.argtypes import positive_int
 
@@ -49,22 +51,34 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def _scan(args: argparse.Namespace) -> int:
     from fakescope.config import ConfigError
-    from fakescope.scan.job import DEFAULT_SHARD_SIZE, ScanJob, job_from_folder, run_scan
-    from fakescope.scan.pipeline import Cluster, require_ray
+    from fakescope.scan.ledger import ScanFolder
+    from fakescope.scan.session import Cluster, require_ray, start_ray, stop_ray
 
     require_ray()
+    if args.resume and not args.sources:
+        ScanFolder(args.out).required_plan()
+    elif not args.sources or not args.checkpoint:
+        raise ConfigError("scan needs SOURCE... and --checkpoint (or --resume with --out)")
     cluster = Cluster(address=args.address, workers=args.workers, actors=args.actors,
                       actor_threads=args.actor_threads, device=args.device)
+    starting = start_ray(cluster, not args.quiet)  # while PyTorch is imported and loaded
+    try:
+        return _run(args, cluster, starting)
+    finally:
+        stop_ray(starting)
+
+
+def _run(args: argparse.Namespace, cluster: Any, starting: Future[bool]) -> int:
+    from fakescope.scan.job import DEFAULT_SHARD_SIZE, ScanJob, job_from_folder, run_scan
+
     settings = {"batch_size": args.batch_size, "backend": args.backend,
                 "onnx_model": args.onnx_model, "cluster": cluster, "progress": not args.quiet}
     if args.resume and not args.sources:
         job = job_from_folder(args.out, **settings)
-    elif not args.sources or not args.checkpoint:
-        raise ConfigError("scan needs SOURCE... and --checkpoint (or --resume with --out)")
     else:
         job = ScanJob(tuple(args.sources), args.checkpoint, args.out,
                       args.shard_size or DEFAULT_SHARD_SIZE, face_crop=args.face_crop, **settings)
-    result = run_scan(job)
+    result = run_scan(job, starting)
     summary = result.summary
     print(f"{result.rows} images in {result.shards} shards ({result.skipped} finished before, "
           f"{result.written} now) in {result.seconds:.1f} s with {result.backend}; "

@@ -4,7 +4,7 @@ rest through the Ray pipeline, and summarise the whole table."""
 from __future__ import annotations
 
 import time
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -17,14 +17,13 @@ from fakescope.scan.files import InputSettings
 from fakescope.scan.hashes import Duplicate, file_digest, find_duplicates
 from fakescope.scan.ledger import ScanFolder
 from fakescope.scan.pipeline import (
-    Cluster,
     StreamSettings,
     check_actors,
     default_actors,
     model_bytes,
-    ray_session,
     scored_batches,
 )
+from fakescope.scan.session import Cluster, ray_session
 from fakescope.scan.sources import Shard, cut_shards, expand_sources, paths_fingerprint
 from fakescope.scan.summary import write_summary
 from fakescope.scan.writer import FIRST_COLUMNS, ShardCollector, Verdicts
@@ -63,9 +62,7 @@ class ScanResult:
 
 def job_from_folder(out: str | Path, **overrides: Any) -> ScanJob:
     """The job recorded in a scan folder (for --resume without repeating the inputs)."""
-    plan = ScanFolder(out).recorded_plan()
-    if plan is None:
-        raise FileNotFoundError(f"{out}: no scan to resume here (no scan.json)")
+    plan = ScanFolder(out).required_plan()
     recorded = {k: plan[k] for k in ("checkpoint", "shard_size", "face_crop")}
     return ScanJob(sources=tuple(plan["sources"]), out=str(out), **{**recorded, **overrides})
 
@@ -93,7 +90,7 @@ def _collector(
 
 def _score(
     job: ScanJob, loaded: LoadedDetector, folder: ScanFolder, paths: list[str],
-    pending: list[Shard],
+    pending: list[Shard], starting: Future[bool] | None,
 ) -> str:  # fmt: skip
     """Read, score and write the pending shards on Ray; returns the backend that scored."""
     from fakescope.inference.predict import Predictor
@@ -103,7 +100,7 @@ def _score(
     verdicts = Predictor(loaded, backend="torch").prediction
     with ThreadPoolExecutor(1) as background:
         hashing = background.submit(_duplicates, folder, paths)  # while Ray starts
-        with ray_session(job.cluster, job.progress) as ray:
+        with ray_session(job.cluster, job.progress, starting) as ray:
             resources = ray.cluster_resources()
             device = job.cluster.device
             if device == "auto":
@@ -128,8 +125,10 @@ def _score(
     return "torch" if onnx is None else "onnx"
 
 
-def run_scan(job: ScanJob) -> ScanResult:
-    """Scan `job.sources` into `job.out`; shards an earlier run finished there are kept."""
+def run_scan(job: ScanJob, starting: Future[bool] | None = None) -> ScanResult:
+    """Scan `job.sources` into `job.out`; shards an earlier run finished there are kept.
+    `starting`: Ray's start, begun by the caller (`session.start_ray`) to overlap with this
+    process's own start; the scan then shuts down the Ray it started."""
     started = time.perf_counter()
     if job.backend not in BACKENDS:
         raise ConfigError(f"unknown backend '{job.backend}' (use {', '.join(BACKENDS)})")
@@ -149,7 +148,7 @@ def run_scan(job: ScanJob) -> ScanResult:
     })  # fmt: skip
     finished = folder.finished()
     pending = [s for s in shards if s.index not in finished]
-    backend = _score(job, loaded, folder, paths, pending) if pending else "none"
+    backend = _score(job, loaded, folder, paths, pending, starting) if pending else "none"
     summary, files = write_summary(folder, settings={**asdict(job), "cluster": asdict(job.cluster)})
     return ScanResult(
         folder.out, len(shards), len(finished), len(pending), summary["rows"],

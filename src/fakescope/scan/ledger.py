@@ -54,6 +54,14 @@ class ScanFolder:
         plan: dict[str, Any] = json.loads(self.plan_path.read_text())
         return plan
 
+    def required_plan(self) -> dict[str, Any]:
+        """The settings of the scan in this folder, for a resume; a folder without one is a
+        one-line error."""
+        plan = self.recorded_plan()
+        if plan is None:
+            raise FileNotFoundError(f"{self.out}: no scan to resume here (no {PLAN_FILE})")
+        return plan
+
     def open(self, plan: Mapping[str, Any]) -> None:
         """Start or continue the scan `plan` here; a folder holding another scan is refused."""
         recorded = self.recorded_plan()

@@ -6,8 +6,10 @@ Nothing heavy is imported at the top: torch and ray are imported by the command 
 from __future__ import annotations
 
 import argparse
+import importlib
 import sys
-from concurrent.futures import Future
+from concurrent.futures import ThreadPoolExecutor
+from types import ModuleType
 from typing import Any
 
 from fakescope.cli.argtypes import positive_int
@@ -52,7 +54,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def _scan(args: argparse.Namespace) -> int:
     from fakescope.config import ConfigError
     from fakescope.scan.ledger import ScanFolder
-    from fakescope.scan.session import Cluster, require_ray, start_ray, stop_ray
+    from fakescope.scan.session import Cluster, ray_session, require_ray
 
     require_ray()
     if args.resume and not args.sources:
@@ -61,24 +63,22 @@ def _scan(args: argparse.Namespace) -> int:
         raise ConfigError("scan needs SOURCE... and --checkpoint (or --resume with --out)")
     cluster = Cluster(address=args.address, workers=args.workers, actors=args.actors,
                       actor_threads=args.actor_threads, device=args.device)
-    starting = start_ray(cluster, not args.quiet)  # while PyTorch is imported and loaded
-    try:
-        return _run(args, cluster, starting)
-    finally:
-        stop_ray(starting)
+    with ThreadPoolExecutor(1) as pool:  # PyTorch and the scan's code load while Ray starts
+        loading = pool.submit(importlib.import_module, "fakescope.scan.job")
+        with ray_session(cluster, not args.quiet):
+            return _run(args, cluster, loading.result())
 
 
-def _run(args: argparse.Namespace, cluster: Any, starting: Future[bool]) -> int:
-    from fakescope.scan.job import DEFAULT_SHARD_SIZE, ScanJob, job_from_folder, run_scan
-
+def _run(args: argparse.Namespace, cluster: Any, scan: ModuleType) -> int:
     settings = {"batch_size": args.batch_size, "backend": args.backend,
                 "onnx_model": args.onnx_model, "cluster": cluster, "progress": not args.quiet}
     if args.resume and not args.sources:
-        job = job_from_folder(args.out, **settings)
+        job = scan.job_from_folder(args.out, **settings)
     else:
-        job = ScanJob(tuple(args.sources), args.checkpoint, args.out,
-                      args.shard_size or DEFAULT_SHARD_SIZE, face_crop=args.face_crop, **settings)
-    result = run_scan(job, starting)
+        job = scan.ScanJob(tuple(args.sources), args.checkpoint, args.out,
+                           args.shard_size or scan.DEFAULT_SHARD_SIZE, face_crop=args.face_crop,
+                           **settings)  # fmt: skip
+    result = scan.run_scan(job)
     summary = result.summary
     print(f"{result.rows} images in {result.shards} shards ({result.skipped} finished before, "
           f"{result.written} now) in {result.seconds:.1f} s with {result.backend}; "

@@ -4,7 +4,7 @@ rest through the Ray pipeline, and summarise the whole table."""
 from __future__ import annotations
 
 import time
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -90,7 +90,7 @@ def _collector(
 
 def _score(
     job: ScanJob, loaded: LoadedDetector, folder: ScanFolder, paths: list[str],
-    pending: list[Shard], starting: Future[bool] | None,
+    pending: list[Shard],
 ) -> str:  # fmt: skip
     """Read, score and write the pending shards on Ray; returns the backend that scored."""
     from fakescope.inference.predict import Predictor
@@ -100,7 +100,7 @@ def _score(
     verdicts = Predictor(loaded, backend="torch").prediction
     with ThreadPoolExecutor(1) as background:
         hashing = background.submit(_duplicates, folder, paths)  # while Ray starts
-        with ray_session(job.cluster, job.progress, starting) as ray:
+        with ray_session(job.cluster, job.progress) as ray:
             resources = ray.cluster_resources()
             device = job.cluster.device
             if device == "auto":
@@ -125,10 +125,9 @@ def _score(
     return "torch" if onnx is None else "onnx"
 
 
-def run_scan(job: ScanJob, starting: Future[bool] | None = None) -> ScanResult:
-    """Scan `job.sources` into `job.out`; shards an earlier run finished there are kept.
-    `starting`: Ray's start, begun by the caller (`session.start_ray`) to overlap with this
-    process's own start; the scan then shuts down the Ray it started."""
+def run_scan(job: ScanJob) -> ScanResult:
+    """Scan `job.sources` into `job.out`; shards an earlier run finished there are kept. A Ray
+    the caller started is used (and left running), else one is started for the scan."""
     started = time.perf_counter()
     if job.backend not in BACKENDS:
         raise ConfigError(f"unknown backend '{job.backend}' (use {', '.join(BACKENDS)})")
@@ -148,7 +147,7 @@ def run_scan(job: ScanJob, starting: Future[bool] | None = None) -> ScanResult:
     })  # fmt: skip
     finished = folder.finished()
     pending = [s for s in shards if s.index not in finished]
-    backend = _score(job, loaded, folder, paths, pending, starting) if pending else "none"
+    backend = _score(job, loaded, folder, paths, pending) if pending else "none"
     summary, files = write_summary(folder, settings={**asdict(job), "cluster": asdict(job.cluster)})
     return ScanResult(
         folder.out, len(shards), len(finished), len(pending), summary["rows"],

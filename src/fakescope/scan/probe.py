@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 
 PROBE_SIZES = (16, 32, 64, 128)
-REPEATS = 2  # the fastest of two timings: a shared machine's noise only ever slows a run
+REPEATS = 3  # the fastest of three timings: a shared machine's noise only ever slows a run
 
 
 @dataclass(frozen=True)

@@ -1,8 +1,9 @@
 """The Ray a scan runs on: a local one started for it, or a cluster it joins.
 
 Kept free of PyTorch and of the rest of fakescope so that the command can start Ray first
-thing, on a thread, while its own process imports PyTorch and loads the detector: the two
-take seconds each and mostly wait on different things (Ray on the processes it spawns).
+thing while a thread imports PyTorch and the scan's code: the two take seconds each and mostly
+wait on different things (Ray on the processes it spawns). Ray starts on the main thread: the
+processes it spawns are killed when the thread that spawned them ends.
 """
 
 from __future__ import annotations
@@ -11,7 +12,6 @@ import contextlib
 import logging
 import os
 from collections.abc import Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from types import ModuleType
 
@@ -47,18 +47,11 @@ class Cluster:
     device: str = "auto"  # cpu, cuda, or auto: cuda when the cluster has GPUs
 
 
-def _no_sigterm_warning(record: logging.LogRecord) -> bool:
-    """Ray warns that it sets no SIGTERM handler off the main thread: the command keeps its
-    own, which is what it wants."""
-    return "SIGTERM handler" not in record.getMessage()
-
-
 def _init(cluster: Cluster, progress: bool) -> bool:
     """Start or join Ray unless it runs already; True when this call started it."""
     ray = require_ray()
     if ray.is_initialized():
         return False
-    logging.getLogger("ray._private.worker").addFilter(_no_sigterm_warning)
     if cluster.address:
         ray.init(address=cluster.address, log_to_driver=progress)
         return True
@@ -75,32 +68,11 @@ def _init(cluster: Cluster, progress: bool) -> bool:
     return True
 
 
-def start_ray(cluster: Cluster, progress: bool = False) -> Future[bool]:
-    """Start (or join) Ray on a thread now; `ray_session` takes it over."""
-    pool = ThreadPoolExecutor(1, thread_name_prefix="ray-start")
-    starting = pool.submit(_init, cluster, progress)
-    pool.shutdown(wait=False)  # the start goes on; the thread ends with it
-    return starting
-
-
-def stop_ray(starting: Future[bool]) -> None:
-    """Shut down a Ray that `start_ray` started, if it is still up (the scan failed before it
-    took Ray over, or found nothing to do)."""
-    with contextlib.suppress(Exception):  # a failed start has nothing to stop
-        if starting.result():
-            ray = require_ray()
-            if ray.is_initialized():
-                ray.shutdown()
-
-
 @contextlib.contextmanager
-def ray_session(
-    cluster: Cluster, progress: bool = False, starting: Future[bool] | None = None
-) -> Iterator[ModuleType]:
+def ray_session(cluster: Cluster, progress: bool = False) -> Iterator[ModuleType]:
     """Ray, started for the scan (local: no dashboard, localhost only) or joined, and shut down
-    after it; a Ray the caller started already is used and left running. `starting`: the
-    start `start_ray` began."""
-    started = starting.result() if starting is not None else _init(cluster, progress)
+    after it; a Ray the caller started already is used and left running."""
+    started = _init(cluster, progress)
     ray = require_ray()
     context = ray.data.DataContext.get_current()
     context.enable_progress_bars = progress

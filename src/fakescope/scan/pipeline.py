@@ -22,7 +22,7 @@ import math
 import tempfile
 import time
 from collections.abc import Iterator, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
@@ -132,13 +132,18 @@ class ShardScorer:
         """Each file's reading and its scored columns, in order."""
         firsts = {path: Duplicate(*first) for path, first in duplicates.items()}
         chunk = self.batch_size or PROBE_SIZES[-1]
-        pending = [
-            self.reader.submit(read_files, paths[i : i + chunk], self.inputs, None, firsts)
-            for i in range(0, len(paths), chunk)
-        ]  # fmt: skip
+
+        def read(start: int) -> list[Reading]:
+            return read_files(paths[start : start + chunk], self.inputs, None, firsts)
+
         out: list[tuple[Reading, dict[str, Any]]] = []
-        for future in pending:
-            readings = future.result()
+        ahead: Future[list[Reading]] | None = None
+        for start in range(0, len(paths), chunk):
+            readings = ahead.result() if ahead is not None else read(start)
+            # the next chunk is read while this one is scored; not while the probe times
+            ahead = None
+            if start + chunk < len(paths) and self.batch_size is not None:
+                ahead = self.reader.submit(read, start + chunk)
             pictures = {i: r.pixels for i, r in enumerate(readings) if r.pixels is not None}
             started = time.perf_counter()
             probs, probe = self._probabilities(list(pictures.values()))

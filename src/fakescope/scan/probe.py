@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 
 PROBE_SIZES = (16, 32, 64, 128)
-REPEATS = 3  # the fastest of three timings: a shared machine's noise only ever slows a run
+REPEATS = 3  # the fastest of three timings: other work on the machine only ever slows a try
 
 
 @dataclass(frozen=True)
@@ -34,14 +34,13 @@ def probe_batch_size(
     """Time `score(pictures, batch_size)` at each size of `sizes` no larger than the pictures
     (the smallest size always), keep the fastest; returns the probe and the pictures' scores."""
     tried = [s for s in sizes if s <= len(pictures)] or [min(sizes)]
-    timings: dict[int, float] = {}
+    timings = dict.fromkeys(tried, float("inf"))
     scores: list[float] = []
-    for size in tried:
-        best = float("inf")
-        for _ in range(REPEATS):
+    for _ in range(REPEATS):  # sizes in turn, so a burst of other work slows one try of each
+        for size in tried:
             started = time.perf_counter()
             scores = score(pictures, size)
-            best = min(best, time.perf_counter() - started)
-        timings[size] = best / max(1, len(pictures))
+            seconds = (time.perf_counter() - started) / max(1, len(pictures))
+            timings[size] = min(timings[size], seconds)
     chosen = min(timings, key=lambda size: timings[size])
     return Probe(chosen, timings), scores

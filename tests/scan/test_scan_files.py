@@ -1,5 +1,5 @@
-"""Reading a shard's files: bad files get their reason, identical bytes are decoded once; the
-summary of a scan folder, and Ray's absence (fast, no Ray started)."""
+"""Reading a shard's files: bad files get their reason, identical bytes are found by the hash
+pass and decoded once; the summary of a scan folder, and Ray's absence (fast, no Ray started)."""
 
 from __future__ import annotations
 
@@ -14,9 +14,10 @@ from fakescope.cli import main
 from fakescope.data.transforms import InputSpec
 from fakescope.errors import SetupError
 from fakescope.inference.predict import Prediction
-from fakescope.scan.files import InputSettings, read_shard_files
+from fakescope.scan.files import InputSettings, read_files
+from fakescope.scan.hashes import Duplicate, find_duplicates
 from fakescope.scan.ledger import ScanFolder
-from fakescope.scan.pipeline import require_ray
+from fakescope.scan.session import require_ray
 from fakescope.scan.sources import cut_shards
 from fakescope.scan.summary import write_summary
 from fakescope.scan.writer import ShardCollector
@@ -34,13 +35,17 @@ def test_bad_files_get_reasons_and_same_bytes_are_decoded_once(
     (tmp_path / "empty").mkdir()
     paths = [str(first), str(copy), str(tmp_path / "bad.jpg"), str(tmp_path / "bad2.jpg"),
              str(tmp_path / "missing.jpg"), str(tmp_path / "empty")]
-    a, b, bad, bad2, missing, folder = read_shard_files(paths, SETTINGS)
+    duplicates = find_duplicates(paths, max_bytes=10**6)
+    assert {p: d.path for p, d in duplicates.items()} == {paths[1]: paths[0], paths[3]: paths[2]}
+    a, b, bad, bad2, missing, folder = read_files(paths, SETTINGS, duplicates=duplicates)
     assert a.pixels is not None and a.pixels.shape == (32, 32, 3) and a.error is None
     assert b.pixels is None and b.duplicate_of == str(first) and b.sha256 == a.sha256
-    assert b.provenance == a.provenance and b.error is None and b.size == a.size
+    assert b.provenance == {} and b.error is None and b.size == a.size  # the writer copies
     assert bad.error == f"{bad.path}: not an image Pillow can identify" and bad.sha256
-    assert bad2.duplicate_of == bad.path
-    assert bad2.error == f"{bad2.path}: not an image Pillow can identify"
+    assert bad2.duplicate_of == bad.path and bad2.error is None
+    # a file changed since the hash pass is no longer a duplicate: it is read in full
+    (changed,) = read_files([paths[1]], SETTINGS, duplicates={paths[1]: Duplicate(paths[0], "0")})
+    assert changed.duplicate_of is None and changed.pixels is not None
     assert missing.error == f"{missing.path}: file not found" and missing.size is None
     assert folder.error == f"{folder.path}: no image files in this folder"
 

@@ -18,7 +18,7 @@ from fakescope.scan.ledger import ScanFolder
 from fakescope.scan.pipeline import check_actors
 from fakescope.scan.rows import SCHEMA, TIMING_COLUMNS
 from fakescope.scan.sources import cut_shards, expand_sources
-from fakescope.scan.writer import ShardCollector
+from fakescope.scan.writer import FIRST_COLUMNS, ShardCollector
 
 
 def _files(root: Path, names: list[str]) -> list[str]:
@@ -133,10 +133,43 @@ def test_a_folder_holding_another_scan_is_refused(tmp_path: Path) -> None:
         ScanFolder(tmp_path).open({**PLAN, "listing_sha256": "other"})
 
 
-def test_scoring_actors_must_leave_a_cpu_for_reading() -> None:
-    check_actors(1, 1, 2, "cpu")
-    check_actors(4, 1, 2, "cuda")  # GPU actors: reading has the CPUs
-    with pytest.raises(ConfigError, match="leave no CPU for reading"):
-        check_actors(2, 1, 2, "cpu")  # this waited forever: no read task could start
+def test_cpu_actors_must_fit_the_cpus() -> None:
+    check_actors(2, 1, 2, "cpu")  # each actor reads and scores: every CPU can hold one
+    check_actors(4, 1, 2, "cuda")  # GPU actors
+    with pytest.raises(ConfigError, match="do not fit the cluster's 2 CPUs"):
+        check_actors(2, 2, 2, "cpu")  # this would wait forever for the second actor
     with pytest.raises(ConfigError, match="at least 1"):
         check_actors(0, 1, 8, "cpu")
+
+
+def test_a_duplicate_in_a_later_shard_waits_for_its_first_file(tmp_path: Path) -> None:
+    paths = [f"/x/{i}.jpg" for i in range(8)]
+    shards = list(cut_shards(paths, 4))
+    folder = ScanFolder(tmp_path / "out")
+    folder.open(PLAN)
+    collector = ShardCollector(folder, shards, _verdict, referenced={"/x/1.jpg"})
+    later = _scored(1, 4, paths[4:], dup={"/x/6.jpg": "/x/1.jpg"})
+    assert collector.add(later) == []  # its first file's shard is still out
+    first = _scored(0, 0, paths[:4])
+    first[1].update(provenance="camera-original", error=None)
+    assert collector.add(first) == [0, 1]
+    dup = pq.read_table(folder.part_path(shards[1])).to_pylist()[2]
+    assert dup["duplicate_of"] == "/x/1.jpg" and dup["probability_fake"] == pytest.approx(0.2)
+    assert dup["provenance"] == "camera-original" and dup["sha256"] == "h/x/6.jpg"
+
+
+def test_a_resumed_scan_takes_a_duplicates_first_file_from_the_part_files(
+    tmp_path: Path,
+) -> None:
+    paths = [f"/x/{i}.jpg" for i in range(8)]
+    shards = list(cut_shards(paths, 4))
+    folder = ScanFolder(tmp_path / "out")
+    folder.open(PLAN)
+    first = _scored(0, 0, paths[:4])
+    first[3].update(probability_fake=None, error="/x/3.jpg: truncated")
+    ShardCollector(folder, shards[:1], _verdict).add(first)
+    finished = folder.finished_rows({"/x/3.jpg"}, FIRST_COLUMNS)  # as run_scan reads them
+    collector = ShardCollector(folder, shards[1:], _verdict, {"/x/3.jpg"}, finished)
+    assert collector.add(_scored(1, 4, paths[4:], dup={"/x/7.jpg": "/x/3.jpg"})) == [1]
+    dup = pq.read_table(folder.part_path(shards[1])).to_pylist()[3]
+    assert dup["error"] == "/x/7.jpg: truncated" and dup["probability_fake"] is None

@@ -1,8 +1,9 @@
 """Reading one file of a scan: its bytes once, for the size, the SHA-256, the provenance and the
 picture the detector sees.
 
-Within a shard, a file whose bytes equal an earlier one's is neither decoded nor scored again:
-its reading names the first file, and the writer copies that file's score onto its row.
+A file whose bytes equal an earlier file's (found by the scan's hash pass, `scan.hashes`) is
+read and hashed only: its reading names the first file, and the writer copies that file's
+score, provenance and error onto its row.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -20,6 +21,7 @@ from fakescope.data.images import BadImageError, decode_image
 from fakescope.data.transforms import InputSpec
 from fakescope.inference.predict import model_input
 from fakescope.provenance import ProvenanceLimits, read_provenance_bytes
+from fakescope.scan.hashes import Duplicate
 
 PROVENANCE_COLUMNS = ("provenance", "provenance_basis", "provenance_c2pa", "provenance_evidence")
 
@@ -37,7 +39,7 @@ class InputSettings:
 @dataclass
 class Reading:
     """One file's reading; `pixels` is None when there is nothing to score (an error, or a
-    duplicate of an earlier file of the shard, named in `duplicate_of`)."""
+    duplicate of an earlier file of the scan, named in `duplicate_of`)."""
 
     path: str
     size: int | None = None
@@ -54,11 +56,12 @@ def read_file(
     path: str,
     settings: InputSettings,
     limits: ProvenanceLimits,
-    earlier: dict[str, Reading] | None = None,
+    first: Duplicate | None = None,
 ) -> Reading:
     """Read, hash and decode one file; a file that cannot be read or decoded gets its one-line
-    reason in `error` (and what could be read: size, hash, provenance). A file whose hash is in
-    `earlier` (readings by hash) is a duplicate: nothing is decoded, the first file is named."""
+    reason in `error` (and what could be read: size, hash, provenance). A file with a `first`
+    (an earlier file with its bytes) is a duplicate when its hash still matches: nothing else
+    is read from it."""
     started = time.perf_counter()
     reading = Reading(path)
     try:
@@ -68,7 +71,7 @@ def read_file(
         elif reading.size > limits.max_file_bytes:
             reading.error = f"{path}: {reading.size} bytes, over the {limits.max_file_bytes} limit"
         else:
-            _read_bytes(reading, settings, limits, earlier or {})
+            _read_bytes(reading, settings, limits, first)
     except FileNotFoundError:
         reading.error = f"{path}: file not found"
     except OSError as err:
@@ -78,18 +81,13 @@ def read_file(
 
 
 def _read_bytes(
-    reading: Reading, settings: InputSettings, limits: ProvenanceLimits,
-    earlier: dict[str, Reading],
+    reading: Reading, settings: InputSettings, limits: ProvenanceLimits, first: Duplicate | None
 ) -> None:  # fmt: skip
     with open(reading.path, "rb") as handle:
         data = handle.read()
     reading.sha256 = hashlib.sha256(data).hexdigest()
-    first = earlier.get(reading.sha256)
-    if first is not None:  # same bytes: same provenance, same picture, same error
+    if first is not None and first.sha256 == reading.sha256:  # not changed since the hash pass
         reading.duplicate_of = first.path
-        reading.provenance = first.provenance
-        if first.error is not None:
-            reading.error = f"{reading.path}: {first.error.split(': ', 1)[-1]}"
         return
     reading.provenance = read_provenance_bytes(data, reading.path, limits).columns()
     try:
@@ -104,16 +102,14 @@ def _read_bytes(
     reading.face_box = json.dumps(box.to_dict()) if box is not None else None
 
 
-def read_shard_files(
-    paths: Sequence[str], settings: InputSettings, limits: ProvenanceLimits | None = None
+def read_files(
+    paths: Sequence[str],
+    settings: InputSettings,
+    limits: ProvenanceLimits | None = None,
+    duplicates: Mapping[str, Duplicate] | None = None,
 ) -> list[Reading]:
-    """Readings of a shard's files in order; identical bytes are decoded once."""
+    """Readings of files in order; `duplicates` names, for a file whose bytes repeat an earlier
+    file's, that file (see `read_file`)."""
     limits = limits or ProvenanceLimits()
-    first_by_hash: dict[str, Reading] = {}
-    readings: list[Reading] = []
-    for path in paths:
-        reading = read_file(path, settings, limits, first_by_hash)
-        if reading.sha256 is not None:
-            first_by_hash.setdefault(reading.sha256, reading)
-        readings.append(reading)
-    return readings
+    duplicates = duplicates or {}
+    return [read_file(path, settings, limits, duplicates.get(path)) for path in paths]

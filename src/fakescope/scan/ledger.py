@@ -4,6 +4,8 @@
                          fingerprint); a rerun into DIR must match it
     DIR/parts/shard-NNNNNN.parquet   one finished shard's rows
     DIR/ledger.jsonl     one line per finished shard, appended after its part file is in place
+    DIR/duplicates.json  the hash pass's result: each file repeating an earlier file's bytes,
+                         and that file (written once, so a resumed scan does not hash again)
 
 A part file is written under a temporary name, flushed to disk and renamed into place, so it is
 either whole or absent; its ledger line follows. A shard counts as finished when both exist:
@@ -16,7 +18,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -24,10 +26,12 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from fakescope.config import ConfigError
+from fakescope.scan.hashes import Duplicate
 from fakescope.scan.sources import Shard
 
 PLAN_FILE = "scan.json"
 LEDGER_FILE = "ledger.jsonl"
+DUPLICATES_FILE = "duplicates.json"
 PARTS = "parts"
 PARTIAL_SUFFIX = ".partial"
 # Settings that change a row; a rerun into the same folder must agree on all of them.
@@ -48,6 +52,14 @@ class ScanFolder:
         if not self.plan_path.is_file():
             return None
         plan: dict[str, Any] = json.loads(self.plan_path.read_text())
+        return plan
+
+    def required_plan(self) -> dict[str, Any]:
+        """The settings of the scan in this folder, for a resume; a folder without one is a
+        one-line error."""
+        plan = self.recorded_plan()
+        if plan is None:
+            raise FileNotFoundError(f"{self.out}: no scan to resume here (no {PLAN_FILE})")
         return plan
 
     def open(self, plan: Mapping[str, Any]) -> None:
@@ -75,6 +87,33 @@ class ScanFolder:
         if data and not data.endswith(b"\n"):
             with self.ledger_path.open("r+b") as handle:
                 handle.truncate(data.rfind(b"\n") + 1)
+
+    def duplicates(self) -> dict[str, Duplicate] | None:
+        """The recorded hash pass, or None before one finished here."""
+        path = self.out / DUPLICATES_FILE
+        if not path.is_file():
+            return None
+        recorded = json.loads(path.read_text())
+        return {p: Duplicate(*first) for p, first in recorded.items()}
+
+    def record_duplicates(self, duplicates: Mapping[str, Duplicate]) -> None:
+        data = {p: [d.path, d.sha256] for p, d in duplicates.items()}
+        _write_atomically(self.out / DUPLICATES_FILE, json.dumps(data).encode())
+
+    def finished_rows(
+        self, paths: Collection[str], columns: Sequence[str]
+    ) -> dict[str, dict[str, Any]]:  # fmt: skip
+        """`columns` of the finished rows of `paths`, by path (read a batch at a time)."""
+        wanted = set(paths)
+        found: dict[str, dict[str, Any]] = {}
+        if not wanted:
+            return found
+        for part in self.part_files():
+            for batch in pq.ParquetFile(part).iter_batches(columns=list(columns)):
+                for row in batch.to_pylist():
+                    if row["path"] in wanted:
+                        found[row["path"]] = row
+        return found
 
     def part_path(self, shard: Shard) -> Path:
         return self.parts / f"{shard.name}.parquet"

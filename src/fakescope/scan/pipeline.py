@@ -1,26 +1,28 @@
-"""The scan on Ray Data: CPU tasks read the shards, an actor pool scores, the driver writes.
+"""The scan on Ray Data: an actor pool reads and scores whole shards, the driver writes.
 
-    shards -> map_batches(read_shard_batch)   CPU tasks, one shard per task: bytes, SHA-256,
-                                              provenance, decoded model input
-           -> map_batches(Scorer)             actors, each loading the detector once (ONNX
-                                              Runtime, or PyTorch; a GPU when it has one)
-           -> iter_batches in the driver      ShardCollector writes each shard once whole
+    shards -> map_batches(ShardScorer)    actors, each loading the detector once (ONNX Runtime,
+                                          or PyTorch; a GPU when it has one), reading a shard's
+                                          files (bytes, SHA-256, provenance, decoded picture)
+                                          on a thread while scoring the previous chunk
+           -> iter_batches in the driver  ShardCollector writes each shard once whole
 
-Ray Data streams: blocks flow through the stages with backpressure, so memory holds the blocks
-in flight, not the scan. Part files are written by the driver, so only the inputs (and nothing
-of the output folder) need to be visible to the other machines of a cluster; the checkpoint
-and its ONNX graph travel to the actors through Ray's object store.
+Reading and scoring share one stage so that decoded pictures never cross Ray's object store
+(a picture is 10-40x its JPEG) and no core waits on another stage: on a small machine every
+core reads and scores. Ray Data streams: blocks flow with backpressure, so memory holds the
+shards in flight, not the scan. Part files are written by the driver, so only the inputs (and
+nothing of the output folder) need to be visible to the other machines of a cluster; the
+checkpoint and its ONNX graph travel to the actors through Ray's object store.
 """
 
 from __future__ import annotations
 
-import contextlib
-import hashlib
+import json
 import logging
 import math
 import tempfile
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
@@ -31,89 +33,30 @@ import numpy as np
 from fakescope.config import ConfigError
 from fakescope.errors import SetupError
 from fakescope.models.registry import LoadedDetector
-from fakescope.scan.files import PROVENANCE_COLUMNS, InputSettings, read_shard_files
+from fakescope.scan.files import PROVENANCE_COLUMNS, InputSettings, Reading, read_files
+from fakescope.scan.hashes import Duplicate
+from fakescope.scan.probe import PROBE_SIZES, probe_batch_size
 from fakescope.scan.sources import Shard
 
 logger = logging.getLogger(__name__)
 
-MISSING_RAY = "fakescope scan needs Ray: pip install 'fakescope[scale]'"
 READ_COLUMNS = ("path", "size", "sha256", "duplicate_of", "face_box", "error")
 
 
-def require_ray() -> ModuleType:
-    """The `ray` module with Ray Data, or the one-line error naming the extra to install."""
-    try:
-        import ray
-        import ray.data
-    except ImportError as err:
-        raise SetupError(f"{MISSING_RAY} ({err})") from err
-    return ray
+SCORED_COLUMNS = ("probability_fake", "score_seconds", "backend", "node", "batch_size", "probe")
 
 
-@dataclass(frozen=True)
-class Cluster:
-    """Where the scan runs: a local Ray with `workers` CPUs (default: this machine's cores),
-    or the cluster at `address` ('auto', or 'ray://host:port')."""
+@dataclass
+class StreamSettings:
+    """What the pipeline needs besides the shards: input settings and scoring resources."""
 
-    address: str | None = None
-    workers: int | None = None
-    actors: int | None = None  # scoring actors (default: half the CPUs, at least one)
-    actor_threads: int = 1  # CPUs (onnxruntime/PyTorch threads) each scoring actor takes
-    device: str = "auto"  # cpu, cuda, or auto: cuda when the cluster has GPUs
-
-
-@contextlib.contextmanager
-def ray_session(cluster: Cluster, progress: bool = False) -> Iterator[ModuleType]:
-    """Ray, started for the scan (local: no dashboard, localhost only) or joined, and shut down
-    after it; a Ray the caller started already is used and left running."""
-    ray = require_ray()
-    started = not ray.is_initialized()
-    if started and cluster.address:
-        ray.init(address=cluster.address, log_to_driver=progress)
-    elif started:
-        from fakescope.speed import usable_cores
-
-        if cluster.workers is not None and cluster.workers < 1:
-            raise ConfigError(f"--workers must be at least 1, got {cluster.workers}")
-        ray.init(
-            num_cpus=cluster.workers or usable_cores(), include_dashboard=False,
-            _node_ip_address="127.0.0.1", log_to_driver=progress,
-        )  # fmt: skip
-    context = ray.data.DataContext.get_current()
-    context.enable_progress_bars = progress
-    if not progress:
-        logging.getLogger("ray.data").setLevel(logging.WARNING)
-    try:
-        yield ray
-    finally:
-        if started:
-            ray.shutdown()
-
-
-def read_shard_batch(batch: dict[str, np.ndarray], settings: InputSettings) -> dict[str, Any]:
-    """CPU stage: the readings of the shards in `batch` (columns shard, start, paths), one row
-    per file, with the model input in `pixels` (zeros where there is nothing to score)."""
-    columns: dict[str, list[Any]] = {name: [] for name in (
-        "shard", "position", *READ_COLUMNS, *PROVENANCE_COLUMNS, "read_seconds", "scorable",
-        "pixels")}  # fmt: skip
-    blank = np.zeros((settings.spec.size, settings.spec.size, 3), np.uint8)
-    for shard, start, paths in zip(batch["shard"], batch["start"], batch["paths"], strict=True):
-        readings = read_shard_files([str(p) for p in paths], settings)
-        for offset, reading in enumerate(readings):
-            columns["shard"].append(int(shard))
-            columns["position"].append(int(start) + offset)
-            for name in READ_COLUMNS:
-                columns[name].append(getattr(reading, name))
-            for name in PROVENANCE_COLUMNS:
-                columns[name].append(reading.provenance.get(name))
-            columns["read_seconds"].append(reading.seconds)
-            columns["scorable"].append(reading.pixels is not None)
-            columns["pixels"].append(reading.pixels if reading.pixels is not None else blank)
-    arrays = {name: _column(values) for name, values in columns.items() if name != "pixels"}
-    shapes = {p.shape for p in columns["pixels"]}
-    pixels = columns["pixels"]
-    arrays["pixels"] = np.stack(pixels) if len(shapes) == 1 else _objects(pixels)
-    return arrays
+    inputs: InputSettings
+    checkpoint_bytes: bytes
+    onnx_bytes: bytes | None
+    batch_size: int | None = None  # None: each actor probes for the fastest
+    device: str = "cpu"
+    actors: int = 1
+    threads_per_actor: int = 1
 
 
 def _column(values: list[Any]) -> np.ndarray:
@@ -130,19 +73,20 @@ def _objects(values: list[Any]) -> np.ndarray:
     return array
 
 
-class Scorer:
-    """Scoring stage: one detector per actor, loaded once from the bytes the driver shared."""
+class ShardScorer:
+    """The one stage of the scan: each actor loads the detector once (from the bytes the driver
+    shared), then reads, decodes and scores whole shards. A reader thread decodes the next
+    chunk of pictures while the current one is scored (ONNX Runtime and PyTorch release the
+    GIL), and the pictures never leave the actor: only rows go back."""
 
-    def __init__(
-        self, blobs: list[Any], device: str, batch_size: int, threads: int
-    ) -> None:  # fmt: skip
+    def __init__(self, blobs: list[Any], stream: StreamSettings) -> None:
         import ray
         import torch
 
         from fakescope.inference.predict import Predictor
         from fakescope.models.registry import load_detector
 
-        torch.set_num_threads(threads)
+        torch.set_num_threads(stream.threads_per_actor)
         checkpoint_bytes, onnx_bytes = ray.get(blobs)
         with tempfile.TemporaryDirectory() as tmp:
             checkpoint = Path(tmp) / "detector.pt"
@@ -152,27 +96,85 @@ class Scorer:
                 onnx_path = Path(tmp) / "detector.onnx"
                 onnx_path.write_bytes(onnx_bytes)
             self.predictor = Predictor(
-                load_detector(checkpoint, device), device, batch_size,
+                load_detector(checkpoint, stream.device), stream.device,
+                stream.batch_size or PROBE_SIZES[0],
                 backend="torch" if onnx_path is None else "onnx", checkpoint=checkpoint,
-                onnx_path=onnx_path, onnx_threads=threads,
+                onnx_path=onnx_path, onnx_threads=stream.threads_per_actor,
             )  # fmt: skip
+        self.inputs = stream.inputs
+        self.batch_size = stream.batch_size  # None until the probe has run
+        self.reader = ThreadPoolExecutor(1, thread_name_prefix="scan-read")
         self.node = str(ray.get_runtime_context().get_node_id())
 
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-        started = time.perf_counter()
-        scorable = np.asarray(batch["scorable"], dtype=bool)
-        probs = np.full(len(scorable), np.nan)
-        chosen = np.flatnonzero(scorable)
-        if len(chosen):
-            pixels = batch["pixels"]
-            probs[chosen] = self.predictor.probabilities([pixels[i] for i in chosen])
-        each = (time.perf_counter() - started) / max(1, len(chosen))
-        out = {name: value for name, value in batch.items() if name not in ("pixels", "scorable")}
-        out["probability_fake"] = probs
-        out["score_seconds"] = np.where(scorable, each, 0.0)
-        out["backend"] = _objects([self.predictor.backend] * len(probs))
-        out["node"] = _objects([self.node] * len(probs))
+        columns: dict[str, list[Any]] = {name: [] for name in (
+            "shard", "position", *READ_COLUMNS, *PROVENANCE_COLUMNS, "read_seconds",
+            *SCORED_COLUMNS)}  # fmt: skip
+        for shard, start, paths, duplicates in zip(
+            batch["shard"], batch["start"], batch["paths"], batch["duplicates"], strict=True
+        ):  # fmt: skip
+            shard_rows = self._score_shard([str(p) for p in paths], json.loads(duplicates))
+            for offset, (reading, row) in enumerate(shard_rows):
+                columns["shard"].append(int(shard))
+                columns["position"].append(int(start) + offset)
+                for name in READ_COLUMNS:
+                    columns[name].append(getattr(reading, name))
+                for name in PROVENANCE_COLUMNS:
+                    columns[name].append(reading.provenance.get(name))
+                columns["read_seconds"].append(reading.seconds)
+                for name in SCORED_COLUMNS:
+                    columns[name].append(row.get(name))
+        return {name: _column(values) for name, values in columns.items()}
+
+    def _score_shard(
+        self, paths: list[str], duplicates: dict[str, list[str]]
+    ) -> list[tuple[Reading, dict[str, Any]]]:  # fmt: skip
+        """Each file's reading and its scored columns, in order."""
+        firsts = {path: Duplicate(*first) for path, first in duplicates.items()}
+        chunk = self.batch_size or PROBE_SIZES[-1]
+
+        def read(start: int) -> list[Reading]:
+            return read_files(paths[start : start + chunk], self.inputs, None, firsts)
+
+        out: list[tuple[Reading, dict[str, Any]]] = []
+        ahead: Future[list[Reading]] | None = None
+        for start in range(0, len(paths), chunk):
+            readings = ahead.result() if ahead is not None else read(start)
+            # the next chunk is read while this one is scored; not while the probe times
+            ahead = None
+            if start + chunk < len(paths) and self.batch_size is not None:
+                ahead = self.reader.submit(read, start + chunk)
+            pictures = {i: r.pixels for i, r in enumerate(readings) if r.pixels is not None}
+            started = time.perf_counter()
+            probs, probe = self._probabilities(list(pictures.values()))
+            each = (time.perf_counter() - started) / max(1, len(pictures))
+            by_index = dict(zip(pictures, probs, strict=True))
+            for index, reading in enumerate(readings):
+                prob = by_index.get(index)
+                out.append((reading, {  # NaN, not None: the column stays numeric
+                    "probability_fake": math.nan if prob is None else prob,
+                    "score_seconds": 0.0 if prob is None else each,
+                    "backend": self.predictor.backend,
+                    "node": self.node, "batch_size": self.batch_size or 0, "probe": probe,
+                }))  # fmt: skip
+                probe = None  # recorded on the first row only
         return out
+
+    def _probabilities(self, pictures: list[np.ndarray]) -> tuple[list[float], str | None]:
+        """P(fake) of the pictures; the first call probes the batch size on them (when the
+        scan left it open) and returns the probe as JSON."""
+        if self.batch_size is not None or not pictures:
+            return self.predictor.probabilities(pictures), None
+
+        def score(chosen: Sequence[np.ndarray], size: int) -> list[float]:
+            self.predictor.batch_size = size
+            return self.predictor.probabilities(chosen)
+
+        probe, probs = probe_batch_size(score, pictures)
+        self.batch_size = self.predictor.batch_size = probe.batch_size
+        timings = {str(k): round(v * 1e6, 2) for k, v in probe.seconds_per_picture.items()}
+        return probs, json.dumps({"batch_size": probe.batch_size, "node": self.node,
+                                  "microseconds_per_picture": timings})
 
 
 def model_bytes(
@@ -212,49 +214,27 @@ def model_bytes(
         return None
 
 
-@dataclass
-class StreamSettings:
-    """What the pipeline needs besides the shards: input settings and scoring resources."""
-
-    inputs: InputSettings
-    checkpoint_bytes: bytes
-    onnx_bytes: bytes | None
-    batch_size: int = 64
-    device: str = "cpu"
-    actors: int = 1
-    threads_per_actor: int = 1
-
-
-def scored_batches(ray: ModuleType, shards: Sequence[Shard], stream: StreamSettings) -> Iterator[
-    list[dict[str, Any]]
-]:  # fmt: skip
+def scored_batches(
+    ray: ModuleType, shards: Sequence[Shard], stream: StreamSettings,
+    duplicates: Mapping[str, Duplicate],
+) -> Iterator[list[dict[str, Any]]]:  # fmt: skip
     """Scored rows of `shards`, a batch at a time, as they come out of the pipeline."""
-    items = [{"shard": s.index, "start": s.start, "paths": list(s.paths)} for s in shards]
+    items = [{"shard": s.index, "start": s.start, "paths": list(s.paths),
+              "duplicates": json.dumps({p: [duplicates[p].path, duplicates[p].sha256]
+                                        for p in s.paths if p in duplicates})}
+             for s in shards]  # fmt: skip
     dataset = ray.data.from_items(items, override_num_blocks=len(items))
-    # Each read task reserves the memory of its shard's pictures. That also keeps Ray Data from
-    # fusing reading into the scoring actors (it fuses only stages with equal resource requests),
-    # so reading stays a pool of CPU tasks beside them, not work each actor does in turn.
-    dataset = dataset.map_batches(
-        read_shard_batch, batch_size=1, fn_kwargs={"settings": stream.inputs}, num_cpus=1,
-        memory=_shard_memory(stream.inputs, max(len(s.paths) for s in shards)),
-    )  # fmt: skip
     blobs = [ray.put(stream.checkpoint_bytes), ray.put(stream.onnx_bytes)]
     dataset = dataset.map_batches(
-        Scorer, batch_size=stream.batch_size,
-        fn_constructor_kwargs={"blobs": blobs, "device": stream.device,
-                               "batch_size": stream.batch_size,
-                               "threads": stream.threads_per_actor},
-        compute=ray.data.ActorPoolStrategy(size=stream.actors),
+        ShardScorer, batch_size=1, fn_constructor_kwargs={"blobs": blobs, "stream": stream},
+        # One shard at a time per actor: the shards in the first round go to every actor,
+        # not two to whichever Ray Data picks first (a shard is a few hundred pictures, so
+        # the wait for the next one is short against its work).
+        compute=ray.data.ActorPoolStrategy(size=stream.actors, max_tasks_in_flight_per_actor=1),
         num_cpus=stream.threads_per_actor, num_gpus=1 if stream.device != "cpu" else 0,
     )  # fmt: skip
     for batch in dataset.iter_batches(batch_size=None, batch_format="pyarrow"):
         yield [_plain(row) for row in batch.to_pylist()]
-
-
-def _shard_memory(inputs: InputSettings, images: int) -> int:
-    """Bytes a read task holds: its shard's model inputs twice over (the list and the stacked
-    block), plus room for decoding one picture."""
-    return 2 * images * inputs.spec.size**2 * 3 + 64 * 2**20
 
 
 def _plain(row: dict[str, Any]) -> dict[str, Any]:
@@ -263,29 +243,20 @@ def _plain(row: dict[str, Any]) -> dict[str, Any]:
     return {k: None if isinstance(v, float) and math.isnan(v) else v for k, v in row.items()}
 
 
-def file_sha256(path: str | Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def check_actors(actors: int, threads: int, cpus: float, device: str) -> None:
-    """Scoring actors on CPUs must leave a CPU for reading, or the pipeline waits forever."""
+    """CPU actors must fit the cluster's CPUs, or the pipeline waits forever for the rest."""
     if actors < 1:
         raise ConfigError(f"--actors must be at least 1, got {actors}")
-    if device == "cpu" and actors * threads > cpus - 1:
+    if device == "cpu" and actors * threads > cpus:
         raise ConfigError(
-            f"{actors} scoring actors of {threads} CPU leave no CPU for reading (the cluster has "
-            f"{cpus:g}); use at most {max(0, int(cpus - 1) // threads)} actors, or more CPUs"
+            f"{actors} scoring actors of {threads} CPU do not fit the cluster's {cpus:g} CPUs; "
+            f"use at most {max(1, int(cpus) // threads)} actors, or fewer --actor-threads"
         )
 
 
-def default_actors(cpus: float, device: str, gpus: float) -> int:
-    """Half the CPUs score and half read (decoding and provenance cost about what a small
-    detector's forward pass does); on GPUs, one actor per GPU."""
+def default_actors(cpus: float, device: str, gpus: float, threads: int = 1) -> int:
+    """Every CPU reads and scores: one actor per `threads` CPUs; on GPUs, one actor per GPU."""
     if device != "cpu":
         return max(1, int(gpus))
-    return max(1, int(cpus) // 2)
+    return max(1, int(cpus) // threads)
 

@@ -28,7 +28,7 @@ SCHEMA = pa.schema([
     ("position", pa.int64()),  # index in the scan's listing
     ("size", pa.int64()),
     ("sha256", _TEXT),
-    ("duplicate_of", _TEXT),  # an earlier file of the shard with the same bytes, scored once
+    ("duplicate_of", _TEXT),  # the first file of the scan with the same bytes, scored once
     ("probability_fake", _REAL),  # calibrated
     ("verdict", _TEXT),  # real | uncertain | fake
     ("threshold", _REAL),

@@ -35,7 +35,7 @@ def summarise(folder: ScanFolder) -> dict[str, Any]:
     slowest: list[tuple[float, str]] = []
     failed: list[dict[str, str]] = []
     seen: set[bytes] = set()
-    rows = errors = duplicates_in_shard = repeats = 0
+    rows = errors = duplicates = repeats = 0
     files = folder.part_files()
     for part in files:
         for batch in pq.ParquetFile(part).iter_batches(columns=list(COLUMNS)):
@@ -57,7 +57,7 @@ def summarise(folder: ScanFolder) -> dict[str, Any]:
                     errors += 1
                     if len(failed) < FAILED_SHOWN:
                         failed.append({"path": path, "error": error})
-                duplicates_in_shard += first is not None
+                duplicates += first is not None
                 if digest:
                     prefix = bytes.fromhex(digest[:32])
                     repeats += prefix in seen
@@ -67,7 +67,7 @@ def summarise(folder: ScanFolder) -> dict[str, Any]:
         "rows": rows,
         "scored": int(histogram.sum()),
         "errors": errors,
-        "duplicates_scored_once": duplicates_in_shard,
+        "duplicates_scored_once": duplicates,
         "repeated_bytes": repeats,
         "distinct_files": len(seen),
         "counts": {k: dict(sorted(c.items())) for k, c in counts.items()},
@@ -76,6 +76,10 @@ def summarise(folder: ScanFolder) -> dict[str, Any]:
         "failed": failed,
         "shards": len(files),
         "nodes": dict(sorted(Counter(n for e in ledger.values() for n in e["nodes"]).items())),
+        # shards per scoring batch size, and each actor's probe when the scan left it open
+        "batch_size": {str(k): v for k, v in sorted(Counter(
+            e["batch_size"] for e in ledger.values() if e.get("batch_size")).items())},
+        "probes": [probe for e in ledger.values() for probe in e.get("probes", [])],
     }
 
 

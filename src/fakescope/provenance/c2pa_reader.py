@@ -125,13 +125,13 @@ def read_c2pa(
 
     `trust_anchors`: PEM certificates whose signers count as trusted. Never raises: a failure
     is a summary in state `error` and an error entry."""
-    limits = limits or ProvenanceLimits()
     try:
         import c2pa
     except ImportError as err:
         return None, [Evidence("c2pa", "reader", f"c2pa-python not available ({err})", ERROR)]
     if not may_hold_manifest(data):  # what the parser would say, without its cost
         return None, []
+    limits = limits or ProvenanceLimits()
     settings = json.dumps(network_free_settings(limits, trust_anchors), sort_keys=True)
     try:
         with _context_lock:  # one shared native context per settings

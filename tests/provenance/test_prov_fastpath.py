@@ -166,3 +166,47 @@ def test_damaged_plain_files_read_the_same_with_the_fast_path(
 def test_random_bytes_behind_a_signature_read_the_same(data: bytes, magic: bytes) -> None:
     fast, forced = both(magic + data)
     assert fast == forced
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("seed", [1, 2, 3, 4])
+def test_many_damaged_plain_files_the_fast_path_skips_read_as_no_manifest(seed: int) -> None:
+    """25,000 seeded damages a seed (byte changes, cuts, many of them near a segment or chunk
+    boundary, trailing junk): every file the pre-check skips gets (None, []) from the parser."""
+    import random
+
+    from hostilefiles import jpeg_many_comments, png_many_text_chunks
+    from provenancefiles import picture
+
+    seeds = [*SEEDS[:4], encode("JPEG", quality=50, progressive=True),
+             encode("PNG", image=picture((300, 300))), jpeg_many_comments(20),
+             png_many_text_chunks(20)]
+    rng = random.Random(seed)
+    skipped, differing = 0, []
+    for _ in range(25_000):
+        data = bytearray(rng.choice(seeds))
+        head = min(len(data), 700)
+        for _ in range(rng.randint(0, 4)):
+            where = rng.randrange(head) if rng.random() < 0.8 else rng.randrange(len(data))
+            data[where] = rng.choice([0, 0xFF, 0xD9, 0xDA, rng.randrange(256)])
+        if rng.random() < 0.5:
+            data = data[: rng.randrange(1, len(data) + 1)]
+        elif rng.random() < 0.5:
+            marks = [i for i in range(min(len(data), 2000))
+                     if data[i] == 0xFF or data[i : i + 4].isalpha()]
+            if marks:
+                data = data[: max(1, rng.choice(marks) + rng.randint(-3, 6))]
+        if rng.random() < 0.1:
+            data += bytes(rng.randrange(256) for _ in range(rng.randrange(20)))
+        if may_hold_manifest(bytes(data)):
+            continue
+        skipped += 1
+        original = c2pa_reader.may_hold_manifest
+        c2pa_reader.may_hold_manifest = lambda _data: True  # type: ignore[assignment]
+        try:
+            if c2pa_reader.read_c2pa(bytes(data)) != (None, []):
+                differing.append(bytes(data[:64]))
+        finally:
+            c2pa_reader.may_hold_manifest = original
+    assert skipped > 5_000  # the fast path was taken often enough to mean something
+    assert differing == []

@@ -7,21 +7,11 @@ import io
 from collections.abc import Callable
 from typing import Any
 
+import provenancefiles as made
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from PIL import Image
-from provenancefiles import (
-    encode,
-    jpeg_with_exif,
-    png_chunk,
-    png_with_raw_chunks,
-    png_with_text,
-    sign,
-    stripped,
-    tamper,
-    xmp_packet,
-)
 
 from fakescope.provenance import c2pa_reader, read_provenance_bytes
 from fakescope.provenance.c2pa_precheck import may_hold_manifest
@@ -30,6 +20,7 @@ c2pa = pytest.importorskip("c2pa")
 pytestmark = pytest.mark.filterwarnings("ignore::UserWarning")  # Pillow on corrupt EXIF
 FUZZ = settings(max_examples=300, deadline=None,
                 suppress_health_check=[HealthCheck.function_scoped_fixture])
+REMOTE_URL = "http://127.0.0.1:9/m.c2pa"
 REMOTE_XMP = (b'<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF xmlns:rdf="http://www.w3.org/1999/'
               b'02/22-rdf-syntax-ns#"><rdf:Description rdf:about="" xmlns:dcterms="http://purl.'
               b'org/dc/terms/" dcterms:provenance="https://example.invalid/m.c2pa"/></rdf:RDF>'
@@ -58,27 +49,28 @@ def corpus() -> dict[str, bytes]:
     """The files the provenance and hostile-input tests build, and variants of them."""
     from hostilefiles import damaged_images, jpeg_many_comments, png_many_text_chunks
 
-    files = {f"plain.{fmt.lower()}": encode(fmt) for fmt in ("JPEG", "PNG", "WEBP")}
+    files = {f"plain.{fmt.lower()}": made.encode(fmt) for fmt in ("JPEG", "PNG", "WEBP")}
     files |= {f"pillow.{fmt.lower()}": pillow(fmt) for fmt in ("TIFF", "GIF", "BMP")}
     for fmt in ("JPEG", "PNG", "WEBP"):
-        signed = sign(encode(fmt), fmt)
-        files |= {f"signed.{fmt}": signed, f"stripped.{fmt}": stripped(signed)}
+        signed = made.sign(made.encode(fmt), fmt)
+        files |= {f"signed.{fmt}": signed, f"stripped.{fmt}": made.stripped(signed)}
         if fmt != "WEBP":
-            files[f"tampered.{fmt}"] = tamper(signed, fmt)
-    files["remote.jpg"] = sign(encode("JPEG"), "JPEG", remote_url="http://127.0.0.1:9/m.c2pa")
-    files["remote.png"] = sign(encode("PNG"), "PNG", remote_url="http://127.0.0.1:9/m.c2pa")
-    files["xmp_provenance.jpg"] = encode("JPEG", xmp=REMOTE_XMP)
-    files["xmp_provenance.png"] = png_with_text({"XML:com.adobe.xmp": REMOTE_XMP.decode()})
-    files["xmp.jpg"] = encode("JPEG", xmp=xmp_packet())
-    files["exif.jpg"] = jpeg_with_exif(comment=b"hello")
-    files["text.png"] = png_with_text({"parameters": "Steps: 20", "XML:com.adobe.xmp":
-                                       xmp_packet().decode()}, compressed=True)
-    files["webp_xmp_exif.webp"] = encode("WEBP", xmp=xmp_packet(), exif=jpeg_with_exif()[6:200])
-    files["lying_length.png"] = png_with_raw_chunks(
-        png_chunk(b"tEXt", b"parameters\x00steps", length=2**31 - 1))
+            files[f"tampered.{fmt}"] = made.tamper(signed, fmt)
+    for fmt in ("JPEG", "PNG"):
+        files[f"remote.{fmt}"] = made.sign(made.encode(fmt), fmt, remote_url=REMOTE_URL)
+    files["xmp_provenance.jpg"] = made.encode("JPEG", xmp=REMOTE_XMP)
+    files["xmp_provenance.png"] = made.png_with_text({"XML:com.adobe.xmp": REMOTE_XMP.decode()})
+    files["xmp.jpg"] = made.encode("JPEG", xmp=made.xmp_packet())
+    files["exif.jpg"] = made.jpeg_with_exif(comment=b"hello")
+    files["text.png"] = made.png_with_text({"parameters": "Steps: 20", "XML:com.adobe.xmp":
+                                            made.xmp_packet().decode()}, compressed=True)
+    files["webp_xmp_exif.webp"] = made.encode("WEBP", xmp=made.xmp_packet(),
+                                              exif=made.jpeg_with_exif()[6:200])
+    files["lying_length.png"] = made.png_with_raw_chunks(
+        made.png_chunk(b"tEXt", b"parameters\x00steps", length=2**31 - 1))
     files["lying_comment.jpg"] = b"\xff\xd8\xff\xfe\xff\xf0short comment"
     files["no_segments.jpg"] = b"\xff\xd8\xff\xd9"
-    files["empty_cabx.png"] = png_with_raw_chunks(png_chunk(b"caBX", b"\x00" * 32))
+    files["empty_cabx.png"] = made.png_with_raw_chunks(made.png_chunk(b"caBX", b"\x00" * 32))
     files["many_comments_100.jpg"] = jpeg_many_comments(100)
     files["many_comments_2000.jpg"] = jpeg_many_comments(2000)  # past the walk's cap
     files["many_chunks_100.png"] = png_many_text_chunks(100)
@@ -176,10 +168,9 @@ def test_many_damaged_plain_files_the_fast_path_skips_read_as_no_manifest(seed: 
     import random
 
     from hostilefiles import jpeg_many_comments, png_many_text_chunks
-    from provenancefiles import picture
 
-    seeds = [*SEEDS[:4], encode("JPEG", quality=50, progressive=True),
-             encode("PNG", image=picture((300, 300))), jpeg_many_comments(20),
+    seeds = [*SEEDS[:4], made.encode("JPEG", quality=50, progressive=True),
+             made.encode("PNG", image=made.picture((300, 300))), jpeg_many_comments(20),
              png_many_text_chunks(20)]
     rng = random.Random(seed)
     skipped, differing = 0, []

@@ -14,7 +14,8 @@ Validity and trust are different things, and the state says which one holds:
 
 Reading never touches the network: remote manifests, OCSP and timestamp fetching are off and no
 host is allowed. The native library gets the file's bytes from memory, already bounded by the
-caller, and a manifest store over `max_manifest_mb` decompressed is refused.
+caller, and a manifest store over `max_manifest_mb` decompressed is refused. A JPEG or PNG that
+cannot hold a manifest (`c2pa_precheck`) is answered without the parser, with the same result.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ import threading
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from fakescope.provenance.c2pa_precheck import may_hold_manifest
 from fakescope.provenance.classify import (
     GENERATOR_NAMES,
     source_type_name,
@@ -123,11 +125,13 @@ def read_c2pa(
 
     `trust_anchors`: PEM certificates whose signers count as trusted. Never raises: a failure
     is a summary in state `error` and an error entry."""
-    limits = limits or ProvenanceLimits()
     try:
         import c2pa
     except ImportError as err:
         return None, [Evidence("c2pa", "reader", f"c2pa-python not available ({err})", ERROR)]
+    if not may_hold_manifest(data):  # what the parser would say, without its cost
+        return None, []
+    limits = limits or ProvenanceLimits()
     settings = json.dumps(network_free_settings(limits, trust_anchors), sort_keys=True)
     try:
         with _context_lock:  # one shared native context per settings

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import math
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -14,6 +15,8 @@ from fakescope.runs import require_checkpoint
 
 if TYPE_CHECKING:  # the library loads inside the commands, so `--help` stays quick
     from fakescope.detect.config import DetectJobConfig
+    from fakescope.detect.train import TrainResult
+    from fakescope.evaluate.calibration_plan import BudgetedCalibration
     from fakescope.evaluate.threshold import ThresholdRule
 
 
@@ -81,16 +84,23 @@ def _train(args: argparse.Namespace) -> int:
     from fakescope.cli.training import log_lines
     from fakescope.detect.train import train_detector
     from fakescope.distributed import context_from_environment
+    from fakescope.evaluate.calibration_plan import BudgetedCalibration
+    from fakescope.evaluate.evaluate import CalibrationSteps
     from fakescope.evaluate.threshold import ThresholdRule
-    from fakescope.training.budget import process_start
+    from fakescope.training.budget import END_WORK_SHARE, process_start
 
     config = _load(args, {"run.name": args.name})
     rule = None if args.no_calibration else ThresholdRule.parse(args.calibrate_threshold)
     if args.resume:
         require_checkpoint(config.run.root, config.run.name)
+    # The calibration at the end is part of the run, so of its time budget.
+    minutes = config.train.max_minutes
+    calibration = None if rule is None else BudgetedCalibration(
+        CalibrationSteps(rule), END_WORK_SHARE * minutes * 60 if minutes else math.inf)
     with log_lines("fakescope.detect"):
         result = train_detector(config, resume=args.resume, progress=_progress(args),
-                                started=process_start(config.train.budget_clock))
+                                started=process_start(config.train.budget_clock),
+                                end_work=calibration.seconds if calibration else None)
     if not context_from_environment().is_main:  # under torchrun, rank 0 speaks for all
         return 0
     m = result.metrics
@@ -104,22 +114,34 @@ def _train(args: argparse.Namespace) -> int:
     print(f"best: {result.best_checkpoint}")
     for warning in result.warnings:
         print(f"warning: {warning}")
-    print(_calibrate(result.best_checkpoint, config, rule))
+    print(_calibrate(result, config, rule, calibration))
     return 0
 
 
-def _calibrate(checkpoint: Path, config: DetectJobConfig, rule: ThresholdRule | None) -> str:
-    """Calibrate the run's best checkpoint on its validation split; one line on the outcome."""
-    from fakescope.evaluate.evaluate import CalibrationSteps, calibrate_checkpoint
+def _calibrate(
+    result: TrainResult, config: DetectJobConfig, rule: ThresholdRule | None,
+    calibration: BudgetedCalibration | None,
+) -> str:  # fmt: skip
+    """Calibrate the run's best checkpoint on its validation split, as much of it as the time
+    budget has left (`fakescope.evaluate.calibration_plan`); one line on the outcome."""
+    from fakescope.evaluate.evaluate import calibrate_checkpoint
     from fakescope.formatting import format_probability
 
-    if rule is None:
-        return (f"uncalibrated (--no-calibration): calibrate with `fakescope eval --checkpoint "
-                f"{checkpoint} --data {config.data.path} --calibrate-threshold fpr:0.05`")
-    loaded = calibrate_checkpoint(checkpoint, config.data, CalibrationSteps(rule),
-                                  config.run.device)  # fmt: skip
+    checkpoint = result.best_checkpoint
+    later = (f"`fakescope eval --checkpoint {checkpoint} --data {config.data.path} "
+             f"--calibrate-threshold {rule or 'fpr:0.05'}`")
+    if rule is None or calibration is None:
+        return f"uncalibrated (--no-calibration): calibrate with {later}"
+    plan = calibration.plan(result.seconds_left)
+    if plan.steps is None:
+        return (f"uncalibrated: the time budget has {result.seconds_left:.0f} s left and "
+                f"calibrating on the validation split takes about {plan.cheapest_s:.0f} s; "
+                f"calibrate with {later}")
+    loaded = calibrate_checkpoint(checkpoint, config.data, plan.steps, config.run.device)
     density = "a training-data check" if loaded.feature_density else "no training-data check"
-    return (f"calibrated on val ({rule}): threshold {format_probability(loaded.threshold)}, "
+    cut = (f" (cut to the time budget: {plan.cut}; the full calibration: {later})"
+           if plan.cut else "")
+    return (f"calibrated on val ({rule}){cut}: threshold {format_probability(loaded.threshold)}, "
             f"temperature {loaded.calibration.temperature:.3g}, "
             f"{loaded.calibration.band_description(loaded.threshold)}; {density}; stored in "
             f"{checkpoint}")

@@ -259,13 +259,14 @@ def evaluate_loaded(
 @dataclass(frozen=True)
 class CalibrationSteps:
     """How `calibrate_loaded` fits: the threshold rule and its split, the band's targets (None:
-    no band), temperature scaling, shifted copies."""
+    no band), temperature scaling, shifted copies, the "unlike the training data" model."""
 
     rule: ThresholdRule
     split: str = "val"
     band: BandTargets | None = DEFAULT_BAND
     temperature_scaling: bool = True
     shift: bool = True
+    density: bool = True
 
 
 def calibrate_loaded(
@@ -285,7 +286,8 @@ def calibrate_loaded(
     )  # fmt: skip
     loaded.calibration = calibration
     loaded.threshold = threshold
-    density = fit_density(loaded, prepared, device, batch_size, val_split=steps.split)
+    density = (fit_density(loaded, prepared, device, batch_size, val_split=steps.split)
+               if steps.density else None)
     loaded.feature_density = density or loaded.feature_density
     if checkpoint is not None:
         store_threshold(checkpoint, threshold, steps.rule, steps.split, measured, calibration,

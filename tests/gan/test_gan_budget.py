@@ -4,6 +4,7 @@ kept a quarter of it for end-of-run metrics)."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from pathlib import Path
 from types import SimpleNamespace
@@ -13,8 +14,11 @@ import pytest
 from fakescope.distributed import DistContext
 from fakescope.gan import train as train_module
 from fakescope.gan.config import GanJobConfig
+from fakescope.gan.metrics import FeatureExtractor
 from fakescope.runs import MetricsLog
 from fakescope.training.budget import END_WORK_SHARE
+
+LOAD_CPU_S = 1.0
 
 
 def test_end_metrics_over_their_share_of_the_budget_are_skipped(
@@ -75,3 +79,20 @@ def test_without_a_budget_every_epoch_is_calibrated_and_checkpointed(
                             "train.metrics_every": 0})
     result = train_module.train_gan(config, extractor_factory=pixel_features)
     assert saved == [4, 8, 12] and result.step == 12
+
+
+def test_loading_the_feature_network_is_not_counted_as_training(
+    tiny_config: Callable[..., GanJobConfig], pixel_features: Callable
+) -> None:
+    def slow_to_load(kind: str) -> FeatureExtractor:
+        started = time.process_time()
+        while time.process_time() - started < LOAD_CPU_S:  # a network's weights, read and built
+            pass
+        return pixel_features(kind)
+
+    config = tiny_config(**{"train.epochs": 2, "train.max_minutes": 1.0,
+                            "train.metrics_every": 1})
+    result = train_module.train_gan(config, extractor_factory=slow_to_load)
+    first = MetricsLog(result.run.path / "epochs.csv").read()[0]
+    # the budget's plan loaded the network during the first epoch; its clock skipped that
+    assert float(first["cpu_s"]) < LOAD_CPU_S / 2, first

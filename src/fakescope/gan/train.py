@@ -538,7 +538,11 @@ class GanTrainer:
         t, mc, cc = self.config.train, self.config.metrics, self.config.collapse
         if not self.dist.is_main or not (t.metrics_every or cc.enabled):
             return END_OUTPUT_SECONDS
+        wall, cpu = time.perf_counter(), time.process_time()
         per_image = self._feature_seconds_per_image()
+        # loading and timing the feature network is not training: the epoch's clocks skip it
+        self.state.started += time.perf_counter() - wall
+        self.state.started_cpu += time.process_time() - cpu
         quality = END_MARGIN * 2 * mc.num_samples * per_image if t.metrics_every else 0.0
         budget_s = (t.max_minutes or 0.0) * 60
         if quality > END_WORK_SHARE * budget_s:

@@ -29,6 +29,7 @@ def test_end_metrics_over_their_share_of_the_budget_are_skipped(
     trainer.config, trainer.dist, trainer.run = config, DistContext(), SimpleNamespace(
         path=tmp_path)
     trainer.warnings, trainer._skip_quality, trainer._outputs_seconds = [], False, 0.0
+    trainer.state = train_module.TrainState()
     budget_s = 600.0
     # FD/KID on 2 x 1000 images would take 1.5x the end-of-run share (15 % of the budget)
     per_image = 1.5 * END_WORK_SHARE * budget_s / (train_module.END_MARGIN * 2 * 1000)

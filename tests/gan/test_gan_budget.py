@@ -16,7 +16,7 @@ from fakescope.gan import train as train_module
 from fakescope.gan.config import GanJobConfig
 from fakescope.gan.metrics import FeatureExtractor
 from fakescope.runs import MetricsLog
-from fakescope.training.budget import END_WORK_SHARE
+from fakescope.training.budget import END_WORK_SHARE, TimeBudget
 
 LOAD_CPU_S = 1.0
 
@@ -97,3 +97,15 @@ def test_loading_the_feature_network_is_not_counted_as_training(
     first = MetricsLog(result.run.path / "epochs.csv").read()[0]
     # the budget's plan loaded the network during the first epoch; its clock skipped that
     assert float(first["cpu_s"]) < LOAD_CPU_S / 2, first
+
+
+def test_no_outputs_between_epochs_when_the_run_ends_before_the_next_would_be_due() -> None:
+    trainer = train_module.GanTrainer.__new__(train_module.GanTrainer)
+    trainer.budget = TimeBudget(2.0, "wall")
+    trainer.budget.start(at=trainer.budget.now() - 90.0)  # 90 s into a 120 s budget
+    trainer._started_at, trainer._outputs_ended = trainer.budget.now() - 50.0, None
+    trainer._outputs_seconds = 5.0  # paid for after 45 s of training at a 10 % share
+    assert trainer.outputs_due(last=True)
+    assert not trainer.outputs_due(last=False)  # 30 s left: the end comes before the next
+    trainer.budget.start(at=trainer.budget.now() - 10.0)  # 110 s left: the next would be due
+    assert trainer.outputs_due(last=False)

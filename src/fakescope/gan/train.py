@@ -524,12 +524,14 @@ class GanTrainer:
     def outputs_due(self, last: bool) -> bool:
         """Whether this epoch's end does its outputs (BatchNorm calibration, samples, collapse
         check, metrics, checkpoint, plots): always without a time budget and at the run's end;
-        under one, once training since the last outputs has paid for them (`SIDE_WORK_SHARE`)."""
+        under one, once training since the last outputs has paid for them (`SIDE_WORK_SHARE`),
+        unless the run's end, which does them all, comes before they would be due again."""
         if last or self.budget.deadline is None:
             return True
         ended = self._started_at if self._outputs_ended is None else self._outputs_ended
         since = self.budget.now() - ended
-        return since * SIDE_WORK_SHARE >= (1 - SIDE_WORK_SHARE) * self._outputs_seconds
+        interval = (1 - SIDE_WORK_SHARE) / SIDE_WORK_SHARE * self._outputs_seconds
+        return since >= interval and self.budget.training_left() >= interval
 
     def end_reserve_seconds(self, step_seconds: float) -> float:
         """The end of the run on rank 0: quality metrics and collapse check at the pace of one

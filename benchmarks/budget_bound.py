@@ -72,9 +72,13 @@ def run(
     loads = []  # the 1-minute load average every few seconds while the command runs
     with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
         child = subprocess.Popen(command, stdout=out, stderr=err, text=True)
-        while child.poll() is None:
+        while True:
             loads.append(os.getloadavg()[0])
-            time.sleep(LOAD_EVERY_S)
+            try:
+                child.wait(timeout=LOAD_EVERY_S)  # returns as soon as it ends: a precise wall
+                break
+            except subprocess.TimeoutExpired:
+                continue
         wall = time.perf_counter() - started
         out.seek(0)
         err.seek(0)

@@ -11,7 +11,8 @@ drawing), then runs, each in its own process with the installed defaults:
 and reports per command: wall seconds, CPU seconds of the child, the wall and CPU seconds its
 epochs spent training (the `seconds` and `cpu_s` columns of metrics.csv / epochs.csv, which
 exclude validation, samples and metrics), the shares of the whole run's wall and CPU time that
-were training, the steps run, and the machine's load average before and after. A JSON line per
+were training, the steps run, and the machine's load average before, during (mean and maximum of
+the 1-minute figure, sampled every 5 s) and after. A JSON line per
 command goes to stdout and to OUT/results.jsonl.
 
 `--clock cpu` counts the budget on the process's CPU time (`train.budget_clock=cpu`): on a
@@ -28,10 +29,13 @@ import os
 import resource
 import subprocess
 import sys
+import tempfile
 import time
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
+
+LOAD_EVERY_S = 5.0
 
 
 def make_data(folder: Path) -> Path:
@@ -66,21 +70,38 @@ def run(
     load_before = os.getloadavg()[0]
     cpu_before = child_cpu_seconds()
     started = time.perf_counter()
-    done = subprocess.run(command, capture_output=True, text=True, check=False)
-    wall = time.perf_counter() - started
+    loads = []  # the 1-minute load average every few seconds while the command runs
+    with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
+        child = subprocess.Popen(command, stdout=out, stderr=err, text=True)
+        while True:
+            loads.append(os.getloadavg()[0])
+            try:
+                child.wait(timeout=LOAD_EVERY_S)  # returns as soon as it ends: a precise wall
+                break
+            except subprocess.TimeoutExpired:
+                continue
+        wall = time.perf_counter() - started
+        out.seek(0)
+        err.seek(0)
+        stdout, stderr = out.read(), err.read()
     trained, trained_cpu, steps = (training_seconds(epoch_csv) if epoch_csv.is_file()
                                    else (0.0, 0.0, 0))
     cpu = child_cpu_seconds() - cpu_before
     return {
-        "trainer": name, "command": " ".join(command[2:]), "exit": done.returncode,
+        "trainer": name, "command": " ".join(command[2:]), "exit": child.returncode,
         "clock": clock, "budget_s": minutes * 60, "wall_s": round(wall, 1),
         "cpu_s": round(cpu, 1), "training_s": round(trained, 1),
         "training_share": round(trained / wall, 3), "training_cpu_s": round(trained_cpu, 1),
         "training_cpu_share": round(trained_cpu / cpu, 3) if cpu else None,
+        # training against the budget itself, on the budget's clock
+        "training_budget_share": round((trained_cpu if clock == "cpu" else trained)
+                                       / (minutes * 60), 3),
         "steps": steps, "load_before": round(load_before, 2),
         "load_after": round(os.getloadavg()[0], 2),
-        "summary": done.stdout.strip().splitlines()[-4:],
-        "stderr_tail": done.stderr.strip().splitlines()[-3:] if done.returncode else [],
+        "load_mean": round(sum(loads) / len(loads), 2) if loads else None,
+        "load_max": round(max(loads), 2) if loads else None,
+        "summary": stdout.strip().splitlines()[-4:],
+        "stderr_tail": stderr.strip().splitlines()[-3:] if child.returncode else [],
     }
 
 

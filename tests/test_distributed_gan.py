@@ -87,3 +87,18 @@ def test_global_batch_must_split_evenly(faces: Path, tmp_path: Path) -> None:
     assert done.returncode != 0
     assert "train.batch_size (7) must be divisible by the number of processes (2)" in done.stderr
     assert not (tmp_path / "runs").exists()
+
+
+def test_two_processes_agree_on_outputs_under_a_time_budget(faces: Path, tmp_path: Path) -> None:
+    """Under a budget rank 0 decides which epoch ends calibrate and checkpoint; every rank
+    follows (a rank calibrating alone would hang or split their BatchNorm statistics)."""
+    sets = [f"--set={k}={v}" for k, v in {
+        **SETTINGS, "train.epochs": 100_000, "data.path": faces,
+        "data.cache_dir": tmp_path / "cache", "run.root": tmp_path / "runs", "run.name": "b",
+        "model.resolution": 32, "model.base_width": 8, "train.checkpoint_every": 1,
+        "train.amp": False, "run.device": "cpu",
+    }.items()]
+    done = torchrun(["gan", "train", *sets, "--max-minutes=0.25"], cwd=tmp_path)
+    assert done.returncode == 0, done.stderr[-3000:]
+    checkpoints = list((tmp_path / "runs" / "b" / "checkpoints").glob("*.pt"))
+    assert checkpoints and "time budget of 0.25 min spent" in done.stderr

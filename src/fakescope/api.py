@@ -25,6 +25,7 @@ from fakescope.detect.config import DetectJobConfig
 from fakescope.detect.train import TrainResult
 from fakescope.detect.train import train_detector as _train_detector
 from fakescope.evaluate.choices import REAL_ANCHORED_RULE
+from fakescope.evaluate.evaluate import CalibrationSteps
 from fakescope.evaluate.threshold import ThresholdRule
 from fakescope.inference.predict import Prediction, Predictor
 from fakescope.models.gan_registry import ImageGenerator
@@ -129,5 +130,7 @@ def train_detector(
         job = load_config(DetectJobConfig, config, dict(overrides or {}))
     result = _train_detector(job, resume=resume, progress=progress)
     if calibrate is not None:
-        calibrate_run(job, result.run.path, result.best_checkpoint, ThresholdRule.parse(calibrate))
+        calibrate_run(job, result.run.path, result.best_checkpoint,
+                      CalibrationSteps(ThresholdRule.parse(calibrate)),
+                      budgeted=job.train.max_minutes is not None)
     return result

@@ -123,3 +123,22 @@ def test_train_eval_and_report_on_names_that_are_not_utf8(
     assert main(["report", str(run)]) == 0
     assert os.fsencode(run) in capsysbinary.readouterr().out
     assert (run / "report" / "index.html").stat().st_size > 0
+
+
+def test_a_budget_too_short_to_calibrate_says_which_command_does_it(
+    faces: Path, cache_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:  # fmt: skip
+    from fakescope.evaluate import calibration_plan
+    from fakescope.models.registry import load_detector
+
+    monkeypatch.setattr(calibration_plan, "MARGIN", 1e9)  # no calibration fits any budget
+    args = ["train", *_args(faces, cache_dir, tmp_path), "--name", "short", "--max-minutes",
+            "0.2"]
+    assert main(args) == 0
+    out = capsys.readouterr().out
+    best = tmp_path / "short" / "checkpoints" / "best.pt"
+    assert "uncalibrated: the time budget has" in out
+    assert (f"calibrate with `fakescope eval --checkpoint {best} --data {faces} "
+            "--calibrate-threshold fpr:0.05`") in out
+    assert load_detector(best).calibration.method == "none"

@@ -73,6 +73,15 @@ def test_why_folds_are_off(mode: str | bool, train: dict[str, int], val: dict[st
     assert (why in reason) if why else reason == ""
 
 
+@pytest.mark.parametrize(("mode", "why"), [("auto", "time budget"), (True, "")])
+def test_a_time_budget_leaves_auto_folds_off(mode: str | bool, why: str) -> None:
+    """Fold runs after a budgeted run would train past its --max-minutes; `true` still runs
+    them because the user asked."""
+    families = Counter({"a": 5, "b": 5})
+    reason = folds_off_reason(mode, families, families, True, distributed=False, budgeted=True)
+    assert (why in reason) if why else reason == ""
+
+
 def test_auto_leaves_folds_off_for_a_trained_backbone_and_says_why(
     two_families: Path, cache_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import math
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
@@ -16,6 +17,8 @@ from fakescope.runs import require_checkpoint
 
 if TYPE_CHECKING:  # the library loads inside the commands, so `--help` stays quick
     from fakescope.detect.config import DetectJobConfig
+    from fakescope.detect.train import TrainResult
+    from fakescope.evaluate.calibration_plan import BudgetedCalibration
     from fakescope.evaluate.threshold import ThresholdRule
 
 
@@ -104,8 +107,10 @@ def _train(args: argparse.Namespace) -> int:
     from fakescope.cli.training import log_lines
     from fakescope.detect.train import train_detector
     from fakescope.distributed import context_from_environment
+    from fakescope.evaluate.calibration_plan import BudgetedCalibration
+    from fakescope.evaluate.evaluate import CalibrationSteps
     from fakescope.evaluate.threshold import ThresholdRule
-    from fakescope.training.budget import process_start
+    from fakescope.training.budget import END_WORK_SHARE, process_start
 
     def flags(c: DetectJobConfig) -> DetectJobConfig:
         folds = c.calibration.family_folds
@@ -118,9 +123,14 @@ def _train(args: argparse.Namespace) -> int:
     rule = None if args.no_calibration else ThresholdRule.parse(args.calibrate_threshold)
     if args.resume:
         require_checkpoint(config.run.root, config.run.name)
+    # The calibration at the end is part of the run, so of its time budget.
+    minutes = config.train.max_minutes
+    calibration = None if rule is None else BudgetedCalibration(
+        CalibrationSteps(rule), END_WORK_SHARE * minutes * 60 if minutes else math.inf)
     with log_lines("fakescope.detect"):
         result = train_detector(config, resume=args.resume, progress=_progress(args),
-                                started=process_start(config.train.budget_clock))
+                                started=process_start(config.train.budget_clock),
+                                end_work=calibration.seconds if calibration else None)
     if not context_from_environment().is_main:  # under torchrun, rank 0 speaks for all
         return 0
     m = result.metrics
@@ -135,25 +145,37 @@ def _train(args: argparse.Namespace) -> int:
     for warning in result.warnings:
         print(f"warning: {warning}")
     with log_lines("fakescope.detect"):
-        lines = _calibrate(result.best_checkpoint, result.run.path, config, rule,
-                           _progress(args))  # fmt: skip
+        lines = _calibrate(result, config, rule, calibration, _progress(args))
     print("\n".join(lines))
     return 0
 
 
-def _calibrate(checkpoint: Path, run_dir: Path, config: DetectJobConfig,
-               rule: ThresholdRule | None, progress: bool) -> list[str]:
-    """Calibrate the run's best checkpoint on its validation split (with held-out-family fold
-    runs where `calibration.family_folds` says); lines on the outcome."""
+def _calibrate(
+    result: TrainResult, config: DetectJobConfig, rule: ThresholdRule | None,
+    calibration: BudgetedCalibration | None, progress: bool,
+) -> list[str]:  # fmt: skip
+    """Calibrate the run's best checkpoint on its validation split, as much of it as the time
+    budget has left (`fakescope.evaluate.calibration_plan`), with held-out-family fold runs
+    where `calibration.family_folds` says; lines on the outcome."""
     from fakescope.formatting import format_probability
     from fakescope.workflows.family_folds import calibrate_run
 
-    if rule is None:
-        return [f"uncalibrated (--no-calibration): calibrate with `fakescope eval --checkpoint "
-                f"{checkpoint} --data {config.data.path} --calibrate-threshold fpr:0.05`"]
-    loaded, folds = calibrate_run(config, run_dir, checkpoint, rule, progress)
+    checkpoint = result.best_checkpoint
+    later = (f"`fakescope eval --checkpoint {checkpoint} --data {config.data.path} "
+             f"--calibrate-threshold {rule or 'fpr:0.05'}`")
+    if rule is None or calibration is None:
+        return [f"uncalibrated (--no-calibration): calibrate with {later}"]
+    plan = calibration.plan(result.seconds_left)
+    if plan.steps is None:
+        return [f"uncalibrated: the time budget has {result.seconds_left:.0f} s left and "
+                f"calibrating on the validation split takes about {plan.cheapest_s:.0f} s; "
+                f"calibrate with {later}"]
+    loaded, folds = calibrate_run(config, result.run.path, checkpoint, plan.steps, progress,
+                                  budgeted=math.isfinite(calibration.allowance_s))
     density = "a training-data check" if loaded.feature_density else "no training-data check"
-    line = (f"calibrated on val ({rule}): threshold {format_probability(loaded.threshold)}, "
+    cut = (f" (cut to the time budget: {plan.cut}; the full calibration: {later})"
+           if plan.cut else "")
+    line = (f"calibrated on val ({rule}){cut}: threshold {format_probability(loaded.threshold)}, "
             f"temperature {loaded.calibration.temperature:.3g}, "
             f"{loaded.calibration.band_description(loaded.threshold)}; {density}; stored in "
             f"{checkpoint}")

@@ -12,9 +12,12 @@ from fakescope.formatting import display_text
 # The rule fakescope.training.budget implements, for --help ('%%': argparse formats help).
 BUDGET_RULE = (
     "it covers the whole run from the command's start (data, speed probe, training, "
-    "validation, end-of-run metrics): the probe takes at most 10 %% of it (none under 5 "
-    "minutes), validation and other side work about 10 %%, training stops early enough for the "
-    "end of the run, and a budget too short to learn (under 100 steps) is warned about"
+    "validation, end-of-run metrics and calibration): the probe takes at most 10 %% of it "
+    "(none under 5 minutes); side work between steps (validation, samples, checkpoints, "
+    "collapse checks) about 10 %%; the end's metrics (GAN) or calibration (detector) at most "
+    "10 %%, cut down or skipped with the command that does them afterwards; training stops "
+    "early enough for the end of the run, and a budget too short to learn (under 100 steps) "
+    "is warned about"
 )
 
 

@@ -78,6 +78,10 @@ CHECKPOINT_SECONDS = 2.0  # writing last.pt and best.pt after it
 # Called after every epoch with its 1-based number and logged row; may raise to stop training
 # (a search pruning a trial), after that epoch's checkpoints are safely written.
 EpochCallback = Callable[[int, dict[str, float]], None]
+# Work the caller does after training inside the same time budget (the CLI's threshold
+# calibration): given the prepared data and a forward pass's seconds per image, the seconds it
+# will take, which training stops early enough to leave.
+EndWork = Callable[[PreparedData, float], float]
 
 
 class TrainingInterrupted(StoppedBySignal, RuntimeError):
@@ -103,6 +107,7 @@ class TrainResult:
     # With train.compile: seconds the first (compiling) step took, or why compiling failed.
     compile_report: str = ""
     warnings: list[str] = field(default_factory=list)  # e.g. a budget too short to learn
+    seconds_left: float = math.inf  # of the time budget, for the caller's end work
 
 
 @dataclass
@@ -227,9 +232,10 @@ class DetectorTrainer:
         progress: bool = False,
         epoch_callback: EpochCallback | None = None,
         budget: TimeBudget | None = None,
+        end_work: EndWork | None = None,
     ) -> None:
         """`budget`: the run's time budget, already started (by default one from the config,
-        started here)."""
+        started here); `end_work`: what the caller does after training within it."""
         self.config, self.t = config, config.train
         if budget is None:
             budget = TimeBudget(config.train.max_minutes, config.train.budget_clock)
@@ -238,6 +244,8 @@ class DetectorTrainer:
         self.warnings: list[str] = []
         self._validation_seconds: float | None = None  # the last validation's, once measured
         self._batch_seconds: float | None = None  # a validation batch's, measured or estimated
+        self._image_seconds = 0.0  # a forward pass's per image, measured or estimated
+        self.end_work = end_work
         self.prepared, self.run, self.device = prepared, run, device
         self.dist = dist or DistContext()
         self.local_batch_size = self.dist.local_batch_size(self.t.batch_size)
@@ -383,6 +391,8 @@ class DetectorTrainer:
             self._validation_seconds = self.budget.now() - started
             scored = len(chosen) if chosen is not None else len(loader)
             self._batch_seconds = self._validation_seconds / max(1, scored)
+            images = sum(len(labels) for _, _, labels in parts)
+            self._image_seconds = self._validation_seconds / max(1, images)
             if chosen is not None:
                 log.info("validation on %d of %d batches: its share of the time budget",
                          scored, len(loader))
@@ -402,8 +412,11 @@ class DetectorTrainer:
         return {round(i * total / count) for i in range(count)}
 
     def _end_seconds(self, validation_seconds: float) -> float:
-        # a margin for the checkpoints written after it and for a busier machine
-        return VALIDATION_MARGIN * validation_seconds + CHECKPOINT_SECONDS
+        """The final validation (with a margin for a busier machine), the checkpoints written
+        after it, and the caller's end work."""
+        end_work = (self.end_work(self.prepared, self._image_seconds)
+                    if self.end_work is not None else 0.0)
+        return VALIDATION_MARGIN * validation_seconds + CHECKPOINT_SECONDS + end_work
 
     # --- the loop (fakescope.training.loop.run_epochs) ----------------------------------------
 
@@ -479,6 +492,7 @@ class DetectorTrainer:
         per_image = step_seconds / self.local_batch_size / 3
         eval_batch = self.t.eval_batch_size or 2 * self.t.batch_size
         self._batch_seconds = per_image * eval_batch
+        self._image_seconds = per_image
         full = per_image * self.prepared.size("val") / self.dist.world
         share = SIDE_WORK_SHARE * (self.t.max_minutes or 0.0) * 60
         return self._end_seconds(min(full, max(share, 2 * self._batch_seconds)))
@@ -548,11 +562,14 @@ def train_detector(
     progress: bool = True,
     epoch_callback: EpochCallback | None = None,
     started: float | None = None,
+    end_work: EndWork | None = None,
 ) -> TrainResult:
     """Train `config.model` on `config.data`; with `resume`, continue the run's latest checkpoint.
 
     The time budget counts from `started`, a time of its clock (default: now; the CLI passes
-    its process's start, `fakescope.training.budget.process_start`).
+    its process's start, `fakescope.training.budget.process_start`); training leaves the time
+    `end_work` asks for (the caller's work after it), and `TrainResult.seconds_left` says how
+    much of the budget is left for it.
 
     `train.epochs` and `train.max_minutes` bound the work; a resumed run that had stopped for
     either continues up to the new bounds, while an early-stopped run stays stopped.
@@ -579,7 +596,7 @@ def train_detector(
             prepared = add_recon_negatives(prepared, config.data.recon_negatives,
                                            config.data.cache_dir, config.run.seed)
         return _train(config, session.device, dist, run, payload, model, prepared, progress,
-                      epoch_callback, budget)
+                      epoch_callback, budget, end_work)
 
 
 def _train(
@@ -593,6 +610,7 @@ def _train(
     progress: bool,
     epoch_callback: EpochCallback | None,
     budget: TimeBudget,
+    end_work: EndWork | None,
 ) -> TrainResult:
     if dist.is_main:
         write_json(run.data_report, prepared.report.to_dict())
@@ -602,7 +620,7 @@ def _train(
     # A resumed run keeps its checkpoint's speed settings, so its arithmetic, so its results.
     speed = SpeedSettings.from_dict(payload["train_state"]["speed"]) if payload else None
     trainer = DetectorTrainer(config, model, prepared, run, device, speed, dist, progress,
-                              epoch_callback, budget)
+                              epoch_callback, budget, end_work)
     if payload:
         trainer.restore(payload)
     else:
@@ -641,6 +659,7 @@ def _result(trainer: DetectorTrainer) -> TrainResult:
         speed=trainer.watch.settings,
         compile_report=_compile_report(trainer.net),
         warnings=list(trainer.warnings),
+        seconds_left=trainer.budget.left(),
     )
 
 

@@ -262,14 +262,15 @@ def evaluate_loaded(
 @dataclass(frozen=True)
 class CalibrationSteps:
     """How `calibrate_loaded` fits: the threshold rule and its split, the band's targets (None:
-    no band), temperature scaling, shifted copies, and a note for the stored `band_basis`
-    (e.g. why held-out-family folds were not used)."""
+    no band), temperature scaling, shifted copies, the "unlike the training data" model, and a
+    note for the stored `band_basis` (e.g. why held-out-family folds were not used)."""
 
     rule: ThresholdRule
     split: str = "val"
     band: BandTargets | None = DEFAULT_BAND
     temperature_scaling: bool = True
     shift: bool = True
+    density: bool = True
     note: str = ""
 
     @classmethod
@@ -303,7 +304,8 @@ def calibrate_loaded(
         calibration = replace(calibration, band_basis=f"{calibration.band_basis}; {steps.note}")
     loaded.calibration = calibration
     loaded.threshold = threshold
-    density = fit_density(loaded, prepared, device, batch_size, val_split=steps.split)
+    density = (fit_density(loaded, prepared, device, batch_size, val_split=steps.split)
+               if steps.density else None)
     loaded.feature_density = density or loaded.feature_density
     if checkpoint is not None:
         store_threshold(checkpoint, threshold, steps.rule, steps.split, measured, calibration,

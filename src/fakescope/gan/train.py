@@ -80,7 +80,7 @@ from fakescope.runs import (
     write_json,
 )
 from fakescope.speed import CompiledForward, SpeedSettings, ThreadWatch, append_recheck
-from fakescope.training.budget import SIDE_WORK_SHARE, TimeBudget, clock_seconds
+from fakescope.training.budget import END_WORK_SHARE, SIDE_WORK_SHARE, TimeBudget, clock_seconds
 from fakescope.training.loop import Counters, epoch_bar, run_epochs
 from fakescope.training.session import resolve_speed, training_session
 
@@ -92,9 +92,8 @@ EPOCH_SUMS = ("loss_d", "loss_g", "d_real", "d_fake")
 # from the training stream.
 REAL_SAMPLE_SEED, QUALITY_SEED, COLLAPSE_SEED, CALIBRATION_SEED, AUGMENT_SEED = 1, 2, 3, 4, 5
 CALIBRATION_BATCHES, CALIBRATION_BATCH_SIZE = 4, 128  # latents G's BatchNorm statistics average
-# Under a time budget the end-of-run quality metrics may take this share of it; when one batch's
-# pace says they would take longer, they are skipped (with a warning) rather than overrun it.
-END_METRICS_SHARE = 0.25
+# Under a time budget the end-of-run quality metrics may take END_WORK_SHARE of it; when one
+# batch's pace says they would take longer, they are skipped (with a warning), not overrun it.
 END_MARGIN = 1.3  # the metrics' measured pace may slow on a busy machine
 END_OUTPUT_SECONDS = 5.0  # samples, checkpoint and plots at the end
 
@@ -477,10 +476,17 @@ class GanTrainer:
             s.epoch += 1
             s.batch = 0
             s.sums = dict.fromkeys(EPOCH_SUMS, 0.0)
-        self.calibrate_generator()
+        started = self.budget.now()
+        final = last or s.epoch >= self.config.train.epochs
+        periodic = self.dist.broadcast(self.outputs_due(final))  # every rank calibrates alike
+        if periodic:
+            self.calibrate_generator()
         if self.dist.is_main:
-            self.epoch_outputs(row, last)
+            self.epoch_outputs(row, last, periodic)
         self.dist.barrier()
+        if periodic:
+            self._outputs_ended = self.budget.now()
+            self._outputs_seconds = self._outputs_ended - started
         self._last_row = row
         s.started, s.started_cpu, s.images = time.perf_counter(), time.process_time(), 0
         if last:
@@ -505,17 +511,33 @@ class GanTrainer:
     def steps_left(self) -> int:
         return self.config.train.epochs * self.batches_per_epoch - self.state.step
 
+    def outputs_due(self, last: bool) -> bool:
+        """Whether this epoch's end does its outputs (BatchNorm calibration, samples, collapse
+        check, metrics, checkpoint, plots): always without a time budget and at the run's end;
+        under one, once training since the last outputs has paid for them (`SIDE_WORK_SHARE`),
+        unless the run's end, which does them all, comes before they would be due again."""
+        if last or self.budget.deadline is None:
+            return True
+        ended = self._started_at if self._outputs_ended is None else self._outputs_ended
+        since = self.budget.now() - ended
+        interval = (1 - SIDE_WORK_SHARE) / SIDE_WORK_SHARE * self._outputs_seconds
+        return since >= interval and self.budget.training_left() >= interval
+
     def end_reserve_seconds(self, step_seconds: float) -> float:
         """The end of the run on rank 0: quality metrics and collapse check at the pace of one
         batch of real images through the feature network, then samples, checkpoint and plots.
-        Quality metrics that would take over `END_METRICS_SHARE` of the budget are skipped."""
+        Quality metrics that would take over `END_WORK_SHARE` of the budget are skipped."""
         t, mc, cc = self.config.train, self.config.metrics, self.config.collapse
         if not self.dist.is_main or not (t.metrics_every or cc.enabled):
             return END_OUTPUT_SECONDS
+        wall, cpu = time.perf_counter(), time.process_time()
         per_image = self._feature_seconds_per_image()
+        # loading and timing the feature network is not training: the epoch's clocks skip it
+        self.state.started += time.perf_counter() - wall
+        self.state.started_cpu += time.process_time() - cpu
         quality = END_MARGIN * 2 * mc.num_samples * per_image if t.metrics_every else 0.0
         budget_s = (t.max_minutes or 0.0) * 60
-        if quality > END_METRICS_SHARE * budget_s:
+        if quality > END_WORK_SHARE * budget_s:
             self._skip_quality = True
             self.warn(f"quality metrics skipped: on {mc.num_samples} real and as many generated "
                       f"images they would take about {quality:.0f} s of the {t.max_minutes:g}-"
@@ -551,20 +573,15 @@ class GanTrainer:
         cc = self.config.collapse
         return min(cc.warmup_steps, math.ceil(cc.warmup_fraction * self.planned_steps()))
 
-    def epoch_outputs(self, row: dict[str, Any], last: bool = False) -> None:
+    def epoch_outputs(self, row: dict[str, Any], last: bool = False, periodic: bool = True) -> None:
         """Rank 0's epoch-end work: samples, collapse check, quality metrics, logs, checkpoint.
-        `last`: the run ends here (its time budget ran out), so everything is done now."""
+        `last`: the run ends here (its time budget ran out), so everything is done now.
+        `periodic`: False when, under a time budget, samples, collapse checks, checkpoints and
+        plots wait (to the run's end at the latest) until training has paid for them."""
         t, s = self.config.train, self.state
         epoch = int(row["epoch"])
         self.iterations.flush()
         last = last or epoch == t.epochs
-        # Under a time budget, samples, collapse checks and plots wait (to the run's end at the
-        # latest) until training since the last ones has paid for them (SIDE_WORK_SHARE).
-        started = self.budget.now()
-        since = started - (self._started_at if self._outputs_ended is None
-                           else self._outputs_ended)
-        periodic = (last or self.budget.deadline is None
-                    or since * SIDE_WORK_SHARE >= (1 - SIDE_WORK_SHARE) * self._outputs_seconds)
         if periodic and t.sample_every and (epoch % t.sample_every == 0 or last):
             sample_grid(self.sampler, self.run.samples / f"epoch_{epoch:04d}.png",
                         t.sample_count, nrow=min(8, t.sample_count), seed=self.config.run.seed)
@@ -592,14 +609,11 @@ class GanTrainer:
         log.info("epoch %d/%d: %s", epoch, t.epochs,
                  ", ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}"
                            for k, v in row.items() if k not in ("epoch",)))
-        checkpoint = epoch % t.checkpoint_every == 0 or last
+        checkpoint = periodic and (epoch % t.checkpoint_every == 0 or last)
         if checkpoint:
             self.save()
         if periodic and (checkpoint or (t.plot_every and epoch % t.plot_every == 0)):
             self.draw_plots()
-        if periodic:
-            self._outputs_ended = self.budget.now()
-            self._outputs_seconds = self._outputs_ended - started
 
     def draw_plots(self) -> None:
         report = self.run.report

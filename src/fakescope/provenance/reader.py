@@ -12,12 +12,13 @@ from __future__ import annotations
 
 import glob
 import json
+import os
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from fakescope.errors import BadFileError
+from fakescope.errors import BadFileError, DataError
 from fakescope.provenance.c2pa_reader import C2paSummary, read_c2pa
 from fakescope.provenance.evidence import (
     ERROR,
@@ -136,19 +137,38 @@ def read_many(
 
 def expand_paths(patterns: Sequence[str]) -> list[Path]:
     """Files as given, folders as the image files inside them (recursively, sorted), globs as
-    their matches; a pattern matching nothing is kept, so its row can say it is missing."""
+    their matches; a pattern matching nothing is kept, so its row can say it is missing. A
+    folder given by name that cannot be listed or holds no image files is a DataError (there is
+    nothing to read in it: most likely the wrong folder)."""
     found: list[Path] = []
     for pattern in patterns:
         path = Path(pattern)
-        matches = [path] if path.exists() or not glob.has_magic(pattern) else [
+        given = path.exists() or not glob.has_magic(pattern)
+        matches = [path] if given else [
             Path(m) for m in sorted(glob.glob(pattern, recursive=True))]
         for hit in matches or [path]:
             if hit.is_dir():
-                found += sorted(p for p in hit.rglob("*")
-                                if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
+                images = _images_in(hit)
+                if given and not images:
+                    raise DataError(f"{hit}: no image files in this folder")
+                found += images
             else:
                 found.append(hit)
     return found
+
+
+def _images_in(folder: Path) -> list[Path]:
+    """The image files under `folder`, sorted; a folder in it that cannot be listed is a
+    DataError (it would otherwise pass for one without images)."""
+    def unlistable(err: OSError) -> None:
+        reason = (err.strerror or str(err)).lower()
+        raise DataError(f"{err.filename}: {reason} (cannot list this folder)")
+
+    found: list[Path] = []
+    for dirpath, _, filenames in os.walk(folder, onerror=unlistable):
+        found += [Path(dirpath) / name for name in filenames
+                  if Path(name).suffix.lower() in IMAGE_SUFFIXES]
+    return sorted(p for p in found if p.is_file())
 
 
 def load_trust_anchors(path: str | Path | None) -> str | None:

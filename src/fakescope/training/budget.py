@@ -27,6 +27,10 @@ MIN_USEFUL_STEPS = 100  # fewer training steps than this learn next to nothing
 # share of a budget: past it, validation scores a spread subset of its batches and periodic
 # outputs wait until training has run long enough to pay for them.
 SIDE_WORK_SHARE = 0.10
+# The end of a run beyond its checkpoint (the detector's final validation and threshold
+# calibration, the GAN's quality metrics) may take this share of a budget: past it, that work is
+# cut down or skipped, and the run says which command does it afterwards.
+END_WORK_SHARE = 0.10
 
 
 def clock_seconds(kind: BudgetClock) -> float:

@@ -1,6 +1,7 @@
 """Calibrating a detector for generator families it never saw: held-out-family folds.
 
-    loaded, outcome = calibrate_run(config, run.path, best, ThresholdRule.parse("fpr:0.05"))
+    steps = CalibrationSteps(ThresholdRule.parse("fpr:0.05"))
+    loaded, outcome = calibrate_run(config, run.path, best, steps)
 
 A detector trained on fakes of several families (`fake/<family>/` folders, as `fakescope data
 multigen` lays them out) has no validation fakes of a generator it never saw, so a calibration
@@ -26,7 +27,7 @@ import copy
 import logging
 from collections import Counter
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -76,10 +77,12 @@ def is_frozen_probe(model: Detector) -> bool:
 
 
 def folds_off_reason(
-    mode: str | bool, train: Counter[str], val: Counter[str], probe: bool, distributed: bool
+    mode: str | bool, train: Counter[str], val: Counter[str], probe: bool, distributed: bool,
+    budgeted: bool = False,
 ) -> str:
     """Why held-out-family folds are not used ("" when they are) for `calibration.family_folds`
-    = `mode`, given the fakes per family of the training and validation splits."""
+    = `mode`, given the fakes per family of the training and validation splits and whether the
+    run had a time budget."""
     if mode is False:
         return "calibration.family_folds is off"
     if "" in train or "" in val:
@@ -90,6 +93,9 @@ def folds_off_reason(
             return f"no {split} fakes of {', '.join(missing)}"
     if distributed:
         return "fold runs are not started under torchrun"
+    if mode == "auto" and budgeted:
+        return ("the run has a time budget and fold runs would train past it: set "
+                "calibration.family_folds=true to run them anyway")
     if mode == "auto" and not probe:
         return ("the model's backbone trains, so each fold run costs a full training: set "
                 "calibration.family_folds=true to run them")
@@ -148,13 +154,15 @@ def calibrate_run(
     config: DetectJobConfig,
     run_dir: Path,
     checkpoint: Path,
-    rule: ThresholdRule,
+    steps: CalibrationSteps,
     progress: bool = False,
     batch_size: int = 64,
+    budgeted: bool = False,
 ) -> tuple[LoadedDetector, FoldOutcome]:
-    """Calibrate a finished run's `checkpoint` on its validation split and store the result in
-    it, with held-out-family folds as `config.calibration.family_folds` and the data decide;
-    the calibrated detector and how folds were used."""
+    """Calibrate a finished run's `checkpoint` on its validation split with `steps` and store
+    the result in it, with held-out-family folds as `config.calibration.family_folds`, the data
+    and the run's time budget (`budgeted`: fold runs would train past it) decide; the
+    calibrated detector and how folds were used."""
     device = resolve_device(config.run.device)
     loaded = load_detector(checkpoint, device)
     prepared = prepare_evaluation_data(loaded, config.data, training_seed(loaded))
@@ -164,15 +172,16 @@ def calibrate_run(
     if len(outcome.families) >= 2:
         outcome.reason = folds_off_reason(
             config.calibration.family_folds, train, val, is_frozen_probe(loaded.model),
-            context_from_environment().enabled,
+            context_from_environment().enabled, budgeted,
         )  # fmt: skip
         if not outcome.reason:
-            folds = _run_folds(config, prepared, outcome, run_dir, rule, progress, batch_size)
+            folds = _run_folds(config, prepared, outcome, run_dir, steps.rule, progress,
+                               batch_size)
     elif config.calibration.family_folds is True:
         found = ", ".join(outcome.families) or "fake/"
         outcome.reason = f"one fake family ({found}): nothing to hold out"
     note = f"no held-out-family folds: {outcome.reason}" if outcome.reason else ""
-    calibrate_loaded(loaded, prepared, CalibrationSteps(rule, note=note), device, batch_size,
+    calibrate_loaded(loaded, prepared, replace(steps, note=note), device, batch_size,
                      checkpoint, folds)  # fmt: skip
     return loaded, outcome
 

@@ -179,7 +179,8 @@ def _calibrate(
             f"temperature {loaded.calibration.temperature:.3g}, "
             f"{loaded.calibration.band_description(loaded.threshold)}; {density}; stored in "
             f"{checkpoint}")
-    return [folds.describe(), line] if folds.describe() else [line]
+    described = folds.describe()
+    return [described, line] if described else [line]
 
 
 def _search(args: argparse.Namespace) -> int:

@@ -249,11 +249,11 @@ def _check_fit_settings(args: argparse.Namespace, options: EvalOptions) -> None:
     (an options file may hold them for the runs that fit)."""
     if options.calibration.rule is not None:
         return
-    given = _fit_flags_given(args)
-    given += [key for key, _ in map(parse_override, args.overrides)
-              if key.split(".")[0] == "calibration"]
-    if given:
-        raise ConfigError(f"{', '.join(given)}: only with --calibrate-threshold (without it "
+    tuning = _fit_flags_given(args)
+    tuning += [key for key, _ in map(parse_override, args.overrides)
+               if key.split(".")[0] == "calibration"]
+    if tuning:
+        raise ConfigError(f"{', '.join(tuning)}: only with --calibrate-threshold (without it "
                           "nothing is fitted or stored)")
 
 

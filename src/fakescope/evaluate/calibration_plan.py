@@ -82,11 +82,8 @@ class BudgetedCalibration:
     def seconds(self, prepared: PreparedData, image_seconds: float) -> float:
         self.val_images, self.train_images = prepared.size("val"), prepared.size("train")
         self.image_seconds = image_seconds
-        return self._plan(self.allowance_s).seconds
+        return self.plan(self.allowance_s).seconds
 
     def plan(self, seconds_left: float) -> CalibrationPlan:
-        return self._plan(seconds_left)
-
-    def _plan(self, seconds: float) -> CalibrationPlan:
         return plan_calibration(self.steps, self.val_images, self.train_images,
-                                self.image_seconds, seconds)
+                                self.image_seconds, seconds_left)

@@ -23,7 +23,6 @@ interrupted calibration loses no training.
 
 from __future__ import annotations
 
-import copy
 import logging
 from collections import Counter
 from collections.abc import Iterable
@@ -111,11 +110,9 @@ def fold_samples(prepared: PreparedData, family: str) -> list[Sample]:
 def fold_config(config: DetectJobConfig, data_csv: Path, root: Path, name: str) -> DetectJobConfig:
     """The run's settings, trained on `data_csv` (fixed splits, no subset limits) as run
     `root/name`."""
-    fold = copy.deepcopy(config)
-    fold.data.path, fold.data.layout = str(data_csv), "csv"
-    fold.data.limit_per_class = fold.data.limit_fraction = None
-    fold.run.root, fold.run.name = str(root), name
-    return fold
+    data = replace(config.data, path=str(data_csv), layout="csv", limit_per_class=None,
+                   limit_fraction=None)
+    return replace(config, data=data, run=replace(config.run, root=str(root), name=name))
 
 
 def train_fold(

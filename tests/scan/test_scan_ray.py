@@ -129,10 +129,25 @@ def _scan_command(folder: Path, checkpoint: Path, out: Path) -> list[str]:
             "--quiet"]  # no --batch-size: the actors probe for one
 
 
+def _add_noise_pictures(folder: Path, count: int) -> None:
+    """Distinct small pictures, so that a scan lasts long enough to be killed in its middle."""
+    import numpy as np
+    from PIL import Image
+
+    rng = np.random.default_rng(0)
+    for i in range(count):
+        pixels = rng.integers(0, 256, (32, 32, 3), dtype=np.uint8)
+        Image.fromarray(pixels).save(folder / "real" / f"noise_{i:03d}.jpg")
+
+
 def test_kill_9_then_resume_gives_the_uninterrupted_table(
     scan_checkpoint: Path, scan_faces: Path, tmp_path: Path
 ) -> None:
     folder = _folder(tmp_path, scan_faces)
+    # 27 files in 14 shards finished within 0.3 s of the first shard on an idle machine, so
+    # the kill found nothing left to interrupt: 100 more files give 64 shards.
+    _add_noise_pictures(folder, 100)
+    rows, shards = 127, 64
     env = {**os.environ, "PYTHONPATH": str(ROOT / "src"), "OMP_NUM_THREADS": "1"}
     killed = tmp_path / "killed"
     ledger = killed / "ledger.jsonl"
@@ -151,7 +166,7 @@ def test_kill_9_then_resume_gives_the_uninterrupted_table(
     # On a loaded machine the kill may land before the first shard is durable (then every shard
     # is redone) or after several: either way the resumed table must equal the whole one.
     finished = len(ScanFolder(killed).finished())
-    assert finished < 14, f"killed {delay:.2f} s after the first shard: {finished} done"
+    assert finished < shards, f"killed {delay:.2f} s after the first shard: {finished} done"
     assert (killed / "duplicates.json").is_file()  # the hash pass is not redone
     subprocess.run(_scan_command(folder, scan_checkpoint, killed), env=env, check=True,
                    timeout=300, capture_output=True)
@@ -159,7 +174,7 @@ def test_kill_9_then_resume_gives_the_uninterrupted_table(
     subprocess.run(_scan_command(folder, scan_checkpoint, whole), env=env, check=True,
                    timeout=300, capture_output=True)
     _same_rows(_table(killed), _table(whole))
-    assert _table(whole).num_rows == 27
+    assert _table(whole).num_rows == rows
 
 
 def test_two_nodes_both_score_and_merge_to_the_one_node_table(
